@@ -1,0 +1,39 @@
+// relscope/engine/plan.h — a graph made concrete for one set of input shapes.
+//
+// Sections: Plan | make_plan()
+//
+// Why a plan: ONNX shapes depend on the input (dynamic batch, symbolic dims),
+// and PyTorch exports compute Reshape targets at run time from Shape ops. The
+// planner walks the nodes once, infers every shape, runs every node whose
+// inputs are all known (constant folding — this resolves those Shape chains),
+// and checks the memory the forward pass will need before anything is
+// allocated. The executor then runs only `steps`.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/limits.h"
+#include "core/tensor.h"
+#include "graph/graph.h"
+
+namespace relscope {
+
+struct Plan {
+  const Graph* graph = nullptr;
+  std::vector<Shape> input_shapes;        // what the plan was made for
+  std::vector<Shape> shapes;              // per value id
+  std::vector<DType> dtypes;              // per value id
+  std::vector<const Tensor*> constants;   // per value id: initializer or folded value, else nullptr
+  std::vector<int> steps;                 // node indices to run, in order
+  std::vector<int> last_use;              // per value id: last step index reading it (-1: none; graph outputs: INT_MAX)
+  uint64_t activation_bytes = 0;          // all runtime values of one forward pass
+  std::vector<std::unique_ptr<Tensor>> folded;   // owns constant-folded values
+
+  bool is_constant(int value) const { return value >= 0 && constants[value] != nullptr; }
+};
+
+// Throws relscope::Error naming the input, node or limit at fault.
+Plan make_plan(const Graph& graph, const std::vector<Shape>& input_shapes, const std::vector<DType>& input_dtypes,
+               const Limits& limits);
+
+}  // namespace relscope

@@ -1,0 +1,129 @@
+// relscope/engine/session.cpp — loading, plan cache, batch splitting.
+#include "engine/session.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "io/file.h"
+#include "onnx/model.h"
+
+namespace relscope {
+
+namespace {
+constexpr size_t kMaxCachedPlans = 4;
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.find_last_of("/\\");
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+}  // namespace
+
+Session Session::load(const uint8_t* bytes, size_t size, const std::string& label, const Limits& limits) {
+  Session s;
+  s.limits_ = limits;
+  s.graph_ = std::make_unique<Graph>(build_graph(onnx::decode_model(bytes, size, limits, label), limits, label));
+  return s;
+}
+
+Session Session::load_file(const std::string& path, const Limits& limits) {
+  const auto bytes = read_file_bytes(path, limits.max_file_bytes);
+  return load(bytes.data(), bytes.size(), base_name(path), limits);
+}
+
+const Plan& Session::plan_for(const std::vector<Shape>& shapes, const std::vector<DType>& dtypes) {
+  for (auto& p : plans_) {
+    bool same = p->input_shapes == shapes;
+    for (size_t k = 0; same && k < dtypes.size(); ++k) same = p->dtypes[graph_->inputs[k]] == dtypes[k];
+    if (same) return *p;
+  }
+  if (plans_.size() >= kMaxCachedPlans) plans_.erase(plans_.begin());
+  plans_.push_back(std::make_unique<Plan>(make_plan(*graph_, shapes, dtypes, limits_)));
+  return *plans_.back();
+}
+
+bool Session::needs_batch_split(const std::vector<Tensor>& inputs) const {
+  if (inputs.empty() || inputs.size() != graph_->inputs.size()) return false;
+  const int64_t n = inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+  if (n <= 1) return false;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const auto& d = graph_->values[graph_->inputs[k]].declared;
+    if (!d.has_shape || d.dims.empty() || d.dims[0].value != 1) return false;
+    if (inputs[k].shape.empty() || inputs[k].shape[0] != n) return false;
+  }
+  return true;
+}
+
+std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
+  if (needs_batch_split(inputs)) {
+    const int64_t n = inputs[0].shape[0];
+    std::vector<std::vector<Tensor>> per_output(graph_->outputs.size());
+    for (int64_t b = 0; b < n; ++b) {
+      std::vector<Tensor> one;
+      for (const auto& t : inputs) one.push_back(slice_batch(t, b, 1));
+      auto outs = predict(one);
+      for (size_t o = 0; o < outs.size(); ++o) per_output[o].push_back(std::move(outs[o]));
+    }
+    std::vector<Tensor> outs;
+    for (auto& parts : per_output) outs.push_back(concat_batch(parts));
+    return outs;
+  }
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (const auto& t : inputs) {
+    shapes.push_back(t.shape);
+    dtypes.push_back(t.dtype);
+  }
+  const Plan& plan = plan_for(shapes, dtypes);
+  Activations act = execute(plan, inputs, /*record=*/false);
+  std::vector<Tensor> outs;
+  for (int v : graph_->outputs) outs.push_back(plan.constants[v] ? *plan.constants[v] : std::move(act.values[v]));
+  return outs;
+}
+
+Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (const auto& t : inputs) {
+    shapes.push_back(t.shape);
+    dtypes.push_back(t.dtype);
+  }
+  return execute(plan_for(shapes, dtypes), inputs, /*record=*/true);
+}
+
+Tensor slice_batch(const Tensor& t, int64_t begin, int64_t count) {
+  if (t.shape.empty() || begin < 0 || count < 0 || begin + count > t.shape[0])
+    fail(ErrorKind::Internal, "slice_batch: rows [" + std::to_string(begin) + "," + std::to_string(begin + count) +
+                                  ") of " + shape_str(t.shape));
+  Tensor out;
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.shape[0] = count;
+  const int64_t row = t.shape[0] ? t.numel() / t.shape[0] : 0;
+  if (t.dtype == DType::Float32)
+    out.f.assign(t.f.begin() + begin * row, t.f.begin() + (begin + count) * row);
+  else
+    out.i.assign(t.i.begin() + begin * row, t.i.begin() + (begin + count) * row);
+  return out;
+}
+
+Tensor concat_batch(const std::vector<Tensor>& parts) {
+  if (parts.empty()) fail(ErrorKind::Internal, "concat_batch: no parts");
+  Tensor out;
+  out.dtype = parts[0].dtype;
+  out.shape = parts[0].shape;
+  if (out.shape.empty()) out.shape = {1};
+  out.shape[0] = 0;
+  for (const auto& p : parts) {
+    Shape a = p.shape.empty() ? Shape{1} : p.shape;
+    Shape b = out.shape;
+    b[0] = a[0];
+    if (a != b || p.dtype != out.dtype)
+      fail_input("per-sample outputs differ in shape (" + shape_str(p.shape) + "); cannot stack the batch");
+    out.shape[0] += a[0];
+    out.f.insert(out.f.end(), p.f.begin(), p.f.end());
+    out.i.insert(out.i.end(), p.i.begin(), p.i.end());
+  }
+  return out;
+}
+
+}  // namespace relscope

@@ -1,0 +1,108 @@
+// tests/unit/op_test_util.cpp — one node through build_graph, make_plan and execute.
+#include "op_test_util.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/executor.h"
+#include "engine/plan.h"
+#include "graph/graph.h"
+
+namespace relscope::testing {
+
+std::vector<Tensor> run_op(const std::string& op_type, const std::vector<OpInput>& inputs,
+                           const std::vector<onnx::Attribute>& attrs, int num_outputs, int64_t opset) {
+  onnx::ModelProto m;
+  m.opsets[""] = opset;
+  onnx::NodeProto node;
+  node.name = "node_under_test";
+  node.op_type = op_type;
+  node.attributes = attrs;
+  std::vector<Tensor> runtime_inputs;
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const std::string name = "in" + std::to_string(k);
+    if (inputs[k].omitted) {
+      node.inputs.push_back("");
+      continue;
+    }
+    node.inputs.push_back(name);
+    if (inputs[k].constant) {
+      m.graph.initializers.push_back({name, inputs[k].value});
+    } else {
+      onnx::ValueInfo vi;
+      vi.name = name;
+      vi.elem_type = inputs[k].value.dtype == DType::Int64 ? onnx::kInt64 : onnx::kFloat;
+      m.graph.inputs.push_back(vi);
+      runtime_inputs.push_back(inputs[k].value);
+      shapes.push_back(inputs[k].value.shape);
+      dtypes.push_back(inputs[k].value.dtype);
+    }
+  }
+  for (int k = 0; k < num_outputs; ++k) {
+    node.outputs.push_back("out" + std::to_string(k));
+    onnx::ValueInfo vi;
+    vi.name = node.outputs.back();
+    m.graph.outputs.push_back(vi);
+  }
+  m.graph.nodes.push_back(node);
+  Graph g = build_graph(std::move(m), Limits{}, "test.onnx");
+  Plan plan = make_plan(g, shapes, dtypes, Limits{});
+  Activations act = execute(plan, runtime_inputs, false);
+  std::vector<Tensor> outs;
+  for (int v : g.outputs) outs.push_back(act.get(v));
+  return outs;
+}
+
+onnx::Attribute attr_int(const std::string& name, int64_t v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::Int;
+  a.i = v;
+  return a;
+}
+onnx::Attribute attr_float(const std::string& name, float v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::Float;
+  a.f = v;
+  return a;
+}
+onnx::Attribute attr_ints(const std::string& name, std::vector<int64_t> v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+onnx::Attribute attr_floats(const std::string& name, std::vector<float> v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::Floats;
+  a.floats = std::move(v);
+  return a;
+}
+onnx::Attribute attr_string(const std::string& name, const std::string& v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::String;
+  a.s = v;
+  return a;
+}
+onnx::Attribute attr_tensor(const std::string& name, Tensor t) {
+  onnx::Attribute a;
+  a.name = name;
+  a.type = onnx::AttrType::Tensor;
+  a.tensors.push_back(std::move(t));
+  return a;
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto x = a.as_floats(), y = b.as_floats();
+  float m = 0;
+  for (size_t k = 0; k < std::min(x.size(), y.size()); ++k) m = std::max(m, std::fabs(x[k] - y[k]));
+  return m;
+}
+
+}  // namespace relscope::testing
