@@ -64,6 +64,8 @@ Graph build_graph(onnx::ModelProto model, const Limits& limits, std::string_view
   g.label = std::string(label_view);
   const std::string& label = g.label;
   g.opset = ai_onnx_opset(model, label);
+  g.ir_version = model.ir_version;
+  g.producer = model.producer_name + (model.producer_version.empty() ? "" : " " + model.producer_version);
   auto& mg = model.graph;
   if (mg.nodes.size() > limits.max_nodes)
     fail(ErrorKind::Limit, label + ": " + std::to_string(mg.nodes.size()) + " nodes exceed the limit of " +

@@ -41,6 +41,8 @@ struct Node {
 struct Graph {
   std::string label;          // file name, prefixes messages
   int64_t opset = 0;          // ai.onnx opset version
+  int64_t ir_version = 0;
+  std::string producer;       // "pytorch 1.13.1", for `relscope info`
   std::vector<Value> values;
   std::vector<Node> nodes;    // topological order
   std::vector<int> inputs;    // real inputs (graph inputs that are not initializers)

@@ -1,0 +1,14 @@
+// relscope/cli/commands.h — one function per `relscope` subcommand.
+//
+// Each returns the process exit code: 0 success, 2 the user's input is bad or
+// unsupported (errors are thrown as relscope::Error and printed by main), 1 a bug.
+#pragma once
+
+namespace relscope::cli {
+
+int cmd_info(int argc, char** argv);          // relscope info MODEL.onnx
+int cmd_predict(int argc, char** argv);       // relscope predict MODEL.onnx INPUT.npy... [--top K] [--out OUT.npy]
+int cmd_conformance(int argc, char** argv);   // relscope conformance DIR... [--known FILE]
+int cmd_bench(int argc, char** argv);         // relscope bench MODEL.onnx [--repeat N] [--shape ...]
+
+}  // namespace relscope::cli
