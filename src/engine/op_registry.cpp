@@ -29,6 +29,7 @@ OpTable build_table() {
   register_pool_norm_ops(t);
   register_elementwise_ops(t);
   register_shape_ops(t);
+  register_misc_ops(t);
   return t;
 }
 }  // namespace

@@ -69,5 +69,6 @@ void register_linear_ops(OpTable& t);       // Conv, ConvTranspose, Gemm, MatMul
 void register_pool_norm_ops(OpTable& t);    // pools, BatchNorm, LayerNorm, Softmax, LogSoftmax, ReduceMean
 void register_elementwise_ops(OpTable& t);  // Add..Div, Pow, Sqrt, Erf, activations, Clip
 void register_shape_ops(OpTable& t);        // Flatten..Pad, Identity, Dropout, Constant, Shape
+void register_misc_ops(OpTable& t);         // Cast, ConstantOfShape
 
 }  // namespace relscope

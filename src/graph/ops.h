@@ -16,9 +16,10 @@ namespace relscope {
   X(Relu) X(LeakyRelu) X(Sigmoid) X(Tanh) X(Clip) \
   X(Softmax) X(LogSoftmax) \
   X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(GlobalMaxPool) \
-  X(BatchNormalization) X(LayerNormalization) X(ReduceMean) \
+  X(BatchNormalization) X(LayerNormalization) X(ReduceMean) X(ReduceSum) X(ReduceMax) \
   X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Split) X(Slice) X(Gather) \
-  X(Squeeze) X(Unsqueeze) X(Identity) X(Dropout) X(Constant) X(Shape) X(Pad)
+  X(Squeeze) X(Unsqueeze) X(Identity) X(Dropout) X(Constant) X(Shape) X(Pad) \
+  X(Cast) X(ConstantOfShape)
 
 enum class Op : unsigned short {
 #define RELSCOPE_OP_ENUM(name) name,
