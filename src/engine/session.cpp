@@ -19,9 +19,13 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 Session Session::load(const uint8_t* bytes, size_t size, const std::string& label, const Limits& limits) {
+  return from_model(onnx::decode_model(bytes, size, limits, label), label, limits);
+}
+
+Session Session::from_model(onnx::ModelProto model, const std::string& label, const Limits& limits) {
   Session s;
   s.limits_ = limits;
-  s.graph_ = std::make_unique<Graph>(build_graph(onnx::decode_model(bytes, size, limits, label), limits, label));
+  s.graph_ = std::make_unique<Graph>(build_graph(std::move(model), limits, label));
   return s;
 }
 

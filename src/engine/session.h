@@ -16,6 +16,7 @@
 #include "engine/executor.h"
 #include "engine/plan.h"
 #include "graph/graph.h"
+#include "onnx/model.h"
 
 namespace relscope {
 
@@ -24,6 +25,8 @@ class Session {
   // `label` names the model in every message (usually its file name).
   static Session load(const uint8_t* bytes, size_t size, const std::string& label, const Limits& limits = {});
   static Session load_file(const std::string& path, const Limits& limits = {});
+  // From an already decoded model (tests, models built in code).
+  static Session from_model(onnx::ModelProto model, const std::string& label, const Limits& limits = {});
 
   const Graph& graph() const { return *graph_; }
   const Limits& limits() const { return limits_; }

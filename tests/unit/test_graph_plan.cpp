@@ -1,0 +1,195 @@
+// Graph validation, planning (shapes, folding, limits) and sessions, on models built as structs.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "engine/executor.h"
+#include "engine/plan.h"
+#include "engine/session.h"
+#include "graph/graph.h"
+#include "op_test_util.h"
+
+namespace relscope {
+namespace {
+
+onnx::NodeProto node(const std::string& name, const std::string& op, std::vector<std::string> in,
+                     std::vector<std::string> out, std::vector<onnx::Attribute> attrs = {}) {
+  onnx::NodeProto n;
+  n.name = name;
+  n.op_type = op;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  n.attributes = std::move(attrs);
+  return n;
+}
+
+onnx::ValueInfo info(const std::string& name, std::vector<onnx::Dim> dims, int32_t type = onnx::kFloat) {
+  onnx::ValueInfo v;
+  v.name = name;
+  v.elem_type = type;
+  v.has_shape = true;
+  v.dims = std::move(dims);
+  return v;
+}
+
+onnx::ModelProto relu_chain() {   // x -> Relu(a) -> Relu(b) -> y
+  onnx::ModelProto m;
+  m.opsets[""] = 13;
+  m.graph.inputs.push_back(info("x", {{-1, "N"}, {4, ""}}));
+  m.graph.outputs.push_back(info("y", {{-1, "N"}, {4, ""}}));
+  m.graph.nodes.push_back(node("b", "Relu", {"h"}, {"y"}));   // deliberately out of order
+  m.graph.nodes.push_back(node("a", "Relu", {"x"}, {"h"}));
+  return m;
+}
+
+std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (kind) *kind = e.kind();
+    return e.what();
+  }
+  return "";
+}
+
+TEST(GraphBuild, SortsNodesTopologically) {
+  Graph g = build_graph(relu_chain(), Limits{}, "m.onnx");
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].name, "a");
+  EXPECT_EQ(g.nodes[1].name, "b");
+  EXPECT_EQ(g.values[g.find_value("y")].producer, 1);
+}
+
+TEST(GraphBuild, RefusesCycles) {
+  auto m = relu_chain();
+  m.graph.nodes[1].inputs = {"y"};   // a reads b's output, b reads a's
+  const auto msg = error_of([&] { build_graph(m, Limits{}, "m.onnx"); });
+  EXPECT_NE(msg.find("cycle"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("m.onnx: node '"), std::string::npos) << msg;
+}
+
+TEST(GraphBuild, RefusesUndefinedInput) {
+  auto m = relu_chain();
+  m.graph.nodes[1].inputs = {"nowhere"};
+  const auto msg = error_of([&] { build_graph(m, Limits{}, "m.onnx"); });
+  EXPECT_EQ(msg, "m.onnx: node 'a' (Relu): input 'nowhere' is not produced by any node, initializer or graph input");
+}
+
+TEST(GraphBuild, RefusesValueDefinedTwice) {
+  auto m = relu_chain();
+  m.graph.nodes[0].outputs = {"h"};
+  const auto msg = error_of([&] { build_graph(m, Limits{}, "m.onnx"); });
+  EXPECT_NE(msg.find("value 'h' is defined twice"), std::string::npos) << msg;
+}
+
+TEST(GraphBuild, RefusesDuplicateNodeNames) {
+  auto m = relu_chain();
+  m.graph.nodes[0].name = "a";
+  EXPECT_NE(error_of([&] { build_graph(m, Limits{}, "m.onnx"); }).find("two nodes are named 'a'"), std::string::npos);
+}
+
+TEST(GraphBuild, ListsEveryUnsupportedOp) {
+  auto m = relu_chain();
+  m.graph.nodes[0].op_type = "NonMaxSuppression";
+  m.graph.nodes[1].op_type = "FusedConv";
+  m.graph.nodes[1].domain = "com.microsoft";
+  Graph g = build_graph(m, Limits{}, "m.onnx");
+  ASSERT_EQ(g.unsupported_nodes().size(), 2u);
+  ErrorKind kind{};
+  const auto msg = error_of([&] { g.require_supported(); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::Unsupported);
+  EXPECT_NE(msg.find("'b' (NonMaxSuppression)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'a' (com.microsoft.FusedConv)"), std::string::npos) << msg;
+}
+
+TEST(GraphBuild, RefusesMissingOrAncientOpset) {
+  auto m = relu_chain();
+  m.opsets.clear();
+  EXPECT_NE(error_of([&] { build_graph(m, Limits{}, "m.onnx"); }).find("imports no ai.onnx opset"), std::string::npos);
+  m.opsets[""] = 3;
+  ErrorKind kind{};
+  EXPECT_NE(error_of([&] { build_graph(m, Limits{}, "m.onnx"); }, &kind).find("opset 3 is not supported"), std::string::npos);
+  EXPECT_EQ(kind, ErrorKind::Unsupported);
+}
+
+TEST(Plan, BindsSymbolicBatchAndChecksFixedDims) {
+  Graph g = build_graph(relu_chain(), Limits{}, "m.onnx");
+  Plan p = make_plan(g, {{3, 4}}, {DType::Float32}, Limits{});
+  EXPECT_EQ(p.shapes[g.find_value("y")], (Shape{3, 4}));
+  EXPECT_EQ(p.steps.size(), 2u);
+  EXPECT_EQ(p.activation_bytes, 2u * 3 * 4 * 4);
+  const auto msg = error_of([&] { make_plan(g, {{3, 5}}, {DType::Float32}, Limits{}); });
+  EXPECT_EQ(msg, "m.onnx: input 'x' expects shape [N,4], got [3,5] (axis 1)");
+  EXPECT_NE(error_of([&] { make_plan(g, {{3, 4, 1}}, {DType::Float32}, Limits{}); }).find("expects rank 2"), std::string::npos);
+  EXPECT_NE(error_of([&] { make_plan(g, {}, {}, Limits{}); }).find("takes 1 input(s) (x), 0 given"), std::string::npos);
+  EXPECT_NE(error_of([&] { make_plan(g, {{3, 4}}, {DType::Int64}, Limits{}); }).find("is float32 but int64 data was given"),
+            std::string::npos);
+}
+
+TEST(Plan, ChecksWorkingMemoryBeforeAllocating) {
+  Graph g = build_graph(relu_chain(), Limits{}, "m.onnx");
+  Limits tight;
+  tight.max_total_bytes = 1 << 20;
+  ErrorKind kind{};
+  const auto msg = error_of([&] { make_plan(g, {{100000, 4}}, {DType::Float32}, tight); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::Limit);
+  EXPECT_NE(msg.find("needs 5 MiB of working memory, over the limit of 1 MiB"), std::string::npos) << msg;
+  Limits few;
+  few.max_tensor_elements = 1000;
+  EXPECT_NE(error_of([&] { make_plan(g, {{1000, 4}}, {DType::Float32}, few); }).find("exceed the limit"), std::string::npos);
+}
+
+TEST(Plan, FoldsShapeSubgraphIntoConstants) {
+  // y = Reshape(x, Concat(Gather(Shape(x), 0), [-1])) : PyTorch's x.view(x.size(0), -1)
+  onnx::ModelProto m;
+  m.opsets[""] = 13;
+  m.graph.inputs.push_back(info("x", {{-1, "N"}, {2, ""}, {3, ""}}));
+  m.graph.outputs.push_back(info("y", {{-1, "N"}, {6, ""}}));
+  m.graph.initializers.push_back({"zero", Tensor::from_ints({}, {0})});
+  m.graph.initializers.push_back({"minus1", Tensor::from_ints({1}, {-1})});
+  m.graph.initializers.push_back({"axes0", Tensor::from_ints({1}, {0})});
+  m.graph.nodes.push_back(node("shape", "Shape", {"x"}, {"s"}));
+  m.graph.nodes.push_back(node("gather", "Gather", {"s", "zero"}, {"n"}, {testing::attr_int("axis", 0)}));
+  m.graph.nodes.push_back(node("unsq", "Unsqueeze", {"n", "axes0"}, {"n1"}));
+  m.graph.nodes.push_back(node("concat", "Concat", {"n1", "minus1"}, {"target"}, {testing::attr_int("axis", 0)}));
+  m.graph.nodes.push_back(node("reshape", "Reshape", {"x", "target"}, {"y"}));
+  Graph g = build_graph(m, Limits{}, "m.onnx");
+  Plan p = make_plan(g, {{5, 2, 3}}, {DType::Float32}, Limits{});
+  ASSERT_EQ(p.steps.size(), 1u);   // only the Reshape runs
+  EXPECT_EQ(g.nodes[p.steps[0]].name, "reshape");
+  EXPECT_EQ(p.shapes[g.find_value("y")], (Shape{5, 6}));
+  ASSERT_TRUE(p.is_constant(g.find_value("target")));
+  EXPECT_EQ(p.constants[g.find_value("target")]->i, (std::vector<int64_t>{5, -1}));
+}
+
+TEST(Session, SplitsBatchForModelsExportedWithBatchOne) {
+  auto m = relu_chain();
+  m.graph.inputs[0].dims[0] = {1, ""};
+  m.graph.outputs[0].dims[0] = {1, ""};
+  onnx::ModelProto copy = m;
+  Graph g = build_graph(copy, Limits{}, "m.onnx");
+  Tensor x = Tensor::from_floats({3, 4}, {-1, 2, -3, 4, 5, -6, 7, -8, 0, 1, -1, 0});
+  // Plain planning refuses batch 3 ...
+  EXPECT_NE(error_of([&] { make_plan(g, {x.shape}, {DType::Float32}, Limits{}); }).find("expects shape [1,4]"), std::string::npos);
+  // ... the session runs the three samples one by one and stacks them.
+  Session s = Session::from_model(m, "m.onnx");
+  ASSERT_TRUE(s.needs_batch_split({x}));
+  const auto y = s.predict({x});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].shape, (Shape{3, 4}));
+  EXPECT_EQ(y[0].f, (std::vector<float>{0, 2, 0, 4, 5, 0, 7, 0, 0, 1, 0, 0}));
+}
+
+TEST(Session, RecordedForwardKeepsIntermediatesPlainForwardFreesThem) {
+  Session s = Session::from_model(relu_chain(), "m.onnx");
+  Tensor x = Tensor::from_floats({1, 4}, {-1, 2, -3, 4});
+  Activations rec = s.forward_recorded({x});
+  const int h = s.graph().find_value("h");
+  EXPECT_EQ(rec.get(h).f, (std::vector<float>{0, 2, 0, 4}));
+  const Plan& p = s.plan_for({x.shape}, {DType::Float32});
+  Activations plain = execute(p, {x}, false);
+  EXPECT_TRUE(plain.values[h].f.empty());   // freed after its last reader
+  EXPECT_EQ(plain.get(s.graph().find_value("y")).f, (std::vector<float>{0, 2, 0, 4}));
+}
+
+}  // namespace
+}  // namespace relscope
