@@ -1,0 +1,15 @@
+# ONNX backend node tests (Debian libonnx-testdata) through `relscope conformance`.
+#
+# Every folder is run: models using an op relscope does not implement report
+# UNSUPPORTED and do not fail; every other folder must PASS unless
+# tests/conformance_known.txt lists it with a reason. Runs natively and, in the
+# wasm build, under node (CMAKE_CROSSCOMPILING_EMULATOR).
+set(RELSCOPE_ONNX_NODE_TESTS /usr/share/libonnx-testdata/data/node)
+if(EXISTS ${RELSCOPE_ONNX_NODE_TESTS})
+  file(GLOB RELSCOPE_CONFORMANCE_DIRS LIST_DIRECTORIES true ${RELSCOPE_ONNX_NODE_TESTS}/test_*)
+  add_test(NAME conformance
+           COMMAND relscope conformance --quiet --known ${CMAKE_SOURCE_DIR}/tests/conformance_known.txt
+                   ${RELSCOPE_CONFORMANCE_DIRS})
+else()
+  message(WARNING "libonnx-testdata is not installed: the conformance test is skipped (scripts/setup.sh installs it)")
+endif()
