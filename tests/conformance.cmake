@@ -13,3 +13,10 @@ if(EXISTS ${RELSCOPE_ONNX_NODE_TESTS})
 else()
   message(WARNING "libonnx-testdata is not installed: the conformance test is skipped (scripts/setup.sh installs it)")
 endif()
+
+# The CLI's exit codes and error lines (tests/cli/cli_test.sh), natively or under node.
+if(EMSCRIPTEN)
+  add_test(NAME cli COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/cli_test.sh /usr/bin/node $<TARGET_FILE:relscope>)
+else()
+  add_test(NAME cli COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/cli_test.sh $<TARGET_FILE:relscope>)
+endif()
