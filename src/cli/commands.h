@@ -10,5 +10,7 @@ int cmd_info(int argc, char** argv);          // relscope info MODEL.onnx
 int cmd_predict(int argc, char** argv);       // relscope predict MODEL.onnx INPUT.npy... [--top K] [--out OUT.npy]
 int cmd_conformance(int argc, char** argv);   // relscope conformance DIR... [--known FILE]
 int cmd_bench(int argc, char** argv);         // relscope bench MODEL.onnx [--repeat N] [--shape ...]
+int cmd_explain(int argc, char** argv);       // relscope explain MODEL.onnx INPUT --out R.npy [--method ...]
+int cmd_rules(int argc, char** argv);         // relscope rules MODEL.onnx [--composite NAME]
 
 }  // namespace relscope::cli

@@ -17,6 +17,12 @@ constexpr const char* kUsage =
     "  predict MODEL.onnx INPUT.npy...       run a batch; [--top K] [--out OUT.npy] [--output NAME|INDEX]\n"
     "  conformance DIR...                    run ONNX backend test folders; [--known FILE] [--quiet]\n"
     "  bench MODEL.onnx                      median forward time; [--repeat N] [--warmup N] [--shape 1,3,224,224]\n"
+    "  explain MODEL.onnx INPUT.npy --out R.npy\n"
+    "                                        relevance; [--method lrp|gradient|gradient-x-input|integrated-gradients|\n"
+    "                                        smoothgrad|occlusion] [--composite NAME] [--rule NODE=RULE]... [--target pred|K|K1,K2]\n"
+    "                                        [--output NAME|INDEX] [--epsilon --gamma --alpha --beta --low --high]\n"
+    "                                        [--steps N] [--samples N --noise F --seed S] [--window N --stride N]\n"
+    "  rules MODEL.onnx [--composite NAME]   the rule each node gets\n"
     "\n"
     "exit codes: 0 success, 2 bad or unsupported input, 1 internal error\n";
 
@@ -33,6 +39,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "predict")) return relscope::cli::cmd_predict(argc, argv);
     if (!std::strcmp(cmd, "conformance")) return relscope::cli::cmd_conformance(argc, argv);
     if (!std::strcmp(cmd, "bench")) return relscope::cli::cmd_bench(argc, argv);
+    if (!std::strcmp(cmd, "explain")) return relscope::cli::cmd_explain(argc, argv);
+    if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
     std::fprintf(stderr, "relscope: unknown command '%s'\n%s", cmd, kUsage);
     return 2;
   } catch (const relscope::Error& e) {

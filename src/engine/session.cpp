@@ -29,6 +29,13 @@ Session Session::from_model(onnx::ModelProto model, const std::string& label, co
   return s;
 }
 
+Session Session::from_graph(Graph graph, const Limits& limits) {
+  Session s;
+  s.limits_ = limits;
+  s.graph_ = std::make_unique<Graph>(std::move(graph));
+  return s;
+}
+
 Session Session::load_file(const std::string& path, const Limits& limits) {
   const auto bytes = read_file_bytes(path, limits.max_file_bytes);
   return load(bytes.data(), bytes.size(), base_name(path), limits);

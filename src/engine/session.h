@@ -27,6 +27,8 @@ class Session {
   static Session load_file(const std::string& path, const Limits& limits = {});
   // From an already decoded model (tests, models built in code).
   static Session from_model(onnx::ModelProto model, const std::string& label, const Limits& limits = {});
+  // From an already built graph (relevance runs a canonized copy).
+  static Session from_graph(Graph graph, const Limits& limits = {});
 
   const Graph& graph() const { return *graph_; }
   const Limits& limits() const { return limits_; }

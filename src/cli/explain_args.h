@@ -1,0 +1,23 @@
+// relscope/cli/explain_args.h — the flags shared by explain, rules and bench --method: one parser.
+#pragma once
+#include <set>
+#include <string>
+
+#include "cli/args.h"
+#include "engine/session.h"
+#include "relevance/explain.h"
+
+namespace relscope::cli {
+
+// Value options understood by explain_request().
+const std::set<std::string>& explain_value_options();
+
+// --method --composite --epsilon --gamma --alpha --beta --low --high --rule --target --output --steps
+// --samples --noise --seed --window --stride --baseline. `rule` may repeat: Args keeps the last, so
+// rules come from `rule_specs` (every --rule given, collected by the caller).
+relevance::ExplainRequest explain_request(const Args& a, const Graph& g, const std::vector<std::string>& rule_specs);
+
+// Every value of a repeatable option, in order.
+std::vector<std::string> repeated_option(int argc, char** argv, const std::string& name);
+
+}  // namespace relscope::cli

@@ -1,0 +1,236 @@
+// relscope/relevance/explain.cpp — methods, targets, seeds, batching.
+//
+// Sections: helpers (targets, seeds, rng) | Explainer | LRP and gradients | integrated gradients |
+//           smoothgrad | occlusion
+#include "relevance/explain.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "core/error.h"
+
+namespace relscope::relevance {
+
+namespace {
+
+int64_t batch_of(const Tensor& t) { return t.shape.empty() ? 1 : t.shape[0]; }
+
+void require_finite(const Tensor& t, const std::string& what) {
+  for (float v : t.f)
+    if (!std::isfinite(v)) fail_input(what + " contains NaN or Inf; there is no meaningful explanation for it");
+}
+
+// Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
+// sample's output size.
+std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name) {
+  const int64_t per = n > 0 ? y.numel() / n : 0;
+  std::vector<int64_t> t(static_cast<size_t>(n));
+  if (given.empty()) {
+    for (int64_t b = 0; b < n; ++b)
+      t[b] = std::max_element(y.f.begin() + b * per, y.f.begin() + (b + 1) * per) - (y.f.begin() + b * per);
+    return t;
+  }
+  if (given.size() != 1 && static_cast<int64_t>(given.size()) != n)
+    fail_input("--target: " + std::to_string(given.size()) + " targets for a batch of " + std::to_string(n) + " (give one, or one per sample)");
+  for (int64_t b = 0; b < n; ++b) {
+    t[b] = given.size() == 1 ? given[0] : given[b];
+    if (t[b] < 0 || t[b] >= per)
+      fail_input("--target " + std::to_string(t[b]) + " is out of range: output '" + output_name + "' has " + std::to_string(per) +
+                 " values per sample");
+  }
+  return t;
+}
+
+// onehot(target) (gradients) or onehot(target) * output (LRP).
+Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool times_output) {
+  Tensor s = Tensor::zeros(y.shape);
+  const int64_t n = static_cast<int64_t>(targets.size()), per = y.numel() / n;
+  for (int64_t b = 0; b < n; ++b) s.f[b * per + targets[b]] = times_output ? y.f[b * per + targets[b]] : 1.0f;
+  return s;
+}
+
+// A portable normal sampler: mt19937 is specified bit-exactly; std::normal_distribution is not (libstdc++
+// and libc++ differ), and native and wasm results must agree.
+struct Normal {
+  std::mt19937_64 rng;
+  explicit Normal(uint64_t seed) : rng(seed) {}
+  float operator()() {
+    const double u1 = (static_cast<double>(rng() >> 11) + 1.0) * 0x1.0p-53;   // (0, 1]
+    const double u2 = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+  }
+};
+
+}  // namespace
+
+const std::vector<std::string>& method_names() {
+  static const std::vector<std::string> names = {"lrp", "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "occlusion"};
+  return names;
+}
+
+Explainer::Explainer(Session& session)
+    : model_(session), canonical_(Session::from_graph(canonize(session.graph(), &report_), session.limits())) {}
+
+std::vector<Rule> Explainer::rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (const auto& t : inputs) {
+    shapes.push_back(t.shape);
+    dtypes.push_back(t.dtype);
+  }
+  const Plan& p = canonical_.plan_for(shapes, dtypes);
+  return assign_rules(canonical_.graph(), p, request.composite, request.params, request.overrides);
+}
+
+Explanation Explainer::explain(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
+  if (std::find(method_names().begin(), method_names().end(), request.method) == method_names().end()) {
+    std::string list;
+    for (const auto& m : method_names()) list += (list.empty() ? "" : ", ") + m;
+    fail_input("unknown method '" + request.method + "' (" + list + ")");
+  }
+  const Graph& g = model_.graph();
+  if (request.output >= g.outputs.size())
+    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
+  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  if (!model_.needs_batch_split(inputs)) return explain_batch(inputs, request);
+
+  // Batch-1 export: explain sample by sample, each on its own target.
+  const int64_t n = batch_of(inputs[0]);
+  std::vector<Tensor> rel, out;
+  Explanation all;
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<Tensor> one;
+    for (const auto& t : inputs) one.push_back(slice_batch(t, b, 1));
+    ExplainRequest r = request;
+    if (request.targets.size() > 1) {
+      if (static_cast<int64_t>(request.targets.size()) != n)
+        fail_input("--target: " + std::to_string(request.targets.size()) + " targets for a batch of " + std::to_string(n));
+      r.targets = {request.targets[b]};
+    }
+    Explanation e = explain_batch(one, r);
+    rel.push_back(std::move(e.relevance));
+    out.push_back(std::move(e.output));
+    all.targets.push_back(e.targets[0]);
+    all.notes = std::move(e.notes);
+  }
+  all.relevance = concat_batch(rel);
+  all.output = concat_batch(out);
+  return all;
+}
+
+Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
+  const Tensor& x = inputs[0];
+  const int64_t n = batch_of(x);
+  const bool lrp = req.method == "lrp";
+  Session& s = lrp ? canonical_ : model_;
+  const Graph& g = s.graph();
+  const int out_value = g.outputs[req.output];
+  const std::string out_name = g.values[out_value].name;
+
+  Explanation e;
+  for (const auto& m : report_.merged)
+    if (lrp) e.notes.push_back("canonizer: merged BatchNorm " + m);
+  Activations act = s.forward_recorded(inputs);
+  const Plan& plan = *act.plan;
+  e.output = act.get(out_value);
+  if (e.output.dtype != DType::Float32) fail_input("output '" + out_name + "' is not float32; choose another with --output");
+  require_finite(e.output, "output '" + out_name + "'");
+  e.targets = resolve_targets(e.output, n, req.targets, out_name);
+
+  auto gradient_at = [&](const std::vector<Tensor>& at) {
+    Activations a = s.forward_recorded(at);
+    const std::vector<Rule> rules(g.nodes.size(), rule_gradient());
+    return backward_sweep(g, *a.plan, a, rules, out_value, make_seed(a.get(out_value), e.targets, false)).input_relevance[0];
+  };
+
+  if (lrp) {
+    const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
+    e.relevance = backward_sweep(g, plan, act, rules, out_value, make_seed(e.output, e.targets, true)).input_relevance[0];
+  } else if (req.method == "gradient" || req.method == "gradient-x-input") {
+    e.relevance = gradient_at(inputs);
+    if (req.method == "gradient-x-input")
+      for (size_t k = 0; k < e.relevance.f.size(); ++k) e.relevance.f[k] *= x.f[k];
+  } else if (req.method == "integrated-gradients") {
+    // Zero baseline, alphas k/steps for k = 1..steps (right Riemann sum), as zennit.
+    if (req.steps < 1) fail_input("--steps must be at least 1");
+    e.relevance = Tensor::zeros(x.shape);
+    std::vector<Tensor> at = inputs;
+    for (int k = 1; k <= req.steps; ++k) {
+      const float alpha = static_cast<float>(k) / static_cast<float>(req.steps);
+      for (size_t i = 0; i < x.f.size(); ++i) at[0].f[i] = alpha * x.f[i];
+      const Tensor gk = gradient_at(at);
+      for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] += gk.f[i];
+    }
+    for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] *= x.f[i] / static_cast<float>(req.steps);
+  } else if (req.method == "smoothgrad") {
+    if (req.samples < 1) fail_input("--samples must be at least 1");
+    Normal normal(req.seed);
+    const int64_t per = x.numel() / n;
+    std::vector<float> sd(static_cast<size_t>(n));
+    for (int64_t b = 0; b < n; ++b) {
+      const auto [lo, hi] = std::minmax_element(x.f.begin() + b * per, x.f.begin() + (b + 1) * per);
+      sd[b] = req.noise * (*hi - *lo);
+    }
+    e.relevance = Tensor::zeros(x.shape);
+    std::vector<Tensor> at = inputs;
+    for (int k = 0; k < req.samples; ++k) {
+      for (size_t i = 0; i < x.f.size(); ++i) at[0].f[i] = x.f[i] + sd[i / per] * normal();
+      const Tensor gk = gradient_at(at);
+      for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] += gk.f[i] / static_cast<float>(req.samples);
+    }
+  } else {   // occlusion
+    if (req.window < 1 || req.stride < 1) fail_input("--window and --stride must be at least 1");
+    // Windows slide over the trailing spatial dims (all channels at once); over features for (N, F).
+    const int r = x.rank();
+    const int first = r >= 3 ? 2 : 1;
+    const Shape span(x.shape.begin() + first, x.shape.end());
+    const int64_t spatial = shape_numel(span);
+    const int64_t per = x.numel() / n, channels = per / std::max<int64_t>(spatial, 1);
+    std::vector<float> total(x.f.size(), 0.0f), count(x.f.size(), 0.0f);
+    std::vector<std::vector<int64_t>> starts(span.size());   // window origins per spatial dim
+    for (size_t d = 0; d < span.size(); ++d)
+      for (int64_t o = 0; o < span[d]; o += req.stride) starts[d].push_back(o);
+    const auto strides = shape_strides(span);
+    const int64_t outs_per = e.output.numel() / n;
+    std::vector<size_t> pick(span.size(), 0);
+    for (bool more = true; more;) {
+      std::vector<int64_t> inside;   // spatial offsets this window covers (clipped at the edges)
+      for (int64_t sp = 0; sp < spatial; ++sp) {
+        bool in = true;
+        for (size_t d = 0; d < span.size(); ++d) {
+          const int64_t c = (sp / strides[d]) % span[d], o = starts[d][pick[d]];
+          in &= c >= o && c < o + req.window;
+        }
+        if (in) inside.push_back(sp);
+      }
+      std::vector<Tensor> at = inputs;
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t sp : inside) at[0].f[b * per + c * spatial + sp] = req.baseline;
+      const Tensor y = s.predict(at)[req.output];
+      for (int64_t b = 0; b < n; ++b) {
+        const float drop = e.output.f[b * outs_per + e.targets[b]] - y.f[b * outs_per + e.targets[b]];
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t sp : inside) {
+            total[b * per + c * spatial + sp] += drop;
+            count[b * per + c * spatial + sp] += 1;
+          }
+      }
+      more = false;   // next window: an odometer over the per-dim origins
+      for (size_t d = span.size(); d-- > 0;) {
+        if (++pick[d] < starts[d].size()) {
+          more = true;
+          break;
+        }
+        pick[d] = 0;
+      }
+    }
+    e.relevance = Tensor::zeros(x.shape);
+    for (size_t i = 0; i < total.size(); ++i) e.relevance.f[i] = count[i] > 0 ? total[i] / count[i] : 0.0f;
+  }
+  require_finite(e.relevance, "the relevance of " + req.method);
+  return e;
+}
+
+}  // namespace relscope::relevance

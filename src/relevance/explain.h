@@ -1,0 +1,61 @@
+// relscope/relevance/explain.h — one call from (model, input, method) to a relevance map.
+//
+// Sections: ExplainRequest | Explanation | Explainer
+//
+// Methods: lrp (any composite, per-node overrides), gradient, gradient-x-input, integrated-gradients,
+// smoothgrad, occlusion (METHODS.md gives each formula). Every sample of a batch is explained on its
+// own target. The Explainer owns a canonized copy of the model (BatchNorm merged) for LRP and uses the
+// model as it is for the gradient baselines, whose answer must not depend on rewrites.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/session.h"
+#include "relevance/canonize.h"
+#include "relevance/composite.h"
+#include "relevance/sweep.h"
+
+namespace relscope::relevance {
+
+struct ExplainRequest {
+  std::string method = "lrp";
+  std::string composite = "epsilon-plus-flat";
+  CompositeParams params;
+  std::map<std::string, Rule> overrides;   // node name -> rule
+  std::vector<int64_t> targets;            // empty: the arg-max per sample; one value: for every sample
+  size_t output = 0;                       // position among the graph outputs
+  int steps = 20;                          // integrated gradients
+  int samples = 20;                        // smoothgrad
+  float noise = 0.1f;                      // smoothgrad: sd = noise * (max - min) of the sample
+  uint64_t seed = 0;                       // smoothgrad
+  int window = 8, stride = 8;              // occlusion, over the trailing spatial dims (features for 2-D input)
+  float baseline = 0.0f;                   // occlusion fill value
+};
+
+struct Explanation {
+  Tensor relevance;                 // same shape as the (first) input
+  Tensor output;                    // the explained graph output, for the whole batch
+  std::vector<int64_t> targets;     // per sample, index into the sample's flattened output
+  std::vector<std::string> notes;   // what canonizers did, etc.
+};
+
+const std::vector<std::string>& method_names();
+
+class Explainer {
+ public:
+  explicit Explainer(Session& session);
+  Explanation explain(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  // The rule each node gets, on the canonized graph, for these input shapes.
+  std::vector<Rule> rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  const Graph& canonical_graph() const { return canonical_.graph(); }
+  const CanonizeReport& canonize_report() const { return report_; }
+
+ private:
+  Explanation explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  Session& model_;
+  CanonizeReport report_;
+  Session canonical_;
+};
+
+}  // namespace relscope::relevance

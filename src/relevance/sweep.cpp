@@ -1,0 +1,162 @@
+// relscope/relevance/sweep.cpp — the backward sweep and the non-linear-layer rules.
+//
+// Sections: helpers (broadcast reduction) | rules on one node | the sweep
+#include "relevance/sweep.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "graph/op_params.h"
+#include "relevance/composite.h"
+#include "relevance/linear_rule.h"
+#include "relevance/vjp.h"
+
+namespace relscope::relevance {
+
+namespace {
+
+void accumulate(Tensor& into, const Tensor& add) {
+  if (into.f.empty()) {
+    into = add;
+    return;
+  }
+  for (size_t k = 0; k < into.f.size(); ++k) into.f[k] += add.f[k];
+}
+
+// x * v elementwise (same shapes).
+Tensor times(const Tensor& x, const Tensor& v) {
+  Tensor out = v;
+  for (size_t k = 0; k < out.f.size(); ++k) out.f[k] *= x.f[k];
+  return out;
+}
+
+int varying_count(const Plan& p, const Node& n) {
+  int k = 0;
+  for (int v : n.inputs)
+    if (v >= 0 && !p.is_constant(v) && p.dtypes[v] == DType::Float32) ++k;
+  return k;
+}
+
+// AttnLRP softmax rule: R_in = x * (R - s * sum_axis(R)), s the softmax output.
+Tensor softmax_rule(const Graph& g, const Node& n, const Tensor& x, const Tensor& s, const Tensor& R) {
+  const int64_t rank = x.rank();
+  const bool coerce_2d = g.opset < 13;   // older opsets normalise over all dims from `axis` on
+  const int64_t axis = normalize_axis(n.attrs.get_int("axis", coerce_2d ? 1 : -1), rank, "axis", g.node_label(n));
+  int64_t outer = 1, len = 1, inner = 1;
+  for (int64_t d = 0; d < rank; ++d) (d < axis ? outer : (d == axis || coerce_2d ? len : inner)) *= x.shape[d];
+  Tensor out = Tensor::zeros(x.shape);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t base = o * len * inner + i;
+      double total = 0;
+      for (int64_t l = 0; l < len; ++l) total += R.f[base + l * inner];
+      for (int64_t l = 0; l < len; ++l) {
+        const int64_t k = base + l * inner;
+        out.f[k] = x.f[k] * (R.f[k] - s.f[k] * static_cast<float>(total));
+      }
+    }
+  return out;
+}
+
+}  // namespace
+
+SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
+                           int output_value, const Tensor& seed, const SweepOptions& options) {
+  if (rules.size() != g.nodes.size()) fail(ErrorKind::Internal, "backward_sweep: one rule per node expected");
+  if (seed.shape != p.shapes[output_value])
+    fail(ErrorKind::Internal, "backward_sweep: seed " + shape_str(seed.shape) + " for output " + shape_str(p.shapes[output_value]));
+  std::vector<Tensor> rel(g.values.size());
+  rel[output_value] = seed;
+
+  for (auto it = p.steps.rbegin(); it != p.steps.rend(); ++it) {
+    const Node& n = g.nodes[*it];
+    const Rule& rule = rules[*it];
+    bool any = false;
+    for (int v : n.outputs)
+      if (v >= 0 && !rel[v].f.empty()) {
+        any = true;
+        if (options.at_node_output) options.at_node_output(n, v, rel[v]);
+      }
+    if (!any) continue;
+    const std::string where = g.node_label(n);
+    const int out0 = n.outputs[0];
+    const Tensor zero_out = rel[out0].f.empty() ? Tensor::zeros(p.shapes[out0]) : Tensor{};
+    const Tensor& R = rel[out0].f.empty() ? zero_out : rel[out0];
+    std::vector<Tensor> in_rel(n.inputs.size());
+
+    switch (rule.kind) {
+      case RuleKind::Linear: {
+        const LinearLayer L = linear_layer(g, p, n);
+        in_rel[L.input_slot] = apply_linear_rule(L, rule, act.get(n.inputs[L.input_slot]), act.get(out0), R, where);
+        break;
+      }
+      case RuleKind::Softmax:
+        in_rel[0] = softmax_rule(g, n, act.get(n.inputs[0]), act.get(out0), R);
+        break;
+      case RuleKind::Product: {
+        // Each of the n varying factors gets x * vjp(R / (n * stab(y))): an even split of R.
+        const Tensor& y = act.get(out0);
+        const float share = static_cast<float>(varying_count(p, n));
+        Tensor s = R;
+        for (size_t k = 0; k < s.f.size(); ++k) s.f[k] /= share * stabilize(y.f[k], rule.epsilon);
+        std::vector<Tensor> grads;
+        vjp(g, p, act, n, {&s}, grads);
+        for (size_t k = 0; k < n.inputs.size(); ++k)
+          if (!grads[k].f.empty()) in_rel[k] = times(act.get(n.inputs[k]), grads[k]);
+        break;
+      }
+      case RuleKind::Pass: {
+        // Relevance passes unchanged to the one varying input (Activation nodes have exactly one:
+        // two varying inputs make a node a Sum or a Product). If that input was broadcast, its copies'
+        // relevance is summed, which is what the op's gradient does with R.
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+          const int v = n.inputs[k];
+          if (v < 0 || p.is_constant(v) || p.dtypes[v] != DType::Float32) continue;
+          if (p.shapes[v] == R.shape) {
+            in_rel[k] = R;
+          } else {
+            std::vector<Tensor> grads;
+            vjp(g, p, act, n, {&R}, grads);
+            in_rel[k] = std::move(grads[k]);
+          }
+        }
+        break;
+      }
+      case RuleKind::Norm: {
+        const Tensor& y = act.get(out0);
+        Tensor s = R;
+        for (size_t k = 0; k < s.f.size(); ++k) s.f[k] /= stabilize(y.f[k], rule.epsilon);
+        std::vector<Tensor> grads;
+        vjp(g, p, act, n, {&s}, grads);
+        for (size_t k = 0; k < n.inputs.size(); ++k)
+          if (!grads[k].f.empty()) in_rel[k] = times(act.get(n.inputs[k]), grads[k]);
+        break;
+      }
+      case RuleKind::Gradient: {
+        std::vector<const Tensor*> outs;
+        for (int v : n.outputs) outs.push_back(v >= 0 && !rel[v].f.empty() ? &rel[v] : nullptr);
+        vjp(g, p, act, n, outs, in_rel);
+        break;
+      }
+    }
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int v = n.inputs[k];
+      if (v < 0 || in_rel[k].f.empty() || p.is_constant(v)) continue;
+      accumulate(rel[v], in_rel[k]);
+    }
+    if (!options.keep_all)
+      for (int v : n.outputs)
+        if (v >= 0) rel[v] = Tensor{};
+  }
+
+  SweepResult result;
+  for (int v : g.inputs) {
+    Tensor r = rel[v];
+    if (r.f.empty() && p.dtypes[v] == DType::Float32) r = Tensor::zeros(p.shapes[v]);
+    result.input_relevance.push_back(std::move(r));
+  }
+  if (options.keep_all) result.values = std::move(rel);
+  return result;
+}
+
+}  // namespace relscope::relevance

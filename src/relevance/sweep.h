@@ -1,0 +1,36 @@
+// relscope/relevance/sweep.h — one backward sweep from an explained output to the input.
+//
+// Sections: SweepOptions | backward_sweep()
+//
+// Relevance (or gradient) starts at one graph output and flows through the
+// plan's steps in reverse; each node applies its rule (rules[k] for g.nodes[k]).
+// Values read by several nodes sum what they receive. A hook sees the complete
+// relevance at each node's output before the node passes it on: pruned LRP
+// prunes there, CRP masks channels there.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "engine/executor.h"
+#include "relevance/rule.h"
+
+namespace relscope::relevance {
+
+struct SweepOptions {
+  // Called with the node and the relevance at its output `value` (mutable) before the node's rule runs.
+  std::function<void(const Node& node, int value, Tensor& relevance)> at_node_output;
+  bool keep_all = false;   // keep every value's relevance in the result (concept atlases, per-layer views)
+};
+
+struct SweepResult {
+  std::vector<Tensor> input_relevance;   // per graph input (empty for int64 inputs)
+  std::vector<Tensor> values;            // per value id, only with keep_all
+};
+
+SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
+                           int output_value, const Tensor& seed, const SweepOptions& options = {});
+
+// Stabiliser: z + eps * sign(z), sign(0) = +1 (zennit's stabilize).
+inline float stabilize(float z, float eps) { return z + (z >= 0.0f ? eps : -eps); }
+
+}  // namespace relscope::relevance
