@@ -1,0 +1,135 @@
+// relscope/kernels/cpu/pool.cpp — max/average pooling over 1-3 spatial dims, and global pooling.
+//
+// Sections: tap ranges | max_pool | avg_pool | global_pool
+//
+// Why tap ranges: each output's window is clipped to the input once per dim (a small table per call),
+// so the inner loops carry no bounds checks and padding never has to be materialised.
+#include <algorithm>
+#include <limits>
+
+#include "kernels/kernels.h"
+
+namespace relscope::kernels {
+
+namespace {
+
+// ---- tap ranges ------------------------------------------------------------------------------------------
+int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; }
+
+// For one dim: per output position, the kernel taps [lo, hi) landing in the input, and how many taps
+// land inside the padded input [-pad_begin, in + pad_end) (AveragePool's count_include_pad divisor).
+struct TapRange {
+  int64_t lo, hi, padded;
+};
+
+std::vector<TapRange> tap_ranges(int64_t in, int64_t out, int64_t k, int64_t s, int64_t dl, int64_t pb, int64_t pe) {
+  std::vector<TapRange> r(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t start = o * s - pb;
+    const int64_t lo = std::clamp<int64_t>(ceil_div(-start, dl), 0, k);
+    const int64_t hi = std::clamp<int64_t>(ceil_div(in - start, dl), lo, k);
+    const int64_t padded = std::clamp<int64_t>(ceil_div(in + pe - start, dl), 0, k);
+    r[static_cast<size_t>(o)] = {lo, hi, padded};
+  }
+  return r;
+}
+
+struct Taps {
+  std::vector<TapRange> z, y, x;
+  explicit Taps(const PoolParams& p)
+      : z(tap_ranges(p.in[0], p.out[0], p.kernel[0], p.stride[0], p.dilation[0], p.pad_begin[0], p.pad_end[0])),
+        y(tap_ranges(p.in[1], p.out[1], p.kernel[1], p.stride[1], p.dilation[1], p.pad_begin[1], p.pad_end[1])),
+        x(tap_ranges(p.in[2], p.out[2], p.kernel[2], p.stride[2], p.dilation[2], p.pad_begin[2], p.pad_end[2])) {}
+};
+
+}  // namespace
+
+// ---- max_pool ---------------------------------------------------------------------------------------------
+void max_pool(const PoolParams& p, const float* x, float* y, int64_t* indices) {
+  const Taps t(p);
+  const Dims3 &in = p.in, &out = p.out, &s = p.stride, &dl = p.dilation, &pb = p.pad_begin;
+  const int64_t is = p.in_size(), os = p.out_size();
+  for (int64_t plane = 0; plane < p.N * p.C; ++plane) {
+    const float* xp = x + plane * is;
+    float* yp = y + plane * os;
+    int64_t* ip = indices ? indices + plane * os : nullptr;
+    int64_t o = 0;
+    for (int64_t oz = 0; oz < out[0]; ++oz)
+      for (int64_t oy = 0; oy < out[1]; ++oy)
+        for (int64_t ox = 0; ox < out[2]; ++ox, ++o) {
+          const TapRange &rz = t.z[oz], &ry = t.y[oy], &rx = t.x[ox];
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t bz = -1, by = 0, bx = 0;
+          for (int64_t jz = rz.lo; jz < rz.hi; ++jz) {
+            const int64_t iz = oz * s[0] - pb[0] + jz * dl[0];
+            for (int64_t jy = ry.lo; jy < ry.hi; ++jy) {
+              const int64_t iy = oy * s[1] - pb[1] + jy * dl[1];
+              const int64_t row = (iz * in[1] + iy) * in[2] + (ox * s[2] - pb[2]);   // window start; valid taps land in the row
+              for (int64_t jx = rx.lo; jx < rx.hi; ++jx) {
+                const float v = xp[row + jx * dl[2]];
+                if (v > best || bz < 0) {   // strict: the first maximum wins, as in ONNX's reference
+                  best = v;
+                  bz = iz;
+                  by = iy;
+                  bx = ox * s[2] - pb[2] + jx * dl[2];
+                }
+              }
+            }
+          }
+          yp[o] = best;
+          if (ip) {
+            const int64_t spatial = bz < 0 ? 0
+                                    : p.storage_order == 0 ? (bz * in[1] + by) * in[2] + bx
+                                                           : (bx * in[1] + by) * in[0] + bz;
+            ip[o] = plane * is + spatial;
+          }
+        }
+  }
+}
+
+// ---- avg_pool ------------------------------------------------------------------------------------------------
+void avg_pool(const PoolParams& p, const float* x, float* y) {
+  const Taps t(p);
+  const Dims3 &in = p.in, &out = p.out, &s = p.stride, &dl = p.dilation, &pb = p.pad_begin;
+  const int64_t is = p.in_size(), os = p.out_size();
+  for (int64_t plane = 0; plane < p.N * p.C; ++plane) {
+    const float* xp = x + plane * is;
+    float* yp = y + plane * os;
+    int64_t o = 0;
+    for (int64_t oz = 0; oz < out[0]; ++oz)
+      for (int64_t oy = 0; oy < out[1]; ++oy)
+        for (int64_t ox = 0; ox < out[2]; ++ox, ++o) {
+          const TapRange &rz = t.z[oz], &ry = t.y[oy], &rx = t.x[ox];
+          float sum = 0.0f;
+          for (int64_t jz = rz.lo; jz < rz.hi; ++jz) {
+            const int64_t iz = oz * s[0] - pb[0] + jz * dl[0];
+            for (int64_t jy = ry.lo; jy < ry.hi; ++jy) {
+              const int64_t iy = oy * s[1] - pb[1] + jy * dl[1];
+              const int64_t row = (iz * in[1] + iy) * in[2] + (ox * s[2] - pb[2]);   // window start; valid taps land in the row
+              for (int64_t jx = rx.lo; jx < rx.hi; ++jx) sum += xp[row + jx * dl[2]];
+            }
+          }
+          const int64_t count = p.count_include_pad ? rz.padded * ry.padded * rx.padded
+                                                    : (rz.hi - rz.lo) * (ry.hi - ry.lo) * (rx.hi - rx.lo);
+          yp[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
+        }
+  }
+}
+
+// ---- global_pool -------------------------------------------------------------------------------------------------
+void global_pool(bool is_max, int64_t planes, int64_t size, const float* x, float* y) {
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * size;
+    if (is_max) {
+      float m = size > 0 ? xp[0] : -std::numeric_limits<float>::infinity();
+      for (int64_t i = 1; i < size; ++i) m = std::max(m, xp[i]);
+      y[pl] = m;
+    } else {
+      double sum = 0.0;   // double: a 224x224 plane summed in float loses ~3 digits
+      for (int64_t i = 0; i < size; ++i) sum += xp[i];
+      y[pl] = size > 0 ? static_cast<float>(sum / static_cast<double>(size)) : 0.0f;
+    }
+  }
+}
+
+}  // namespace relscope::kernels
