@@ -170,7 +170,7 @@ TEST(KernelsGemm, AllTransposesWithLeadingDimensionsAndBeta) {
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N + pad; ++j) {
             double acc = 0;
-            for (int64_t k = 0; k < K; ++k)
+            for (int64_t k = 0; k < K && j < N; ++k)   // columns past N: padding, untouched
               acc += a[ta ? k * (ac + pad) + i : i * (ac + pad) + k] * b[tb ? j * (bc + pad) + k : k * (bc + pad) + j];
             const float expect = j < N ? static_cast<float>(0.75 * acc + beta * ref[i * (N + pad) + j]) : ref[i * (N + pad) + j];
             ASSERT_NEAR(c[i * (N + pad) + j], expect, 1e-5) << "ta=" << ta << " tb=" << tb << " beta=" << beta;
