@@ -168,7 +168,7 @@ void each_value(const Ctx& ctx, protozero::data_view bytes, const Scan& s, const
     if (l.field == kFloatData || l.field == kDoubleData) {
       const unsigned size = l.field == kFloatData ? 4 : 8;
       if (!packed) {
-        emit(l.field == kFloatData ? std::bit_cast<uint32_t>(m.float32("float_data")) : m.fixed64("double_data"));
+        emit(l.field == kFloatData ? bit_cast<uint32_t>(m.float32("float_data")) : m.fixed64("double_data"));
         continue;
       }
       const protozero::data_view v = m.view(field_name(l.field));
@@ -241,11 +241,11 @@ Tensor read_tensor(Ctx& ctx, protozero::data_view bytes, const std::string& role
     if (s.data_type == kFloat && s.has_raw) {
       if (n) std::memcpy(t.f.data(), s.raw.data(), bytes_out);
     } else if (s.data_type == kFloat) {
-      each_value(ctx, bytes, s, l, n, [&](uint64_t b) { t.f[k++] = std::bit_cast<float>(static_cast<uint32_t>(b)); });
+      each_value(ctx, bytes, s, l, n, [&](uint64_t b) { t.f[k++] = bit_cast<float>(static_cast<uint32_t>(b)); });
     } else if (s.data_type == kDouble) {
       // Out-of-range doubles saturate to +-inf explicitly: the plain cast is undefined behaviour there.
       each_value(ctx, bytes, s, l, n, [&](uint64_t b) {
-        const double d = std::bit_cast<double>(b);
+        const double d = bit_cast<double>(b);
         t.f[k++] = std::fabs(d) <= std::numeric_limits<float>::max() || !std::isfinite(d)
                        ? static_cast<float>(d) : std::copysign(std::numeric_limits<float>::infinity(), d);
       });

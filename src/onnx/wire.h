@@ -1,6 +1,6 @@
 // relscope/onnx/wire.h — internal to src/onnx: a checked protobuf field reader over protozero.
 //
-// Sections: Ctx | Msg (field iteration, typed getters, repeated scalars) | TensorProto | half-float conversion
+// Sections: Ctx | Msg (field iteration, typed getters, repeated scalars) | TensorProto | bit_cast, half-float conversion
 //
 // Why a wrapper: protozero trusts the caller about wire types (its checks are
 // asserts, compiled out in Release), and its exceptions say nothing about where
@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,15 @@ class Msg {
 // `role` is e.g. "initializer", "tensor" or "node 'n1' attribute 'value' tensor".
 Tensor read_tensor(Ctx& ctx, protozero::data_view bytes, const std::string& role, std::string* name_out);
 
+// std::bit_cast is missing from Emscripten 3.1.6's libc++; memcpy compiles to the same move.
+template <class To, class From>
+inline To bit_cast(const From& from) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
 // IEEE half / bfloat16 bit patterns to float, exact (every half is a float).
 inline float half_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -107,9 +117,9 @@ inline float half_to_float(uint16_t h) {
     const float v = std::ldexp(static_cast<float>(man), -24);
     return sign ? -v : v;
   }
-  if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (man << 13));  // inf / NaN
-  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (man << 13));
+  if (exp == 31) return bit_cast<float>(sign | 0x7f800000u | (man << 13));  // inf / NaN
+  return bit_cast<float>(sign | ((exp + 112u) << 23) | (man << 13));
 }
-inline float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+inline float bfloat16_to_float(uint16_t b) { return bit_cast<float>(static_cast<uint32_t>(b) << 16); }
 
 }  // namespace relscope::onnx::detail
