@@ -178,6 +178,35 @@ TEST(KernelsGemm, AllTransposesWithLeadingDimensionsAndBeta) {
       }
 }
 
+// Sizes that cross every blocking edge of the packed wasm kernel (kc 256, mc 128, nc 2048, 4x8 tiles);
+// natively this checks Eigen on the same shapes.
+TEST(KernelsGemm, OddSizesAcrossBlockEdges) {
+  struct Dims {
+    int64_t M, N, K;
+  };
+  for (const Dims d : {Dims{9, 2060, 260}, Dims{131, 19, 517}, Dims{5, 9, 3}, Dims{4, 8, 600}}) {
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (float beta : {0.0f, 0.5f}) {
+          SCOPED_TRACE(std::to_string(d.M) + "x" + std::to_string(d.N) + "x" + std::to_string(d.K) + " ta=" +
+                       std::to_string(ta) + " tb=" + std::to_string(tb) + " beta=" + std::to_string(beta));
+          const auto a = random_floats(static_cast<size_t>(d.M * d.K), 5), b = random_floats(static_cast<size_t>(d.K * d.N), 6);
+          std::vector<float> c = random_floats(static_cast<size_t>(d.M * d.N), 7), ref = c;
+          kernels::gemm(ta, tb, d.M, d.N, d.K, 1.5f, a.data(), ta ? d.M : d.K, b.data(), tb ? d.K : d.N, beta, c.data(), d.N);
+          float worst = 0;
+          for (int64_t i = 0; i < d.M; ++i)
+            for (int64_t j = 0; j < d.N; ++j) {
+              double acc = 0;
+              for (int64_t k = 0; k < d.K; ++k)
+                acc += a[ta ? k * d.M + i : i * d.K + k] * b[tb ? j * d.K + k : k * d.N + j];
+              const double expect = 1.5 * acc + beta * ref[i * d.N + j];
+              worst = std::max(worst, static_cast<float>(std::fabs(c[i * d.N + j] - expect)));
+            }
+          EXPECT_LT(worst, 1e-4f);
+        }
+  }
+}
+
 TEST(KernelsGemm, EmptyInnerDimensionScalesC) {
   std::vector<float> c{1, 2, 3, 4};
   kernels::gemm(false, false, 2, 2, 0, 1.0f, nullptr, 0, nullptr, 2, 2.0f, c.data(), 2);

@@ -4,6 +4,8 @@
 //
 // Why Eigen maps: strided row-major views cost nothing and let Eigen's blocked GEMM (cache-tiled,
 // vectorised packing) do the work; transposes are free views, dispatched at compile time.
+// Under wasm with -msimd128, products big enough to fill 4x8 tiles go to gemm_simd128.cpp instead
+// (about 2x Eigen there); small and matrix-vector products stay on Eigen.
 #include <algorithm>
 
 #include <Eigen/Core>
@@ -11,6 +13,13 @@
 #include "kernels/kernels.h"
 
 namespace relscope::kernels {
+
+#if defined(__wasm_simd128__)
+namespace detail {
+void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+}
+#endif
 
 namespace {
 
@@ -44,6 +53,12 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
       c *= beta;
     return;
   }
+#if defined(__wasm_simd128__)
+  if (M >= 4 && N >= 8 && M * N * K >= 8192) {
+    detail::gemm_simd128(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
   // Stored shapes: A is (M,K) or, transposed, (K,M); likewise B.
   const CMap a(A, transA ? K : M, transA ? M : K, Eigen::OuterStride<>(lda));
   const CMap b(B, transB ? N : K, transB ? K : N, Eigen::OuterStride<>(ldb));
