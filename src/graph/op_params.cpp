@@ -53,6 +53,8 @@ AutoPad read_auto_pad(const Node& n, std::string_view where) {
   bad(where, "attribute auto_pad is '" + a + "'; expected NOTSET, SAME_UPPER, SAME_LOWER or VALID");
 }
 
+constexpr int64_t kMaxWindowValue = int64_t{1} << 30;
+
 // Reads an ints attribute of exactly `len` entries (default `fallback` each), each >= min_value.
 std::vector<int64_t> read_ints(const Node& n, const char* name, size_t len, int64_t fallback, int64_t min_value,
                                std::string_view where) {
@@ -61,9 +63,13 @@ std::vector<int64_t> read_ints(const Node& n, const char* name, size_t len, int6
   if (v.size() != len)
     bad(where, std::string("attribute ") + name + " = " + ints_str(v) + " has " + s(static_cast<int64_t>(v.size())) +
                    " entries; expected " + s(static_cast<int64_t>(len)) + " for this input's spatial rank");
-  for (int64_t x : v)
+  for (int64_t x : v) {
     if (x < min_value)
       bad(where, std::string("attribute ") + name + " = " + ints_str(v) + " has an entry below " + s(min_value));
+    // Keeps every later size product (stride * extent, dilation * kernel) far from int64 overflow.
+    if (x > kMaxWindowValue)
+      bad(where, std::string("attribute ") + name + " = " + ints_str(v) + " has an entry above " + s(kMaxWindowValue));
+  }
   return v;
 }
 
@@ -157,7 +163,8 @@ ConvParams resolve_conv(const Node& n, const Shape& x, const Shape& w, std::stri
   for (int64_t d : w)
     if (d <= 0) bad(where, "W has shape " + shape_str(w) + "; every dimension must be positive");
   const int64_t group = n.attrs.get_int("group", 1);
-  if (group < 1) bad(where, "attribute group = " + s(group) + " must be >= 1");
+  if (group < 1 || group > std::max<int64_t>(x[1], 1))
+    bad(where, "attribute group = " + s(group) + " must be between 1 and the " + s(x[1]) + " input channels");
   p.nspatial = ns;
   p.N = x[0];
   p.C = x[1];
@@ -193,7 +200,8 @@ ConvParams resolve_conv_transpose(const Node& n, const Shape& x, const Shape& w,
   for (int64_t d : w)
     if (d <= 0) bad(where, "W has shape " + shape_str(w) + "; every dimension must be positive");
   const int64_t group = n.attrs.get_int("group", 1);
-  if (group < 1) bad(where, "attribute group = " + s(group) + " must be >= 1");
+  if (group < 1 || group > std::max<int64_t>(x[1], 1))
+    bad(where, "attribute group = " + s(group) + " must be between 1 and the " + s(x[1]) + " input channels");
   if (x[1] != w[0])
     bad(where, "input X has " + s(x[1]) + " channels but W " + shape_str(w) + " expects " + s(w[0]));
   if (x[1] % group != 0)
@@ -207,6 +215,9 @@ ConvParams resolve_conv_transpose(const Node& n, const Shape& x, const Shape& w,
     if (out_shape.size() != static_cast<size_t>(ns))
       bad(where, "attribute output_shape = " + ints_str(n.attrs.get_ints("output_shape")) + " must have " + s(ns) +
                      " spatial entries");
+    for (int64_t v : out_shape)
+      if (v < 1 || v > kMaxWindowValue)
+        bad(where, "attribute output_shape = " + ints_str(n.attrs.get_ints("output_shape")) + " has an entry out of range");
   }
   // The adjoint forward conv: x side = ConvTranspose's output, y side = its input.
   p.nspatial = ns;
