@@ -386,4 +386,47 @@ int64_t normalize_axis(int64_t axis, int64_t rank, std::string_view what, std::s
   return axis < 0 ? axis + rank : axis;
 }
 
+// ---- reductions ----------------------------------------------------------------------------------------------
+static int64_t reduce_axes_input_opset(Op op) { return op == Op::ReduceSum ? 13 : 18; }
+
+ReduceParams resolve_reduce(const Node& n, int64_t opset, const Shape& x, const Tensor* axes_input, std::string_view where) {
+  const std::string w(where);
+  auto bad = [&](const std::string& m) -> void { fail_input(w + ": " + m); };
+  std::vector<int64_t> axes;
+  const int64_t from = reduce_axes_input_opset(n.op);
+  if (opset >= from) {
+    if (n.attrs.has("axes")) bad("attribute axes is not allowed from opset " + std::to_string(from) + " on; axes is input 1");
+    if (axes_input) {
+      if (axes_input->dtype != DType::Int64 || axes_input->shape.size() > 1)
+        bad("input axes must be a 1-D int64 tensor; got " + std::string(dtype_name(axes_input->dtype)) + " " +
+            shape_str(axes_input->shape));
+      axes = axes_input->i;
+    }
+  } else {
+    if (axes_input) bad("axes as an input needs opset " + std::to_string(from) + "; this model is opset " + std::to_string(opset));
+    axes = n.attrs.get_ints("axes", {});
+  }
+  const int64_t keepdims = n.attrs.get_int("keepdims", 1);
+  if (keepdims != 0 && keepdims != 1) bad("attribute keepdims = " + std::to_string(keepdims) + " must be 0 or 1");
+  ReduceParams p;
+  const int64_t r = static_cast<int64_t>(x.size());
+  if (axes.empty() && opset >= from && n.attrs.get_int("noop_with_empty_axes", 0) != 0) {
+    p.noop = true;
+    p.out = x;
+    return p;
+  }
+  p.mask.assign(static_cast<size_t>(r), axes.empty());
+  for (int64_t a : axes) {
+    const int64_t k = normalize_axis(a, r, "axes entry", w);
+    if (p.mask[k]) bad("axes " + shape_str(axes) + " names dimension " + std::to_string(k) + " twice");
+    p.mask[k] = true;
+  }
+  for (int64_t k = 0; k < r; ++k)
+    if (!p.mask[k])
+      p.out.push_back(x[k]);
+    else if (keepdims)
+      p.out.push_back(1);
+  return p;
+}
+
 }  // namespace relscope

@@ -88,12 +88,24 @@ struct MatMulParams {
   bool b_shared = false;   // B has no (or all-1) batch dims: all of A's batches fold into one GEMM
 };
 
+// ---- ReduceParams ------------------------------------------------------------------------------------------
+// ReduceMean/Sum/Max: which dims are reduced, and the output shape (keepdims applied). Axes are an
+// attribute before opset 18 (ReduceSum: 13) and an optional constant input from then on; empty axes
+// reduce everything unless noop_with_empty_axes makes the op an identity.
+struct ReduceParams {
+  std::vector<bool> mask;   // per input dim: reduced?
+  Shape out;
+  bool noop = false;
+};
+
 // ---- resolve_*() ----------------------------------------------------------------------------------------
 ConvParams resolve_conv(const Node& node, const Shape& x, const Shape& w, std::string_view where);
 ConvParams resolve_conv_transpose(const Node& node, const Shape& x, const Shape& w, std::string_view where);
 PoolParams resolve_pool(const Node& node, const Shape& x, PoolKind kind, std::string_view where);
 GemmParams resolve_gemm(const Node& node, const Shape& a, const Shape& b, const Shape* c, std::string_view where);
 MatMulParams resolve_matmul(const Shape& a, const Shape& b, std::string_view where);
+// `axes_input`: the constant axes input when given (nullptr otherwise).
+ReduceParams resolve_reduce(const Node& node, int64_t opset, const Shape& x, const Tensor* axes_input, std::string_view where);
 
 // ---- axis helpers -----------------------------------------------------------------------------------------
 // Maps axis in [-rank, rank-1] to [0, rank-1]; error naming `what` otherwise.

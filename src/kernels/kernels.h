@@ -75,8 +75,10 @@ void layer_norm(int64_t rows, int64_t inner, const float* x, const float* gamma,
 void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner, bool log);
 
 // ---- reductions ---------------------------------------------------------------------------------------------
-// Mean over the dims with reduce[d] == true of x (shape `shape`); y holds the kept dims in order.
-// Consecutive dims of the same kind are merged first, so NCHW -> NC (GAP-like) is a row reduction.
-void reduce_mean(const float* x, const Shape& shape, const std::vector<bool>& reduce, float* y);
+// Mean, sum or max over the dims with reduce[d] == true of x (shape `shape`); y holds the kept dims in
+// order. Consecutive dims of the same kind are merged first, so NCHW -> NC (GAP-like) is a row
+// reduction. Sums accumulate in double. Over zero elements: mean NaN, sum 0, max -inf.
+enum class ReduceKind { Mean, Sum, Max };
+void reduce(ReduceKind kind, const float* x, const Shape& shape, const std::vector<bool>& reduce, float* y);
 
 }  // namespace relscope::kernels

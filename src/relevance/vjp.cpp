@@ -120,20 +120,6 @@ void vjp_routing(const Graph& g, const Plan& p, const Node& n, const std::vector
   }
 }
 
-// ---- reductions ----------------------------------------------------------------------------------------------
-std::vector<bool> reduce_axes(const Graph& g, const Plan& p, const Node& n, int64_t rank) {
-  std::vector<int64_t> axes;
-  const bool axes_as_input = (n.op == Op::ReduceSum && g.opset >= 13) || g.opset >= 18;
-  if (axes_as_input) {
-    if (n.inputs.size() > 1 && n.inputs[1] >= 0) axes = p.constants[n.inputs[1]]->as_ints();
-  } else {
-    axes = n.attrs.get_ints("axes");
-  }
-  std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty() && !n.attrs.get_int("noop_with_empty_axes", 0));
-  for (int64_t a : axes) reduce[normalize_axis(a, rank, "axes", g.node_label(n))] = true;
-  return reduce;
-}
-
 }  // namespace
 
 void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, const std::vector<const Tensor*>& go,
@@ -430,7 +416,13 @@ void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, c
     case Op::ReduceMax: {
       if (!want(0)) return;
       const Tensor& x = in(0);
-      const auto reduce = reduce_axes(g, p, n, x.rank());
+      const Tensor* axes = n.inputs.size() > 1 && n.inputs[1] >= 0 ? p.constants[n.inputs[1]] : nullptr;
+      const ReduceParams rp = resolve_reduce(n, g.opset, x.shape, axes, where);
+      if (rp.noop) {
+        gi[0] = Tensor::from_floats(x.shape, dy);
+        return;
+      }
+      const auto& reduce = rp.mask;
       Shape kept = x.shape;   // the output with keepdims = 1
       int64_t count = 1;
       for (size_t d = 0; d < kept.size(); ++d)

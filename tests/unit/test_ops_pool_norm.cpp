@@ -165,7 +165,7 @@ TEST(KernelsReduce, ReduceMeanOverEveryAxisSubset) {
     }
     std::vector<float> expect(acc.size()), y(acc.size());
     for (size_t k = 0; k < acc.size(); ++k) expect[k] = static_cast<float>(acc[k] / count);
-    kernels::reduce_mean(x.f.data(), s, red, y.data());
+    kernels::reduce(kernels::ReduceKind::Mean, x.f.data(), s, red, y.data());
     SCOPED_TRACE(mask);
     expect_near(y, expect, 1e-6f);
   }

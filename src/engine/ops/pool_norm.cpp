@@ -1,7 +1,7 @@
-// relscope/engine/ops/pool_norm.cpp — pools, BatchNorm, LayerNorm, Softmax/LogSoftmax, ReduceMean.
+// relscope/engine/ops/pool_norm.cpp — pools, BatchNorm, LayerNorm, Softmax/LogSoftmax, ReduceMean/Sum/Max.
 //
 // Sections: shared checks | MaxPool / AveragePool | global pools | BatchNormalization | LayerNormalization |
-//           Softmax / LogSoftmax | ReduceMean | registration
+//           Softmax / LogSoftmax | ReduceMean, ReduceSum, ReduceMax | registration
 //
 // Shape rules validate everything a model can get wrong and name it; kernels (kernels/) do the numbers.
 #include <algorithm>
@@ -232,69 +232,26 @@ void run_softmax(RunCtx& c) {
   kernels::softmax(c.in[0]->f.data(), c.out[0]->f.data(), v.outer, v.len, v.inner, kLog);
 }
 
-// ---- ReduceMean -------------------------------------------------------------------------------------------------
-// Axes: attribute before opset 18, optional constant input from 18. Empty axes reduce everything unless
-// noop_with_empty_axes (opset 18) makes the op an identity.
-struct ReducePlan {
-  std::vector<bool> mask;
-  Shape out;
-  bool noop = false;
-};
-
-ReducePlan reduce_plan(const Node& n, int64_t opset, const Shape& x, const Tensor* axes_input, const std::string& w) {
-  auto bad = [&](const std::string& m) -> void { fail_input(w + ": " + m); };
-  std::vector<int64_t> axes;
-  if (opset >= 18) {
-    if (n.attrs.has("axes")) bad("attribute axes is not allowed from opset 18 on; axes is input 1");
-    if (axes_input) {
-      if (axes_input->dtype != DType::Int64 || axes_input->shape.size() > 1)
-        bad("input axes must be a 1-D int64 tensor; got " + std::string(dtype_name(axes_input->dtype)) + " " +
-            shape_str(axes_input->shape));
-      axes = axes_input->i;
-    }
-  } else {
-    if (axes_input) bad("axes as an input needs opset 18; this model is opset " + std::to_string(opset));
-    axes = n.attrs.get_ints("axes", {});
-  }
-  const int64_t keepdims = n.attrs.get_int("keepdims", 1);
-  if (keepdims != 0 && keepdims != 1) bad("attribute keepdims = " + std::to_string(keepdims) + " must be 0 or 1");
-  ReducePlan p;
-  const int64_t r = static_cast<int64_t>(x.size());
-  if (axes.empty() && opset >= 18 && n.attrs.get_int("noop_with_empty_axes", 0) != 0) {
-    p.noop = true;
-    p.out = x;
-    return p;
-  }
-  p.mask.assign(static_cast<size_t>(r), axes.empty());
-  for (int64_t a : axes) {
-    const int64_t k = normalize_axis(a, r, "axes entry", w);
-    if (p.mask[k]) bad("axes " + shape_str(axes) + " names dimension " + std::to_string(k) + " twice");
-    p.mask[k] = true;
-  }
-  for (int64_t k = 0; k < r; ++k)
-    if (!p.mask[k])
-      p.out.push_back(x[k]);
-    else if (keepdims)
-      p.out.push_back(1);
-  return p;
-}
-
-void infer_reduce_mean(InferCtx& c) {
+// ---- ReduceMean, ReduceSum, ReduceMax -----------------------------------------------------------------------------
+// Axes: attribute before opset 18 (ReduceSum: 13), optional constant input from then on. Empty axes reduce
+// everything unless noop_with_empty_axes (from that opset) makes the op an identity.
+void infer_reduce(InferCtx& c) {
   require_float(c, 0, "data");
   require_outputs(c, 1);
   const Tensor* axes = c.has_input(1) ? &c.constant(1, "axes") : nullptr;
-  c.out_shapes = {reduce_plan(c.node, c.opset, c.shape(0), axes, where(c)).out};
+  c.out_shapes = {resolve_reduce(c.node, c.opset, c.shape(0), axes, where(c)).out};
   c.out_dtypes = {DType::Float32};
 }
 
-void run_reduce_mean(RunCtx& c) {
+template <kernels::ReduceKind kKind>
+void run_reduce(RunCtx& c) {
   const Tensor& x = *c.in[0];
   const Tensor* axes = c.in.size() > 1 ? c.in[1] : nullptr;
-  const ReducePlan p = reduce_plan(c.node, c.opset, x.shape, axes, where(c));
+  const ReduceParams p = resolve_reduce(c.node, c.opset, x.shape, axes, where(c));
   if (p.noop)
     std::copy(x.f.begin(), x.f.end(), c.out[0]->f.begin());
   else
-    kernels::reduce_mean(x.f.data(), x.shape, p.mask, c.out[0]->f.data());
+    kernels::reduce(kKind, x.f.data(), x.shape, p.mask, c.out[0]->f.data());
 }
 
 }  // namespace
@@ -309,7 +266,9 @@ void register_pool_norm_ops(OpTable& t) {
   t.add(Op::LayerNormalization, infer_layer_norm, run_layer_norm, 2, 3);
   t.add(Op::Softmax, infer_softmax, run_softmax<false>, 1, 1);
   t.add(Op::LogSoftmax, infer_softmax, run_softmax<true>, 1, 1);
-  t.add(Op::ReduceMean, infer_reduce_mean, run_reduce_mean, 1, 2);
+  t.add(Op::ReduceMean, infer_reduce, run_reduce<kernels::ReduceKind::Mean>, 1, 2);
+  t.add(Op::ReduceSum, infer_reduce, run_reduce<kernels::ReduceKind::Sum>, 1, 2);
+  t.add(Op::ReduceMax, infer_reduce, run_reduce<kernels::ReduceKind::Max>, 1, 2);
 }
 
 }  // namespace relscope

@@ -1,6 +1,6 @@
 // relscope/kernels/cpu/norm.cpp — per-channel affine (BatchNorm), LayerNorm, softmax, mean reduction.
 //
-// Sections: scratch | channel_affine | layer_norm | softmax | reduce_mean
+// Sections: scratch | channel_affine | layer_norm | softmax | reduce (mean, sum, max)
 //
 // Why double accumulators in LayerNorm and ReduceMean: statistics over thousands of floats lose digits
 // in float; the cost is negligible next to the convolutions.
@@ -114,8 +114,8 @@ void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner
   }
 }
 
-// ---- reduce_mean ------------------------------------------------------------------------------------------------
-void reduce_mean(const float* x, const Shape& shape, const std::vector<bool>& reduce, float* y) {
+// ---- reduce (mean, sum, max) --------------------------------------------------------------------------------------
+void reduce(ReduceKind kind, const float* x, const Shape& shape, const std::vector<bool>& reduce, float* y) {
   // Merge runs of dims with the same kind; size-1 dims change nothing and are dropped.
   std::vector<int64_t> size;
   std::vector<bool> red;
@@ -131,16 +131,19 @@ void reduce_mean(const float* x, const Shape& shape, const std::vector<bool>& re
     }
   }
   if (out_n == 0) return;
-  if (count == 0) {   // mean of nothing
-    std::fill(y, y + out_n, std::numeric_limits<float>::quiet_NaN());
+  if (count == 0) {   // over nothing: mean NaN, sum 0, max -inf
+    const float empty = kind == ReduceKind::Mean ? std::numeric_limits<float>::quiet_NaN()
+                        : kind == ReduceKind::Sum ? 0.0f : -std::numeric_limits<float>::infinity();
+    std::fill(y, y + out_n, empty);
     return;
   }
   if (size.empty()) {   // every dim is 1
     y[0] = x[0];
     return;
   }
+  const bool is_max = kind == ReduceKind::Max;
   double* acc = scratch_of<double>(static_cast<size_t>(out_n));
-  std::fill(acc, acc + out_n, 0.0);
+  std::fill(acc, acc + out_n, is_max ? -std::numeric_limits<double>::infinity() : 0.0);
   const size_t r = size.size();
   std::vector<int64_t> ostride(r, 0);   // output stride per merged dim (0 for reduced dims)
   for (int64_t st = 1, d = static_cast<int64_t>(r) - 1; d >= 0; --d)
@@ -154,7 +157,12 @@ void reduce_mean(const float* x, const Shape& shape, const std::vector<bool>& re
     int64_t o = 0;
     for (size_t d = 0; d + 1 < r; ++d) o += idx[d] * ostride[d];
     const float* xr = x + row * last;
-    if (red.back()) {
+    if (is_max) {
+      if (red.back())
+        for (int64_t i = 0; i < last; ++i) acc[o] = std::max(acc[o], static_cast<double>(xr[i]));
+      else
+        for (int64_t i = 0; i < last; ++i) acc[o + i] = std::max(acc[o + i], static_cast<double>(xr[i]));
+    } else if (red.back()) {
       double s = 0.0;
       for (int64_t i = 0; i < last; ++i) s += xr[i];
       acc[o] += s;
@@ -166,8 +174,8 @@ void reduce_mean(const float* x, const Shape& shape, const std::vector<bool>& re
       idx[d] = 0;
     }
   }
-  const double inv = 1.0 / static_cast<double>(count);
-  for (int64_t i = 0; i < out_n; ++i) y[i] = static_cast<float>(acc[i] * inv);
+  const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(count) : 1.0;
+  for (int64_t i = 0; i < out_n; ++i) y[i] = static_cast<float>(acc[i] * scale);
 }
 
 }  // namespace relscope::kernels
