@@ -71,14 +71,17 @@ int cmd_info(int argc, char** argv) {
   }
   std::printf("unsupported: none\n");
 
-  // Inferred shapes for batch 1: proves the model plans, and shows what the outputs are.
-  std::vector<Shape> shapes;
-  std::vector<DType> dtypes;
+  // Inferred shapes for batch 1: proves the model plans, and shows what the outputs are. int64 inputs
+  // carry data that shapes may depend on; without real values there is nothing honest to show.
+  std::vector<Tensor> inputs;
   for (int v : g.inputs) {
-    shapes.push_back(example_shape(g.values[v].declared));
-    dtypes.push_back(g.values[v].declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32);
+    if (g.values[v].declared.elem_type == onnx::kInt64) {
+      std::printf("inferred: depends on the values of int64 input '%s'\n", g.values[v].name.c_str());
+      return 0;
+    }
+    inputs.push_back(Tensor::zeros(example_shape(g.values[v].declared)));
   }
-  const Plan& p = s.plan_for(shapes, dtypes);
+  const Plan& p = s.plan_for(inputs);
   std::printf("inferred (symbolic dims = 1): ");
   for (size_t k = 0; k < g.outputs.size(); ++k)
     std::printf("%s%s %s", k ? ", " : "", g.values[g.outputs[k]].name.c_str(), shape_str(p.shapes[g.outputs[k]]).c_str());

@@ -88,7 +88,7 @@ int64_t checked_numel(const int64_t* dims, size_t rank, const Limits& limits, co
   for (size_t k = 0; k < rank; ++k) {
     if (dims[k] < 0) fail_input(what + ": negative dimension " + std::to_string(dims[k]) + " at axis " + std::to_string(k));
     if (dims[k] != 0 && n > static_cast<int64_t>(limits.max_tensor_elements) / dims[k] + 1)
-      fail(ErrorKind::Limit, what + ": more than " + std::to_string(limits.max_tensor_elements) + " elements (limit)");
+      fail(ErrorKind::Limit, what + ": its element count exceeds the limit of " + std::to_string(limits.max_tensor_elements));
     n *= dims[k];
   }
   if (static_cast<uint64_t>(n) > limits.max_tensor_elements)

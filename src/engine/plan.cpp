@@ -58,7 +58,7 @@ bool is_foldable(const Node& n, const Plan& p) {
 }  // namespace
 
 Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std::vector<DType>& input_dtypes,
-               const Limits& limits) {
+               const Limits& limits, const std::vector<const Tensor*>& int_values) {
   g.require_supported();
   if (input_shapes.size() != g.inputs.size()) {
     std::string names;
@@ -84,6 +84,14 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
     p.shapes[g.inputs[k]] = input_shapes[k];
     p.dtypes[g.inputs[k]] = dt;
     input_bytes += static_cast<uint64_t>(n) * (dt == DType::Float32 ? 4 : 8);
+    p.input_ints.emplace_back();
+    if (dt == DType::Int64) {
+      if (k >= int_values.size() || !int_values[k] || int_values[k]->shape != input_shapes[k] || int_values[k]->dtype != DType::Int64)
+        fail(ErrorKind::Internal, g.label + ": make_plan needs the values of int64 input '" + v.name + "'");
+      p.input_ints.back() = int_values[k]->i;
+      p.folded.push_back(std::make_unique<Tensor>(*int_values[k]));
+      p.constants[g.inputs[k]] = p.folded.back().get();
+    }
   }
   for (size_t v = 0; v < nv; ++v)
     if (g.values[v].is_initializer) {

@@ -8,6 +8,10 @@
 // inputs are all known (constant folding — this resolves those Shape chains),
 // and checks the memory the forward pass will need before anything is
 // allocated. The executor then runs only `steps`.
+//
+// int64 graph inputs are shape-like data (a Reshape target, Slice starts, token ids): their values are
+// part of the plan, as constants, so everything computed from them folds and shapes stay static. A plan
+// is therefore made for input shapes plus the values of int64 inputs.
 #pragma once
 #include <memory>
 #include <vector>
@@ -21,6 +25,7 @@ namespace relscope {
 struct Plan {
   const Graph* graph = nullptr;
   std::vector<Shape> input_shapes;        // what the plan was made for
+  std::vector<std::vector<int64_t>> input_ints;   // ... and the values of int64 inputs (empty for float)
   std::vector<Shape> shapes;              // per value id
   std::vector<DType> dtypes;              // per value id
   std::vector<const Tensor*> constants;   // per value id: initializer or folded value, else nullptr
@@ -33,7 +38,9 @@ struct Plan {
 };
 
 // Throws relscope::Error naming the input, node or limit at fault.
+// `int_values[k]`: the values of graph input k when it is int64 (may be shorter, or null entries, when
+// no input is int64).
 Plan make_plan(const Graph& graph, const std::vector<Shape>& input_shapes, const std::vector<DType>& input_dtypes,
-               const Limits& limits);
+               const Limits& limits, const std::vector<const Tensor*>& int_values = {});
 
 }  // namespace relscope

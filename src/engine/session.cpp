@@ -41,14 +41,23 @@ Session Session::load_file(const std::string& path, const Limits& limits) {
   return load(bytes.data(), bytes.size(), base_name(path), limits);
 }
 
-const Plan& Session::plan_for(const std::vector<Shape>& shapes, const std::vector<DType>& dtypes) {
+const Plan& Session::plan_for(const std::vector<Tensor>& inputs) {
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  std::vector<const Tensor*> ints;
+  for (const auto& t : inputs) {
+    shapes.push_back(t.shape);
+    dtypes.push_back(t.dtype);
+    ints.push_back(t.dtype == DType::Int64 ? &t : nullptr);
+  }
   for (auto& p : plans_) {
-    bool same = p->input_shapes == shapes;
-    for (size_t k = 0; same && k < dtypes.size(); ++k) same = p->dtypes[graph_->inputs[k]] == dtypes[k];
+    bool same = p->input_shapes == shapes && inputs.size() == graph_->inputs.size();
+    for (size_t k = 0; same && k < inputs.size(); ++k)
+      same = p->dtypes[graph_->inputs[k]] == dtypes[k] && (!ints[k] || p->input_ints[k] == ints[k]->i);
     if (same) return *p;
   }
   if (plans_.size() >= kMaxCachedPlans) plans_.erase(plans_.begin());
-  plans_.push_back(std::make_unique<Plan>(make_plan(*graph_, shapes, dtypes, limits_)));
+  plans_.push_back(std::make_unique<Plan>(make_plan(*graph_, shapes, dtypes, limits_, ints)));
   return *plans_.back();
 }
 
@@ -78,13 +87,7 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
     for (auto& parts : per_output) outs.push_back(concat_batch(parts));
     return outs;
   }
-  std::vector<Shape> shapes;
-  std::vector<DType> dtypes;
-  for (const auto& t : inputs) {
-    shapes.push_back(t.shape);
-    dtypes.push_back(t.dtype);
-  }
-  const Plan& plan = plan_for(shapes, dtypes);
+  const Plan& plan = plan_for(inputs);
   Activations act = execute(plan, inputs, /*record=*/false);
   std::vector<Tensor> outs;
   for (int v : graph_->outputs) outs.push_back(plan.constants[v] ? *plan.constants[v] : std::move(act.values[v]));
@@ -92,13 +95,7 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
 }
 
 Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
-  std::vector<Shape> shapes;
-  std::vector<DType> dtypes;
-  for (const auto& t : inputs) {
-    shapes.push_back(t.shape);
-    dtypes.push_back(t.dtype);
-  }
-  return execute(plan_for(shapes, dtypes), inputs, /*record=*/true);
+  return execute(plan_for(inputs), inputs, /*record=*/true);
 }
 
 Tensor slice_batch(const Tensor& t, int64_t begin, int64_t count) {

@@ -38,8 +38,8 @@ class Session {
   // One forward pass keeping every intermediate (for relevance). No batch splitting:
   // the inputs must fit the model's declared batch.
   Activations forward_recorded(const std::vector<Tensor>& inputs);
-  // The plan for these input shapes (cached).
-  const Plan& plan_for(const std::vector<Shape>& shapes, const std::vector<DType>& dtypes);
+  // The plan for these inputs: their shapes, and the values of int64 inputs (cached).
+  const Plan& plan_for(const std::vector<Tensor>& inputs);
 
   // True when every input declares a fixed batch of 1 and `inputs` carry N > 1 samples.
   bool needs_batch_split(const std::vector<Tensor>& inputs) const;

@@ -73,13 +73,7 @@ Explainer::Explainer(Session& session)
     : model_(session), canonical_(Session::from_graph(canonize(session.graph(), &report_), session.limits())) {}
 
 std::vector<Rule> Explainer::rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
-  std::vector<Shape> shapes;
-  std::vector<DType> dtypes;
-  for (const auto& t : inputs) {
-    shapes.push_back(t.shape);
-    dtypes.push_back(t.dtype);
-  }
-  const Plan& p = canonical_.plan_for(shapes, dtypes);
+  const Plan& p = canonical_.plan_for(inputs);
   return assign_rules(canonical_.graph(), p, request.composite, request.params, request.overrides);
 }
 

@@ -48,7 +48,9 @@ std::vector<Tensor> run_op(const std::string& op_type, const std::vector<OpInput
   }
   m.graph.nodes.push_back(node);
   Graph g = build_graph(std::move(m), Limits{}, "test.onnx");
-  Plan plan = make_plan(g, shapes, dtypes, Limits{});
+  std::vector<const Tensor*> ints;
+  for (const auto& t : runtime_inputs) ints.push_back(t.dtype == DType::Int64 ? &t : nullptr);
+  Plan plan = make_plan(g, shapes, dtypes, Limits{}, ints);
   Activations act = execute(plan, runtime_inputs, false);
   std::vector<Tensor> outs;
   for (int v : g.outputs) outs.push_back(act.get(v));

@@ -64,7 +64,8 @@ TEST(RelevanceRules, ParseAndDescribe) {
 }
 
 // A 1-channel 3x3 -> 2x2 conv (2x2 kernel, bias) equals a dense layer with its explicit matrix, for
-// every rule: the conv path (conv_forward / conv_backward_data) must match the plain GEMM path.
+// every rule that keeps zero weights zero: the conv path (conv_forward / conv_backward_data) must
+// match the plain GEMM path. (Flat is not among them: it turns the matrix's zeros into ones.)
 TEST(RelevanceRules, ConvEqualsItsToeplitzMatrixForEveryRule) {
   const std::vector<float> k = {0.5f, -1.0f, 2.0f, 0.25f};
   const Tensor x = Tensor::from_floats({1, 1, 3, 3}, {1, -2, 0.5f, 3, -1, 2, -0.5f, 1.5f, 1});
@@ -91,7 +92,7 @@ TEST(RelevanceRules, ConvEqualsItsToeplitzMatrixForEveryRule) {
   const Tensor xd = Tensor::from_floats({1, 9}, x.f);
   const Tensor R = Tensor::from_floats({1, 1, 2, 2}, {1, -0.5f, 2, 0.75f});
   for (const Rule& rule : {rule_epsilon(), rule_zplus(), rule_alpha_beta(2, 1), rule_gamma(0.25f), rule_zbox({-2}, {3}),
-                           rule_flat(), rule_wsquare()}) {
+                           rule_wsquare()}) {
     Activations ac = conv.forward_recorded({x}), ad = dense.forward_recorded({xd});
     const auto rc = backward_sweep(conv.graph(), *ac.plan, ac, {rule}, conv.graph().outputs[0], R).input_relevance[0];
     const auto rd = backward_sweep(dense.graph(), *ad.plan, ad, {rule}, dense.graph().outputs[0],
@@ -99,6 +100,22 @@ TEST(RelevanceRules, ConvEqualsItsToeplitzMatrixForEveryRule) {
     SCOPED_TRACE(rule.name);
     expect_near(rc.f, rd.f, 1e-5f);
   }
+}
+
+// Flat on a conv spreads each output's relevance evenly over its receptive field (2x2 here), by hand.
+TEST(RelevanceRules, FlatConvSpreadsOverTheReceptiveField) {
+  ModelBuilder b;
+  b.input("x", {1, 3, 3})
+      .init("W", Tensor::from_floats({1, 1, 2, 2}, {0.5f, -1.0f, 2.0f, 0.25f}))
+      .init("b", Tensor::from_floats({1}, {-0.3f}))
+      .node("Conv", {"x", "W", "b"}, {"y"}, {}, "conv")
+      .output("y");
+  Session s = Session::from_model(b.build(), "conv.onnx");
+  Activations a = s.forward_recorded({Tensor::from_floats({1, 1, 3, 3}, {1, -2, 0.5f, 3, -1, 2, -0.5f, 1.5f, 1})});
+  const auto r = backward_sweep(s.graph(), *a.plan, a, {rule_flat()}, s.graph().outputs[0],
+                                Tensor::from_floats({1, 1, 2, 2}, {1, -0.5f, 2, 0.75f})).input_relevance[0];
+  // Pixel (1,1) is seen by all four outputs: (1 - 0.5 + 2 + 0.75) / 4; corners by one output each.
+  expect_near(r.f, {0.25f, 0.125f, -0.125f, 0.75f, 0.8125f, 0.0625f, 0.5f, 0.6875f, 0.1875f}, 1e-6f);
 }
 
 TEST(RelevanceRules, ZBoxPerChannelBoundsAndErrors) {
