@@ -21,7 +21,7 @@ native=build/native/bin/relscope
 wasm=build/wasm/bin/relscope.js
 [ -x "$native" ] && [ -f "$wasm" ] || { echo "build first: scripts/build.sh all" >&2; exit 2; }
 
-median() { sed -n 's/.*forward median \([0-9.]*\) ms.*/\1/p'; }
+median() { sed -n "s/^forward: \([0-9.]*\) ms.*/\1/p"; }
 echo "model: $model"
 n=$("$native" bench "$model" "$@" | tee /dev/stderr | median)
 w=$(node "$wasm" bench "$model" "$@" | tee /dev/stderr | median)

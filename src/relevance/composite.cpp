@@ -109,8 +109,11 @@ std::vector<Rule> assign_rules(const Graph& g, const Plan& p, const std::string&
       }
       case NodeRole::Activation: r = rule_pass(); break;
       case NodeRole::Sum: r = rule_norm(cp.epsilon); break;
-      case NodeRole::Routing:
-      case NodeRole::Constant: r = rule_gradient(); break;
+      case NodeRole::Routing: r = rule_gradient(); break;
+      case NodeRole::Constant:   // folded at plan time: no relevance reaches it
+        r = rule_gradient();
+        r.name = "folded";
+        break;
       case NodeRole::Product: r = rule_product(cp.epsilon); break;
       case NodeRole::Softmax: r = rule_softmax(); break;
     }
