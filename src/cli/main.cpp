@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "bench")) return relscope::cli::cmd_bench(argc, argv);
     if (!std::strcmp(cmd, "explain")) return relscope::cli::cmd_explain(argc, argv);
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
-    std::fprintf(stderr, "relscope: unknown command '%s'\n%s", cmd, kUsage);
+    std::fprintf(stderr, "relscope: unknown command '%s' (relscope --help lists the commands)\n", cmd);
     return 2;
   } catch (const relscope::Error& e) {
     std::fprintf(stderr, "relscope %s: %s\n", cmd, e.what());
