@@ -30,6 +30,23 @@ Tensor times(const Tensor& x, const Tensor& v) {
   return out;
 }
 
+// Sum of a broadcast result back onto the shape of one operand (numpy broadcasting in reverse).
+Tensor sum_to_shape(const Tensor& t, const Shape& shape) {
+  Tensor out = Tensor::zeros(shape);
+  const size_t r = t.shape.size(), off = r - shape.size();
+  const auto in_strides = shape_strides(t.shape);
+  const auto out_strides = shape_strides(shape);
+  for (int64_t k = 0; k < t.numel(); ++k) {
+    int64_t o = 0;
+    for (size_t d = off; d < r; ++d) {
+      const int64_t c = (k / in_strides[d]) % t.shape[d];
+      if (shape[d - off] != 1) o += c * out_strides[d - off];
+    }
+    out.f[o] += t.f[k];
+  }
+  return out;
+}
+
 int varying_count(const Plan& p, const Node& n) {
   int k = 0;
   for (int v : n.inputs)
@@ -94,9 +111,22 @@ SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act
         in_rel[0] = softmax_rule(g, n, act.get(n.inputs[0]), act.get(out0), R);
         break;
       case RuleKind::Product: {
-        // Each of the n varying factors gets x * vjp(R / (n * stab(y))): an even split of R.
-        const Tensor& y = act.get(out0);
+        // Each of the n varying factors gets an even share of R. For an elementwise Mul that is R/n
+        // exactly (summed over copies when a factor was broadcast); computing it as
+        // x * vjp(R / (n * stab(y))) would be ill-conditioned where y is near 0 (e.g. exported GELU).
+        // MatMul of two activations uses that form, as AttnLRP: R_A = A * ((R / 2z) B^T).
         const float share = static_cast<float>(varying_count(p, n));
+        if (n.op == Op::Mul) {
+          for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int v = n.inputs[k];
+            if (v < 0 || p.is_constant(v)) continue;
+            Tensor part = R;
+            for (float& x : part.f) x /= share;
+            in_rel[k] = p.shapes[v] == R.shape ? std::move(part) : sum_to_shape(part, p.shapes[v]);
+          }
+          break;
+        }
+        const Tensor& y = act.get(out0);
         Tensor s = R;
         for (size_t k = 0; k < s.f.size(); ++k) s.f[k] /= share * stabilize(y.f[k], rule.epsilon);
         std::vector<Tensor> grads;
