@@ -117,6 +117,28 @@ class Decoder(nn.Module):  # ConvTranspose, Sigmoid, Concat, Pad
         return torch.sigmoid(self.up2(y[:, :6]))
 
 
+class TwoHeads(nn.Module):  # a shared trunk, a classifier head and a regression head (two graph outputs)
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU())
+        self.cls, self.reg = nn.Linear(12, 4), nn.Linear(12, 2)
+
+    def forward(self, x):
+        h = self.trunk(x)
+        return self.cls(h), self.reg(h)
+
+
+class ConvBn(nn.Module):  # BatchNormalization kept in the graph after each Conv (exported in PRESERVE mode)
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                               nn.Conv2d(6, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                               nn.Flatten(), nn.Linear(8, 3))
+
+    def forward(self, x):
+        return self.f(x)
+
+
 CASES = [  # name, module, input shape, opset, dynamic batch
     ("mlp_opset13", Mlp, (4, 8), 13, True),
     ("cnn_opset11", Cnn, (2, 1, 28, 28), 11, True),
@@ -127,6 +149,8 @@ CASES = [  # name, module, input shape, opset, dynamic batch
     ("attention_opset14", Attention, (2, 6, 4), 14, True),
     ("attention_opset17", Attention, (2, 6, 4), 17, True),
     ("decoder_opset13", Decoder, (2, 4, 5, 5), 13, True),
+    ("two_heads_opset13", TwoHeads, (3, 6), 13, True),
+    ("conv_bn_opset13", ConvBn, (2, 2, 10, 10), 13, True),
 ]
 
 
@@ -145,13 +169,20 @@ def main():
         x = torch.randn(*shape)
         with torch.no_grad():
             y = m(x)
+        ys = list(y) if isinstance(y, tuple) else [y]
+        outputs = ["output"] if len(ys) == 1 else ["logits", "regression"]
         path = os.path.join(OUT, name + ".onnx")
-        axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None
-        torch.onnx.export(m, x, path, opset_version=opset, input_names=["input"], output_names=["output"],
-                          dynamic_axes=axes, do_constant_folding=False)
+        axes = {n: {0: "batch"} for n in ["input"] + outputs} if dynamic else None
+        # PRESERVE keeps BatchNormalization nodes (EVAL would fuse them into the convolutions), so the
+        # relevance canonizer has real ones to merge.
+        mode = torch.onnx.TrainingMode.PRESERVE if cls is ConvBn else torch.onnx.TrainingMode.EVAL
+        torch.onnx.export(m, x, path, opset_version=opset, input_names=["input"], output_names=outputs,
+                          dynamic_axes=axes, do_constant_folding=False, training=mode)
         np.save(os.path.join(OUT, name + "_input.npy"), x.numpy().astype(np.float32))
-        np.save(os.path.join(OUT, name + "_output.npy"), y.numpy().astype(np.float32))
-        print(f"{name}: {os.path.getsize(path)} bytes, output {tuple(y.shape)}")
+        for k, yk in enumerate(ys):
+            suffix = "_output.npy" if k == 0 else f"_output{k}.npy"
+            np.save(os.path.join(OUT, name + suffix), yk.numpy().astype(np.float32))
+        print(f"{name}: {os.path.getsize(path)} bytes, outputs {[tuple(t.shape) for t in ys]}")
 
 
 if __name__ == "__main__":

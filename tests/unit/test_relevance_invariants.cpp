@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "engine/session.h"
 #include "io/npy.h"
 #include "model_builder.h"
@@ -158,6 +159,45 @@ TEST(RelevanceInvariants, BatchNormMergeKeepsTheForwardPass) {
     const Tensor x = random_tensor(conv ? Shape{2, 3, 5, 5} : Shape{2, 6}, 29);
     const auto y0 = s.predict({x})[0], y1 = merged.predict({x})[0];
     for (size_t k = 0; k < y0.f.size(); ++k) ASSERT_NEAR(y0.f[k], y1.f[k], 1e-5f) << layer;
+  }
+}
+
+TEST(RelevanceInvariants, CanonizerMergesExportedBatchNormsWithoutChangingTheModel) {
+  Session s = Session::load_file(kModels + "conv_bn_opset13.onnx");   // Conv -> BatchNormalization, twice
+  CanonizeReport report;
+  Session merged = Session::from_graph(canonize(s.graph(), &report));
+  ASSERT_EQ(report.merged.size(), 2u);
+  const Tensor x = read_npy_file(kModels + "conv_bn_opset13_input.npy", Limits{});
+  const auto y0 = s.predict({x})[0], y1 = merged.predict({x})[0];
+  for (size_t k = 0; k < y0.f.size(); ++k) EXPECT_NEAR(y0.f[k], y1.f[k], 1e-5f);
+  // The composite then sees plain Conv layers: the BN nodes are Identity and route relevance.
+  Explainer ex(s);
+  ExplainRequest r;
+  const auto e = ex.explain({x}, r);
+  EXPECT_EQ(e.notes.size(), 2u);
+  EXPECT_EQ(e.relevance.shape, x.shape);
+}
+
+TEST(RelevanceInvariants, OutputChoosesTheExplainedHead) {
+  Session s = Session::load_file(kModels + "two_heads_opset13.onnx");
+  Explainer ex(s);
+  const Tensor x = read_npy_file(kModels + "two_heads_opset13_input.npy", Limits{});
+  ExplainRequest r;
+  r.composite = "epsilon";
+  r.output = 1;        // the regression head
+  r.targets = {1};     // its second unit
+  const auto e = ex.explain({x}, r);
+  const Tensor want = read_npy_file(kModels + "two_heads_opset13_output1.npy", Limits{});
+  ASSERT_EQ(e.output.shape, want.shape);
+  for (size_t k = 0; k < want.f.size(); ++k) EXPECT_NEAR(e.output.f[k], want.f[k], 1e-5f);
+  EXPECT_EQ(e.targets, (std::vector<int64_t>{1, 1, 1}));
+  r.targets = {2};     // out of range for a 2-unit head
+  try {
+    ex.explain({x}, r);
+    FAIL() << "target 2 accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("--target 2 is out of range: output 'regression' has 2 values per sample"), std::string::npos)
+        << err.what();
   }
 }
 
