@@ -1,6 +1,7 @@
 // relscope/engine/ops/elementwise.cpp — arithmetic with numpy broadcasting, and activations.
 //
 // Sections: binary (Add, Sub, Mul, Div, Pow) | unary activations | Clip | registration
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -131,7 +132,8 @@ void run_clip(RunCtx& c) {
     if (c.in.size() > 1 && c.in[1]) lo = c.in[1]->as_floats()[0];
     if (c.in.size() > 2 && c.in[2]) hi = c.in[2]->as_floats()[0];
   }
-  map_float(c, [lo, hi](float v) { return std::fmin(std::fmax(v, lo), hi); });
+  // std::max/min, not fmax/fmin: NaN passes through (numpy.clip, onnxruntime), and min > max gives max.
+  map_float(c, [lo, hi](float v) { return std::min(std::max(v, lo), hi); });
 }
 
 }  // namespace

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# relscope — install, build native + wasm, run every test, end with "N passed, M failed".
+#
+# Sections: setup + build | native ctest | wasm ctest (node) | cross-build check | browser + JS API tests |
+#           summary
+#
+# Counts are individual test cases: GoogleTest cases (native and wasm), conformance folders, CLI contract
+# cases, cross-build comparisons and node:test cases. Each runner's own summary line is collected from its
+# log; a runner that crashes before printing one counts as one failure.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export NODE_PATH=/usr/share/nodejs NODE_OPTIONS=--no-experimental-fetch
+LOGS="$ROOT/build/test-logs"
+say() { printf '[test] %s\n' "$*"; }
+t_start=$SECONDS
+
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/build.sh all || { echo "0 passed, 1 failed"; exit 1; }
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+
+passed=0
+failed=0
+# count LOG: add the log's test counts to the totals.
+count() {
+  local log=$1 p f
+  read -r p f < <(/usr/bin/python3 - "$log" <<'PY'
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+p = f = 0
+for m in re.finditer(r"\[  PASSED  \] (\d+) tests?", text): p += int(m.group(1))
+for m in re.finditer(r"\[  FAILED  \] (\d+) tests?, listed below", text): f += int(m.group(1))
+for m in re.finditer(r"(?<![\w%])(\d+) passed, (\d+) failed", text): p += int(m.group(1)); f += int(m.group(2))
+for m in re.finditer(r"^# pass (\d+)$", text, re.M): p += int(m.group(1))
+for m in re.finditer(r"^# fail (\d+)$", text, re.M): f += int(m.group(1))
+print(p, f)
+PY
+)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  say "$(basename "$log" .log): $p passed, $f failed"
+}
+# run NAME CMD...: run a step, keep its log, count it; a non-zero exit with no failure counted is one failure.
+run() {
+  local name=$1
+  shift
+  local log="$LOGS/$name.log" before=$failed
+  say "$name: $*"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  count "$log"
+  if [ $rc -ne 0 ] && [ $failed -eq $before ]; then
+    failed=$((failed + 1))
+    say "$name exited with $rc without reporting a failed test (see $log)"
+  fi
+  [ $rc -eq 0 ] || tail -n 30 "$log"
+}
+
+run native-ctest ctest --test-dir build/native --output-on-failure -V
+run wasm-ctest ctest --test-dir build/wasm --output-on-failure -V
+run cross-build tests/cli/cross_build_test.sh build/native/bin/relscope build/wasm/bin/relscope.js
+
+node_tests=()
+for f in tests/browser/*.mjs tests/js/*.mjs; do
+  [ -f "$f" ] && [[ "$(basename "$f")" != _* ]] && node_tests+=("$f")
+done
+if [ ${#node_tests[@]} -gt 0 ]; then
+  # Without NODE_OPTIONS: --no-experimental-fetch (needed by the emitted node programs) breaks playwright-core,
+  # and the ES module build loads its .wasm itself.
+  run browser-and-js timeout 900 env -u NODE_OPTIONS node --test --test-reporter=tap --test-concurrency=1 "${node_tests[@]}"
+fi
+
+say "total time $((SECONDS - t_start)) s; logs in build/test-logs/"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
