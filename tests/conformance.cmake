@@ -20,3 +20,12 @@ if(EMSCRIPTEN)
 else()
   add_test(NAME cli COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/cli_test.sh $<TARGET_FILE:relscope>)
 endif()
+
+# relscope's relevance against the zennit-0.5-faithful references in tests/data/relevance
+# (tests/cli/zennit_reference_test.sh; needs /usr/bin/python3 with numpy), natively or under node.
+if(EMSCRIPTEN)
+  add_test(NAME zennit_reference
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/zennit_reference_test.sh /usr/bin/node $<TARGET_FILE:relscope>)
+else()
+  add_test(NAME zennit_reference COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/zennit_reference_test.sh $<TARGET_FILE:relscope>)
+endif()

@@ -81,12 +81,13 @@ std::vector<Rule> assign_rules(const Graph& g, const Plan& p, const std::string&
   if (gamma_box && (cp.low.empty() || cp.high.empty()))
     fail_input("composite epsilon-gamma-box needs --low and --high (the input's value range, scalar or per channel)");
 
-  // The rule for a Conv that is not the first layer, and for the first layer.
+  // The rule for a Conv that is not the first layer, and for the first layer. Only Epsilon takes cp.epsilon
+  // (zennit: `epsilon` goes to Epsilon, `stabilizer` to every other rule and to Norm).
   Rule conv_rule = rule_epsilon(cp.epsilon);
-  if (composite == "epsilon-plus" || composite == "epsilon-plus-flat") conv_rule = rule_zplus(cp.epsilon);
+  if (composite == "epsilon-plus" || composite == "epsilon-plus-flat") conv_rule = rule_zplus(cp.stabilizer);
   if (composite == "epsilon-alpha2-beta1" || composite == "epsilon-alpha2-beta1-flat")
-    conv_rule = rule_alpha_beta(cp.alpha, cp.beta, cp.epsilon);
-  if (gamma_box) conv_rule = rule_gamma(cp.gamma, cp.epsilon);
+    conv_rule = rule_alpha_beta(cp.alpha, cp.beta, cp.stabilizer);
+  if (gamma_box) conv_rule = rule_gamma(cp.gamma, cp.stabilizer);
   const bool flat_first = composite.size() > 5 && composite.substr(composite.size() - 5) == "-flat";
 
   std::vector<Rule> rules(g.nodes.size());
@@ -101,14 +102,14 @@ std::vector<Rule> assign_rules(const Graph& g, const Plan& p, const std::string&
         const bool first_candidate = !first_seen && (flat_first || (gamma_box && is_conv(n.op)));
         if (first_candidate) {
           first_seen = true;
-          r = flat_first ? rule_flat(cp.epsilon) : rule_zbox(cp.low, cp.high, cp.epsilon);
+          r = flat_first ? rule_flat(cp.stabilizer) : rule_zbox(cp.low, cp.high, cp.stabilizer);
         } else {
           r = is_conv(n.op) ? conv_rule : rule_epsilon(cp.epsilon);
         }
         break;
       }
       case NodeRole::Activation: r = rule_pass(); break;
-      case NodeRole::Sum: r = rule_norm(cp.epsilon); break;
+      case NodeRole::Sum: r = rule_norm(cp.stabilizer); break;
       case NodeRole::Routing: r = rule_gradient(); break;
       case NodeRole::Constant:   // folded at plan time: no relevance reaches it
         r = rule_gradient();

@@ -17,7 +17,11 @@
 namespace relscope::relevance {
 
 struct CompositeParams {
+  // As zennit's composites: `epsilon` is the Epsilon rule's (every linear layer in "epsilon", the dense
+  // layers elsewhere); `stabilizer` is the denominator shift of every other rule (ZPlus, AlphaBeta, Gamma,
+  // ZBox, Flat) and of Norm. Changing epsilon does not change them.
   float epsilon = 1e-6f;
+  float stabilizer = 1e-6f;
   float gamma = 0.25f;
   float alpha = 2.0f, beta = 1.0f;
   std::vector<float> low, high;   // epsilon-gamma-box: required
