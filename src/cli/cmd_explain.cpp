@@ -1,16 +1,23 @@
-// relscope/cli/cmd_explain.cpp — `relscope explain` and `relscope rules`.
+// relscope/cli/cmd_explain.cpp — `relscope explain` (relevance as .npy and/or heatmap PNGs) and `relscope rules`.
+//
+// Sections: helpers (example inputs for rules, heatmap files) | cmd_explain | cmd_rules
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/explain_args.h"
+#include "cli/input_args.h"
 #include "core/error.h"
 #include "engine/session.h"
+#include "io/file.h"
 #include "io/npy.h"
 #include "relevance/explain.h"
+#include "render/colormap.h"
+#include "render/heatmap.h"
 
 namespace relscope::cli {
 
@@ -27,36 +34,92 @@ std::vector<Tensor> example_inputs(const Graph& g) {
   return in;
 }
 
+// --heatmap H.png for sample b of n: H.png itself for one sample, else H_0.png, H_1.png, ... (the suffix goes
+// before a ".png" extension, or at the end of any other name).
+std::string heatmap_path(const std::string& path, int64_t b, int64_t n) {
+  if (n == 1) return path;
+  std::string suffix = "_";
+  suffix += std::to_string(b);
+  const size_t dot = path.size() >= 4 ? path.size() - 4 : std::string::npos;
+  if (dot != std::string::npos && (path.compare(dot, 4, ".png") == 0 || path.compare(dot, 4, ".PNG") == 0))
+    return path.substr(0, dot) + suffix + path.substr(dot);
+  return path + suffix;
+}
+
+// One PNG per sample: the relevance summed over channels, zennit's symmetric imgify with `palette`.
+void write_heatmaps(const std::string& path, const Tensor& relevance, int64_t n, bool channels_last,
+                    const render::Palette& palette) {
+  if (relevance.shape.empty()) fail_input("--heatmap: the input is a scalar, there is nothing to draw");
+  const Shape sample(relevance.shape.begin() + 1, relevance.shape.end());
+  const int64_t per = shape_numel(sample);
+  for (int64_t b = 0; b < n; ++b) {
+    const Image img = render::heatmap(relevance.f.data() + b * per, sample, channels_last, palette);
+    const std::vector<uint8_t> png = render::encode_png(img);
+    const std::string file = heatmap_path(path, b, n);
+    write_file_bytes(file, png.data(), png.size());
+    std::printf("wrote %s %dx%d\n", file.c_str(), img.width, img.height);
+  }
+}
+
 }  // namespace
 
 int cmd_explain(int argc, char** argv) {
   auto options = explain_value_options();
-  options.insert("out");
-  const Args a = parse_args(argc, argv, 2, options);
-  if (a.positional.size() != 2 || !a.has("out"))
-    fail_input("usage: relscope explain MODEL.onnx INPUT.npy --out R.npy [--method M] [--composite C] [--target T] ...");
+  options.insert({"out", "heatmap", "cmap"});
+  options.insert(input_value_options().begin(), input_value_options().end());
+  auto flags = input_flag_options();
+  flags.insert(explain_flag_options().begin(), explain_flag_options().end());
+  const Args a = parse_args(argc, argv, 2, options, flags);
+  if (a.positional.size() != 2 || (!a.has("out") && !a.has("heatmap")))
+    fail_input("usage: relscope explain MODEL.onnx INPUT --out R.npy and/or --heatmap H.png [--cmap NAME] [--method M] "
+               "[--composite C] [--target T] ...");
+  if (a.has("cmap") && !a.has("heatmap")) fail_input("--cmap: only used with --heatmap H.png");
+  // Compiled before the (possibly long) explanation so that a misspelt colormap fails at once.
+  std::optional<render::Palette> palette;
+  if (a.has("heatmap")) palette = render::get_colormap(a.get("cmap", "bwr")).palette();
   Session s = Session::load_file(a.positional[0]);
-  const auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"));
-  Tensor x = read_npy_file(a.positional[1], s.limits());
+  const auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
+  LoadedInput input = std::move(load_inputs({a.positional[1]}, s.graph(), a, s.limits()).front());
+  Tensor x = std::move(input.tensor);
   if (x.dtype == DType::Int64) x = Tensor::from_floats(x.shape, x.as_floats());
   relevance::Explainer explainer(s);
   const auto t0 = std::chrono::steady_clock::now();
   const auto e = explainer.explain({x}, request);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& note : e.notes) std::printf("%s\n", note.c_str());
-  const int64_t n = static_cast<int64_t>(e.targets.size()), per_out = e.output.numel() / n, per_in = x.numel() / n;
-  std::printf("method %s%s, %.1f ms\n", request.method.c_str(), request.method == "lrp" ? (" (" + request.composite + ")").c_str() : "", ms);
-  for (int64_t b = 0; b < n; ++b) {
-    double sum = 0, max_abs = 0;
-    for (int64_t i = 0; i < per_in; ++i) {
-      sum += e.relevance.f[b * per_in + i];
-      max_abs = std::max(max_abs, std::fabs(static_cast<double>(e.relevance.f[b * per_in + i])));
+  const int64_t n = static_cast<int64_t>(e.targets.size()), per_out = e.output.numel() / n;
+  const bool lrp_family = request.method == "lrp" || request.method == "pruned-lrp" || request.method == "crp";
+  std::printf("method %s%s, %.1f ms\n", request.method.c_str(), lrp_family ? (" (" + request.composite + ")").c_str() : "", ms);
+  for (const auto& layer : e.pruning)
+    std::printf("pruned input of %s: %.1f%% of entries zeroed, Gini %.3f -> %.3f\n", layer.node.c_str(),
+                100.0 * layer.zeroed_fraction, layer.gini_before, layer.gini_after);
+  // crp maps are (N, K, input dims...) unless --joint: one line per sample and concept.
+  const bool per_concept = request.method == "crp" && !request.crp.joint;
+  const int64_t maps = per_concept ? static_cast<int64_t>(request.crp.channels.size()) : 1, per_map = x.numel() / n;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t k = 0; k < maps; ++k) {
+      const float* r = e.relevance.f.data() + (b * maps + k) * per_map;
+      double sum = 0, max_abs = 0;
+      for (int64_t i = 0; i < per_map; ++i) {
+        sum += r[i];
+        max_abs = std::max(max_abs, std::fabs(static_cast<double>(r[i])));
+      }
+      const std::string concept_label = per_concept ? ", channel " + std::to_string(request.crp.channels[k]) : "";
+      std::printf("sample %lld%s: target %lld (output %.6g), sum R %.6g, max |R| %.6g, Gini %.3f\n", static_cast<long long>(b),
+                  concept_label.c_str(), static_cast<long long>(e.targets[b]), e.output.f[b * per_out + e.targets[b]], sum,
+                  max_abs, relevance::gini(r, per_map));
     }
-    std::printf("sample %lld: target %lld (output %.6g), sum R %.6g, max |R| %.6g\n", static_cast<long long>(b),
-                static_cast<long long>(e.targets[b]), e.output.f[b * per_out + e.targets[b]], sum, max_abs);
+  if (a.has("out")) {
+    write_npy_file(a.get("out", ""), e.relevance);
+    std::printf("wrote %s %s\n", a.get("out", "").c_str(), shape_str(e.relevance.shape).c_str());
   }
-  write_npy_file(a.get("out", ""), e.relevance);
-  std::printf("wrote %s %s\n", a.get("out", "").c_str(), shape_str(e.relevance.shape).c_str());
+  if (palette) {   // crp: one heatmap per sample and concept, H_<sample*K + k>.png
+    Tensor flat = e.relevance;
+    Shape per_sample(x.shape.begin() + 1, x.shape.end());
+    per_sample.insert(per_sample.begin(), n * maps);
+    flat.shape = per_sample;
+    write_heatmaps(a.get("heatmap", ""), flat, n * maps, input.channels_last, *palette);
+  }
   return 0;
 }
 

@@ -1,11 +1,13 @@
-// relscope/cli/cmd_predict.cpp — `relscope predict MODEL.onnx INPUT.npy...`: run a batch, print top-k, write .npy.
+// relscope/cli/cmd_predict.cpp — `relscope predict MODEL.onnx INPUT...` (.npy or images): run, print top-k, write .npy.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <set>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/input_args.h"
 #include "core/error.h"
 #include "engine/session.h"
 #include "io/npy.h"
@@ -30,14 +32,17 @@ size_t pick_output(const Graph& g, const std::string& which) {
 }  // namespace
 
 int cmd_predict(int argc, char** argv) {
-  const Args a = parse_args(argc, argv, 2, {"top", "out", "output"});
-  if (a.positional.size() < 2) fail_input("usage: relscope predict MODEL.onnx INPUT.npy... [--top K] [--out OUT.npy]");
+  std::set<std::string> options = {"top", "out", "output"};
+  options.insert(input_value_options().begin(), input_value_options().end());
+  const Args a = parse_args(argc, argv, 2, options, input_flag_options());
+  if (a.positional.size() < 2)
+    fail_input("usage: relscope predict MODEL.onnx INPUT... [--top K] [--out OUT.npy] [--mean M --std S --bgr]");
   Session s = Session::load_file(a.positional[0]);
   const Graph& g = s.graph();
   std::vector<Tensor> inputs;
-  for (size_t k = 1; k < a.positional.size(); ++k) {
-    Tensor t = read_npy_file(a.positional[k], s.limits());
-    const size_t slot = k - 1;
+  auto loaded = load_inputs({a.positional.begin() + 1, a.positional.end()}, g, a, s.limits());
+  for (size_t slot = 0; slot < loaded.size(); ++slot) {
+    Tensor t = std::move(loaded[slot].tensor);
     // Images saved as uint8/int arrays are fed to float models as numbers.
     if (slot < g.inputs.size() && g.values[g.inputs[slot]].declared.elem_type == onnx::kFloat && t.dtype == DType::Int64)
       t = Tensor::from_floats(t.shape, t.as_floats());

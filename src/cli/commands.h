@@ -7,10 +7,11 @@
 namespace relscope::cli {
 
 int cmd_info(int argc, char** argv);          // relscope info MODEL.onnx
-int cmd_predict(int argc, char** argv);       // relscope predict MODEL.onnx INPUT.npy... [--top K] [--out OUT.npy]
+int cmd_predict(int argc, char** argv);       // relscope predict MODEL.onnx INPUT... [--top K] [--out OUT.npy]
 int cmd_conformance(int argc, char** argv);   // relscope conformance DIR... [--known FILE]
 int cmd_bench(int argc, char** argv);         // relscope bench MODEL.onnx [--repeat N] [--shape ...]
-int cmd_explain(int argc, char** argv);       // relscope explain MODEL.onnx INPUT --out R.npy [--method ...]
+int cmd_explain(int argc, char** argv);       // relscope explain MODEL.onnx INPUT --out R.npy|--heatmap H.png [...]
 int cmd_rules(int argc, char** argv);         // relscope rules MODEL.onnx [--composite NAME]
+int cmd_concepts(int argc, char** argv);      // relscope concepts MODEL.onnx INPUT --layer NODE [--top K] [--out C.npy]
 
 }  // namespace relscope::cli

@@ -1,45 +1,25 @@
-// relscope/cli/explain_args.cpp — flags -> ExplainRequest, with every value checked.
+// relscope/cli/explain_args.cpp — flags -> ExplainRequest. The values are checked by the parser the JS
+// API shares (relevance/request.h); this file only maps flags to its named text parameters.
 #include "cli/explain_args.h"
 
-#include <cstdlib>
-#include <sstream>
-
 #include "core/error.h"
+#include "relevance/request.h"
 
 namespace relscope::cli {
 
-namespace {
-
-std::vector<float> float_list(const std::string& text, const std::string& what) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const float v = std::strtof(item.c_str(), &end);
-    if (item.empty() || *end) fail_input(what + ": '" + text + "' is not a comma-separated list of numbers");
-    out.push_back(v);
-  }
-  return out;
-}
-
-size_t output_index(const Graph& g, const std::string& which) {
-  for (size_t k = 0; k < g.outputs.size(); ++k)
-    if (g.values[g.outputs[k]].name == which) return k;
-  char* end = nullptr;
-  const long k = std::strtol(which.c_str(), &end, 10);
-  if (!which.empty() && !*end && k >= 0 && static_cast<size_t>(k) < g.outputs.size()) return static_cast<size_t>(k);
-  std::string names;
-  for (int v : g.outputs) names += (names.empty() ? "" : ", ") + g.values[v].name;
-  fail_input("--output: '" + which + "' is not an output of " + g.label + " (outputs: " + names + ")");
-}
-
-}  // namespace
-
 const std::set<std::string>& explain_value_options() {
-  static const std::set<std::string> o = {"method", "composite", "epsilon", "gamma", "alpha", "beta", "low", "high",
-                                          "rule", "target", "output", "steps", "samples", "noise", "seed", "window",
-                                          "stride", "baseline"};
+  static const std::set<std::string> o = [] {
+    auto names = relevance::request_option_names();
+    names.erase("joint");   // a flag on the command line (explain_flag_options)
+    names.insert("rule");
+    names.insert("prune-at");
+    return names;
+  }();
+  return o;
+}
+
+const std::set<std::string>& explain_flag_options() {
+  static const std::set<std::string> o = {"joint"};
   return o;
 }
 
@@ -54,35 +34,23 @@ std::vector<std::string> repeated_option(int argc, char** argv, const std::strin
   return out;
 }
 
-relevance::ExplainRequest explain_request(const Args& a, const Graph& g, const std::vector<std::string>& rule_specs) {
-  relevance::ExplainRequest r;
-  r.method = a.get("method", "lrp");
-  r.composite = a.get("composite", "epsilon-plus-flat");
-  r.params.epsilon = static_cast<float>(a.get_double("epsilon", 1e-6));
-  r.params.gamma = static_cast<float>(a.get_double("gamma", 0.25));
-  r.params.alpha = static_cast<float>(a.get_double("alpha", 2.0));
-  r.params.beta = static_cast<float>(a.get_double("beta", r.params.alpha - 1.0));
-  if (r.params.alpha - r.params.beta != 1.0f) fail_input("--alpha/--beta: alpha - beta must be 1");
-  if (a.has("low")) r.params.low = float_list(a.get("low", ""), "--low");
-  if (a.has("high")) r.params.high = float_list(a.get("high", ""), "--high");
-  if (r.params.low.size() != r.params.high.size()) fail_input("--low and --high must have the same number of values");
+relevance::ExplainRequest explain_request(const Args& a, const Graph& g, const std::vector<std::string>& rule_specs,
+                                          const std::vector<std::string>& prune_specs) {
+  relevance::RequestText text;
+  // Args also holds the command's own options (--out, --repeat, ...): take only the request's.
+  for (const auto& [name, value] : a.options)
+    if (relevance::request_option_names().count(name)) text.values[name] = value;
   for (const auto& spec : rule_specs) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) fail_input("--rule '" + spec + "': expected NODE=RULE[:params]");
-    r.overrides[spec.substr(0, eq)] = relevance::parse_rule(spec.substr(eq + 1), "--rule " + spec);
+    text.rules.push_back({spec.substr(0, eq), spec.substr(eq + 1), "--rule " + spec});
   }
-  const std::string target = a.get("target", "pred");
-  if (target != "pred")
-    for (long long t : parse_int_list(target, "--target")) r.targets.push_back(t);
-  if (a.has("output")) r.output = output_index(g, a.get("output", ""));
-  r.steps = static_cast<int>(a.get_int("steps", 20));
-  r.samples = static_cast<int>(a.get_int("samples", 20));
-  r.noise = static_cast<float>(a.get_double("noise", 0.1));
-  r.seed = static_cast<uint64_t>(a.get_int("seed", 0));
-  r.window = static_cast<int>(a.get_int("window", 8));
-  r.stride = static_cast<int>(a.get_int("stride", 8));
-  r.baseline = static_cast<float>(a.get_double("baseline", 0.0));
-  return r;
+  for (const auto& spec : prune_specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) fail_input("--prune-at '" + spec + "': expected NODE=P or NODE=Ppos:Pneg");
+    text.prune_at.push_back({spec.substr(0, eq), spec.substr(eq + 1), "--prune-at " + spec});
+  }
+  return relevance::parse_request(text, g, "--");
 }
 
 }  // namespace relscope::cli

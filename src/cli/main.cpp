@@ -14,15 +14,25 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  info MODEL.onnx                       inputs, outputs, op histogram, parameters, unsupported ops\n"
-    "  predict MODEL.onnx INPUT.npy...       run a batch; [--top K] [--out OUT.npy] [--output NAME|INDEX]\n"
+    "  predict MODEL.onnx INPUT...           run a batch; [--top K] [--out OUT.npy] [--output NAME|INDEX]\n"
+    "                                        INPUT is .npy or an image (PNG/JPEG/BMP/GIF, resized to the model\n"
+    "                                        input, scaled to [0,1]); for images [--mean m1,m2,m3] [--std s1,s2,s3] [--bgr]\n"
     "  conformance DIR...                    run ONNX backend test folders; [--known FILE] [--quiet]\n"
     "  bench MODEL.onnx                      median forward time; [--repeat N] [--warmup N] [--shape 1,3,224,224]\n"
-    "  explain MODEL.onnx INPUT.npy --out R.npy\n"
-    "                                        relevance; [--method lrp|gradient|gradient-x-input|integrated-gradients|\n"
-    "                                        smoothgrad|occlusion] [--composite NAME] [--rule NODE=RULE]... [--target pred|K|K1,K2]\n"
-    "                                        [--output NAME|INDEX] [--epsilon --gamma --alpha --beta --low --high]\n"
+    "  explain MODEL.onnx INPUT --out R.npy and/or --heatmap H.png\n"
+    "                                        INPUT as for predict; --heatmap: one PNG per sample (H_0.png, H_1.png, ... if N > 1)\n"
+    "                                        [--cmap bwr|gray|wred|wblue|hot|cold|coldnhot|france|seismic|coolio|coleus|SOURCE]\n"
+    "                                        relevance; [--method lrp|pruned-lrp|crp|gradient|gradient-x-input|\n"
+    "                                        integrated-gradients|smoothgrad|occlusion] [--composite NAME] [--rule NODE=RULE]...\n"
+    "                                        [--target pred|K|K1,K2] [--output NAME|INDEX]\n"
+    "                                        [--epsilon --stabilizer --gamma --alpha --beta --low --high]\n"
     "                                        [--steps N] [--samples N --noise F --seed S] [--window N --stride N]\n"
+    "                                        pruned-lrp: [--prune P] [--prune-pos P --prune-neg P] [--prune-at NODE=P[:Q]]...\n"
+    "                                        crp: --layer NODE --channels c1,c2,... [--joint] (R: N x K x input dims)\n"
     "  rules MODEL.onnx [--composite NAME]   the rule each node gets\n"
+    "  concepts MODEL.onnx INPUT --layer NODE\n"
+    "                                        channels of NODE ranked by relevance (CRP); [--top K] [--out C.npy]\n"
+    "                                        and the explain flags for composite, target, output\n"
     "\n"
     "exit codes: 0 success, 2 bad or unsupported input, 1 internal error\n";
 
@@ -41,6 +51,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "bench")) return relscope::cli::cmd_bench(argc, argv);
     if (!std::strcmp(cmd, "explain")) return relscope::cli::cmd_explain(argc, argv);
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
+    if (!std::strcmp(cmd, "concepts")) return relscope::cli::cmd_concepts(argc, argv);
     std::fprintf(stderr, "relscope: unknown command '%s' (relscope --help lists the commands)\n", cmd);
     return 2;
   } catch (const relscope::Error& e) {

@@ -14,6 +14,7 @@ struct Limits {
   uint64_t max_total_bytes = 4ull << 30;         // working memory of one forward pass
   uint32_t max_nodes = 100000;
   uint32_t max_rank = 8;
+  uint64_t max_image_pixels = 64ull << 20;      // width*height of a decoded image (64 Mpixel), checked from its header
 };
 
 // Product of dims with overflow and limit checks; `what` names the tensor in the error.

@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <random>
+#include <set>
 
 #include "core/error.h"
 
@@ -62,10 +65,82 @@ struct Normal {
   }
 };
 
+// Pruned LRP: a sweep hook that prunes each sample's relevance at the input of every linear layer except
+// the one nearest the input (the first Linear in topological order) — i.e. every hidden representation a
+// linear layer reads, never the explained input itself — and records what it did. The relevance of a value
+// is complete when the sweep reaches the value's producer, which is where the hook sees it.
+std::function<void(const Node&, int, Tensor&)> make_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt,
+                                                            int64_t batch, std::vector<LayerPruneReport>& report) {
+  prune_sample(nullptr, 0, opt.all);   // n = 0: only validates the proportions, before any work
+  for (const auto& [name, p] : opt.at_node) prune_sample(nullptr, 0, p);
+  struct Site { std::string layer; PruneProportion p; };
+  std::map<int, Site> at_value;   // value id -> the (first) prunable linear layer reading it
+  std::set<std::string> prunable;
+  bool first = true;
+  for (const Node& node : g.nodes) {
+    if (node_role(g, plan, node) != NodeRole::Linear) continue;
+    if (!first) {
+      prunable.insert(node.name);
+      auto it = opt.at_node.find(node.name);
+      for (int v : node.inputs)
+        if (v >= 0 && !plan.is_constant(v) && !at_value.count(v))
+          at_value[v] = {node.name, it != opt.at_node.end() ? it->second : opt.all};
+    }
+    first = false;
+  }
+  for (const auto& [name, p] : opt.at_node)
+    if (!prunable.count(name)) {
+      // (a copy: clang 14 cannot capture a structured binding)
+      const bool exists = std::any_of(g.nodes.begin(), g.nodes.end(), [&, node_name = name](const Node& m) { return m.name == node_name; });
+      fail_input("--prune-at " + name + ": " + (exists ? "not a linear layer after the first one (only their inputs are pruned)"
+                                                       : "no node has this name (see `relscope rules`)"));
+    }
+  return [at_value = std::move(at_value), batch, &report](const Node&, int value, Tensor& r) {
+    auto it = at_value.find(value);
+    if (it == at_value.end() || it->second.p.pos + it->second.p.neg == 0.0f) return;
+    const int64_t per = r.numel() / batch;
+    LayerPruneReport layer{it->second.layer};
+    for (int64_t b = 0; b < batch; ++b) {
+      float* x = r.f.data() + b * per;
+      layer.gini_before += gini(x, per) / static_cast<double>(batch);
+      layer.zeroed_fraction += static_cast<double>(prune_sample(x, per, it->second.p)) / static_cast<double>(per * batch);
+      layer.gini_after += gini(x, per) / static_cast<double>(batch);
+    }
+    report.push_back(std::move(layer));
+  };
+}
+
+// CRP: one sweep per concept (or one for all, joint), each zeroing the other channels where relevance
+// reaches the layer. The forward pass is shared; the result is (N, K, input dims...) or the input's shape.
+Tensor conditional_maps(const Graph& g, const Plan& plan, const Activations& act, const std::vector<Rule>& rules,
+                        int out_value, const Tensor& seed, const ConceptRequest& crp, const Tensor& x) {
+  const ConceptLayer layer = find_concept_layer(g, plan, crp.layer);
+  if (crp.channels.empty())
+    fail_input("--channels: give at least one channel of " + crp.layer + " (it has " + std::to_string(layer.channels) + ")");
+  auto sweep_keeping = [&](const std::vector<int64_t>& keep) {
+    SweepOptions o;
+    o.at_node_output = [&](const Node&, int value, Tensor& r) {
+      if (value == layer.value) keep_channels(r, layer.axis, keep);
+    };
+    return backward_sweep(g, plan, act, rules, out_value, seed, o).input_relevance[0];
+  };
+  if (crp.joint) return sweep_keeping(crp.channels);
+  const int64_t n = batch_of(x), per = x.numel() / n, k_count = static_cast<int64_t>(crp.channels.size());
+  Shape shape = x.shape;
+  shape.insert(shape.begin() + 1, k_count);
+  Tensor maps = Tensor::zeros(shape);
+  for (int64_t k = 0; k < k_count; ++k) {
+    const Tensor m = sweep_keeping({crp.channels[k]});
+    for (int64_t b = 0; b < n; ++b)
+      std::copy(m.f.begin() + b * per, m.f.begin() + (b + 1) * per, maps.f.begin() + (b * k_count + k) * per);
+  }
+  return maps;
+}
+
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"lrp", "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "occlusion"};
+  static const std::vector<std::string> names = {"lrp", "pruned-lrp", "crp", "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "occlusion"};
   return names;
 }
 
@@ -107,16 +182,92 @@ Explanation Explainer::explain(const std::vector<Tensor>& inputs, const ExplainR
     out.push_back(std::move(e.output));
     all.targets.push_back(e.targets[0]);
     all.notes = std::move(e.notes);
+    if (b == 0) all.pruning = e.pruning;
+    for (size_t k = 0; b > 0 && k < all.pruning.size() && k < e.pruning.size(); ++k) {
+      all.pruning[k].zeroed_fraction += e.pruning[k].zeroed_fraction;
+      all.pruning[k].gini_before += e.pruning[k].gini_before;
+      all.pruning[k].gini_after += e.pruning[k].gini_after;
+    }
+  }
+  for (auto& r : all.pruning) {   // sample averages, as explain_batch reports them
+    r.zeroed_fraction /= static_cast<double>(n);
+    r.gini_before /= static_cast<double>(n);
+    r.gini_after /= static_cast<double>(n);
   }
   all.relevance = concat_batch(rel);
   all.output = concat_batch(out);
   return all;
 }
 
+ConceptRanking Explainer::concepts(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
+  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  if (request.output >= model_.graph().outputs.size())
+    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
+  if (!model_.needs_batch_split(inputs)) return concepts_batch(inputs, request);
+  const int64_t n = batch_of(inputs[0]);
+  std::vector<Tensor> rel, norm, out;
+  ConceptRanking all;
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<Tensor> one;
+    for (const auto& t : inputs) one.push_back(slice_batch(t, b, 1));
+    ExplainRequest r = request;
+    if (request.targets.size() > 1) {
+      if (static_cast<int64_t>(request.targets.size()) != n)
+        fail_input("--target: " + std::to_string(request.targets.size()) + " targets for a batch of " + std::to_string(n));
+      r.targets = {request.targets[b]};
+    }
+    ConceptRanking c = concepts_batch(one, r);
+    rel.push_back(std::move(c.relevance));
+    norm.push_back(std::move(c.normalized));
+    out.push_back(std::move(c.output));
+    all.targets.push_back(c.targets[0]);
+  }
+  all.relevance = concat_batch(rel);
+  all.normalized = concat_batch(norm);
+  all.output = concat_batch(out);
+  return all;
+}
+
+ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
+  const Graph& g = canonical_.graph();
+  const int out_value = g.outputs[req.output];
+  Activations act = canonical_.forward_recorded(inputs);
+  const Plan& plan = *act.plan;
+  const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
+  ConceptRanking c;
+  c.output = act.get(out_value);
+  if (c.output.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
+  require_finite(c.output, "output '" + g.values[out_value].name + "'");
+  const int64_t n = batch_of(inputs[0]);
+  c.targets = resolve_targets(c.output, n, req.targets, g.values[out_value].name);
+  const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
+  SweepOptions o;
+  o.at_node_output = [&](const Node&, int value, Tensor& r) {
+    if (value != layer.value) return;
+    c.relevance = channel_sums(r, layer.axis);
+    Tensor magnitude = r;
+    for (float& v : magnitude.f) v = std::fabs(v);
+    const Tensor mass = channel_sums(magnitude, layer.axis);
+    c.normalized = c.relevance;
+    for (int64_t b = 0; b < n; ++b) {
+      double total = 0;
+      for (int64_t k = 0; k < layer.channels; ++k) total += mass.f[b * layer.channels + k];
+      for (int64_t k = 0; k < layer.channels; ++k)
+        c.normalized.f[b * layer.channels + k] = total > 0 ? static_cast<float>(c.relevance.f[b * layer.channels + k] / total) : 0.0f;
+    }
+  };
+  backward_sweep(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), o);
+  if (c.relevance.f.empty()) {   // no relevance reaches the layer from this output
+    c.relevance = Tensor::zeros({n, layer.channels});
+    c.normalized = c.relevance;
+  }
+  return c;
+}
+
 Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
   const Tensor& x = inputs[0];
   const int64_t n = batch_of(x);
-  const bool lrp = req.method == "lrp";
+  const bool lrp = req.method == "lrp" || req.method == "pruned-lrp" || req.method == "crp";
   Session& s = lrp ? canonical_ : model_;
   const Graph& g = s.graph();
   const int out_value = g.outputs[req.output];
@@ -140,7 +291,14 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
 
   if (lrp) {
     const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
-    e.relevance = backward_sweep(g, plan, act, rules, out_value, make_seed(e.output, e.targets, true)).input_relevance[0];
+    const Tensor seed = make_seed(e.output, e.targets, true);
+    if (req.method == "crp") {
+      e.relevance = conditional_maps(g, plan, act, rules, out_value, seed, req.crp, x);
+    } else {
+      SweepOptions options;
+      if (req.method == "pruned-lrp") options.at_node_output = make_pruner(g, plan, req.prune, n, e.pruning);
+      e.relevance = backward_sweep(g, plan, act, rules, out_value, seed, options).input_relevance[0];
+    }
   } else if (req.method == "gradient" || req.method == "gradient-x-input") {
     e.relevance = gradient_at(inputs);
     if (req.method == "gradient-x-input")

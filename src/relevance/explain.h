@@ -2,10 +2,11 @@
 //
 // Sections: ExplainRequest | Explanation | Explainer
 //
-// Methods: lrp (any composite, per-node overrides), gradient, gradient-x-input, integrated-gradients,
-// smoothgrad, occlusion (METHODS.md gives each formula). Every sample of a batch is explained on its
-// own target. The Explainer owns a canonized copy of the model (BatchNorm merged) for LRP and uses the
-// model as it is for the gradient baselines, whose answer must not depend on rewrites.
+// Methods: lrp (any composite, per-node overrides), pruned-lrp (lrp + PLRP-lambda, prune.h), crp
+// (conditional maps per channel of a layer, crp.h), gradient, gradient-x-input, integrated-gradients,
+// smoothgrad, occlusion (METHODS.md gives each formula). Every sample of a batch is explained on its own
+// target. The Explainer owns a canonized copy of the model (BatchNorm merged) for LRP and uses the model
+// as it is for the gradient baselines, whose answer must not depend on rewrites.
 #pragma once
 #include <map>
 #include <string>
@@ -14,6 +15,8 @@
 #include "engine/session.h"
 #include "relevance/canonize.h"
 #include "relevance/composite.h"
+#include "relevance/crp.h"
+#include "relevance/prune.h"
 #include "relevance/sweep.h"
 
 namespace relscope::relevance {
@@ -31,13 +34,25 @@ struct ExplainRequest {
   uint64_t seed = 0;                       // smoothgrad
   int window = 8, stride = 8;              // occlusion, over the trailing spatial dims (features for 2-D input)
   float baseline = 0.0f;                   // occlusion fill value
+  PruneOptions prune;                      // pruned-lrp
+  ConceptRequest crp;                      // crp (and Explainer::concepts)
 };
 
 struct Explanation {
-  Tensor relevance;                 // same shape as the (first) input
+  Tensor relevance;                 // same shape as the (first) input; crp: (N, K, input dims...) unless joint
   Tensor output;                    // the explained graph output, for the whole batch
   std::vector<int64_t> targets;     // per sample, index into the sample's flattened output
   std::vector<std::string> notes;   // what canonizers did, etc.
+  std::vector<LayerPruneReport> pruning;   // pruned-lrp: per pruned layer, averaged over the batch
+};
+
+// Concept ranking at one layer (CRP): per sample and channel, the LRP relevance at the layer's output
+// summed over the channel's positions, and the same divided by the sample's sum of |R| at that layer.
+struct ConceptRanking {
+  Tensor relevance;                 // (N, C)
+  Tensor normalized;                // (N, C)
+  Tensor output;
+  std::vector<int64_t> targets;
 };
 
 const std::vector<std::string>& method_names();
@@ -46,6 +61,8 @@ class Explainer {
  public:
   explicit Explainer(Session& session);
   Explanation explain(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  // request.crp.layer names the layer; method, channels and joint are not used.
+  ConceptRanking concepts(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   // The rule each node gets, on the canonized graph, for these input shapes.
   std::vector<Rule> rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   const Graph& canonical_graph() const { return canonical_.graph(); }
@@ -53,6 +70,7 @@ class Explainer {
 
  private:
   Explanation explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  ConceptRanking concepts_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   Session& model_;
   CanonizeReport report_;
   Session canonical_;

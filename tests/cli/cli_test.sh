@@ -31,14 +31,39 @@ expect() {
   fi
 }
 
+# check DESCRIPTION COMMAND...: a plain assertion on files the CLI wrote (exit status 0 passes).
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok   $what"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $what"
+  fi
+}
+# png_size FILE WxH: the IHDR width and height (big-endian at bytes 16..23) are WxH.
+png_size() {
+  local hex
+  hex=$(od -An -tx1 -j16 -N8 "$1" 2>/dev/null | tr -d ' \n')
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] &&
+    [ "$((16#${hex:0:8}))x$((16#${hex:8:8}))" = "$2" ]
+}
+# npy_shape FILE "(1, 1, 28, 28)": the .npy header declares that shape.
+npy_shape() { head -c 128 "$1" | grep -aqF "'shape': $2"; }
+
 cmd=("$@")
 m=$models/cnn_opset13.onnx
+img=$here/../data/images/gradient_40x30.png   # 40x30 RGB; cnn_opset13 takes [batch,1,28,28]
 # Hostile and broken files, made on the fly.
 : >"$tmp/empty.onnx"
 head -c 3000 /dev/urandom >"$tmp/garbage.onnx"
 printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' >"$tmp/image.onnx"
 head -c 5000 "$m" >"$tmp/truncated.onnx"
 printf 'this is not a tensor' >"$tmp/bad.npy"
+printf '\x89PNG\r\n\x1a\nthis is no image' >"$tmp/corrupt.png"
+head -c 200 "$img" >"$tmp/cut.png"
 
 expect 0 "Conv" -- "${cmd[@]}" info "$m"
 expect 0 "unsupported: none" -- "${cmd[@]}" info "$models/attention_opset17.onnx"
@@ -53,6 +78,20 @@ expect 2 "bad.npy" -- "${cmd[@]}" predict "$m" "$tmp/bad.npy"
 expect 2 "input 'input' expects" -- "${cmd[@]}" predict "$m" "$models/mlp_opset13_input.npy"
 expect 2 "unknown option --tpo" -- "${cmd[@]}" predict "$m" "$models/cnn_opset13_input.npy" --tpo 3
 expect 2 "unknown command" -- "${cmd[@]}" explode "$m"
+
+# Images as INPUT, recognised by their bytes: decoded, made gray and resized to the model's 28x28, heatmaps.
+expect 0 "sample 0:" -- "${cmd[@]}" predict "$m" "$img" --top 3
+expect 0 "wrote $tmp/heat.png 28x28" -- "${cmd[@]}" explain "$m" "$img" --out "$tmp/r_img.npy" --heatmap "$tmp/heat.png"
+check "heatmap PNG has the model input's 28x28" png_size "$tmp/heat.png" 28x28
+check "R.npy of an image has the input's shape" npy_shape "$tmp/r_img.npy" "(1, 1, 28, 28)"
+expect 0 "wrote $tmp/batch_1.png 28x28" -- "${cmd[@]}" explain "$m" "$models/cnn_opset13_input.npy" --heatmap "$tmp/batch.png" --cmap coldnhot
+check "a batch of 2 gives one heatmap per sample" png_size "$tmp/batch_0.png" 28x28
+expect 2 "corrupt.png: cannot decode image" -- "${cmd[@]}" explain "$m" "$tmp/corrupt.png" --out "$tmp/r.npy"
+expect 2 "cut.png: cannot decode image" -- "${cmd[@]}" predict "$m" "$tmp/cut.png"
+expect 2 "does not look like an image" -- "${cmd[@]}" predict "$models/mlp_opset13.onnx" "$img"
+expect 2 "--mean applies to image inputs only" -- "${cmd[@]}" predict "$m" "$models/cnn_opset13_input.npy" --mean 0.5
+expect 2 "--std: 3 values given" -- "${cmd[@]}" predict "$m" "$img" --std 0.2,0.2,0.2
+expect 2 "not a built-in color map" -- "${cmd[@]}" explain "$m" "$img" --heatmap "$tmp/x.png" --cmap viridis
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

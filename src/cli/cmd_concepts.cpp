@@ -1,0 +1,55 @@
+// relscope/cli/cmd_concepts.cpp — `relscope concepts`: which channels of a layer carry the explanation (CRP
+// concept ranking), per sample, most relevant first.
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/explain_args.h"
+#include "cli/input_args.h"
+#include "core/error.h"
+#include "engine/session.h"
+#include "io/npy.h"
+#include "relevance/explain.h"
+
+namespace relscope::cli {
+
+int cmd_concepts(int argc, char** argv) {
+  auto options = explain_value_options();
+  options.insert({"out", "top"});
+  options.insert(input_value_options().begin(), input_value_options().end());
+  const Args a = parse_args(argc, argv, 2, options, input_flag_options());
+  if (a.positional.size() != 2 || !a.has("layer"))
+    fail_input("usage: relscope concepts MODEL.onnx INPUT --layer NODE [--top K] [--out C.npy] [--composite C] [--target T] ...");
+  Session s = Session::load_file(a.positional[0]);
+  const auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"));
+  const long long top = a.get_int("top", 10);
+  if (top < 1) fail_input("--top must be at least 1");
+  Tensor x = std::move(load_inputs({a.positional[1]}, s.graph(), a, s.limits()).front().tensor);
+  if (x.dtype == DType::Int64) x = Tensor::from_floats(x.shape, x.as_floats());
+  relevance::Explainer explainer(s);
+  const auto c = explainer.concepts({x}, request);
+  const int64_t n = c.relevance.shape[0], channels = c.relevance.shape[1], per_out = c.output.numel() / n;
+  std::printf("# layer %s (%lld channels), composite %s\n", request.crp.layer.c_str(), static_cast<long long>(channels),
+              request.composite.c_str());
+  for (int64_t b = 0; b < n; ++b) {
+    std::printf("sample %lld: target %lld (output %.6g)\n", static_cast<long long>(b), static_cast<long long>(c.targets[b]),
+                c.output.f[b * per_out + c.targets[b]]);
+    std::vector<int64_t> order(static_cast<size_t>(channels));
+    std::iota(order.begin(), order.end(), 0);
+    const float* r = c.relevance.f.data() + b * channels;
+    std::stable_sort(order.begin(), order.end(), [r](int64_t i, int64_t j) { return r[i] > r[j]; });
+    std::printf("  %-8s %14s %10s\n", "channel", "relevance", "share");
+    for (int64_t k = 0; k < std::min<int64_t>(top, channels); ++k)
+      std::printf("  %-8lld %14.6g %9.2f%%\n", static_cast<long long>(order[k]), r[order[k]],
+                  100.0 * c.normalized.f[b * channels + order[k]]);
+  }
+  if (a.has("out")) {
+    write_npy_file(a.get("out", ""), c.relevance);
+    std::printf("wrote %s %s\n", a.get("out", "").c_str(), shape_str(c.relevance.shape).c_str());
+  }
+  return 0;
+}
+
+}  // namespace relscope::cli

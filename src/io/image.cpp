@@ -1,0 +1,227 @@
+// relscope/io/image.cpp — stb_image decoding with a header-first size check, and preprocessing to a tensor.
+//
+// Sections: stb_image | signatures and header peeking | decode_image | image_to_tensor | image_layout_for
+#include "io/image.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+// ---- stb_image --------------------------------------------------------------------------------
+// The one translation unit that compiles stb_image. Only the four formats we document (fewer decoders
+// exposed to hostile files); no stdio because files are read through io/file.h with its size limit;
+// USERMSG gives "Corrupt PNG" instead of "bad zlib header"-style codes in our error messages.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_NO_STDIO
+#define STBI_FAILURE_USERMSG
+#include <stb_image.h>
+
+namespace relscope {
+
+namespace {
+
+// ---- signatures and header peeking ------------------------------------------------------------
+
+bool starts_with(const uint8_t* b, size_t size, const char* magic, size_t n) {
+  return size >= n && std::memcmp(b, magic, n) == 0;
+}
+
+uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8); }
+int32_t le32s(const uint8_t* p) { return static_cast<int32_t>(le16(p) | (le16(p + 2) << 16)); }
+
+// Width and height straight from a PNG, GIF or BMP header, used only when stb refuses the header itself
+// (it rejects e.g. a 100000x100000 PNG as "too large" before we could compare with our limit): then the
+// message can still say how big the image claims to be. false when the header is too short or unknown.
+bool peek_dimensions(const uint8_t* b, size_t size, uint64_t& w, uint64_t& h) {
+  if (starts_with(b, size, "\x89PNG\r\n\x1a\n", 8) && size >= 24 && std::memcmp(b + 12, "IHDR", 4) == 0) {
+    w = be32(b + 16);
+    h = be32(b + 20);
+    return true;
+  }
+  if (starts_with(b, size, "GIF8", 4) && size >= 10) {
+    w = le16(b + 6);
+    h = le16(b + 8);
+    return true;
+  }
+  if (starts_with(b, size, "BM", 2) && size >= 26) {
+    const int32_t header = le32s(b + 14);
+    const int32_t bw = header == 12 ? static_cast<int32_t>(le16(b + 18)) : le32s(b + 18);
+    const int32_t bh = header == 12 ? static_cast<int32_t>(le16(b + 20)) : le32s(b + 22);
+    w = static_cast<uint64_t>(std::llabs(static_cast<long long>(bw)));
+    h = static_cast<uint64_t>(std::llabs(static_cast<long long>(bh)));   // negative height: top-down rows
+    return true;
+  }
+  return false;
+}
+
+[[noreturn]] void fail_too_many_pixels(const std::string& label, uint64_t w, uint64_t h, const Limits& limits) {
+  fail(ErrorKind::Limit, label + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
+                             std::to_string(w * h) + " pixels, over the limit of " +
+                             std::to_string(limits.max_image_pixels));
+}
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown error";
+}
+
+struct StbFree {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+
+}  // namespace
+
+bool looks_like_image(const uint8_t* b, size_t size) {
+  return starts_with(b, size, "\x89PNG\r\n\x1a\n", 8) || starts_with(b, size, "\xff\xd8\xff", 3) ||
+         starts_with(b, size, "BM", 2) || starts_with(b, size, "GIF87a", 6) || starts_with(b, size, "GIF89a", 6);
+}
+
+// ---- decode_image -----------------------------------------------------------------------------
+
+Image decode_image(const uint8_t* bytes, size_t size, const std::string& label, const Limits& limits) {
+  if (!looks_like_image(bytes, size)) fail_input(label + ": not a PNG, JPEG, BMP or GIF image");
+  if (size > static_cast<size_t>(INT_MAX))   // stb takes an int length
+    fail(ErrorKind::Limit, label + ": image file is " + std::to_string(size) + " bytes, over the limit of " +
+                               std::to_string(INT_MAX) + " for images");
+  const int len = static_cast<int>(size);
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) {
+    const std::string reason = stb_reason();
+    uint64_t pw = 0, ph = 0;
+    if (peek_dimensions(bytes, size, pw, ph) && pw * ph > limits.max_image_pixels) fail_too_many_pixels(label, pw, ph, limits);
+    fail_input(label + ": cannot decode image (" + reason + ")");
+  }
+  if (w <= 0 || h <= 0) fail_input(label + ": cannot decode image (zero-sized image)");
+  if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > limits.max_image_pixels)
+    fail_too_many_pixels(label, static_cast<uint64_t>(w), static_cast<uint64_t>(h), limits);
+
+  int channels = 0;
+  std::unique_ptr<stbi_uc, StbFree> data(stbi_load_from_memory(bytes, len, &w, &h, &channels, 0));
+  if (!data) fail_input(label + ": cannot decode image (" + stb_reason() + ")");
+  if (channels < 1 || channels > 4) fail_input(label + ": cannot decode image (" + std::to_string(channels) + " channels)");
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = channels;
+  img.pixels.assign(data.get(), data.get() + static_cast<size_t>(w) * h * channels);
+  return img;
+}
+
+// ---- image_to_tensor --------------------------------------------------------------------------
+
+namespace {
+
+// Per-channel vector of length C from a user list of length 1 or C.
+std::vector<float> per_channel(const std::vector<float>& v, int64_t c, float fallback, const char* option) {
+  if (v.empty()) return std::vector<float>(static_cast<size_t>(c), fallback);
+  if (v.size() == 1) return std::vector<float>(static_cast<size_t>(c), v[0]);
+  if (static_cast<int64_t>(v.size()) != c)
+    fail_input(std::string(option) + ": " + std::to_string(v.size()) + " values given, the model input has " +
+               std::to_string(c) + (c == 1 ? " channel (give 1 value)" : " channels (give 1 or " + std::to_string(c) + ")"));
+  return v;
+}
+
+// One source pixel converted to the output channels (before resizing), as floats 0..255.
+struct PixelReader {
+  const Image& img;
+  int64_t out_c;
+  bool bgr;
+  void read(int64_t x, int64_t y, float* out) const {
+    const uint8_t* p = img.pixels.data() + (static_cast<size_t>(y) * img.width + static_cast<size_t>(x)) * img.channels;
+    const bool gray = img.channels <= 2;   // 1: gray, 2: gray + alpha
+    if (out_c == 1) {
+      out[0] = gray ? p[0] : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+      return;
+    }
+    for (int c = 0; c < 3; ++c) out[c] = gray ? p[0] : p[bgr ? 2 - c : c];   // alpha (channel 3) dropped
+  }
+};
+
+// Half-pixel-centre source coordinate, as PyTorch's area_pixel_compute_source_index (align_corners=False).
+struct Tap {
+  int64_t i0, i1;
+  float l0, l1;
+};
+std::vector<Tap> taps(int64_t in, int64_t out) {
+  std::vector<Tap> t(static_cast<size_t>(out));
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t d = 0; d < out; ++d) {
+    float src = scale * (static_cast<float>(d) + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    const int64_t i0 = std::min<int64_t>(static_cast<int64_t>(src), in - 1);
+    const float l1 = std::min(src - static_cast<float>(i0), 1.0f);
+    t[static_cast<size_t>(d)] = {i0, i0 < in - 1 ? i0 + 1 : i0, 1.0f - l1, l1};
+  }
+  return t;
+}
+
+}  // namespace
+
+Tensor image_to_tensor(const Image& image, const ImagePreprocess& pre) {
+  if (image.width <= 0 || image.height <= 0 || image.channels < 1 || image.channels > 4 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * image.channels)
+    fail(ErrorKind::Internal, "image_to_tensor: inconsistent Image");
+  const int64_t C = pre.channels;
+  if (C != 1 && C != 3) fail_input("image input: " + std::to_string(C) + " channels requested; images give 1 or 3");
+  const int64_t H = pre.height > 0 ? pre.height : image.height, W = pre.width > 0 ? pre.width : image.width;
+  Shape shape = pre.channels_last ? Shape{1, H, W, C} : Shape{1, C, H, W};
+  checked_numel(shape.data(), shape.size(), Limits{}, "image input " + shape_str(shape));
+  const std::vector<float> mean = per_channel(pre.mean, C, 0.0f, "--mean");
+  const std::vector<float> stdv = per_channel(pre.std, C, 1.0f, "--std");
+  for (float s : stdv)
+    if (s == 0.0f || !std::isfinite(s)) fail_input("--std: values must be finite and non-zero");
+
+  const PixelReader reader{image, C, pre.bgr && C == 3};
+  const std::vector<Tap> ty = taps(image.height, H), tx = taps(image.width, W);
+  Tensor t = Tensor::zeros(shape);
+  float p00[3], p01[3], p10[3], p11[3];
+  for (int64_t y = 0; y < H; ++y) {
+    const Tap& a = ty[static_cast<size_t>(y)];
+    for (int64_t x = 0; x < W; ++x) {
+      const Tap& b = tx[static_cast<size_t>(x)];
+      reader.read(b.i0, a.i0, p00);
+      reader.read(b.i1, a.i0, p01);
+      reader.read(b.i0, a.i1, p10);
+      reader.read(b.i1, a.i1, p11);
+      for (int64_t c = 0; c < C; ++c) {
+        const float v = a.l0 * (b.l0 * p00[c] + b.l1 * p01[c]) + a.l1 * (b.l0 * p10[c] + b.l1 * p11[c]);
+        const size_t at = pre.channels_last ? static_cast<size_t>((y * W + x) * C + c) : static_cast<size_t>((c * H + y) * W + x);
+        t.f[at] = (v * pre.scale - mean[static_cast<size_t>(c)]) / stdv[static_cast<size_t>(c)];
+      }
+    }
+  }
+  return t;
+}
+
+// ---- image_layout_for -------------------------------------------------------------------------
+
+ImagePreprocess image_layout_for(const Shape& declared, const std::string& what) {
+  auto is_channels = [](int64_t d) { return d == 1 || d == 3; };
+  ImagePreprocess p;
+  if (declared.size() == 4 && (is_channels(declared[1]) || is_channels(declared[3]))) {
+    p.channels_last = !is_channels(declared[1]);
+    p.channels = p.channels_last ? declared[3] : declared[1];
+    p.height = std::max<int64_t>(p.channels_last ? declared[1] : declared[2], 0);
+    p.width = std::max<int64_t>(p.channels_last ? declared[2] : declared[3], 0);
+    return p;
+  }
+  std::string s = "[";
+  for (size_t k = 0; k < declared.size(); ++k) {
+    if (k) s += ',';
+    s += declared[k] >= 0 ? std::to_string(declared[k]) : std::string("?");
+  }
+  s += ']';
+  fail_input(what + " has shape " + s + " and does not look like an image (expected [N,C,H,W] or [N,H,W,C] with C = 1 or 3)");
+}
+
+}  // namespace relscope

@@ -1,0 +1,281 @@
+// relscope/js/bindings.cpp — embind: the js::Api facade as the JS class `Engine` (wrapped by web/relscope.mjs).
+//
+// Sections: JS value helpers | request conversion | Engine | EMSCRIPTEN_BINDINGS
+//
+// Every Engine method returns either its result object or {error, kind}: a C++ exception must never
+// cross into JS (with -fexceptions it arrives as a bare pointer number, and the message is lost).
+// Nothing here is page-specific, so the ImGui app can link the same bindings.
+//
+// Copies: model bytes and input data are copied into wasm memory once, straight into their final
+// storage (a typed_memory_view's set()); results are copied out once into JS-owned typed arrays, since
+// a view into wasm memory dies when memory grows or the tensor is freed.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "js/js_api.h"
+#include "relevance/composite.h"
+#include "relevance/explain.h"
+
+using emscripten::val;
+
+namespace relscope::js {
+
+namespace {
+
+// ---- JS value helpers ---------------------------------------------------------------------------------
+val js_string_array(const std::vector<std::string>& items) {
+  val a = val::array();
+  for (const auto& s : items) a.call<void>("push", s);
+  return a;
+}
+
+val js_shape(const Shape& shape) {
+  val a = val::array();
+  for (int64_t d : shape) a.call<void>("push", static_cast<double>(d));
+  return a;
+}
+
+// A JS-owned copy: Float32Array for float32, BigInt64Array for int64.
+val js_data(const Tensor& t) {
+  if (t.dtype == DType::Float32)
+    return val::global("Float32Array").new_(emscripten::typed_memory_view(t.f.size(), t.f.data()));
+  std::vector<double> d(t.i.begin(), t.i.end());
+  val f64 = val::global("Float64Array").new_(emscripten::typed_memory_view(d.size(), d.data()));
+  return val::global("BigInt64Array").call<val>("from", f64, val::global("BigInt"));
+}
+
+val js_tensor(const std::string& name, const Tensor& t) {
+  val o = val::object();
+  if (!name.empty()) o.set("name", name);
+  o.set("data", js_data(t));
+  o.set("shape", js_shape(t.shape));
+  o.set("dtype", std::string(dtype_name(t.dtype)));
+  return o;
+}
+
+val js_value_desc(const ValueDesc& d) {
+  val o = val::object();
+  o.set("name", d.name);
+  if (d.has_shape) {
+    val s = val::array();
+    for (int64_t v : d.dims) s.call<void>("push", v < 0 ? val::null() : val(static_cast<double>(v)));
+    o.set("shape", s);
+  } else {
+    o.set("shape", val::null());
+  }
+  o.set("dtype", d.dtype);
+  return o;
+}
+
+val js_ops(const std::vector<OpDesc>& ops) {
+  val a = val::array();
+  for (const auto& op : ops) {
+    val o = val::object();
+    o.set("name", op.name);
+    o.set("op", op.op);
+    if (op.has_rule) o.set("rule", op.rule);
+    a.call<void>("push", o);
+  }
+  return a;
+}
+
+val js_error() {
+  const ErrorInfo e = describe_current_exception();
+  val o = val::object();
+  o.set("error", e.message);
+  o.set("kind", e.kind);
+  return o;
+}
+
+bool has(const val& o, const char* key) { return !o[key].isUndefined() && !o[key].isNull(); }
+
+// One {data, shape} -> a tensor of the model's input `slot`; the values are copied once.
+Tensor read_input(Api& api, size_t slot, const val& in) {
+  const val data = in["data"], shape = in["shape"];
+  if (!shape.isArray()) fail_input("input " + std::to_string(slot) + ": shape must be an array of integers");
+  const bool typed = val::global("ArrayBuffer").call<bool>("isView", data);
+  if (!typed) fail_input("input " + std::to_string(slot) + ": data must be a typed array (Float32Array)");
+  const auto dim = [&](size_t k) {
+    const val d = shape[k];
+    return d.isNumber() ? d.as<double>() : -1.0;
+  };
+  Tensor t = api.new_input(slot, shape["length"].as<size_t>(), dim, data["length"].as<size_t>());
+  if (t.dtype == DType::Float32) {
+    val view(emscripten::typed_memory_view(t.f.size(), t.f.data()));
+    // A Float32Array copies straight in; other typed arrays convert element by element in set().
+    view.call<void>("set", data);
+  } else {   // int64 input: shape-like values, small; BigInt64Array or any numbers
+    std::vector<double> d(t.i.size());
+    val view(emscripten::typed_memory_view(d.size(), d.data()));
+    view.call<void>("set", val::global("Float64Array").call<val>("from", data, val::global("Number")));
+    for (size_t k = 0; k < d.size(); ++k) t.i[k] = static_cast<int64_t>(d[k]);
+  }
+  return t;
+}
+
+// inputs: one {data, shape} or an array of them (one per model input).
+std::vector<Tensor> read_inputs(Api& api, const val& inputs) {
+  std::vector<Tensor> out;
+  if (inputs.isArray()) {
+    const size_t n = inputs["length"].as<size_t>();
+    for (size_t k = 0; k < n; ++k) out.push_back(read_input(api, k, inputs[k]));
+  } else {
+    out.push_back(read_input(api, 0, inputs));
+  }
+  return out;
+}
+
+// ---- request conversion -------------------------------------------------------------------------------
+// JS parameter value -> the text relevance::parse_request reads: numbers and strings as String()
+// writes them, arrays of numbers comma-joined (low/high, target).
+std::string param_text(const val& v, const std::string& name) {
+  const std::string type = v.typeOf().as<std::string>();
+  if (type == "number" || type == "string" || type == "bigint") return val::global("String")(v).as<std::string>();
+  if (v.isArray()) {
+    const size_t n = v["length"].as<size_t>();
+    for (size_t k = 0; k < n; ++k)
+      if (!v[k].isNumber()) fail_input(name + ": expected an array of numbers");
+    return v.call<std::string>("join", std::string(","));
+  }
+  fail_input(name + ": expected a number, a string or an array of numbers, got " + type);
+}
+
+// {method, composite, target, output, params: {epsilon, ..., rules: {node: 'zplus'}}} -> RequestText.
+relevance::RequestText read_request(const val& req) {
+  relevance::RequestText text;
+  for (const char* key : {"method", "composite", "target", "output"})
+    if (has(req, key)) text.values[key] = param_text(req[key], key);
+  if (!has(req, "params")) return text;
+  const val params = req["params"];
+  if (params.typeOf().as<std::string>() != "object" || params.isArray()) fail_input("params: expected an object");
+  const val keys = val::global("Object").call<val>("keys", params);
+  const size_t n = keys["length"].as<size_t>();
+  for (size_t k = 0; k < n; ++k) {
+    const std::string key = keys[k].as<std::string>();
+    const val v = params[key];
+    if (v.isUndefined() || v.isNull()) continue;
+    if (key == "rules") {
+      if (v.typeOf().as<std::string>() != "object" || v.isArray())
+        fail_input("rules: expected an object {nodeName: 'zplus' | 'gamma:0.5' | ...}");
+      const val nodes = val::global("Object").call<val>("keys", v);
+      const size_t m = nodes["length"].as<size_t>();
+      for (size_t j = 0; j < m; ++j) {
+        const std::string node = nodes[j].as<std::string>();
+        const std::string what = "rules['" + node + "']";
+        if (!v[node].isString()) fail_input(what + ": expected a rule string ('zplus', 'gamma:0.5', ...)");
+        text.rules.push_back({node, v[node].as<std::string>(), what});
+      }
+    } else if (key == "method" || key == "composite" || key == "target" || key == "output") {
+      fail_input("params." + key + ": give " + key + " next to params, not inside it");
+    } else if (!relevance::request_option_names().count(key)) {
+      fail_input("unknown parameter '" + key + "'");
+    } else {
+      text.values[key] = param_text(v, key);
+    }
+  }
+  return text;
+}
+
+// ---- Engine -------------------------------------------------------------------------------------------
+class Engine {
+ public:
+  // bytes: Uint8Array (any typed array or ArrayBuffer view of the file).
+  val loadModel(val bytes, std::string name) {
+    try {
+      if (name.empty()) name = "model.onnx";
+      if (!val::global("ArrayBuffer").call<bool>("isView", bytes)) fail_input(name + ": model bytes must be a Uint8Array");
+      const val u8 = val::global("Uint8Array").new_(bytes["buffer"], bytes["byteOffset"], bytes["byteLength"]);
+      const size_t size = u8["length"].as<size_t>();
+      api_.check_model_size(size, name);
+      std::vector<uint8_t> copy(size);
+      val(emscripten::typed_memory_view(copy.size(), copy.data())).call<void>("set", u8);
+      const ModelInfo info = api_.load_model(copy.data(), copy.size(), name);
+      val o = val::object();
+      val ins = val::array(), outs = val::array();
+      for (const auto& d : info.inputs) ins.call<void>("push", js_value_desc(d));
+      for (const auto& d : info.outputs) outs.call<void>("push", js_value_desc(d));
+      o.set("name", name);
+      o.set("inputs", ins);
+      o.set("outputs", outs);
+      o.set("ops", js_ops(info.ops));
+      o.set("opset", static_cast<double>(info.opset));
+      o.set("producer", info.producer);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // {data, shape} or [{data, shape}, ...] -> {outputs: [{name, data, shape, dtype}], ms}
+  val predict(val inputs) {
+    try {
+      const Prediction p = api_.predict(read_inputs(api_, inputs));
+      val o = val::object(), outs = val::array();
+      for (const auto& t : p.outputs) outs.call<void>("push", js_tensor(t.name, t.tensor));
+      o.set("outputs", outs);
+      o.set("ms", p.ms);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // {data, shape, inputs?, method, composite, params, target, output} -> {relevance, shape, output, targets, notes, ms}
+  val explain(val req) {
+    try {
+      const auto request = read_request(req);
+      const ExplainResult e = api_.explain(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request);
+      val o = val::object(), targets = val::array();
+      for (int64_t t : e.targets) targets.call<void>("push", static_cast<double>(t));
+      o.set("relevance", js_data(e.relevance));
+      o.set("shape", js_shape(e.relevance.shape));
+      o.set("output", js_tensor(e.output.name, e.output.tensor));
+      o.set("targets", targets);
+      o.set("notes", js_string_array(e.notes));
+      o.set("ms", e.ms);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // {composite, params} -> {rules: [{name, op, rule}]}
+  val rules(val req) {
+    try {
+      val o = val::object();
+      o.set("rules", js_ops(api_.rules(read_request(req))));
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+ private:
+  Api api_;
+};
+
+val methods() { return js_string_array(relevance::method_names()); }
+val composites() { return js_string_array(relevance::composite_names()); }
+std::string version() { return Api::version(); }
+
+}  // namespace
+}  // namespace relscope::js
+
+// ---- EMSCRIPTEN_BINDINGS ------------------------------------------------------------------------------
+EMSCRIPTEN_BINDINGS(relscope) {
+  using namespace relscope::js;
+  emscripten::class_<Engine>("Engine")
+      .constructor<>()
+      .function("loadModel", &Engine::loadModel)
+      .function("predict", &Engine::predict)
+      .function("explain", &Engine::explain)
+      .function("rules", &Engine::rules);
+  emscripten::function("methods", &methods);
+  emscripten::function("composites", &composites);
+  emscripten::function("version", &version);
+}

@@ -1,0 +1,199 @@
+// relscope/js/js_api.cpp — the JS API facade (see js_api.h).
+//
+// Sections: helpers | errors | Api: model | Api: inputs | Api: predict, explain, rules
+#include "js/js_api.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <new>
+
+#include "core/error.h"
+#include "onnx/model.h"
+
+namespace relscope::js {
+
+// ---- helpers ------------------------------------------------------------------------------------------
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+ValueDesc describe_value(const Value& v) {
+  ValueDesc d;
+  d.name = v.name;
+  d.dtype = onnx::elem_type_name(v.declared.elem_type);
+  d.has_shape = v.declared.has_shape;
+  for (const auto& dim : v.declared.dims) d.dims.push_back(dim.value >= 0 ? dim.value : -1);
+  return d;
+}
+
+// Symbolic dims become 1: the shapes `relscope rules` plans for.
+std::vector<Tensor> example_inputs(const Graph& g) {
+  std::vector<Tensor> in;
+  for (int v : g.inputs) {
+    Shape s;
+    for (const auto& d : g.values[v].declared.dims) s.push_back(d.value >= 0 ? d.value : 1);
+    in.push_back(Tensor::zeros(s, g.values[v].declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32));
+  }
+  return in;
+}
+
+std::string input_names(const Graph& g) {
+  std::string names;
+  for (int v : g.inputs) names += (names.empty() ? "" : ", ") + g.values[v].name;
+  return names;
+}
+
+void check_input_count(const Graph& g, size_t given) {
+  if (given != g.inputs.size())
+    fail_input(g.label + ": the model has " + std::to_string(g.inputs.size()) + " input(s) (" + input_names(g) + "), got " +
+               std::to_string(given));
+}
+
+}  // namespace
+
+// ---- errors -------------------------------------------------------------------------------------------
+ErrorInfo describe_current_exception() {
+  try {
+    throw;
+  } catch (const Error& e) {
+    switch (e.kind()) {
+      case ErrorKind::BadInput: return {e.what(), "bad-input"};
+      case ErrorKind::Unsupported: return {e.what(), "unsupported"};
+      case ErrorKind::Limit: return {e.what(), "limit"};
+      case ErrorKind::Internal: return {e.what(), "internal"};
+    }
+    return {e.what(), "internal"};
+  } catch (const std::bad_alloc&) {
+    return {"out of memory", "limit"};
+  } catch (const std::exception& e) {
+    return {std::string("internal error: ") + e.what(), "internal"};
+  } catch (...) {
+    return {"internal error: unknown exception", "internal"};
+  }
+}
+
+// ---- Api: model ---------------------------------------------------------------------------------------
+Api::Api(const Limits& limits) : limits_(limits) {}
+Api::~Api() = default;
+
+const char* Api::version() {
+#ifdef RELSCOPE_VERSION
+  return RELSCOPE_VERSION;
+#else
+  return "0.1.0";
+#endif
+}
+
+void Api::check_model_size(size_t size, const std::string& label) const {
+  if (size > limits_.max_file_bytes)
+    fail(ErrorKind::Limit, label + ": model is " + std::to_string(size) + " bytes, over the limit of " +
+                               std::to_string(limits_.max_file_bytes));
+}
+
+ModelInfo Api::load_model(const uint8_t* bytes, size_t size, const std::string& label) {
+  check_model_size(size, label);
+  auto next = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
+  next->graph().require_supported();   // refuse at load, naming every unsupported node, not at first run
+  explainer_.reset();                   // it refers to the old session
+  session_ = std::move(next);
+
+  const Graph& g = session_->graph();
+  ModelInfo info;
+  for (int v : g.inputs) info.inputs.push_back(describe_value(g.values[v]));
+  for (int v : g.outputs) info.outputs.push_back(describe_value(g.values[v]));
+  info.opset = g.opset;
+  info.producer = g.producer;
+  // The default composite's rule per node, for a first display. Nodes the canonizer merged (BatchNorm)
+  // have none; a model whose example shapes do not plan gets none at all, and rules() says why.
+  std::map<std::string, std::string> rule_of;
+  try {
+    for (const auto& op : rules({})) rule_of[op.name] = op.rule;
+  } catch (const Error&) {
+    rule_of.clear();
+  }
+  for (const auto& n : g.nodes) {
+    OpDesc d{n.name, n.op_type, false, ""};
+    if (const auto it = rule_of.find(n.name); it != rule_of.end()) d.has_rule = true, d.rule = it->second;
+    info.ops.push_back(std::move(d));
+  }
+  return info;
+}
+
+Session& Api::session() {
+  if (!session_) fail_input("no model is loaded (call loadModel first)");
+  return *session_;
+}
+
+relevance::Explainer& Api::explainer() {
+  if (!explainer_) explainer_ = std::make_unique<relevance::Explainer>(session());
+  return *explainer_;
+}
+
+// ---- Api: inputs --------------------------------------------------------------------------------------
+Tensor Api::new_input(size_t slot, size_t rank, const std::function<double(size_t)>& dim, size_t length) {
+  const Graph& g = session().graph();
+  if (slot >= g.inputs.size())
+    fail_input(g.label + ": the model has " + std::to_string(g.inputs.size()) + " input(s) (" + input_names(g) +
+               "), got more");
+  const Value& v = g.values[g.inputs[slot]];
+  const std::string what = g.label + ": input '" + v.name + "'";
+  if (rank > limits_.max_rank)
+    fail(ErrorKind::Limit, what + ": rank " + std::to_string(rank) + " exceeds the limit of " + std::to_string(limits_.max_rank));
+  Shape shape(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    const double d = dim(k);
+    if (!std::isfinite(d) || d < 0 || d != std::floor(d) || d > 9007199254740992.0)
+      fail_input(what + ": shape[" + std::to_string(k) + "] must be a non-negative integer");
+    shape[k] = static_cast<int64_t>(d);
+  }
+  const int64_t n = checked_numel(shape.data(), shape.size(), limits_, what);
+  if (static_cast<uint64_t>(n) != length)
+    fail_input(what + ": shape " + shape_str(shape) + " holds " + std::to_string(n) + " values but data has " +
+               std::to_string(length));
+  return Tensor::zeros(shape, v.declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32);
+}
+
+// ---- Api: predict, explain, rules ---------------------------------------------------------------------
+Prediction Api::predict(const std::vector<Tensor>& inputs) {
+  Session& s = session();
+  const Graph& g = s.graph();
+  check_input_count(g, inputs.size());
+  const auto t0 = Clock::now();
+  auto outs = s.predict(inputs);
+  Prediction p;
+  p.ms = ms_since(t0);
+  for (size_t k = 0; k < outs.size(); ++k) p.outputs.push_back({g.values[g.outputs[k]].name, std::move(outs[k])});
+  return p;
+}
+
+ExplainResult Api::explain(const std::vector<Tensor>& inputs, const relevance::RequestText& request) {
+  Session& s = session();
+  const Graph& g = s.graph();
+  check_input_count(g, inputs.size());
+  const auto r = relevance::parse_request(request, g, "");
+  relevance::Explainer& ex = explainer();
+  const auto t0 = Clock::now();
+  auto e = ex.explain(inputs, r);
+  ExplainResult out;
+  out.ms = ms_since(t0);
+  out.relevance = std::move(e.relevance);
+  out.output = {g.values[g.outputs[r.output]].name, std::move(e.output)};
+  out.targets = std::move(e.targets);
+  out.notes = std::move(e.notes);
+  return out;
+}
+
+std::vector<OpDesc> Api::rules(const relevance::RequestText& request) {
+  Session& s = session();
+  const auto r = relevance::parse_request(request, s.graph(), "");
+  relevance::Explainer& ex = explainer();
+  const auto rules = ex.rules_for(example_inputs(s.graph()), r);
+  const Graph& g = ex.canonical_graph();
+  std::vector<OpDesc> out;
+  for (size_t k = 0; k < g.nodes.size(); ++k) out.push_back({g.nodes[k].name, g.nodes[k].op_type, true, rules[k].describe()});
+  return out;
+}
+
+}  // namespace relscope::js

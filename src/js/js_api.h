@@ -1,0 +1,110 @@
+// relscope/js/js_api.h — the engine as the JavaScript API sees it: one model, plain data in and out.
+//
+// Sections: plain results | errors | Api
+//
+// Why a facade without Emscripten types: bindings.cpp only converts between these structs and JS
+// values, so everything that decides something (which model is loaded, limits, input checks, errors)
+// is ordinary C++ that also compiles natively. Every method throws relscope::Error; the bindings catch
+// it with describe_current_exception() and hand JS {error, kind} instead of a C++ exception pointer.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/limits.h"
+#include "core/tensor.h"
+#include "engine/session.h"
+#include "relevance/explain.h"
+#include "relevance/request.h"
+
+namespace relscope::js {
+
+// ---- plain results ------------------------------------------------------------------------------------
+struct ValueDesc {
+  std::string name;
+  std::string dtype;            // "float32", "int64", ... (onnx::elem_type_name)
+  bool has_shape = false;       // false: the model declares no rank
+  std::vector<int64_t> dims;    // -1 for a symbolic or unknown dim (JS shows null)
+};
+
+struct OpDesc {
+  std::string name, op;
+  bool has_rule = false;
+  std::string rule;             // Rule::describe(), when has_rule
+};
+
+struct ModelInfo {
+  std::vector<ValueDesc> inputs, outputs;
+  std::vector<OpDesc> ops;      // the model's nodes; `rule`: rules({}) of the same name, if it plans
+  int64_t opset = 0;
+  std::string producer;
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+struct Prediction {
+  std::vector<NamedTensor> outputs;   // graph-output order
+  double ms = 0;
+};
+
+struct ExplainResult {
+  Tensor relevance;                   // the input's shape
+  NamedTensor output;                 // the explained output, whole batch
+  std::vector<int64_t> targets;       // per sample
+  std::vector<std::string> notes;     // canonizer notes
+  double ms = 0;
+};
+
+// ---- errors -------------------------------------------------------------------------------------------
+struct ErrorInfo {
+  std::string message;
+  std::string kind;   // "bad-input" | "unsupported" | "limit" | "internal"
+};
+// Call inside catch (...): relscope::Error keeps its message and kind; std::bad_alloc is "limit"
+// ("out of memory"); anything else is "internal".
+ErrorInfo describe_current_exception();
+
+// ---- Api ----------------------------------------------------------------------------------------------
+class Api {
+ public:
+  explicit Api(const Limits& limits = {});
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  static const char* version();
+  const Limits& limits() const { return limits_; }
+
+  // Throws Limit naming `label` when `size` bytes exceed the model size limit: call before copying.
+  void check_model_size(size_t size, const std::string& label) const;
+  // Replaces the current model only on success: a model that fails to load leaves the previous one.
+  ModelInfo load_model(const uint8_t* bytes, size_t size, const std::string& label);
+  bool has_model() const { return session_ != nullptr; }
+
+  // Storage for graph input `slot` (dtype from the model's declaration: int64 or float32), after
+  // checking the shape — `rank` dims read through `dim(k)` (JS numbers: non-negative integers), rank
+  // and element limits — and that its product equals `length`, the number of values the caller will
+  // copy in. Nothing is allocated before every check passed. Throws BadInput/Limit naming the input.
+  Tensor new_input(size_t slot, size_t rank, const std::function<double(size_t)>& dim, size_t length);
+
+  Prediction predict(const std::vector<Tensor>& inputs);
+  // The explained input is inputs[0] (float32). `request` uses relevance::parse_request's names.
+  ExplainResult explain(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
+  // The rule each node of the canonized graph gets (symbolic dims planned as 1, like `relscope rules`).
+  std::vector<OpDesc> rules(const relevance::RequestText& request);
+
+ private:
+  Session& session();
+  relevance::Explainer& explainer();
+
+  Limits limits_;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<relevance::Explainer> explainer_;   // made on first use: canonizing copies the weights
+};
+
+}  // namespace relscope::js

@@ -1,0 +1,132 @@
+// relscope/web/relscope.mjs — the JavaScript API: createRelscope() -> load a model, predict, explain.
+//
+// Sections: RelscopeError | argument normalisation | createRelscope()
+//
+// Works unchanged in a page and in node: it imports ./relscope_web.js (the Emscripten ES6 module). The
+// page gets both files side by side from scripts/serve.mjs (web/ + build/wasm/web/); the wasm build
+// copies this file next to relscope_web.js, so node code imports build/wasm/web/relscope.mjs.
+//
+//   const rs = await createRelscope();
+//   const model = await rs.loadModel(bytes, 'cnn.onnx');
+//     // {name, inputs: [{name, shape, dtype}], outputs: [...], ops: [{name, op, rule?}], opset, producer}
+//     // shape: symbolic/unknown dims are null ([null, 1, 28, 28]); a model that declares no rank: null.
+//     // rule: the node's rule under the default composite (epsilon-plus-flat), as rules() gives it; absent
+//     // when the model does not plan for its example shapes (symbolic dims = 1); rules() then says why.
+//   const y = await rs.predict({data: Float32Array, shape: [1, 1, 28, 28]});   // {outputs: [{name, data, shape, dtype}], ms}
+//   const e = await rs.explain({data, shape, method: 'lrp', composite: 'epsilon-plus-flat',
+//                               params: {epsilon: 1e-6, rules: {'/fc1/Gemm': 'zplus'}}, target: 'pred', output: 0});
+//     // {relevance: Float32Array, shape, output: {name, data, shape, dtype}, targets: number[], notes, ms}
+//   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
+//                                     its Conv stays as an Identity node), planned with symbolic dims = 1
+//   rs.methods(), rs.composites(), rs.version
+//
+// params use the CLI's flag names (epsilon gamma alpha beta low high steps samples noise seed window
+// stride baseline) and are checked by the same parser; low/high take a number or an array (per channel);
+// rules maps node names to rule strings ('zplus', 'gamma:0.5', 'zbox:-1,1', ...). target: 'pred', a
+// class index, or one index per sample. output: a graph output's name or position.
+// A model with several inputs takes `inputs: [{data, shape}, ...]` (predict: the array itself); the
+// explained input is the first. int64 inputs take a BigInt64Array or plain numbers; int64 outputs come
+// back as BigInt64Array.
+//
+// Every method that touches the model is async and rejects with a RelscopeError (.kind: 'bad-input' |
+// 'unsupported' | 'limit' | 'internal') whose message is relscope's own, naming the file, node or
+// field. The object stays usable after an error; a model that fails to load leaves the previous one.
+// Only an 'internal' error raised by the wasm runtime itself (an abort) may leave it broken.
+
+// ---- RelscopeError --------------------------------------------------------------------------------------
+export class RelscopeError extends Error {
+  constructor(message, kind) {
+    super(message);
+    this.name = 'RelscopeError';
+    this.kind = kind;
+  }
+}
+
+const badInput = (message) => new RelscopeError(message, 'bad-input');
+
+// ---- argument normalisation -----------------------------------------------------------------------------
+function modelBytes(bytes, name) {
+  if (bytes instanceof Uint8Array) return bytes;   // node Buffers too
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw badInput(`${name}: model bytes must be a Uint8Array or an ArrayBuffer`);
+}
+
+// {data, shape}: shape becomes a plain array; plain number arrays become Float32Array (typed arrays go
+// through untouched: the engine copies them into wasm memory once, converting on the way if needed).
+function tensorArg(t, what) {
+  if (t === null || typeof t !== 'object') throw badInput(`${what}: expected {data, shape}`);
+  const { data, shape } = t;
+  if (shape === undefined || shape === null || typeof shape[Symbol.iterator] !== 'function') {
+    throw badInput(`${what}: shape must be an array of integers`);
+  }
+  let d = data;
+  if (Array.isArray(d)) d = d.some((v) => typeof v === 'bigint') ? BigInt64Array.from(d) : Float32Array.from(d);
+  if (!ArrayBuffer.isView(d) || d instanceof DataView) throw badInput(`${what}: data must be a Float32Array`);
+  return { data: d, shape: Array.from(shape) };
+}
+
+function inputsArg(x, what) {
+  return Array.isArray(x) ? x.map((t, k) => tensorArg(t, `${what}[${k}]`)) : tensorArg(x, what);
+}
+
+// ---- createRelscope() -----------------------------------------------------------------------------------
+// options: passed to the Emscripten module factory (print, printErr, locateFile, wasmBinary, ...), except
+// `module`: an already instantiated Emscripten module that links src/js/bindings.cpp (the ImGui app's),
+// used instead of loading ./relscope_web.js.
+export async function createRelscope(options = {}) {
+  const { module: given, ...factoryOptions } = options ?? {};
+  let M = given;
+  if (!M) {
+    const { default: createRelscopeModule } = await import('./relscope_web.js');
+    M = await createRelscopeModule(factoryOptions);
+  }
+  if (typeof M.Engine !== 'function') throw new RelscopeError('this module has no relscope JS bindings (src/js/bindings.cpp)', 'internal');
+  const engine = new M.Engine();
+
+  // Run one engine call: its {error, kind} becomes a thrown RelscopeError; a JS exception from inside
+  // the runtime (abort, trap) is an internal error.
+  const call = (fn) => {
+    let r;
+    try {
+      r = fn();
+    } catch (e) {
+      if (e instanceof RelscopeError) throw e;
+      throw new RelscopeError(`internal error: ${e && e.message ? e.message : String(e)}`, 'internal');
+    }
+    if (r && typeof r.error === 'string') throw new RelscopeError(r.error, r.kind);
+    return r;
+  };
+
+  const api = {
+    version: M.version(),
+    module: M,
+
+    async loadModel(bytes, name = 'model.onnx') {
+      return call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
+    },
+
+    async predict(input) {
+      return call(() => engine.predict(inputsArg(input, 'predict')));
+    },
+
+    async explain(request) {
+      return call(() => {
+        if (request === null || typeof request !== 'object') throw badInput('explain: expected {data, shape, method, ...}');
+        const { data, shape, inputs, ...rest } = request;
+        const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, 'explain.inputs') } : tensorArg({ data, shape }, 'explain');
+        return engine.explain({ ...rest, ...tensors });
+      });
+    },
+
+    async rules(request = {}) {
+      return call(() => engine.rules(request ?? {})).rules;
+    },
+
+    methods: () => M.methods(),
+    composites: () => M.composites(),
+  };
+  return Object.freeze(api);
+}
+
+export default createRelscope;
