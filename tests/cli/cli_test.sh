@@ -93,5 +93,22 @@ expect 2 "--mean applies to image inputs only" -- "${cmd[@]}" predict "$m" "$mod
 expect 2 "--std: 3 values given" -- "${cmd[@]}" predict "$m" "$img" --std 0.2,0.2,0.2
 expect 2 "not a built-in color map" -- "${cmd[@]}" explain "$m" "$img" --heatmap "$tmp/x.png" --cmap viridis
 
+# Pruned LRP, CRP and concept ranking (the maths is in the unit tests; here: flags, shapes, messages).
+x=$models/cnn_opset13_input.npy
+expect 0 "pruned input of /c2/Conv" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune 0.5 --out "$tmp/p.npy"
+check "pruned-lrp R.npy has the input's shape" npy_shape "$tmp/p.npy" "(2, 1, 28, 28)"
+expect 0 "sample 1, channel 1:" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 0,1 --out "$tmp/crp.npy"
+check "crp R.npy is N x K x input dims" npy_shape "$tmp/crp.npy" "(2, 2, 1, 28, 28)"
+expect 0 "wrote $tmp/joint.npy" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 0,1 --joint --out "$tmp/joint.npy"
+check "crp --joint R.npy has the input's shape" npy_shape "$tmp/joint.npy" "(2, 1, 28, 28)"
+expect 0 "share" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --top 3 --out "$tmp/c.npy"
+check "concepts C.npy is N x channels" npy_shape "$tmp/c.npy" "(2, 16)"
+expect 2 "prune proportion (positive) must be in [0, 1]" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune 1.5 --out "$tmp/r.npy"
+expect 2 "--prune: only used with --method pruned-lrp" -- "${cmd[@]}" explain "$m" "$x" --prune 0.5 --out "$tmp/r.npy"
+expect 2 "--prune-at /c1/Conv: not a linear layer after the first" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune-at /c1/Conv=0.5 --out "$tmp/r.npy"
+expect 2 "method crp needs --layer" -- "${cmd[@]}" explain "$m" "$x" --method crp --channels 0 --out "$tmp/r.npy"
+expect 2 "--layer /Relu: a Relu node" -- "${cmd[@]}" concepts "$m" "$x" --layer /Relu
+expect 2 "channel 99 is out of range" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 99 --out "$tmp/r.npy"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -61,5 +61,11 @@ for m in cnn_opset13 resnet_tiny_opset13 mlp_opset13 dna_cnn_opset13 attention_o
 done
 run_case "$models/cnn_opset13.onnx" --composite epsilon-gamma-box --low -3 --high 3
 run_case "$models/cnn_opset13.onnx" --method occlusion --window 4 --stride 4
+# Pruning sorts by |R|: near-ties could order differently across builds, so these also check that the
+# builds prune the same entries (a different choice would show far above the bound).
+run_case "$models/cnn_opset13.onnx" --method pruned-lrp --prune 0.5
+run_case "$models/resnet_tiny_opset13.onnx" --method pruned-lrp --prune-pos 0.7 --prune-neg 0.3
+run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 0,4,15
+run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 4,15 --joint
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
