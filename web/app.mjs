@@ -1,0 +1,225 @@
+// relscope/web/app.mjs — the canvas app page: load the ImGui app module (relscope_app.js, src/app), hand
+// it the bundled demo and the user's files, and expose its state.
+//
+// Sections: page state | files -> MEMFS -> app | bundled demo | state for tests and scripts | main()
+//
+// Nothing leaves the device: the demo (assets/demo, listed by its preprocess.json) is fetched from this
+// page's own origin at load time, user files are read with the File API
+// and copied into the module's in-memory file system, and exports are Blob URLs made in the page.
+// After load the page makes no requests at all.
+//
+// For tests and scripts (see tests/browser/app_page.test.mjs):
+//   <html data-relscope="loading|ready|error">
+//   relscopeAppState()      -> {model, modelHash, input, prediction: {index, label, score}, heatmapShape,
+//                               heatmapRect (CSS px in the canvas), method, composite, lastError, computes, ...}
+//   relscopeAppTensor(k)    -> {data: Float32Array, shape} of the relevance (0), model input (1), compare (2)
+//   relscopeAppSet(key, v)  -> the canvas' settings by name (method, composite, target, colormap, ...)
+//   relscopeAppOpen(files)  -> hands File objects to the app, as the file input and drops do
+//   globalThis.relscope     -> the JS API (createRelscope() of web/relscope.mjs) over the app's own module,
+//                              plus {module, loadMs}
+
+import { createRelscope } from './relscope.mjs';
+
+const root = document.documentElement;
+const canvas = document.getElementById('canvas');
+const statusEl = document.getElementById('status');
+const fileInput = document.getElementById('file-input');
+
+// ---- page state ------------------------------------------------------------------------------------
+function setState(state, text) {
+  root.dataset.relscope = state;
+  if (text !== undefined) statusEl.textContent = text;
+}
+
+let M = null;   // the Emscripten module, once loaded
+let inboxCounter = 0;
+
+// ---- files -> MEMFS -> app -------------------------------------------------------------------------
+// Models and settings first, inputs last: dropping "model + image" together explains the image with
+// the new model.
+function fileRank(name) {
+  const ext = name.toLowerCase().split('.').pop();
+  if (ext === 'json') return 0;
+  if (ext === 'txt') return 1;
+  if (ext === 'onnx') return 2;
+  return 3;
+}
+
+function writeInbox(bytes) {
+  const path = `/inbox/${++inboxCounter}`;
+  M.FS.writeFile(path, bytes);
+  return path;
+}
+
+// All files are read first and handed over together, so the app never computes in between (a model
+// and its input dropped together must not flash an error for the new model with the old input).
+async function openFiles(fileList) {
+  if (!M) return [];
+  const files = Array.from(fileList).sort((a, b) => fileRank(a.name) - fileRank(b.name));
+  const read = await Promise.all(files.map(async (f) => {
+    // The app's own limit is 1 GiB per file (src/app/core/app_state.cpp): do not even read more.
+    if (f.size > 2 ** 30) return { name: f.name, error: `limit: ${f.name}: file is ${f.size} bytes, over the limit of ${2 ** 30}` };
+    try {
+      return { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) };
+    } catch (err) {
+      return { name: f.name, error: `bad input: ${f.name}: could not be read (${err && err.message ? err.message : err})` };
+    }
+  }));
+  const results = [];
+  for (const f of read) {
+    let ok = 0;
+    // A file that could not be read or copied into wasm memory: the app keeps its state and shows why.
+    let problem = f.error;
+    if (!problem) {
+      try {
+        ok = M.ccall('relscope_app_open', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name]);
+      } catch (err) {
+        problem = `limit: ${f.name}: could not be copied into the app's memory (${err && err.message ? err.message : err})`;
+      }
+    }
+    if (problem) {
+      try {
+        M.ccall('relscope_app_report', null, ['string'], [problem]);
+      } catch {
+        console.warn(`relscope: ${problem}`);
+      }
+    }
+    results.push({ name: f.name, ok: ok === 1 });
+  }
+  M._relscope_app_wake();
+  return results;
+}
+
+function wireFileInputs() {
+  fileInput.addEventListener('change', async () => {
+    await openFiles(fileInput.files);
+    fileInput.value = '';   // the same file can be chosen again
+  });
+  // Drops anywhere on the page (the canvas covers it). dragenter/leave count nested targets.
+  let depth = 0;
+  const hasFiles = (e) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
+  window.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    if (++depth === 1) root.classList.add('dragging');
+  });
+  window.addEventListener('dragover', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+  });
+  window.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) root.classList.remove('dragging');
+  });
+  window.addEventListener('drop', (e) => {
+    e.preventDefault();
+    depth = 0;
+    root.classList.remove('dragging');
+    if (e.dataTransfer?.files?.length) openFiles(e.dataTransfer.files);
+  });
+}
+
+// ---- bundled demo ----------------------------------------------------------------------------------
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// The demo's preprocess.json doubles as its manifest (model, labels, samples, default_sample): a static
+// server has no directory listing. All files are fetched in parallel, while the module compiles.
+const DEMO_BASE = 'assets/demo/';
+async function fetchDemo() {
+  const preBytes = await fetchBytes(DEMO_BASE + 'preprocess.json');
+  const manifest = JSON.parse(new TextDecoder().decode(preBytes));
+  const names = [manifest.labels, manifest.model].filter((n) => typeof n === 'string');
+  const samples = Array.isArray(manifest.samples) ? manifest.samples.map((n) => `samples/${n}`) : [];
+  const fetched = await Promise.all([...names, ...samples].map(async (name) => ({ name, bytes: await fetchBytes(DEMO_BASE + name) })));
+  return { files: [{ name: 'preprocess.json', bytes: preBytes }, ...fetched], defaultSample: manifest.default_sample };
+}
+
+function handOverDemo({ files, defaultSample }) {
+  const samples = files.filter((f) => f.name.startsWith('samples/'));
+  const others = files.filter((f) => !f.name.startsWith('samples/')).sort((a, b) => fileRank(a.name) - fileRank(b.name));
+  for (const f of others) {
+    M.ccall('relscope_app_open', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name]);
+  }
+  for (const f of samples) {
+    M.ccall('relscope_app_add_sample', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name.slice('samples/'.length)]);
+  }
+  const first = Math.max(0, samples.findIndex((f) => f.name === `samples/${defaultSample}`));
+  if (samples.length > 0) M.ccall('relscope_app_select_sample', 'number', ['number'], [first]);
+  return others.some((f) => f.name.toLowerCase().endsWith('.onnx'));
+}
+
+// ---- state for tests and scripts -------------------------------------------------------------------
+function appState() {
+  if (!M) return { status: root.dataset.relscope, model: null, prediction: null, heatmapShape: null, lastError: statusEl.textContent };
+  const s = JSON.parse(M.UTF8ToString(M._relscope_app_state_json()));
+  s.status = root.dataset.relscope;
+  s.canvasRect = (({ x, y, width, height }) => ({ x, y, width, height }))(canvas.getBoundingClientRect());
+  s.devicePixelRatio = window.devicePixelRatio || 1;
+  return s;
+}
+
+function appTensor(which = 0) {
+  if (!M) return null;
+  const n = M._relscope_app_tensor_size(which);
+  if (n === 0) return null;
+  const p = M._relscope_app_tensor_data(which);
+  const s = appState();
+  const shape = which === 1 ? s.inputShape : s.heatmapShape;
+  return { data: new Float32Array(M.HEAPF32.buffer, p, n).slice(), shape };
+}
+
+function appSet(key, value) {
+  if (!M) return false;
+  const ok = M.ccall('relscope_app_set', 'number', ['string', 'string'], [String(key), String(value)]) === 1;
+  M._relscope_app_wake();
+  return ok;
+}
+
+// ---- main() ----------------------------------------------------------------------------------------
+async function main() {
+  if (typeof WebAssembly !== 'object') throw new Error('this browser has no WebAssembly');
+  if (!document.createElement('canvas').getContext('webgl2')) throw new Error('this browser has no WebGL2');
+  const demo = fetchDemo().catch((err) => ({ error: err }));
+  const t0 = performance.now();
+  const { default: createRelscopeApp } = await import('./relscope_app.js');
+  M = await createRelscopeApp({
+    canvas,
+    print: (s) => console.log(`[relscope] ${s}`),
+    printErr: (s) => console.warn(`[relscope] ${s}`),
+    onAbort: (what) => setState('error', `relscope stopped: ${what}`),
+  });
+  M.FS.mkdirTree('/inbox');
+  // window.relscope is the JS API (web/relscope.mjs) over this same module: scripts in the page can load
+  // models and explain without the canvas, on the one engine instance the page already holds.
+  const loadMs = Math.round(performance.now() - t0);
+  try {
+    globalThis.relscope = Object.freeze({ ...(await createRelscope({ module: M })), module: M, loadMs });
+  } catch (err) {   // a module linked without src/js: keep what the page can still offer
+    console.warn(`relscope: no JS API on this page: ${err && err.message ? err.message : err}`);
+    globalThis.relscope = { module: M, version: typeof M.version === 'function' ? String(M.version()) : null, loadMs };
+  }
+  globalThis.relscopeAppState = appState;
+  globalThis.relscopeAppTensor = appTensor;
+  globalThis.relscopeAppSet = appSet;
+  globalThis.relscopeAppOpen = openFiles;
+  wireFileInputs();
+
+  const got = await demo;
+  let withDemo = false;
+  if (got.error) console.warn(`relscope: the bundled demo did not load: ${got.error}`);
+  else withDemo = handOverDemo(got);
+  // From here the app reports 'ready' (or 'error' when it has no model it was promised).
+  M.ccall('relscope_app_booted', null, ['number'], [withDemo ? 1 : 0]);
+  M._relscope_app_wake();
+  canvas.focus();
+}
+
+main().catch((err) => {
+  console.error(err);
+  setState('error', `relscope did not start: ${err && err.message ? err.message : err}`);
+});
