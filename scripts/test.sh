@@ -70,6 +70,29 @@ if [ ${#node_tests[@]} -gt 0 ]; then
   run browser-and-js timeout 900 env -u NODE_OPTIONS node --test --test-reporter=tap --test-concurrency=1 "${node_tests[@]}"
 fi
 
+# The README's first command: scripts/serve.sh answers with the app page, its module and the demo.
+serve_smoke() {
+  local port=18080 log="$LOGS/serve.out" ok=0
+  bash scripts/serve.sh --port "$port" >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 120); do
+    if env -u NODE_OPTIONS node -e '
+      const base = `http://127.0.0.1:${process.argv[1]}`;
+      const get = (p) => fetch(base + p).then((r) => { if (!r.ok) throw new Error(p); return r; });
+      Promise.all([get("/").then((r) => r.text()), get("/relscope_app.wasm"), get("/assets/demo/preprocess.json").then((r) => r.text())])
+        .then(([page, wasm, demo]) => process.exit(page.includes("app.mjs") && wasm.headers.get("content-type") === "application/wasm" && demo.includes("fashion_cnn.onnx") ? 0 : 1))
+        .catch(() => process.exit(1));' "$port" 2>/dev/null; then
+      ok=1
+      break
+    fi
+    sleep 1
+  done
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  if [ "$ok" -eq 1 ]; then echo "1 passed, 0 failed"; else cat "$log"; echo "0 passed, 1 failed"; return 1; fi
+}
+run serve serve_smoke
+
 say "total time $((SECONDS - t_start)) s; logs in build/test-logs/"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
