@@ -400,6 +400,28 @@ void explain_settings(App& app, ExplainSettings& e, const char* id) {
     slider_f("prune", &e.prune, 0.0f, 1.0f, "%.2f");
     help_marker("PLRP: per layer, the weakest relevance of each sign is zeroed up to this share of its mass; "
                 "the rest is rescaled (conservation holds).");
+    // Sparsity beside the slider: the heatmap's Gini and, per pruned layer, what it lost.
+    const Results& r = s.results();
+    const Explained* shown = !r.valid ? nullptr : (&e == &s.settings ? &r.main : (r.has_compare ? &r.compare : nullptr));
+    if (shown && shown->settings.method == "pruned-lrp") {
+      ImGui::Text("heatmap sparsity (Gini of |R|): %.3f", shown->gini);
+      if (!shown->pruning.empty() && ImGui::BeginTable("pruned layers", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
+        ImGui::TableSetupColumn("input of layer");
+        ImGui::TableSetupColumn("zeroed");
+        ImGui::TableSetupColumn("Gini before -> after");
+        ImGui::TableHeadersRow();
+        for (const auto& layer : shown->pruning) {
+          ImGui::TableNextRow();
+          ImGui::TableNextColumn();
+          ImGui::TextUnformatted(layer.node.c_str());
+          ImGui::TableNextColumn();
+          ImGui::Text("%.1f%%", 100.0 * layer.zeroed_fraction);
+          ImGui::TableNextColumn();
+          ImGui::Text("%.3f -> %.3f", layer.gini_before, layer.gini_after);
+        }
+        ImGui::EndTable();
+      }
+    }
   } else if (e.method == "crp") {
     const auto layers = s.concept_layers();
     if (e.layer.empty() && !layers.empty()) e.layer = layers.back();

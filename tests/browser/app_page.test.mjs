@@ -168,6 +168,20 @@ test('the demo is predicted and explained with no clicks, and the heatmap is on 
       assert.deepEqual(api.inputs, [[null, 1, 28, 28]]);
       assert.equal(api.argmax, state.prediction.index, 'window.relscope.predict agrees with the canvas');
 
+      // The pruned-LRP slider: P = 0 is LRP; a larger P makes the heatmap sparser (Gini rises) and the
+      // panel reports each pruned layer (the demo has three linear layers after the first).
+      let s = await page.evaluate(() => JSON.parse(JSON.stringify(globalThis.relscopeAppState())));
+      const gini = {};
+      for (const [k, v] of [['method', 'pruned-lrp'], ['prune', '0'], ['prune', '0.6']]) {
+        assert.equal(await page.evaluate(([a, b]) => globalThis.relscopeAppSet(a, b), [k, v]), true, `set ${k}`);
+        s = await nextState(page, s.computes);
+        assert.equal(s.lastError, '', `after ${k}=${v}`);
+        if (k === 'prune') gini[v] = s.gini;
+      }
+      assert.ok(Math.abs(gini['0'] - state.gini) < 1e-9, `P=0 is plain LRP (${gini['0']} vs ${state.gini})`);
+      assert.ok(gini['0.6'] > gini['0'] + 0.05, `Gini ${gini['0']} -> ${gini['0.6']}`);
+      assert.equal(s.prunedLayers, 3);
+
       // The heatmap region of a screenshot is not blank: many distinct colours, real variance.
       const r = state.heatmapRect, c = state.canvasRect;
       const clip = { x: c.x + r.x + 2, y: c.y + r.y + 2, width: Math.max(4, r.w - 4), height: Math.max(4, r.h - 4) };

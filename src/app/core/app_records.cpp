@@ -169,6 +169,8 @@ std::string AppState::snapshot_json() const {
     w.end_array();
     w.key("forwardMs").value(results_.forward_ms);
     w.key("explainMs").value(results_.main.ms);
+    w.key("gini").value(results_.main.gini);
+    w.key("prunedLayers").value(static_cast<long long>(results_.main.pruning.size()));
   } else {
     w.key("prediction").null();
     w.key("heatmapShape").null();

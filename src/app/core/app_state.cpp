@@ -357,6 +357,8 @@ Explained AppState::run_explain(const Tensor& x, const ExplainSettings& s, int64
     out.relevance = std::move(one);
   }
   out.notes = std::move(e.notes);
+  out.pruning = std::move(e.pruning);
+  out.gini = relevance::gini(out.relevance.f.data(), out.relevance.numel());
   return out;
 }
 

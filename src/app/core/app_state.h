@@ -100,6 +100,8 @@ struct Explained {
   Tensor relevance;             // the input's shape (crp per channel: the shown channel's map)
   int64_t maps = 1;             // crp per channel: how many maps the explainer made
   std::vector<std::string> notes;
+  std::vector<relevance::LayerPruneReport> pruning;   // pruned-lrp: what each pruned layer lost
+  double gini = 0;              // sparsity of the shown map: Gini of |R|
   double ms = 0;
 };
 
