@@ -33,6 +33,10 @@ constexpr const char* kUsage =
     "  concepts MODEL.onnx INPUT --layer NODE\n"
     "                                        channels of NODE ranked by relevance (CRP); [--top K] [--out C.npy]\n"
     "                                        and the explain flags for composite, target, output\n"
+    "  atlas MODEL.onnx DATA_DIR --layer NODE --out DIR\n"
+    "                                        CRP reference samples per channel (RelMax, ActMax) over DATA_DIR's\n"
+    "                                        images and .npy files: DIR/atlas.json and receptive-field crops\n"
+    "                                        c<ch>_relmax_<rank>.png; [--top K] (8), image and explain flags\n"
     "\n"
     "exit codes: 0 success, 2 bad or unsupported input, 1 internal error\n";
 
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "explain")) return relscope::cli::cmd_explain(argc, argv);
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
     if (!std::strcmp(cmd, "concepts")) return relscope::cli::cmd_concepts(argc, argv);
+    if (!std::strcmp(cmd, "atlas")) return relscope::cli::cmd_atlas(argc, argv);
     std::fprintf(stderr, "relscope: unknown command '%s' (relscope --help lists the commands)\n", cmd);
     return 2;
   } catch (const relscope::Error& e) {

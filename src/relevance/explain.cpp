@@ -264,6 +264,94 @@ ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, cons
   return c;
 }
 
+ConceptMaps Explainer::concept_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
+  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  if (request.output >= model_.graph().outputs.size())
+    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
+  if (!model_.needs_batch_split(inputs)) return concept_maps_batch(inputs, request);
+  const int64_t n = batch_of(inputs[0]);
+  if (request.targets.size() > 1 && static_cast<int64_t>(request.targets.size()) != n)
+    fail_input("--target: " + std::to_string(request.targets.size()) + " targets for a batch of " + std::to_string(n));
+  std::vector<Tensor> rel, act, out;
+  ConceptMaps all;
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<Tensor> one;
+    for (const auto& t : inputs) one.push_back(slice_batch(t, b, 1));
+    ExplainRequest r = request;
+    if (request.targets.size() > 1) r.targets = {request.targets[b]};
+    ConceptMaps c = concept_maps_batch(one, r);
+    rel.push_back(std::move(c.relevance));
+    act.push_back(std::move(c.activation));
+    out.push_back(std::move(c.output));
+    all.targets.push_back(c.targets[0]);
+    all.axis = c.axis;
+  }
+  all.relevance = concat_batch(rel);
+  all.activation = concat_batch(act);
+  all.output = concat_batch(out);
+  return all;
+}
+
+ConceptMaps Explainer::concept_maps_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
+  const Graph& g = canonical_.graph();
+  const int out_value = g.outputs[req.output];
+  Activations act = canonical_.forward_recorded(inputs);
+  const Plan& plan = *act.plan;
+  const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
+  ConceptMaps c;
+  c.axis = layer.axis;
+  c.output = act.get(out_value);
+  if (c.output.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
+  require_finite(c.output, "output '" + g.values[out_value].name + "'");
+  c.targets = resolve_targets(c.output, batch_of(inputs[0]), req.targets, g.values[out_value].name);
+  c.activation = act.get(layer.value);
+  const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
+  SweepOptions o;
+  o.at_node_output = [&](const Node&, int value, Tensor& r) {
+    if (value == layer.value) c.relevance = r;
+  };
+  backward_sweep(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), o);
+  if (c.relevance.f.empty()) c.relevance = Tensor::zeros(c.activation.shape);   // no relevance reaches the layer
+  return c;
+}
+
+std::vector<Tensor> Explainer::unit_maps(const std::vector<Tensor>& inputs, const ExplainRequest& req,
+                                         const std::vector<ConceptUnit>& units) {
+  if (inputs.empty() || inputs[0].dtype != DType::Float32 || batch_of(inputs[0]) != 1)
+    fail_input("unit maps need one float32 sample");
+  if (req.output >= model_.graph().outputs.size())
+    fail_input("--output " + std::to_string(req.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
+  const Graph& g = canonical_.graph();
+  const int out_value = g.outputs[req.output];
+  Activations act = canonical_.forward_recorded(inputs);
+  const Plan& plan = *act.plan;
+  const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
+  const Tensor y = act.get(out_value);
+  if (y.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
+  // The seed only has to reach the layer; the hook then replaces whatever arrived by the unit.
+  const Tensor seed = make_seed(y, resolve_targets(y, 1, req.targets, g.values[out_value].name), false);
+  const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
+  const Shape& shape = plan.shapes[layer.value];
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(layer.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t positions = layer.channels > 0 ? shape_numel(shape) / layer.channels : 0;
+  std::vector<Tensor> maps;
+  for (const ConceptUnit& u : units) {
+    if (u.channel < 0 || u.channel >= layer.channels || u.position < 0 || u.position >= positions)
+      fail_input("unit (channel " + std::to_string(u.channel) + ", position " + std::to_string(u.position) + ") is outside " +
+                 req.crp.layer + " (" + std::to_string(layer.channels) + " channels x " + std::to_string(positions) + " positions)");
+    const int64_t index = ((u.position / inner) * layer.channels + u.channel) * inner + u.position % inner;
+    SweepOptions o;
+    o.at_node_output = [&](const Node&, int value, Tensor& r) {
+      if (value != layer.value) return;
+      std::fill(r.f.begin(), r.f.end(), 0.0f);
+      r.f[static_cast<size_t>(index)] = 1.0f;
+    };
+    maps.push_back(backward_sweep(g, plan, act, rules, out_value, seed, o).input_relevance[0]);
+  }
+  return maps;
+}
+
 Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
   const Tensor& x = inputs[0];
   const int64_t n = batch_of(x);

@@ -55,6 +55,22 @@ struct ConceptRanking {
   std::vector<int64_t> targets;
 };
 
+// Relevance and activation at one layer's output (CRP reference samples, atlas.h), in the layer's own
+// layout: both have the layer's output shape and `axis` is its channel axis.
+struct ConceptMaps {
+  Tensor relevance;                 // LRP relevance arriving at the layer's output
+  Tensor activation;                // the layer's output in the forward pass
+  int axis = 1;
+  Tensor output;
+  std::vector<int64_t> targets;
+};
+
+// One unit of a concept layer: a channel and a position, the row-major index over the layer's output dims
+// other than batch and channel (e.g. y * W + x for a Conv output).
+struct ConceptUnit {
+  int64_t channel = 0, position = 0;
+};
+
 const std::vector<std::string>& method_names();
 
 class Explainer {
@@ -63,6 +79,12 @@ class Explainer {
   Explanation explain(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   // request.crp.layer names the layer; method, channels and joint are not used.
   ConceptRanking concepts(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  // request.crp.layer names the layer; the relevance and activation at its output (see ConceptMaps).
+  ConceptMaps concept_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  // One sample (batch 1): per unit, the input relevance when the layer's output carries relevance 1 at that
+  // unit and 0 elsewhere: the footprint of the unit under the request's rules (receptive-field crops).
+  std::vector<Tensor> unit_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request,
+                                const std::vector<ConceptUnit>& units);
   // The rule each node gets, on the canonized graph, for these input shapes.
   std::vector<Rule> rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   const Graph& canonical_graph() const { return canonical_.graph(); }
@@ -71,6 +93,7 @@ class Explainer {
  private:
   Explanation explain_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   ConceptRanking concepts_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
+  ConceptMaps concept_maps_batch(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   Session& model_;
   CanonizeReport report_;
   Session canonical_;

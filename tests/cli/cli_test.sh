@@ -108,6 +108,20 @@ expect 2 "--prune: only used with --method pruned-lrp" -- "${cmd[@]}" explain "$
 expect 2 "--prune-at /c1/Conv: not a linear layer after the first" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune-at /c1/Conv=0.5 --out "$tmp/r.npy"
 expect 2 "method crp needs --layer" -- "${cmd[@]}" explain "$m" "$x" --method crp --channels 0 --out "$tmp/r.npy"
 expect 2 "--layer /Relu: a Relu node" -- "${cmd[@]}" concepts "$m" "$x" --layer /Relu
+# Concept atlas (CRP reference samples) over a folder: an image and a batch-of-2 .npy -> 3 samples.
+mkdir -p "$tmp/data" "$tmp/nodata"
+cp "$img" "$tmp/data/a_gradient.png"
+cp "$x" "$tmp/data/b_batch.npy"
+expect 0 "wrote $tmp/atlas/atlas.json" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --top 2 --out "$tmp/atlas"
+atlas_ok() {
+  grep -q '"channels": 16' "$1" && [ "$(grep -c '"channel":' "$1")" -eq 16 ] &&
+    grep -q '"file": "b_batch.npy", "index": 1' "$1" && [ -s "$(dirname "$1")/c15_actmax_1.png" ]
+}
+check "atlas.json lists 16 channels, 3 samples, and crops" atlas_ok "$tmp/atlas/atlas.json"
+expect 2 "nodata: no input files" -- "${cmd[@]}" atlas "$m" "$tmp/nodata" --layer /c2/Conv --out "$tmp/atlas2"
+expect 2 "--layer /Relu: a Relu node" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /Relu --out "$tmp/atlas2"
+cp "$tmp/bad.npy" "$tmp/data/c_bad.npy"
+expect 2 "c_bad.npy" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --out "$tmp/atlas2"
 expect 2 "channel 99 is out of range" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 99 --out "$tmp/r.npy"
 
 echo "$passed passed, $failed failed"
