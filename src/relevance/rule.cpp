@@ -126,8 +126,10 @@ Rule rule_product(float epsilon) {
 }
 
 std::string Rule::describe() const {
-  if (name == "epsilon" || name == "zplus" || name == "flat" || name == "wsquare" || name == "norm")
-    return name + "(epsilon=" + fmt(epsilon) + ")";
+  // zennit's naming: epsilon is the Epsilon rule's own parameter; for the others it is only the stabiliser.
+  if (name == "epsilon") return "epsilon(epsilon=" + fmt(epsilon) + ")";
+  if (name == "zplus" || name == "flat" || name == "wsquare" || name == "norm")
+    return name + "(stabilizer=" + fmt(epsilon) + ")";
   if (name == "alphabeta") return "alphabeta(alpha=" + fmt(terms[0].coef) + ", beta=" + fmt(-terms[2].coef) + ")";
   if (name == "gamma") return "gamma(gamma=" + fmt(gamma) + ")";
   if (name == "zbox") {
