@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  rules MODEL.onnx [--composite NAME]   the rule each node gets\n"
     "  concepts MODEL.onnx INPUT --layer NODE\n"
     "                                        channels of NODE ranked by relevance (CRP); [--top K] [--out C.npy]\n"
+    "                                        --graph C [--depth D (2)] [--top K (3)]: C's attribution graph\n"
     "                                        and the explain flags for composite, target, output\n"
     "  atlas MODEL.onnx DATA_DIR --layer NODE --out DIR\n"
     "                                        CRP reference samples per channel (RelMax, ActMax) over DATA_DIR's\n"

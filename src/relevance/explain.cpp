@@ -264,6 +264,57 @@ ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, cons
   return c;
 }
 
+ConditionalConcepts Explainer::conditional_concepts(const std::vector<Tensor>& inputs, const ExplainRequest& req,
+                                                    const std::vector<std::vector<ConceptCondition>>& paths,
+                                                    const std::string& capture_layer) {
+  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  if (batch_of(inputs[0]) != 1) fail_input("attribution graphs explain one sample at a time; the input has a batch of " + std::to_string(batch_of(inputs[0])));
+  const Graph& g = canonical_.graph();
+  if (req.output >= g.outputs.size())
+    fail_input("--output " + std::to_string(req.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
+  const int out_value = g.outputs[req.output];
+  Activations act = canonical_.forward_recorded(inputs);
+  const Plan& plan = *act.plan;
+  const ConceptLayer capture = find_concept_layer(g, plan, capture_layer);
+  std::vector<std::vector<std::pair<ConceptLayer, std::vector<int64_t>>>> masks;
+  for (const auto& path : paths) {
+    masks.emplace_back();
+    for (const auto& c : path) masks.back().emplace_back(find_concept_layer(g, plan, c.layer), c.channels);
+  }
+  const Tensor y = act.get(out_value);
+  if (y.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
+  require_finite(y, "output '" + g.values[out_value].name + "'");
+  ConditionalConcepts c;
+  const auto targets = resolve_targets(y, 1, req.targets, g.values[out_value].name);
+  c.target = targets[0];
+  c.output = y.f[c.target];
+  const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
+  const Tensor seed = make_seed(y, targets, true);
+  c.relevance = Tensor::zeros({static_cast<int64_t>(paths.size()), capture.channels});
+  for (size_t k = 0; k < masks.size(); ++k) {
+    SweepOptions o;
+    o.at_node_output = [&](const Node&, int value, Tensor& r) {
+      for (const auto& [layer, keep] : masks[k])   // a layer may be both conditioned and captured: mask first
+        if (value == layer.value) keep_channels(r, layer.axis, keep);
+      if (value == capture.value) {
+        const Tensor sums = channel_sums(r, capture.axis);
+        std::copy(sums.f.begin(), sums.f.end(), c.relevance.f.begin() + static_cast<int64_t>(k) * capture.channels);
+      }
+    };
+    backward_sweep(g, plan, act, rules, out_value, seed, o);
+  }
+  return c;
+}
+
+std::vector<std::string> Explainer::concept_layers(const std::vector<Tensor>& inputs) {
+  const Plan& p = canonical_.plan_for(inputs);
+  const Graph& g = canonical_.graph();
+  std::vector<std::string> names;
+  for (const Node& n : g.nodes)
+    if (node_role(g, p, n) == NodeRole::Linear) names.push_back(n.name);
+  return names;
+}
+
 ConceptMaps Explainer::concept_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
   if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
   if (request.output >= model_.graph().outputs.size())

@@ -71,6 +71,19 @@ struct ConceptUnit {
   int64_t channel = 0, position = 0;
 };
 
+// A CRP condition: at `layer`'s output only `channels` pass relevance on.
+struct ConceptCondition {
+  std::string layer;
+  std::vector<int64_t> channels;
+};
+
+// Conditional concept relevance at one layer, for several condition paths of one sample.
+struct ConditionalConcepts {
+  Tensor relevance;                 // (paths, C of the captured layer): channel sums under each path
+  int64_t target = 0;
+  float output = 0;                 // the explained output at the target
+};
+
 const std::vector<std::string>& method_names();
 
 class Explainer {
@@ -85,6 +98,14 @@ class Explainer {
   // unit and 0 elsewhere: the footprint of the unit under the request's rules (receptive-field crops).
   std::vector<Tensor> unit_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request,
                                 const std::vector<ConceptUnit>& units);
+  // One sample (batch 1), one forward pass: for each path (its conditions applied together, CRP), the
+  // relevance reaching `capture_layer` summed per channel. An empty path gives the plain concept relevance.
+  ConditionalConcepts conditional_concepts(const std::vector<Tensor>& inputs, const ExplainRequest& request,
+                                           const std::vector<std::vector<ConceptCondition>>& paths,
+                                           const std::string& capture_layer);
+  // The linear layers a concept can live in (Conv, ConvTranspose, Gemm, MatMul with constant weights) of
+  // the canonized graph, in topological order, for these input shapes.
+  std::vector<std::string> concept_layers(const std::vector<Tensor>& inputs);
   // The rule each node gets, on the canonized graph, for these input shapes.
   std::vector<Rule> rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   const Graph& canonical_graph() const { return canonical_.graph(); }

@@ -103,6 +103,9 @@ expect 0 "wrote $tmp/joint.npy" -- "${cmd[@]}" explain "$m" "$x" --method crp --
 check "crp --joint R.npy has the input's shape" npy_shape "$tmp/joint.npy" "(2, 1, 28, 28)"
 expect 0 "share" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --top 3 --out "$tmp/c.npy"
 check "concepts C.npy is N x channels" npy_shape "$tmp/c.npy" "(2, 16)"
+expect 0 "/c1/Conv:" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --graph 15 --depth 1 --top 2
+expect 2 "--depth: only used with --graph" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --depth 2
+expect 2 "--graph: channel 99 is out of range" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --graph 99
 expect 2 "prune proportion (positive) must be in [0, 1]" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune 1.5 --out "$tmp/r.npy"
 expect 2 "--prune: only used with --method pruned-lrp" -- "${cmd[@]}" explain "$m" "$x" --prune 0.5 --out "$tmp/r.npy"
 expect 2 "--prune-at /c1/Conv: not a linear layer after the first" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune-at /c1/Conv=0.5 --out "$tmp/r.npy"

@@ -13,6 +13,7 @@
 #include "io/npy.h"
 #include "model_builder.h"
 #include "op_test_util.h"
+#include "relevance/attribution.h"
 #include "relevance/crp.h"
 #include "relevance/explain.h"
 
@@ -165,6 +166,51 @@ TEST(Crp, ConceptRelevanceEqualsTheTotalOfItsConditionalMap) {
     EXPECT_NEAR(total, out, 1e-4 * std::fabs(out)) << "sample " << b;
     EXPECT_GT(ratio, 0.0);
   }
+}
+
+// ---- attribution graph ----------------------------------------------------------------------------------
+// Bias-free ReLU net, LRP-epsilon with eps -> 0: conserving, so a concept's children over all channels of
+// the layer below add up to it, at every level of the graph.
+TEST(CrpAttributionGraph, ChildrenAddUpToTheirParentAndTheTopAreTheLargest) {
+  onnx::ModelProto m = cnn();
+  m.graph.nodes[0].inputs.pop_back();   // conv1 without its bias
+  Session s = Session::from_model(m, "cnn.onnx");
+  Explainer ex(s);
+  const Tensor x = random_tensor({1, 2, 8, 8}, 35);
+  ExplainRequest r;
+  r.composite = "epsilon";
+  r.params.epsilon = 1e-9f;
+  EXPECT_EQ(ex.concept_layers({x}), (std::vector<std::string>{"conv1", "conv2", "fc"}));
+  const auto probe = ex.conditional_concepts({x}, r, {{}}, "fc");
+  const int64_t t = probe.target;
+  EXPECT_FLOAT_EQ(probe.relevance.f[t], probe.output);   // the seed: onehot(target) * output
+
+  const auto all = attribution_graph(ex, {x}, r, "fc", t, 2, 5);   // every conv2 and conv1 channel
+  ASSERT_EQ(all.nodes.size(), 1u + 5 + 5 * 4);
+  EXPECT_EQ(all.nodes[0].layer, "fc");
+  EXPECT_FLOAT_EQ(all.nodes[0].relevance, probe.output);
+  std::vector<double> child_sum(all.nodes.size(), 0.0);
+  for (size_t k = 1; k < all.nodes.size(); ++k) {
+    const auto& n = all.nodes[k];
+    EXPECT_EQ(n.layer, n.depth == 1 ? "conv2" : "conv1");
+    EXPECT_EQ(all.nodes[n.parent].depth, n.depth - 1);
+    child_sum[n.parent] += n.relevance;
+  }
+  for (size_t k = 0; k < all.nodes.size(); ++k)
+    if (all.nodes[k].depth < 2)
+      EXPECT_NEAR(child_sum[k], all.nodes[k].relevance, 1e-4 * std::fabs(probe.output) + 1e-7) << "node " << k;
+
+  // top 2: the two largest of the full list, best first.
+  const auto two = attribution_graph(ex, {x}, r, "fc", t, 1, 2);
+  ASSERT_EQ(two.nodes.size(), 3u);
+  std::vector<float> level1;
+  for (size_t k = 1; k <= 5; ++k) level1.push_back(all.nodes[k].relevance);
+  EXPECT_EQ(two.nodes[1].relevance, level1[0]);
+  EXPECT_EQ(two.nodes[2].relevance, level1[1]);
+  EXPECT_GE(two.nodes[1].relevance, two.nodes[2].relevance);
+
+  testing::expect_error([&] { attribution_graph(ex, {x}, r, "fc", 7, 1, 2); }, ErrorKind::BadInput, "channel 7 is out of range: fc has 3 channels");
+  testing::expect_error([&] { attribution_graph(ex, {x}, r, "r1", 0, 1, 2); }, ErrorKind::BadInput, "--layer r1: a Relu node");
 }
 
 // ---- errors ---------------------------------------------------------------------------------------------
