@@ -366,7 +366,23 @@ void view_panel(App& app) {
 
 // ---- Prediction --------------------------------------------------------------------------------------
 void prediction_panel(App& app) {
-  const AppState& s = app.state;
+  AppState& s = app.state;
+  // Multi-output models (two heads, mean + variance): which output is predicted and explained.
+  const auto& outs = s.model().outputs;
+  if (outs.size() > 1) {
+    const size_t current = std::min(s.output, outs.size() - 1);
+    if (ImGui::BeginCombo("output", outs[current].name.c_str())) {
+      for (size_t k = 0; k < outs.size(); ++k) {
+        const std::string item = outs[k].name + "  " + outs[k].shape_text();
+        if (ImGui::Selectable(item.c_str(), k == current) && k != current) {
+          s.output = k;
+          s.settings.target = s.compare_settings.target = -1;   // class indices belong to an output
+          s.mark_dirty();
+        }
+      }
+      ImGui::EndCombo();
+    }
+  }
   const Results& r = s.results();
   if (!r.valid) {
     ImGui::TextColored(kDimColor, "no prediction yet");

@@ -6,6 +6,7 @@
 // calls relscope_app_open(path, name); the app reads and deletes the file. The app pushes a JSON
 // snapshot of its state back (document.documentElement.dataset.relscope, relscopeAppState()).
 // Downloads are Blob URLs made here: nothing leaves the device.
+#include <algorithm>
 #include <emscripten.h>
 
 #include <cstdio>
@@ -173,7 +174,7 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 
 // Settings by name, for the page and tests (the canvas has the same controls):
 // method, composite, target ("pred" or an index), colormap, opacity, compare ("0"/"1"),
-// compare-method, compare-composite, compare-target, prune (pruned-lrp), layer / channels / joint
+// compare-method, compare-composite, compare-target, output (graph output index), prune (pruned-lrp), layer / channels / joint
 // (crp), row (table row / .npy sample), sample (demo sample index). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
@@ -187,6 +188,7 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   else if (key == "compare-method") s.compare_settings.method = value;
   else if (key == "compare-composite") s.compare_settings.composite = value;
   else if (key == "compare-target") s.compare_settings.target = target(value);
+  else if (key == "output") { s.output = static_cast<size_t>(std::max(0, std::atoi(value.c_str()))); s.settings.target = s.compare_settings.target = -1; }
   else if (key == "prune") s.settings.prune = static_cast<float>(std::atof(value.c_str()));
   else if (key == "layer") s.settings.layer = value;
   else if (key == "channels") s.settings.channels = value;

@@ -272,5 +272,35 @@ TEST(AppState, TablesArraysCompareAndExports) {
   EXPECT_EQ(s.results().main.target, 2);
 }
 
+// A two-headed model: the chosen output is the one predicted and explained (as `explain --output 1`).
+TEST(AppState, TheChosenOutputIsPredictedAndExplained) {
+  AppState s;
+  s.open("two_heads.onnx", model_bytes("two_heads_opset13.onnx"));
+  s.open("x.npy", model_bytes("two_heads_opset13_input.npy"));
+  ASSERT_EQ(s.model().outputs.size(), 2u);
+  const Tensor x = read_npy(model_bytes("two_heads_opset13_input.npy").data(), model_bytes("two_heads_opset13_input.npy").size(), {}, "x.npy");
+  for (size_t out : {0u, 1u}) {
+    s.output = out;
+    s.mark_dirty();
+    ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+    const auto want_bytes = model_bytes(out == 0 ? "two_heads_opset13_output.npy" : "two_heads_opset13_output1.npy");
+    const Tensor want = read_npy(want_bytes.data(), want_bytes.size(), {}, "y.npy");
+    const Tensor& got = s.results().output;
+    const int64_t per = want.numel() / want.shape[0];
+    ASSERT_EQ(got.numel(), per) << "output " << out;
+    for (int64_t k = 0; k < per; ++k) EXPECT_NEAR(got.f[k], want.f[k], 1e-5f) << "output " << out << " at " << k;
+
+    // The explanation is the engine's for that output.
+    Session session = Session::load_file(std::string(RELSCOPE_SOURCE_DIR) + "/tests/data/models/two_heads_opset13.onnx");
+    relevance::Explainer ex(session);
+    relevance::ExplainRequest r;
+    r.output = out;
+    const auto e = ex.explain({slice_batch(x, 0, 1)}, r);
+    ASSERT_EQ(s.results().main.relevance.f.size(), e.relevance.f.size());
+    for (size_t k = 0; k < e.relevance.f.size(); ++k) EXPECT_NEAR(s.results().main.relevance.f[k], e.relevance.f[k], 1e-6f);
+    EXPECT_EQ(parse_json(s.record_json(), "record").get("output")->get("index")->num, static_cast<double>(out));
+  }
+}
+
 }  // namespace
 }  // namespace relscope::app

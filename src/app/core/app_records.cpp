@@ -116,6 +116,8 @@ std::string AppState::record_json() const {
   if (input_.kind == InputKind::Table) w.key("row").value(input_.row);
   w.end_object();
   w.key("output").begin_object();
+  w.key("index").value(static_cast<long long>(output));
+  if (output < model_desc_.outputs.size()) w.key("name").value(model_desc_.outputs[output].name);
   w.key("values").begin_array();
   for (float v : results_.output.f) w.value(static_cast<double>(v));
   w.end_array();
@@ -153,6 +155,7 @@ std::string AppState::snapshot_json() const {
                            : input_.kind == InputKind::Table ? "table" : "none");
   w.key("method").value(settings.method);
   w.key("composite").value(settings.composite);
+  w.key("output").value(static_cast<long long>(output));
   w.key("compare").value(compare);
   w.key("row").value(input_.row);
   w.key("rows").value(input_rows());

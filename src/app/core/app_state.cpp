@@ -158,6 +158,7 @@ void AppState::load_model(const std::string& label, std::vector<uint8_t> bytes) 
     labels_ = it != remembered_labels_.end() ? it->second : std::vector<std::string>{};
   }
   labels_fresh_ = false;
+  output = 0;
   explainer_ = std::move(explainer);   // before session_: it refers to the session
   session_ = std::move(session);
   model_bytes_ = std::move(bytes);
@@ -307,6 +308,7 @@ std::map<std::string, std::string> AppState::request_values(const ExplainSetting
   v["window"] = std::to_string(s.window);
   v["stride"] = std::to_string(s.stride);
   if (s.target >= 0) v["target"] = std::to_string(s.target);
+  v["output"] = std::to_string(output);
   // Method-specific parameters only where they apply (the shared parser refuses them elsewhere).
   if (s.method == "pruned-lrp") v["prune"] = fmt(s.prune);
   if (s.method == "crp") {
@@ -385,10 +387,11 @@ void AppState::compute() {
   const auto t0 = std::chrono::steady_clock::now();
   auto outs = session_->predict({r.input});
   r.forward_ms = ms_since(t0);
-  r.output = std::move(outs.at(0));
+  if (output >= outs.size()) output = 0;
+  r.output = std::move(outs[output]);
   if (r.output.dtype != DType::Float32) r.output = Tensor::from_floats(r.output.shape, r.output.as_floats());
   const auto& o = r.output.f;
-  if (o.empty()) fail_input(model_desc_.label + ": output 0 is empty");
+  if (o.empty()) fail_input(model_desc_.label + ": output '" + model_desc_.outputs[output].name + "' is empty");
 
   // Scores: the output itself when it already is a distribution, else its softmax.
   double sum = 0;

@@ -108,7 +108,7 @@ struct Explained {
 struct Results {
   bool valid = false;
   Tensor input;                 // the tensor the model saw
-  Tensor output;                // output 0, batch of 1
+  Tensor output;                // the chosen graph output (AppState::output), batch of 1
   bool output_is_probability = false;
   std::vector<TopK> top;        // best first, up to 5
   double forward_ms = 0;
@@ -169,6 +169,7 @@ class AppState {
   void remember_preprocess();   // per model hash, in memory
   ExplainSettings settings, compare_settings;
   bool compare = false;
+  size_t output = 0;            // which graph output is predicted and explained (0 after a model loads)
 
   // ---- exports (bytes for a download) ----
   std::vector<uint8_t> relevance_npy(bool compare_side = false) const;
