@@ -1,0 +1,38 @@
+// relscope/relevance/explain_detail.h — helpers the Explainer's two source files share (not a public API).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "engine/session.h"
+#include "relevance/explain.h"
+
+namespace relscope::relevance::detail {
+
+int64_t batch_of(const Tensor& t);
+// BadInput "<what> contains NaN or Inf" when t has a non-finite value.
+void require_finite(const Tensor& t, const std::string& what);
+// Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
+// sample's output size.
+std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name);
+// onehot(target) (gradients) or onehot(target) * output (LRP).
+Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool times_output);
+
+// Batch-1 exports run sample by sample: one(b, sample_inputs, sample_request) for every sample b, each on
+// its own target when one per sample was given (checked against the batch size first).
+template <class F>
+void for_each_sample(const std::vector<Tensor>& inputs, const ExplainRequest& request, F&& one) {
+  const int64_t n = batch_of(inputs[0]);
+  if (request.targets.size() > 1 && static_cast<int64_t>(request.targets.size()) != n)
+    fail_input("--target: " + std::to_string(request.targets.size()) + " targets for a batch of " + std::to_string(n));
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<Tensor> sample;
+    for (const auto& t : inputs) sample.push_back(slice_batch(t, b, 1));
+    ExplainRequest r = request;
+    if (request.targets.size() > 1) r.targets = {request.targets[b]};
+    one(b, sample, r);
+  }
+}
+
+}  // namespace relscope::relevance::detail
