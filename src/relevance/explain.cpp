@@ -47,6 +47,18 @@ std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vect
   return t;
 }
 
+void check_request(const Graph& g, const std::vector<Tensor>& inputs, const ExplainRequest& request) {
+  if (request.output >= g.outputs.size())
+    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
+  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+}
+
+void check_output(const Graph& g, const Tensor& y, int value) {
+  const std::string what = "output '" + g.values[value].name + "'";
+  if (y.dtype != DType::Float32) fail_input(what + " is not float32; choose another with --output");
+  require_finite(y, what);
+}
+
 // onehot(target) (gradients) or onehot(target) * output (LRP).
 Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool times_output) {
   Tensor s = Tensor::zeros(y.shape);
@@ -166,10 +178,7 @@ Explanation Explainer::explain(const std::vector<Tensor>& inputs, const ExplainR
     for (const auto& m : method_names()) list += (list.empty() ? "" : ", ") + m;
     fail_input("unknown method '" + request.method + "' (" + list + ")");
   }
-  const Graph& g = model_.graph();
-  if (request.output >= g.outputs.size())
-    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
-  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  check_request(model_.graph(), inputs, request);
   if (!model_.needs_batch_split(inputs)) return explain_batch(inputs, request);
 
   // Batch-1 export: explain sample by sample, each on its own target.
@@ -214,8 +223,7 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
   Activations act = s.forward_recorded(inputs);
   const Plan& plan = *act.plan;
   e.output = act.get(out_value);
-  if (e.output.dtype != DType::Float32) fail_input("output '" + out_name + "' is not float32; choose another with --output");
-  require_finite(e.output, "output '" + out_name + "'");
+  check_output(g, e.output, out_value);
   e.targets = resolve_targets(e.output, n, req.targets, out_name);
 
   auto gradient_at = [&](const std::vector<Tensor>& at) {

@@ -12,9 +12,7 @@ namespace relscope::relevance {
 using namespace detail;
 
 ConceptRanking Explainer::concepts(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
-  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
-  if (request.output >= model_.graph().outputs.size())
-    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
+  check_request(model_.graph(), inputs, request);
   if (!model_.needs_batch_split(inputs)) return concepts_batch(inputs, request);
   std::vector<Tensor> rel, norm, out;
   ConceptRanking all;
@@ -39,8 +37,7 @@ ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, cons
   const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
   ConceptRanking c;
   c.output = act.get(out_value);
-  if (c.output.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
-  require_finite(c.output, "output '" + g.values[out_value].name + "'");
+  check_output(g, c.output, out_value);
   const int64_t n = batch_of(inputs[0]);
   c.targets = resolve_targets(c.output, n, req.targets, g.values[out_value].name);
   const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
@@ -70,11 +67,9 @@ ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, cons
 ConditionalConcepts Explainer::conditional_concepts(const std::vector<Tensor>& inputs, const ExplainRequest& req,
                                                     const std::vector<std::vector<ConceptCondition>>& paths,
                                                     const std::string& capture_layer) {
-  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
-  if (batch_of(inputs[0]) != 1) fail_input("attribution graphs explain one sample at a time; the input has a batch of " + std::to_string(batch_of(inputs[0])));
   const Graph& g = canonical_.graph();
-  if (req.output >= g.outputs.size())
-    fail_input("--output " + std::to_string(req.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
+  check_request(g, inputs, req);
+  if (batch_of(inputs[0]) != 1) fail_input("attribution graphs explain one sample at a time; the input has a batch of " + std::to_string(batch_of(inputs[0])));
   const int out_value = g.outputs[req.output];
   Activations act = canonical_.forward_recorded(inputs);
   const Plan& plan = *act.plan;
@@ -85,8 +80,7 @@ ConditionalConcepts Explainer::conditional_concepts(const std::vector<Tensor>& i
     for (const auto& c : path) masks.back().emplace_back(find_concept_layer(g, plan, c.layer), c.channels);
   }
   const Tensor y = act.get(out_value);
-  if (y.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
-  require_finite(y, "output '" + g.values[out_value].name + "'");
+  check_output(g, y, out_value);
   ConditionalConcepts c;
   const auto targets = resolve_targets(y, 1, req.targets, g.values[out_value].name);
   c.target = targets[0];
@@ -119,9 +113,7 @@ std::vector<std::string> Explainer::concept_layers(const std::vector<Tensor>& in
 }
 
 ConceptMaps Explainer::concept_maps(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
-  if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
-  if (request.output >= model_.graph().outputs.size())
-    fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
+  check_request(model_.graph(), inputs, request);
   if (!model_.needs_batch_split(inputs)) return concept_maps_batch(inputs, request);
   std::vector<Tensor> rel, act, out;
   ConceptMaps all;
@@ -148,8 +140,7 @@ ConceptMaps Explainer::concept_maps_batch(const std::vector<Tensor>& inputs, con
   ConceptMaps c;
   c.axis = layer.axis;
   c.output = act.get(out_value);
-  if (c.output.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
-  require_finite(c.output, "output '" + g.values[out_value].name + "'");
+  check_output(g, c.output, out_value);
   c.targets = resolve_targets(c.output, batch_of(inputs[0]), req.targets, g.values[out_value].name);
   c.activation = act.get(layer.value);
   const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
@@ -174,7 +165,7 @@ std::vector<Tensor> Explainer::unit_maps(const std::vector<Tensor>& inputs, cons
   const Plan& plan = *act.plan;
   const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
   const Tensor y = act.get(out_value);
-  if (y.dtype != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
+  check_output(g, y, out_value);
   // The seed only has to reach the layer; the hook then replaces whatever arrived by the unit.
   const Tensor seed = make_seed(y, resolve_targets(y, 1, req.targets, g.values[out_value].name), false);
   const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);

@@ -16,6 +16,10 @@ void require_finite(const Tensor& t, const std::string& what);
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
 // sample's output size.
 std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name);
+// The request fits the model and the input: a float32 first input, an existing output. BadInput otherwise.
+void check_request(const Graph& g, const std::vector<Tensor>& inputs, const ExplainRequest& request);
+// The explained output `value` of a forward pass, checked: float32 and finite (BadInput naming it).
+void check_output(const Graph& g, const Tensor& y, int value);
 // onehot(target) (gradients) or onehot(target) * output (LRP).
 Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool times_output);
 
