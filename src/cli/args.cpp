@@ -60,20 +60,4 @@ Args parse_args(int argc, char** argv, int first, const std::set<std::string>& v
   return a;
 }
 
-std::vector<long long> parse_int_list(const std::string& text, const std::string& what) {
-  std::vector<long long> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    char* end = nullptr;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end) fail_input(what + ": '" + text + "' is not a comma-separated list of integers");
-    out.push_back(v);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 }  // namespace relscope::cli

@@ -24,7 +24,4 @@ struct Args {
 Args parse_args(int argc, char** argv, int first, const std::set<std::string>& value_options,
                 const std::set<std::string>& flag_options = {});
 
-// "1,3,224,224" -> {1,3,224,224}; throws BadInput naming `what`.
-std::vector<long long> parse_int_list(const std::string& text, const std::string& what);
-
 }  // namespace relscope::cli

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/explain_args.h"
 #include "core/error.h"
+#include "core/number_list.h"
 #include "engine/session.h"
 #include "relevance/explain.h"
 
@@ -53,7 +54,7 @@ int cmd_bench(int argc, char** argv) {
     const auto& d = g.values[g.inputs[k]].declared;
     Shape shape;
     if (k == 0 && a.has("shape")) {
-      for (long long v : parse_int_list(a.get("shape", ""), "--shape")) shape.push_back(v);
+      for (int64_t v : parse_int_list(a.get("shape", ""), "--shape")) shape.push_back(v);
     } else {
       for (const auto& dim : d.dims) shape.push_back(dim.value >= 0 ? dim.value : 1);
     }

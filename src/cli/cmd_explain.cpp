@@ -23,17 +23,6 @@ namespace relscope::cli {
 
 namespace {
 
-// Symbolic dims become 1: the shapes `relscope rules` plans for.
-std::vector<Tensor> example_inputs(const Graph& g) {
-  std::vector<Tensor> in;
-  for (int v : g.inputs) {
-    Shape s;
-    for (const auto& d : g.values[v].declared.dims) s.push_back(d.value >= 0 ? d.value : 1);
-    in.push_back(Tensor::zeros(s, g.values[v].declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32));
-  }
-  return in;
-}
-
 // --heatmap H.png for sample b of n: H.png itself for one sample, else H_0.png, H_1.png, ... (the suffix goes
 // before a ".png" extension, or at the end of any other name).
 std::string heatmap_path(const std::string& path, int64_t b, int64_t n) {

@@ -4,9 +4,9 @@
 #include "cli/input_args.h"
 
 #include <cstdlib>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/number_list.h"
 #include "io/file.h"
 #include "io/image.h"
 #include "io/npy.h"
@@ -14,20 +14,6 @@
 namespace relscope::cli {
 
 namespace {
-
-std::vector<float> float_list(const std::string& text, const std::string& what) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const float v = std::strtof(item.c_str(), &end);
-    if (item.empty() || *end) fail_input(what + ": '" + text + "' is not a comma-separated list of numbers");
-    out.push_back(v);
-  }
-  if (out.empty()) fail_input(what + ": needs at least one number");
-  return out;
-}
 
 std::string input_name(const Graph& g, size_t slot) {
   return g.label + ": input '" + g.values[g.inputs[slot]].name + "'";
@@ -61,8 +47,8 @@ LoadedInput load_image(const std::vector<uint8_t>& bytes, const std::string& pat
                onnx::elem_type_name(g.values[g.inputs[slot]].declared.elem_type) + " (images become float32)");
   ImagePreprocess pre = image_layout_for(declared_shape(g, slot), input_name(g, slot));
   pre.bgr = a.has("bgr");
-  if (a.has("mean")) pre.mean = float_list(a.get("mean", ""), "--mean");
-  if (a.has("std")) pre.std = float_list(a.get("std", ""), "--std");
+  if (a.has("mean")) pre.mean = parse_float_list(a.get("mean", ""), "--mean");
+  if (a.has("std")) pre.std = parse_float_list(a.get("std", ""), "--std");
   const Image img = decode_image(bytes.data(), bytes.size(), path, limits);
   LoadedInput in;
   in.tensor = image_to_tensor(img, pre);

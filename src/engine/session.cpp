@@ -134,4 +134,14 @@ Tensor concat_batch(const std::vector<Tensor>& parts) {
   return out;
 }
 
+std::vector<Tensor> example_inputs(const Graph& g) {
+  std::vector<Tensor> in;
+  for (int v : g.inputs) {
+    Shape s;
+    for (const auto& d : g.values[v].declared.dims) s.push_back(d.value >= 0 ? d.value : 1);
+    in.push_back(Tensor::zeros(s, g.values[v].declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32));
+  }
+  return in;
+}
+
 }  // namespace relscope

@@ -50,6 +50,10 @@ class Session {
   std::vector<std::unique_ptr<Plan>> plans_;
 };
 
+// Zero tensors of the graph inputs' declared shapes, symbolic dims as 1: what a front end plans for when
+// it needs shapes but has no data yet (`relscope rules`, the JS API's op list).
+std::vector<Tensor> example_inputs(const Graph& g);
+
 // Rows [begin, begin+count) of a tensor along axis 0, and the inverse.
 Tensor slice_batch(const Tensor& t, int64_t begin, int64_t count);
 Tensor concat_batch(const std::vector<Tensor>& parts);

@@ -28,17 +28,6 @@ ValueDesc describe_value(const Value& v) {
   return d;
 }
 
-// Symbolic dims become 1: the shapes `relscope rules` plans for.
-std::vector<Tensor> example_inputs(const Graph& g) {
-  std::vector<Tensor> in;
-  for (int v : g.inputs) {
-    Shape s;
-    for (const auto& d : g.values[v].declared.dims) s.push_back(d.value >= 0 ? d.value : 1);
-    in.push_back(Tensor::zeros(s, g.values[v].declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32));
-  }
-  return in;
-}
-
 std::string input_names(const Graph& g) {
   std::string names;
   for (int v : g.inputs) names += (names.empty() ? "" : ", ") + g.values[v].name;

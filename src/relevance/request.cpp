@@ -2,9 +2,9 @@
 #include "relevance/request.h"
 
 #include <cstdlib>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/number_list.h"
 
 namespace relscope::relevance {
 
@@ -37,35 +37,6 @@ struct Reader {
     return v;
   }
 };
-
-std::vector<float> float_list(const std::string& text, const std::string& what) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const float v = std::strtof(item.c_str(), &end);
-    if (item.empty() || *end) fail_input(what + ": '" + text + "' is not a comma-separated list of numbers");
-    out.push_back(v);
-  }
-  return out;
-}
-
-std::vector<int64_t> int_list(const std::string& text, const std::string& what) {
-  std::vector<int64_t> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    char* end = nullptr;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end) fail_input(what + ": '" + text + "' is not a comma-separated list of integers");
-    out.push_back(v);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -103,13 +74,13 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
   r.params.alpha = static_cast<float>(a.get_double("alpha", 2.0));
   r.params.beta = static_cast<float>(a.get_double("beta", r.params.alpha - 1.0));
   if (r.params.alpha - r.params.beta != 1.0f) fail_input(p + "alpha/" + p + "beta: alpha - beta must be 1");
-  if (a.has("low")) r.params.low = float_list(a.get("low", ""), p + "low");
-  if (a.has("high")) r.params.high = float_list(a.get("high", ""), p + "high");
+  if (a.has("low")) r.params.low = parse_float_list(a.get("low", ""), p + "low");
+  if (a.has("high")) r.params.high = parse_float_list(a.get("high", ""), p + "high");
   if (r.params.low.size() != r.params.high.size())
     fail_input(p + "low and " + p + "high must have the same number of values");
   for (const auto& o : text.rules) r.overrides[o.node] = parse_rule(o.rule, o.what);
   const std::string target = a.get("target", "pred");
-  if (target != "pred") r.targets = int_list(target, p + "target");
+  if (target != "pred") r.targets = parse_int_list(target, p + "target");
   if (a.has("output")) r.output = output_index(g, a.get("output", ""), p + "output");
   r.steps = static_cast<int>(a.get_int("steps", 20));
   r.samples = static_cast<int>(a.get_int("samples", 20));
@@ -125,8 +96,8 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
   r.prune.all = {static_cast<float>(a.get_double("prune-pos", both)), static_cast<float>(a.get_double("prune-neg", both))};
   for (const auto& o : text.prune_at) {
     const size_t colon = o.rule.find(':');
-    const std::vector<float> pos = float_list(o.rule.substr(0, colon), o.what);
-    const std::vector<float> neg = colon == std::string::npos ? pos : float_list(o.rule.substr(colon + 1), o.what);
+    const std::vector<float> pos = parse_float_list(o.rule.substr(0, colon), o.what);
+    const std::vector<float> neg = colon == std::string::npos ? pos : parse_float_list(o.rule.substr(colon + 1), o.what);
     if (pos.size() != 1 || neg.size() != 1) fail_input(o.what + ": expected NODE=P or NODE=Ppos:Pneg");
     r.prune.at_node[o.node] = {pos[0], neg[0]};
   }
@@ -135,7 +106,7 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
 
   // crp (and concept ranking): --layer NODE, --channels c1,c2,..., --joint.
   r.crp.layer = a.get("layer", "");
-  if (a.has("channels")) r.crp.channels = int_list(a.get("channels", ""), p + "channels");
+  if (a.has("channels")) r.crp.channels = parse_int_list(a.get("channels", ""), p + "channels");
   const std::string joint = a.get("joint", "0");
   if (joint != "0" && joint != "1" && joint != "true" && joint != "false") fail_input(p + "joint: '" + joint + "' is not true or false");
   r.crp.joint = joint == "1" || joint == "true";

@@ -147,6 +147,7 @@ void AppState::load_model(const std::string& label, std::vector<uint8_t> bytes) 
   for (const auto& n : cg.nodes) d.nodes.push_back({n.name, n.op_type, ""});
   for (const auto& m : explainer->canonize_report().merged) d.canonizer_notes.push_back("merged BatchNorm " + m);
 
+
   if (!model_desc_.hash.empty()) {
     remember_preprocess();
     remembered_labels_[model_desc_.hash] = labels_;
@@ -188,15 +189,6 @@ void AppState::load_labels(const std::string& text) {
 std::string AppState::label_for(int64_t index) const {
   if (index >= 0 && static_cast<size_t>(index) < labels_.size() && !labels_[index].empty()) return labels_[index];
   return "class " + std::to_string(index);
-}
-
-std::vector<std::string> AppState::concept_layers() const {
-  std::vector<std::string> out;
-  if (!explainer_) return out;
-  for (const auto& n : explainer_->canonical_graph().nodes)
-    if (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" || n.op_type == "MatMul")
-      out.push_back(n.name);
-  return out;
 }
 
 int64_t AppState::num_classes() const { return results_.valid ? results_.output.numel() : 0; }
@@ -384,6 +376,9 @@ void AppState::compute() {
   if (!session_) fail_input("no model: open an .onnx file");
   Results r;
   r.input = make_input();
+  // crp's layers: the engine's own notion of a concept layer (a MatMul of two activations is not one),
+  // once per model, from the plan for the real input (cached by the session).
+  if (model_desc_.concept_layers.empty()) model_desc_.concept_layers = explainer_->concept_layers({r.input});
   const auto t0 = std::chrono::steady_clock::now();
   auto outs = session_->predict({r.input});
   r.forward_ms = ms_since(t0);

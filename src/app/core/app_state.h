@@ -47,6 +47,7 @@ struct ModelDesc {
   std::vector<IoDesc> inputs, outputs;
   std::vector<NodeDesc> nodes;  // canonized graph (BN merged), with rules for the current input
   std::vector<std::string> canonizer_notes;
+  std::vector<std::string> concept_layers;   // linear layers of the canonized graph (crp), after a compute
 };
 
 // ---- input -------------------------------------------------------------------------------------------
@@ -160,8 +161,8 @@ class AppState {
   const std::vector<std::string>& labels() const { return labels_; }
   std::string label_for(int64_t index) const;
   int64_t num_classes() const;   // elements of output 0 per sample (0 before a forward pass)
-  // Layers crp can condition on (Conv, ConvTranspose, Gemm, MatMul of the canonized graph).
-  std::vector<std::string> concept_layers() const;
+  // Layers crp can condition on (Conv, ConvTranspose, Gemm, MatMul with constant weights; canonized graph).
+  const std::vector<std::string>& concept_layers() const { return model_desc_.concept_layers; }
 
   // ---- settings (panels edit these, then mark_dirty()) ----
   ImagePreprocess& preprocess() { return preprocess_; }
