@@ -27,6 +27,7 @@ count() {
   read -r p f < <(/usr/bin/python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1], errors="replace").read()
+text = re.sub(r"\x1b\[[0-9;]*m", "", text)   # GoogleTest colours its summary under node (wasm)
 p = f = 0
 for m in re.finditer(r"\[  PASSED  \] (\d+) tests?", text): p += int(m.group(1))
 for m in re.finditer(r"\[  FAILED  \] (\d+) tests?, listed below", text): f += int(m.group(1))
