@@ -7,7 +7,20 @@ namespace relscope::relevance {
 
 namespace {
 
-bool is_initializer(const Graph& g, int v) { return v >= 0 && g.values[v].is_initializer; }
+// The initializer behind v, looking through Identity nodes: PyTorch's exporter deduplicates equal
+// initializers into `b = Identity(a)`, e.g. the biases of two BatchNorms feeding one residual Add, which get
+// the same gradient from the same zero start and stay equal. -1 when v is not a constant of that kind.
+int initializer_of(const Graph& g, int v) {
+  for (int hops = 0; v >= 0 && hops < 64; ++hops) {
+    if (g.values[v].is_initializer) return v;
+    const int p = g.values[v].producer;
+    if (p < 0 || g.nodes[p].op != Op::Identity || g.nodes[p].inputs.size() != 1) return -1;
+    v = g.nodes[p].inputs[0];
+  }
+  return -1;
+}
+
+bool is_initializer(const Graph& g, int v) { return initializer_of(g, v) >= 0; }
 
 int consumers(const Graph& g, int v) {
   int k = 0;
@@ -44,11 +57,12 @@ Graph canonize(const Graph& original, CanonizeReport* report) {
     const bool has_bias = layer.inputs.size() > 2 && layer.inputs[2] >= 0;
     if (has_bias && !is_initializer(g, layer.inputs[2])) continue;
 
-    const Tensor &gamma = g.values[bn.inputs[1]].initializer, &beta = g.values[bn.inputs[2]].initializer;
-    const Tensor &mean = g.values[bn.inputs[3]].initializer, &var = g.values[bn.inputs[4]].initializer;
+    const auto param = [&](int v) -> const Tensor& { return g.values[initializer_of(g, v)].initializer; };
+    const Tensor &gamma = param(bn.inputs[1]), &beta = param(bn.inputs[2]);
+    const Tensor &mean = param(bn.inputs[3]), &var = param(bn.inputs[4]);
     const float eps = bn.attrs.get_float("epsilon", 1e-5f);
     const int64_t C = gamma.numel();
-    Tensor w = g.values[layer.inputs[1]].initializer;
+    Tensor w = param(layer.inputs[1]);
 
     // Where output channel j sits in the weight tensor, and the layer's own bias scale.
     int64_t outer = 0, per_channel = 0, inner = 0;   // w viewed as (outer, channels, inner)
@@ -65,7 +79,7 @@ Graph canonize(const Graph& original, CanonizeReport* report) {
       const bool transB = layer.attrs.get_int("transB", 0) != 0;
       outer = transB ? 1 : w.shape[0], per_channel = transB ? w.shape[0] : w.shape[1], inner = transB ? w.shape[1] : 1;
       // The output bias must be per feature: a C of any other shape (e.g. (M, N)) is left alone.
-      if (has_bias && g.values[layer.inputs[2]].initializer.numel() != per_channel) continue;
+      if (has_bias && param(layer.inputs[2]).numel() != per_channel) continue;
     }
     if (per_channel != C) continue;
 
@@ -76,7 +90,7 @@ Graph canonize(const Graph& original, CanonizeReport* report) {
         for (int64_t i = 0; i < inner; ++i) w.f[(o * C + c) * inner + i] *= s[c];
     Tensor b = Tensor::zeros({C});
     for (int64_t c = 0; c < C; ++c) {
-      const float old = has_bias ? g.values[layer.inputs[2]].initializer.f[c] * bias_scale : 0.0f;
+      const float old = has_bias ? param(layer.inputs[2]).f[c] * bias_scale : 0.0f;
       b.f[c] = ((old - mean.f[c]) * s[c] + beta.f[c]) / bias_scale;
     }
     layer.inputs[1] = add_initializer(g, g.values[layer.inputs[1]].name + "#bn_merged", std::move(w));

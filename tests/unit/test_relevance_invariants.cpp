@@ -162,6 +162,27 @@ TEST(RelevanceInvariants, BatchNormMergeKeepsTheForwardPass) {
   }
 }
 
+TEST(RelevanceInvariants, CanonizerSeesThroughIdentityOfInitializers) {
+  // PyTorch deduplicates equal initializers into Identity nodes (the biases of two BatchNorms feeding one
+  // residual Add stay equal in training): such a BN and such a weight are still constants and still merge.
+  ModelBuilder b;
+  b.input("x", {3, 5, 5});
+  b.init("W0", random_tensor({4, 3, 3, 3}, 31)).node("Identity", {"W0"}, {"W"}, {}, "dedup_w")
+      .node("Conv", {"x", "W"}, {"h"}, {}, "layer");
+  b.init("g", random_tensor({4}, 32, 0.5f, 1.5f)).init("be0", random_tensor({4}, 33))
+      .node("Identity", {"be0"}, {"be1"}, {}, "dedup_a").node("Identity", {"be1"}, {"be"}, {}, "dedup_b")
+      .init("m", random_tensor({4}, 34)).init("v", random_tensor({4}, 35, 0.5f, 2.0f))
+      .node("BatchNormalization", {"h", "g", "be", "m", "v"}, {"y"}, {}, "bn")
+      .output("y");
+  Session s = Session::from_model(b.build(), "bn.onnx");
+  CanonizeReport report;
+  Session merged = Session::from_graph(canonize(s.graph(), &report));
+  ASSERT_EQ(report.merged, (std::vector<std::string>{"bn -> layer"}));
+  const Tensor x = random_tensor({2, 3, 5, 5}, 36);
+  const auto y0 = s.predict({x})[0], y1 = merged.predict({x})[0];
+  for (size_t k = 0; k < y0.f.size(); ++k) ASSERT_NEAR(y0.f[k], y1.f[k], 1e-5f);
+}
+
 TEST(RelevanceInvariants, CanonizerMergesExportedBatchNormsWithoutChangingTheModel) {
   Session s = Session::load_file(kModels + "conv_bn_opset13.onnx");   // Conv -> BatchNormalization, twice
   CanonizeReport report;
