@@ -38,6 +38,10 @@ set(CMAKE_EXE_LINKER_FLAGS_DEBUG "-g")
 # Every object (engine, gtest, front ends) gets the same ABI-relevant flags: mixing -fexceptions and
 # no-exception objects silently turns throws into aborts.
 add_compile_options(-msimd128 -fexceptions -Wall -Wextra -Wno-unused-parameter)
+# Except the GEMM dispatch: compiled with -fexceptions (Eigen's allocations become JS invoke_* calls) the
+# same GEMM ran at ~18 instead of ~45 GFLOP/s under node 20 (measured, bench/RESULTS.md). Nothing there
+# throws but a failed allocation, which then aborts instead of unwinding (limits are checked before).
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/cpu/gemm.cpp PROPERTIES COMPILE_OPTIONS -fno-exceptions)
 add_link_options(
   -fexceptions
   -sALLOW_MEMORY_GROWTH=1

@@ -4,7 +4,7 @@
 //
 // Not part of the CMake project (one file, no dependencies beyond the engine). Build e.g.:
 //   g++ -O3 -std=c++20 -Isrc -I/usr/include/eigen3 bench/bench_kernels.cpp src/kernels/cpu/*.cpp \
-//       src/graph/op_params.cpp src/graph/attrs.cpp src/core/tensor.cpp -o /tmp/bench_kernels
+//       src/graph/op_params.cpp src/graph/attrs.cpp src/core/tensor.cpp -pthread -o /tmp/bench_kernels
 // (add -march=native, or build with emcc -msimd128, to compare). Prints one line per case: median ms
 // of forward and of the adjoint (conv_backward_data), and forward GFLOP/s.
 #include <algorithm>

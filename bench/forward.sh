@@ -2,7 +2,7 @@
 # Forward-pass benchmark: native vs WebAssembly (node) on the same model, in one run.
 #
 # usage: bench/forward.sh [MODEL.onnx] [--shape 1,3,224,224] [--repeat N]
-# Default model: build/bench/resnet18.onnx (made by bench/make_resnet18.py when python3-torchvision is
+# Default model: build/bench/resnet18.onnx (made by bench/make_resnet18.py when Debian's python3-torch is
 # installed), else the committed tests/data/models/resnet_tiny_opset13.onnx.
 # Prints both medians and their ratio; timing ratios from one run are what we compare (machines are noisy).
 set -euo pipefail
@@ -11,7 +11,7 @@ export NODE_PATH=/usr/share/nodejs NODE_OPTIONS=--no-experimental-fetch
 model=${1:-}
 [ $# -gt 0 ] && shift
 if [ -z "$model" ]; then
-  if [ ! -f build/bench/resnet18.onnx ] && /usr/bin/python3 -c 'import torchvision' 2>/dev/null; then
+  if [ ! -f build/bench/resnet18.onnx ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     /usr/bin/python3 bench/make_resnet18.py build/bench/resnet18.onnx >/dev/null 2>&1 || true
   fi
   model=build/bench/resnet18.onnx

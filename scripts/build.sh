@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# relscope — configure and build.  Usage: scripts/build.sh [native|wasm|all] [target...]
+# relscope — configure and build.  Usage: scripts/build.sh [native|wasm|all|asan] [target...]
 #   (default: all; with targets, only those are built, e.g. `scripts/build.sh wasm relscope_web`)
 #
 #   native -> build/native  (Release, g++, Ninja when available)
 #   wasm   -> build/wasm    (emcmake, Release; CLI/tests run under node; browser module in build/wasm/web)
+#   asan   -> build/asan    (clang++-14, -O1 -g, ASan + UBSan, plus the libFuzzer targets of tests/fuzz;
+#                            not part of "all": scripts/test.sh and scripts/fuzz.sh build it; RELSCOPE_ASAN_BUILD
+#                            names another folder)
 #
 # Run scripts/setup.sh first (scripts/test.sh and scripts/serve.sh do). Extra CMake arguments can be
 # passed through RELSCOPE_CMAKE_ARGS (e.g. RELSCOPE_CMAKE_ARGS=-DRELSCOPE_SANITIZE=ON for native).
@@ -54,9 +57,21 @@ build_wasm() {
   say "wasm: done in $((SECONDS - t0)) s"
 }
 
+build_asan() {
+  local dir=${RELSCOPE_ASAN_BUILD:-build/asan} t0=$SECONDS
+  say "asan: configure $dir"
+  # shellcheck disable=SC2046,SC2086
+  cmake -S . -B "$dir" $(generator_args "$dir") -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_COMPILER=clang++-14 -DRELSCOPE_FUZZ=ON ${RELSCOPE_CMAKE_ARGS:-}
+  say "asan: build (-j$JOBS) ${TARGETS[*]:-}"
+  cmake --build "$dir" -j"$JOBS" ${TARGETS[@]:+--target "${TARGETS[@]}"}
+  say "asan: done in $((SECONDS - t0)) s"
+}
+
 case "$MODE" in
   native) build_native ;;
   wasm) build_wasm ;;
   all) build_native; build_wasm ;;
-  *) echo "usage: $0 [native|wasm|all]" >&2; exit 2 ;;
+  asan) build_asan ;;
+  *) echo "usage: $0 [native|wasm|all|asan]" >&2; exit 2 ;;
 esac

@@ -19,9 +19,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---- apt packages -----------------------------------------------------------------------------------
 # dpkg-dev: `apt-get source` needs dpkg-source. fonts-dejavu-core: the canvas app embeds DejaVu Sans.
+# libclang-rt-14-dev: ASan/UBSan/libFuzzer runtimes for build/asan (clang-14 itself comes with emscripten).
 # npm: only if the machine's node has none.
 APT_PACKAGES=(emscripten libeigen3-dev libstb-dev libprotozero-dev libgtest-dev cmake chromium
-  chromium-driver libonnx-testdata ninja-build python3-numpy dpkg-dev fonts-dejavu-core)
+  chromium-driver libonnx-testdata ninja-build python3-numpy dpkg-dev fonts-dejavu-core libclang-rt-14-dev)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

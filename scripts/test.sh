@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # relscope — install, build native + wasm, run every test, end with "N passed, M failed".
 #
-# Sections: setup + build | native ctest | wasm ctest (node) | cross-build check | browser + JS API tests |
-#           summary
+# Sections: setup + build | native ctest | wasm ctest (node) | cross-build check | hostile corpus (native,
+#           wasm) | ASan + UBSan (unit tests, hostile corpus, libFuzzer targets) | browser + JS API tests | summary
 #
-# Counts are individual test cases: GoogleTest cases (native and wasm), conformance folders, CLI contract
-# cases, cross-build comparisons and node:test cases. Each runner's own summary line is collected from its
-# log; a runner that crashes before printing one counts as one failure.
+# Counts are individual test cases: GoogleTest cases (native, wasm and ASan), conformance folders, CLI
+# contract cases, cross-build comparisons, hostile-corpus cases, fuzz targets and node:test cases. Each
+# runner's own summary line is collected from its log; a runner that crashes before printing one counts as
+# one failure.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -60,6 +61,18 @@ run() {
 run native-ctest ctest --test-dir build/native --output-on-failure -V
 run wasm-ctest ctest --test-dir build/wasm --output-on-failure -V
 run cross-build tests/cli/cross_build_test.sh build/native/bin/relscope build/wasm/bin/relscope.js
+
+# Hostile-input corpus (tests/hostile): every malformed file through the native and the wasm CLI.
+run hostile-native tests/hostile/run.sh build/native/bin/relscope
+run hostile-wasm tests/hostile/run.sh node build/wasm/bin/relscope.js
+
+# ASan + UBSan (build/asan: clang 14, -O1 -g): the unit tests and the hostile corpus with zero reports
+# (a report aborts the binary: the test fails), then every libFuzzer target for 20 s (scripts/fuzz.sh).
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run asan-build env RELSCOPE_JOBS="$(nproc)" bash scripts/build.sh asan relscope relscope_tests fuzz_onnx fuzz_npy fuzz_csv fuzz_image fuzz_explain
+run asan-unit build/asan/bin/relscope_tests --gtest_brief=1
+run asan-hostile tests/hostile/run.sh build/asan/bin/relscope
+run fuzz bash scripts/fuzz.sh all 20
 
 node_tests=()
 for f in tests/browser/*.mjs tests/js/*.mjs; do

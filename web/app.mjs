@@ -1,18 +1,22 @@
 // relscope/web/app.mjs — the canvas app page: load the ImGui app module (relscope_app.js, src/app), hand
 // it the bundled demo and the user's files, and expose its state.
 //
-// Sections: page state | files -> MEMFS -> app | bundled demo | state for tests and scripts | main()
+// Sections: page state | files -> MEMFS -> app | bundled demo | state for tests and scripts | shared links |
+//           offline copy | main()
 //
 // Nothing leaves the device: the demo (assets/demo, listed by its preprocess.json) is fetched from this
 // page's own origin at load time, user files are read with the File API
 // and copied into the module's in-memory file system, and exports are Blob URLs made in the page.
-// After load the page makes no requests at all.
+// After load the page makes no requests at all. A service worker (web/sw.js) keeps a copy of everything
+// it loaded, so the page also opens with the network gone.
 //
 // For tests and scripts (see tests/browser/app_page.test.mjs):
 //   <html data-relscope="loading|ready|error">
 //   relscopeAppState()      -> {model, modelHash, input, prediction: {index, label, score}, heatmapShape,
-//                               heatmapRect (CSS px in the canvas), method, composite, lastError, computes, ...}
-//   relscopeAppTensor(k)    -> {data: Float32Array, shape} of the relevance (0), model input (1), compare (2)
+//                               heatmapRect (CSS px in the canvas), method, composite, lastError, computes,
+//                               concepts: {layer, ranking, mapChannels, selected, graph, atlas, thumbRects...}, ...}
+//   relscopeAppTensor(k)    -> {data: Float32Array, shape} of the relevance (0), model input (1), compare (2),
+//                              the concept browser's maps (3: 1 x K x input dims) or selected channel's map (4)
 //   relscopeAppSet(key, v)  -> the canvas' settings by name (method, composite, target, colormap, ...)
 //   relscopeAppOpen(files)  -> hands File objects to the app, as the file input and drops do
 //   globalThis.relscope     -> the JS API (createRelscope() of web/relscope.mjs) over the app's own module,
@@ -169,7 +173,7 @@ function appTensor(which = 0) {
   if (n === 0) return null;
   const p = M._relscope_app_tensor_data(which);
   const s = appState();
-  const shape = which === 1 ? s.inputShape : s.heatmapShape;
+  const shape = which === 1 ? s.inputShape : which === 3 ? s.concepts.mapsShape : s.heatmapShape;
   return { data: new Float32Array(M.HEAPF32.buffer, p, n).slice(), shape };
 }
 
@@ -178,6 +182,58 @@ function appSet(key, value) {
   const ok = M.ccall('relscope_app_set', 'number', ['string', 'string'], [String(key), String(value)]) === 1;
   M._relscope_app_wake();
   return ok;
+}
+
+// ---- shared links (the URL fragment) ----------------------------------------------------------------
+// #sample=2&method=pruned-lrp&prune=0.5&colormap=coldnhot: the demo sample, method and parameters, so a
+// link (or a lesson) opens the page as someone set it. The fragment never reaches a server; it is
+// applied once at start and kept current with what the canvas shows (history.replaceState: no reload,
+// no history entries). Keys are relscopeAppSet's; 'sample' goes first (it replaces the input).
+const SHARE_KEYS = ['sample', 'output', 'method', 'composite', 'target', 'prune', 'prune-mode', 'layer', 'channels', 'joint', 'colormap'];
+
+function applyFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const refused = [];
+  for (const key of SHARE_KEYS) {
+    if (params.has(key) && !appSet(key, params.get(key))) refused.push(key);
+  }
+  for (const key of params.keys()) if (!SHARE_KEYS.includes(key)) refused.push(key);
+  if (refused.length) console.warn(`relscope: link settings not applied: ${refused.join(', ')}`);
+}
+
+function fragmentOf(state) {
+  const params = new URLSearchParams();
+  const share = { ...(state.share || {}), colormap: state.colormap };
+  for (const key of SHARE_KEYS) if (share[key] !== undefined && share[key] !== '') params.set(key, share[key]);
+  return `#${params.toString()}`;
+}
+
+function followFragment() {
+  M.onRelscopeState = (status) => {
+    if (status !== 'ready') return;
+    const hash = fragmentOf(JSON.parse(M.relscopeSnapshot));
+    if (hash !== location.hash) history.replaceState(null, '', hash);
+  };
+}
+
+// ---- offline copy (web/sw.js) ------------------------------------------------------------------------
+// Registers the service worker and has it store every file this page loaded before it took control, so
+// the next visit works with the network gone. Resolves to {stored, missing} or {skipped: why}; never
+// rejects and never waits more than `ms` (the app must start even where service workers are off).
+async function keepOffline(ms = 15000) {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return { skipped: 'no service workers here' };
+  const work = (async () => {
+    await navigator.serviceWorker.register('./sw.js');
+    const reg = await navigator.serviceWorker.ready;
+    const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name)];
+    const channel = new MessageChannel();
+    const reply = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
+    reg.active.postMessage({ type: 'store', urls }, [channel.port2]);
+    const { count, missing } = await reply;
+    return { stored: count, missing };
+  })().catch((err) => ({ skipped: String(err && err.message ? err.message : err) }));
+  const timeout = new Promise((resolve) => setTimeout(() => resolve({ skipped: `no answer in ${ms} ms` }), ms));
+  return Promise.race([work, timeout]);
 }
 
 // ---- main() ----------------------------------------------------------------------------------------
@@ -214,6 +270,12 @@ async function main() {
   if (got.error) console.warn(`relscope: the bundled demo did not load: ${got.error}`);
   else withDemo = handOverDemo(got);
   // From here the app reports 'ready' (or 'error' when it has no model it was promised).
+  if (withDemo) applyFragment();
+  window.addEventListener('hashchange', applyFragment);   // a link pasted into this tab
+  followFragment();
+  // The offline copy is part of loading: once the page says 'ready' it fetches nothing more.
+  globalThis.relscopeOffline = await keepOffline();
+  if (globalThis.relscopeOffline.skipped) console.warn(`relscope: no offline copy: ${globalThis.relscopeOffline.skipped}`);
   M.ccall('relscope_app_booted', null, ['number'], [withDemo ? 1 : 0]);
   M._relscope_app_wake();
   canvas.focus();

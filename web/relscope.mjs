@@ -19,7 +19,19 @@
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
+//   const x = await rs.loadInput(bytes, 'x.npy', {slot: 0});   // {data, shape, dtype}: an image (by its bytes;
+//     // laid out, resized and scaled for the model's input), a .npy, or a .csv (by name), read as the CLI
+//     // reads INPUT files; refused (RelscopeError) when malformed, empty or not finite. Needs a model.
+//   createRelscope({limits: {maxMemoryMB, maxElements, maxFileMB, maxImagePixels}}): the resource limits
+//     for models and inputs loaded afterwards (defaults as the CLI's: 4096 MB, 2^28, 2048 MB, 64 Mpixel).
 //
+// Variance heatmaps (same names as the CLI's flags, in params): a Gaussian head's mean or variance with
+// params {explain: 'mean'|'variance', 'mean-unit', 'var-unit', 'var-kind'} (the result's `explained` says
+// which quantity, e.g. "log-variance of output 'y' unit 1"); CovLRP with method 'cov-lrp' and params
+// {'mc-dropout': N, seed} or {ensemble: 'b.onnx,c.onnx'} after loadEnsembleMember(bytes, 'b.onnx'), ...,
+// cov: 'diag'|'marg'|'both'. Its result: relevance = the chosen map (+ the aleatoric term for Gaussian
+// heads), output null, and cov = {diag, marg, mean, aleatoric, memberOutputs (M x N), memberVariances,
+// outputVariance (per sample), members, membersText, explained, aleatoricExplained}.
 // params use the CLI's flag names (epsilon gamma alpha beta low high steps samples noise seed window
 // stride baseline) and are checked by the same parser; low/high take a number or an array (per channel);
 // rules maps node names to rule strings ('zplus', 'gamma:0.5', 'zbox:-1,1', ...). target: 'pred', a
@@ -75,7 +87,7 @@ function inputsArg(x, what) {
 // `module`: an already instantiated Emscripten module that links src/js/bindings.cpp (the ImGui app's),
 // used instead of loading ./relscope_web.js.
 export async function createRelscope(options = {}) {
-  const { module: given, ...factoryOptions } = options ?? {};
+  const { module: given, limits, ...factoryOptions } = options ?? {};
   let M = given;
   if (!M) {
     const { default: createRelscopeModule } = await import('./relscope_web.js');
@@ -83,6 +95,10 @@ export async function createRelscope(options = {}) {
   }
   if (typeof M.Engine !== 'function') throw new RelscopeError('this module has no relscope JS bindings (src/js/bindings.cpp)', 'internal');
   const engine = new M.Engine();
+  if (limits !== undefined && limits !== null) {
+    const r = engine.setLimits(limits);
+    if (r && typeof r.error === 'string') throw new RelscopeError(r.error, r.kind);
+  }
 
   // Run one engine call: its {error, kind} becomes a thrown RelscopeError; a JS exception from inside
   // the runtime (abort, trap) is an internal error.
@@ -106,6 +122,10 @@ export async function createRelscope(options = {}) {
       return call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
     },
 
+    async loadInput(bytes, name = 'input.npy', { slot = 0 } = {}) {
+      return call(() => engine.loadInput(modelBytes(bytes, String(name)), String(name), Number(slot)));
+    },
+
     async predict(input) {
       return call(() => engine.predict(inputsArg(input, 'predict')));
     },
@@ -117,6 +137,15 @@ export async function createRelscope(options = {}) {
         const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, 'explain.inputs') } : tensorArg({ data, shape }, 'explain');
         return engine.explain({ ...rest, ...tensors });
       });
+    },
+
+    // cov-lrp over a deep ensemble: load the other members (the loaded model is the first), then
+    // explain({..., method: 'cov-lrp', params: {ensemble: 'b.onnx,c.onnx'}}). loadModel clears them.
+    async loadEnsembleMember(bytes, name = 'member.onnx') {
+      call(() => engine.loadEnsembleMember(modelBytes(bytes, String(name)), String(name)));
+    },
+    clearEnsemble() {
+      engine.clearEnsemble();
     },
 
     async rules(request = {}) {

@@ -110,6 +110,7 @@ void frame() {
     app.compute_pending = true;
     activity();
   }
+  if (step_concepts(app)) activity();   // the concept browser: one unit of work per frame, while open
   if (app.textures_dirty) {
     refresh_textures(app);
     activity();

@@ -416,15 +416,20 @@ void explain_settings(App& app, ExplainSettings& e, const char* id) {
     slider_f("prune", &e.prune, 0.0f, 1.0f, "%.2f");
     help_marker("PLRP: per layer, the weakest relevance of each sign is zeroed up to this share of its mass; "
                 "the rest is rescaled (conservation holds).");
+    after_edit(app, ImGui::Checkbox("mask activations (PLRP-M)", &e.prune_mask));
+    help_marker("PLRP-M: instead of rescaling, the pruned units' activations are masked and the layer's rule "
+                "runs again, so each output unit's relevance goes to its surviving inputs. Relevance of units "
+                "whose every input was pruned is lost: see 'kept'.");
     // Sparsity beside the slider: the heatmap's Gini and, per pruned layer, what it lost.
     const Results& r = s.results();
     const Explained* shown = !r.valid ? nullptr : (&e == &s.settings ? &r.main : (r.has_compare ? &r.compare : nullptr));
     if (shown && shown->settings.method == "pruned-lrp") {
       ImGui::Text("heatmap sparsity (Gini of |R|): %.3f", shown->gini);
-      if (!shown->pruning.empty() && ImGui::BeginTable("pruned layers", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
+      if (!shown->pruning.empty() && ImGui::BeginTable("pruned layers", 4, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
         ImGui::TableSetupColumn("input of layer");
-        ImGui::TableSetupColumn("zeroed");
+        ImGui::TableSetupColumn(shown->settings.prune_mask ? "masked" : "zeroed");
         ImGui::TableSetupColumn("Gini before -> after");
+        ImGui::TableSetupColumn("kept");
         ImGui::TableHeadersRow();
         for (const auto& layer : shown->pruning) {
           ImGui::TableNextRow();
@@ -434,6 +439,8 @@ void explain_settings(App& app, ExplainSettings& e, const char* id) {
           ImGui::Text("%.1f%%", 100.0 * layer.zeroed_fraction);
           ImGui::TableNextColumn();
           ImGui::Text("%.3f -> %.3f", layer.gini_before, layer.gini_after);
+          ImGui::TableNextColumn();
+          ImGui::Text("%.1f%%", 100.0 * layer.kept);
         }
         ImGui::EndTable();
       }
@@ -603,11 +610,16 @@ void draw_ui(App& app) {
   ImGui::SetNextWindowPos(ImVec2(side + centre + 3 * m, m), ImGuiCond_Always);
   ImGui::SetNextWindowSize(ImVec2(side, H - 2 * m), ImGuiCond_Always);
   if (ImGui::Begin("Explain", nullptr, fixed)) {
+    ImGui::Checkbox("Concept browser", &app.show_concepts);   // app_concepts.cpp
+    ImGui::SameLine();
+    ImGui::Checkbox("Variance", &app.show_variance);   // app_variance.cpp
     if (ImGui::CollapsingHeader("Prediction", ImGuiTreeNodeFlags_DefaultOpen)) prediction_panel(app);
     if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) explain_panel(app);
     if (ImGui::CollapsingHeader("Timings and export", ImGuiTreeNodeFlags_DefaultOpen)) export_panel(app);
   }
   ImGui::End();
+  draw_concepts(app);
+  draw_variance(app);
 }
 
 }  // namespace relscope::app

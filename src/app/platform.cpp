@@ -85,7 +85,8 @@ std::string snapshot(App& app) {
   j += ",\"booted\":" + std::string(app.booted ? "true" : "false");
   j += ",\"busy\":" + std::string(app.compute_pending || app.state.dirty() ? "true" : "false");
   j += ",\"notice\":" + json_escape(app.notice);
-  j += ",\"colormap\":" + json_escape(app.colormap) + "}";
+  j += ",\"colormap\":" + json_escape(app.colormap);
+  j += ",\"concepts\":" + relscope::app::concepts_snapshot_json(app) + "}";
   return j;
 }
 
@@ -128,6 +129,10 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_open(const char* path, const char* name) {
   if (!take_file(path, bytes)) {
     relscope::app::publish_state(app);
     return 0;
+  }
+  if (variance_take_model(app, name, bytes)) {   // the Variance window asked for an ensemble member
+    relscope::app::publish_state(app);
+    return app.state.last_error.empty() ? 1 : 0;
   }
   std::string what;
   const bool ok = app.state.guard([&] { what = app.state.open(name, std::move(bytes)); });
@@ -174,8 +179,8 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 
 // Settings by name, for the page and tests (the canvas has the same controls):
 // method, composite, target ("pred" or an index), colormap, opacity, compare ("0"/"1"),
-// compare-method, compare-composite, compare-target, output (graph output index), prune (pruned-lrp), layer / channels / joint
-// (crp), row (table row / .npy sample), sample (demo sample index). 1 on success.
+// compare-method, compare-composite, compare-target, output (graph output index), prune / prune-mode (pruned-lrp), layer / channels / joint
+// (crp), row (table row / .npy sample), sample (demo sample index), concepts / concept-* (app_concepts.cpp). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
   const std::string key = key_c, value = value_c;
@@ -190,12 +195,18 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   else if (key == "compare-target") s.compare_settings.target = target(value);
   else if (key == "output") { s.output = static_cast<size_t>(std::max(0, std::atoi(value.c_str()))); s.settings.target = s.compare_settings.target = -1; }
   else if (key == "prune") s.settings.prune = static_cast<float>(std::atof(value.c_str()));
+  else if (key == "prune-mode") s.settings.prune_mask = value == "mask";
   else if (key == "layer") s.settings.layer = value;
   else if (key == "channels") s.settings.channels = value;
   else if (key == "joint") s.settings.joint = value == "1" || value == "true";
   else if (key == "row") s.select_row(std::atoi(value.c_str()));
   else if (key == "sample") {
     const bool ok = s.guard([&] { s.select_sample(static_cast<size_t>(std::atoi(value.c_str()))); });
+    relscope::app::publish_state(app);
+    return ok ? 1 : 0;
+  }
+  else if (key.rfind("concept", 0) == 0) {   // the Concepts window (app_concepts.cpp)
+    const bool ok = relscope::app::set_concepts(app, key, value);
     relscope::app::publish_state(app);
     return ok ? 1 : 0;
   }
@@ -229,8 +240,8 @@ EMSCRIPTEN_KEEPALIVE const char* relscope_app_state_json() {
   return s.c_str();
 }
 
-// The current main relevance (0), model input (1) or compare relevance (2), float32, shape in the
-// snapshot: element count and a pointer into wasm memory (the page copies at once).
+// The current main relevance (0), model input (1), compare relevance (2), the concept browser's maps (3:
+// concepts.mapsShape) or its selected channel's map (4: heatmapShape), float32, shape in the snapshot: element count and a pointer into wasm memory (the page copies at once).
 namespace {
 const relscope::Tensor* result_tensor(int which) {
   const auto& r = the_app().state.results();
@@ -238,7 +249,7 @@ const relscope::Tensor* result_tensor(int which) {
   if (which == 0) return &r.main.relevance;
   if (which == 1) return &r.input;
   if (which == 2 && r.has_compare) return &r.compare.relevance;
-  return nullptr;
+  return relscope::app::concepts_tensor(the_app(), which);   // 3, 4: the concept browser's maps
 }
 }  // namespace
 

@@ -3,16 +3,18 @@
 //
 // Sections: helpers (data files, JSON, crops) | cmd_atlas
 //
-// Memory stays bounded by one input file: pass 1 reads every file to count samples (and to name a bad file
-// before any long work), pass 2 streams the samples into the accumulator, pass 3 reloads only the files
-// holding kept samples to cut their crops.
+// Memory stays bounded by one input file per worker: pass 1 reads every file to count samples (and to name a
+// bad file before any long work), pass 2 streams the samples into the accumulator on --threads workers
+// (default: the hardware's; 1 in wasm), pass 3 reloads only the files holding kept samples to cut their crops.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -161,15 +163,25 @@ struct Kept {   // one crop to cut: entry `rank` of channel `channel`'s RelMax (
 // ---- cmd_atlas ----
 int cmd_atlas(int argc, char** argv) {
   auto options = explain_value_options();
-  options.insert({"out", "top"});
+  options.insert({"out", "top", "threads"});
   options.insert(input_value_options().begin(), input_value_options().end());
   auto flags = explain_flag_options();
   flags.insert(input_flag_options().begin(), input_flag_options().end());
   const Args a = parse_args(argc, argv, 2, options, flags);
   if (a.positional.size() != 2 || !a.has("layer") || !a.has("out"))
-    fail_input("usage: relscope atlas MODEL.onnx DATA_DIR --layer NODE --out DIR [--top K] [--composite C] [--target T] ...");
+    fail_input("usage: relscope atlas MODEL.onnx DATA_DIR --layer NODE --out DIR [--top K] [--threads N] [--composite C] [--target T] ...");
   const long long top = a.get_int("top", 8);
   if (top < 1) fail_input("--top must be at least 1");
+  // --threads: workers, each explaining whole samples with its own engine (the kernels inside stay on one
+  // thread: samples are the coarser, better-scaling unit). 0 or absent: every hardware thread (1 in wasm,
+  // which has no pthreads).
+  long long threads = a.get_int("threads", 0);
+  if (threads < 0 || threads > 256) fail_input("--threads: expected 0 (all hardware threads) to 256, got " + std::to_string(threads));
+#ifdef __EMSCRIPTEN__
+  threads = 1;
+#else
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+#endif
   Session s = Session::load_file(a.positional[0]);
   if (s.graph().inputs.size() != 1) fail_input(s.graph().label + ": atlas needs a model with one input");
   const auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"));
@@ -179,39 +191,44 @@ int cmd_atlas(int argc, char** argv) {
   auto path_of = [&](size_t f) { return (fs::path(dir) / files[f]).string(); };
   relevance::Explainer explainer(s);
 
-  // Pass 1: count samples; the first one also checks the layer and the flags before the long work.
+  // Pass 1: count samples; the first one also checks the layer and the flags before the long work, and
+  // gives the layer's position dims.
   std::vector<int64_t> per_file;
   int64_t total = 0;
+  Shape position_dims;
   for (size_t f = 0; f < files.size(); ++f) {
     const LoadedInput in = load_file(path_of(f), s.graph(), a, s.limits());
-    if (f == 0) relevance::layer_sample(explainer, slice_batch(in.tensor, 0, 1), request);
+    if (total == 0 && in.tensor.shape[0] > 0) {
+      const auto ls = relevance::layer_sample(explainer, slice_batch(in.tensor, 0, 1), request);
+      position_dims.assign(ls.relevance.shape.begin() + 1, ls.relevance.shape.end());
+    }
     per_file.push_back(in.tensor.shape[0]);
     total += in.tensor.shape[0];
   }
   if (total == 0) fail_input(dir + ": the input files hold no samples");
 
-  // Pass 2: stream every sample into the accumulator.
-  std::unique_ptr<relevance::ConceptAtlas> atlas;
-  Shape position_dims;
-  std::vector<SampleRef> samples;
+  // Pass 2: stream every sample into the accumulator, on `threads` workers (relevance::stream_atlas: each
+  // with its own Session and Explainer; the merged top-K equals the one-thread result exactly).
+  relevance::AtlasSource source;
+  source.counts = per_file;
+  source.load = [&](size_t f) { return load_file(path_of(f), s.graph(), a, s.limits()).tensor; };
   int64_t reported = 0;
-  for (size_t f = 0; f < files.size(); ++f) {
-    const LoadedInput in = load_file(path_of(f), s.graph(), a, s.limits());
-    for (int64_t b = 0; b < in.tensor.shape[0]; ++b) {
-      const auto ls = relevance::layer_sample(explainer, slice_batch(in.tensor, b, 1), request);
-      if (!atlas) {
-        atlas = std::make_unique<relevance::ConceptAtlas>(ls.relevance.shape[0], top);
-        position_dims.assign(ls.relevance.shape.begin() + 1, ls.relevance.shape.end());
-      }
-      atlas->add(static_cast<int64_t>(samples.size()), ls.relevance, ls.activation);
-      samples.push_back({f, b, ls.target});
-      const int64_t done = static_cast<int64_t>(samples.size());
-      if (done * 10 / total > reported || done == total) {
-        reported = done * 10 / total;
-        std::fprintf(stderr, "atlas: %lld/%lld samples\n", static_cast<long long>(done), static_cast<long long>(total));
-      }
+  auto progress = [&](int64_t done, int64_t all) {
+    if (done * 10 / all > reported || done == all) {
+      reported = done * 10 / all;
+      std::fprintf(stderr, "atlas: %lld/%lld samples\n", static_cast<long long>(done), static_cast<long long>(all));
     }
-  }
+  };
+  const std::string model_path = a.positional[0];
+  const Limits limits = s.limits();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = relevance::stream_atlas([&] { return Session::load_file(model_path, limits); }, source, request, top,
+                                      static_cast<int>(threads), progress);
+  const double stream_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::unique_ptr<relevance::ConceptAtlas> atlas = std::move(run.atlas);
+  std::vector<SampleRef> samples;
+  for (size_t f = 0; f < files.size(); ++f)
+    for (int64_t b = 0; b < per_file[f]; ++b) samples.push_back({f, b, run.targets[samples.size()]});
 
   // Pass 3: crops, file by file, one forward pass per kept sample and one sweep per distinct unit.
   std::error_code ec;
@@ -291,9 +308,10 @@ int cmd_atlas(int argc, char** argv) {
   }
   j += "\n  ]\n}\n";
   write_file_bytes((fs::path(out) / "atlas.json").string(), reinterpret_cast<const uint8_t*>(j.data()), j.size());
-  std::printf("# layer %s (%lld channels), %lld samples from %zu files%s, top %lld\n", request.crp.layer.c_str(),
+  std::printf("# layer %s (%lld channels), %lld samples from %zu files%s, top %lld, %lld thread(s)\n", request.crp.layer.c_str(),
               static_cast<long long>(channels), static_cast<long long>(total), files.size(),
-              skipped ? (", " + std::to_string(skipped) + " other files skipped").c_str() : "", top);
+              skipped ? (", " + std::to_string(skipped) + " other files skipped").c_str() : "", top, threads);
+  std::printf("# streamed in %.3f s (%.2f ms per sample)\n", stream_s, 1000.0 * stream_s / static_cast<double>(total));
   std::printf("wrote %s\n", (fs::path(out) / "atlas.json").string().c_str());
   return 0;
 }

@@ -1,47 +1,101 @@
 // relscope/cli/cmd_bench.cpp — `relscope bench MODEL.onnx`: median forward (and explain) time.
 //
+// Sections: clocks and memory | timing | cmd_bench
+//
 // Inputs are seeded random values. With --method, the explanation is timed too and the ratio
-// explain/forward is printed: both are measured in the same run, because the machines are noisy and
-// only ratios from one run compare. Never used for timed assertions in tests.
+// explain/forward is printed; with --threads N > 1 the single-threaded forward is timed as well and the
+// speedup printed. Runs of the compared quantities are interleaved (forward, explain, forward, ...) and
+// medians taken, because the machines are noisy and only ratios from one run compare. Each time is given
+// as wall clock and as process CPU time (a better estimate of the quiet-machine time of a single-threaded
+// run when other work competes for the cores). Never used for timed assertions in tests.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <optional>
 #include <random>
+
+#if defined(__EMSCRIPTEN__)
+#include <emscripten.h>
+#else
+#include <sys/resource.h>
+#endif
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/explain_args.h"
+#include "cli/threads_option.h"
 #include "core/error.h"
 #include "core/number_list.h"
 #include "engine/session.h"
+#include "kernels/kernels.h"
 #include "relevance/explain.h"
 
 namespace relscope::cli {
 
 namespace {
 
-template <class F>
-double median_ms(long long warmup, long long repeat, F&& f) {
-  using clock = std::chrono::steady_clock;
-  for (long long k = 0; k < warmup; ++k) f();
-  std::vector<double> ms;
-  for (long long k = 0; k < repeat; ++k) {
+// ---- clocks and memory ---------------------------------------------------------------------------------------
+#if defined(__EMSCRIPTEN__)
+// Under node, process.cpuUsage(); in a browser there is none (-1: not reported).
+EM_JS(double, relscope_cpu_ms, (), {
+  if (typeof process == 'object' && process.cpuUsage) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  return -1;
+});
+double process_cpu_ms() { return relscope_cpu_ms(); }
+// The linear memory only grows, so its size is the high-water mark of the heap (and stack).
+double peak_mib() { return static_cast<double>(__builtin_wasm_memory_size(0)) * 65536.0 / (1 << 20); }
+#else
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+double peak_mib() {   // the process's resident high-water mark
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+#endif
+
+// ---- timing ----------------------------------------------------------------------------------------------------
+struct Timing {
+  std::vector<double> wall, cpu;
+  template <class F>
+  void run(F&& f) {
+    using clock = std::chrono::steady_clock;
+    const double c0 = process_cpu_ms();
     const auto t0 = clock::now();
     f();
-    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    wall.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    cpu.push_back(process_cpu_ms() - c0);
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  static double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  }
+  double wall_ms() const { return median(wall); }
+  double cpu_ms() const { return median(cpu); }
+};
+
+void print_time(const char* what, const Timing& t) {
+  std::printf("%s: %.3f ms (cpu %.3f ms)\n", what, t.wall_ms(), t.cpu_ms());
 }
 
 }  // namespace
 
+// ---- cmd_bench -------------------------------------------------------------------------------------------------
 int cmd_bench(int argc, char** argv) {
   auto options = explain_value_options();
-  options.insert({"repeat", "warmup", "shape"});
+  options.insert({"repeat", "warmup", "shape", kThreadsOption});
   const Args a = parse_args(argc, argv, 2, options);
   if (a.positional.size() != 1)
-    fail_input("usage: relscope bench MODEL.onnx [--repeat N] [--warmup N] [--shape 1,3,224,224] [--method M --composite C]");
+    fail_input("usage: relscope bench MODEL.onnx [--repeat N] [--warmup N] [--shape 1,3,224,224] [--threads N] "
+               "[--method M --composite C]");
+  const int threads = apply_threads_option(a);
   Session s = Session::load_file(a.positional[0]);
   const Graph& g = s.graph();
   const long long repeat = std::max(1LL, a.get_int("repeat", 10));
@@ -64,17 +118,50 @@ int cmd_bench(int argc, char** argv) {
     inputs.push_back(std::move(t));
   }
 
-  const double forward = median_ms(warmup, repeat, [&] { s.predict(inputs); });
-  std::printf("model %s input %s, median of %lld runs\n", g.label.c_str(), shape_str(inputs.empty() ? Shape{} : inputs[0].shape).c_str(), repeat);
-  std::printf("forward: %.3f ms\n", forward);
-  if (a.has("method")) {
-    const auto request = explain_request(a, g, repeated_option(argc, argv, "rule"));
-    relevance::Explainer explainer(s);
-    const double explain = median_ms(warmup, repeat, [&] { explainer.explain(inputs, request); });
-    std::printf("explain: %.3f ms (%s%s)\n", explain, request.method.c_str(),
-                request.method == "lrp" ? (", " + request.composite).c_str() : "");
-    std::printf("explain/forward: %.2f\n", explain / forward);
+  const bool with_explain = a.has("method");
+  std::optional<relevance::ExplainRequest> request;
+  std::optional<relevance::Explainer> explainer;
+  if (with_explain) {
+    request = explain_request(a, g, repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
+    explainer.emplace(s);
   }
+  auto forward = [&] { s.predict(inputs); };
+  auto forward_1 = [&] {   // the single-threaded reference for the speedup
+    kernels::set_threads(1);
+    s.predict(inputs);
+    kernels::set_threads(threads);
+  };
+  auto explain = [&] { explainer->explain(inputs, *request); };
+
+  // Warm-up (plans, scratch buffers, memoised rule weights), recording peak memory after each kind.
+  for (long long k = 0; k < warmup; ++k) forward();
+  const double peak_forward = peak_mib();
+  for (long long k = 0; k < warmup && with_explain; ++k) explain();
+  const double peak_explain = peak_mib();
+  for (long long k = 0; k < warmup && threads > 1; ++k) forward_1();
+
+  Timing tf, te, t1;
+  for (long long k = 0; k < repeat; ++k) {   // interleaved: slow phases of a noisy machine hit all alike
+    tf.run(forward);
+    if (with_explain) te.run(explain);
+    if (threads > 1) t1.run(forward_1);
+  }
+  std::printf("model %s input %s, median of %lld runs, %d thread%s\n", g.label.c_str(),
+              shape_str(inputs.empty() ? Shape{} : inputs[0].shape).c_str(), repeat, threads, threads == 1 ? "" : "s");
+  print_time("forward", tf);
+  if (threads > 1) {
+    print_time("forward 1 thread", t1);
+    std::printf("threads speedup: %.2f\n", t1.wall_ms() / tf.wall_ms());
+  }
+  if (with_explain) {
+    std::printf("explain: %.3f ms (cpu %.3f ms) (%s%s)\n", te.wall_ms(), te.cpu_ms(), request->method.c_str(),
+                request->method == "lrp" ? (", " + request->composite).c_str() : "");
+    std::printf("explain/forward: %.2f (cpu %.2f)\n", te.wall_ms() / tf.wall_ms(), te.cpu_ms() / tf.cpu_ms());
+  }
+  if (with_explain && warmup > 0)
+    std::printf("peak memory: %.1f MiB after forward, %.1f MiB after explain\n", peak_forward, peak_explain);
+  else
+    std::printf("peak memory: %.1f MiB\n", peak_mib());
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // relscope/cli/cmd_explain.cpp — `relscope explain` (relevance as .npy and/or heatmap PNGs) and `relscope rules`.
 //
-// Sections: helpers (example inputs for rules, heatmap files) | cmd_explain | cmd_rules
+// Sections: cmd_explain (cov-lrp: cmd_variance.cpp; heatmap files: heatmap_files.h) | cmd_rules
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,57 +8,31 @@
 #include <optional>
 
 #include "cli/args.h"
+#include "cli/threads_option.h"
 #include "cli/commands.h"
+#include "cli/cmd_variance.h"
 #include "cli/explain_args.h"
+#include "cli/heatmap_files.h"
 #include "cli/input_args.h"
 #include "core/error.h"
 #include "engine/session.h"
 #include "io/file.h"
 #include "io/npy.h"
 #include "relevance/explain.h"
+#include "relevance/gaussian_head.h"
 #include "render/colormap.h"
 #include "render/heatmap.h"
 
 namespace relscope::cli {
 
-namespace {
-
-// --heatmap H.png for sample b of n: H.png itself for one sample, else H_0.png, H_1.png, ... (the suffix goes
-// before a ".png" extension, or at the end of any other name).
-std::string heatmap_path(const std::string& path, int64_t b, int64_t n) {
-  if (n == 1) return path;
-  std::string suffix = "_";
-  suffix += std::to_string(b);
-  const size_t dot = path.size() >= 4 ? path.size() - 4 : std::string::npos;
-  if (dot != std::string::npos && (path.compare(dot, 4, ".png") == 0 || path.compare(dot, 4, ".PNG") == 0))
-    return path.substr(0, dot) + suffix + path.substr(dot);
-  return path + suffix;
-}
-
-// One PNG per sample: the relevance summed over channels, zennit's symmetric imgify with `palette`.
-void write_heatmaps(const std::string& path, const Tensor& relevance, int64_t n, bool channels_last,
-                    const render::Palette& palette) {
-  if (relevance.shape.empty()) fail_input("--heatmap: the input is a scalar, there is nothing to draw");
-  const Shape sample(relevance.shape.begin() + 1, relevance.shape.end());
-  const int64_t per = shape_numel(sample);
-  for (int64_t b = 0; b < n; ++b) {
-    const Image img = render::heatmap(relevance.f.data() + b * per, sample, channels_last, palette);
-    const std::vector<uint8_t> png = render::encode_png(img);
-    const std::string file = heatmap_path(path, b, n);
-    write_file_bytes(file, png.data(), png.size());
-    std::printf("wrote %s %dx%d\n", file.c_str(), img.width, img.height);
-  }
-}
-
-}  // namespace
-
 int cmd_explain(int argc, char** argv) {
   auto options = explain_value_options();
-  options.insert({"out", "heatmap", "cmap"});
+  options.insert({"out", "heatmap", "cmap", kThreadsOption});
   options.insert(input_value_options().begin(), input_value_options().end());
   auto flags = input_flag_options();
   flags.insert(explain_flag_options().begin(), explain_flag_options().end());
   const Args a = parse_args(argc, argv, 2, options, flags);
+  apply_threads_option(a);
   if (a.positional.size() != 2 || (!a.has("out") && !a.has("heatmap")))
     fail_input("usage: relscope explain MODEL.onnx INPUT --out R.npy and/or --heatmap H.png [--cmap NAME] [--method M] "
                "[--composite C] [--target T] ...");
@@ -67,10 +41,14 @@ int cmd_explain(int argc, char** argv) {
   std::optional<render::Palette> palette;
   if (a.has("heatmap")) palette = render::get_colormap(a.get("cmap", "bwr")).palette();
   Session s = Session::load_file(a.positional[0]);
-  const auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
+  auto request = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
   LoadedInput input = std::move(load_inputs({a.positional[1]}, s.graph(), a, s.limits()).front());
   Tensor x = std::move(input.tensor);
   if (x.dtype == DType::Int64) x = Tensor::from_floats(x.shape, x.as_floats());
+  if (request.method == "cov-lrp") return explain_cov_command(a, s, request, x, input.channels_last, palette);
+  // --explain mean|variance of a Gaussian head: picks the output and unit; say which quantity it is.
+  const std::string explained = relevance::apply_explain_choice(s, {x}, request);
+  if (!explained.empty()) std::printf("explained: %s\n", explained.c_str());
   relevance::Explainer explainer(s);
   const auto t0 = std::chrono::steady_clock::now();
   const auto e = explainer.explain({x}, request);
@@ -80,8 +58,10 @@ int cmd_explain(int argc, char** argv) {
   const bool lrp_family = request.method == "lrp" || request.method == "pruned-lrp" || request.method == "crp";
   std::printf("method %s%s, %.1f ms\n", request.method.c_str(), lrp_family ? (" (" + request.composite + ")").c_str() : "", ms);
   for (const auto& layer : e.pruning)
-    std::printf("pruned input of %s: %.1f%% of entries zeroed, Gini %.3f -> %.3f\n", layer.node.c_str(),
-                100.0 * layer.zeroed_fraction, layer.gini_before, layer.gini_after);
+    std::printf("pruned input of %s: %.1f%% of entries %s, Gini %.3f -> %.3f, relevance kept %.1f%%\n",
+                layer.node.c_str(), 100.0 * layer.zeroed_fraction,
+                request.prune.mode == relevance::PruneMode::Mask ? "masked" : "zeroed", layer.gini_before,
+                layer.gini_after, 100.0 * layer.kept);
   // crp maps are (N, K, input dims...) unless --joint: one line per sample and concept.
   const bool per_concept = request.method == "crp" && !request.crp.joint;
   const int64_t maps = per_concept ? static_cast<int64_t>(request.crp.channels.size()) : 1, per_map = x.numel() / n;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cli/args.h"
+#include "cli/threads_option.h"
 #include "cli/commands.h"
 #include "cli/input_args.h"
 #include "core/error.h"
@@ -32,9 +33,10 @@ size_t pick_output(const Graph& g, const std::string& which) {
 }  // namespace
 
 int cmd_predict(int argc, char** argv) {
-  std::set<std::string> options = {"top", "out", "output"};
+  std::set<std::string> options = {"top", "out", "output", kThreadsOption};
   options.insert(input_value_options().begin(), input_value_options().end());
   const Args a = parse_args(argc, argv, 2, options, input_flag_options());
+  apply_threads_option(a);
   if (a.positional.size() < 2)
     fail_input("usage: relscope predict MODEL.onnx INPUT... [--top K] [--out OUT.npy] [--mean M --std S --bgr]");
   Session s = Session::load_file(a.positional[0]);
@@ -53,13 +55,14 @@ int cmd_predict(int argc, char** argv) {
   const Tensor& y = outs[which];
   const long long top = std::max(1LL, a.get_int("top", 5));
 
-  std::printf("output '%s' %s\n", g.values[g.outputs[which]].name.c_str(), shape_str(y.shape).c_str());
   const auto values = y.as_floats();
-  for (float v : values)
-    if (!std::isfinite(v)) {
-      std::fprintf(stderr, "relscope predict: warning: output '%s' contains NaN or Inf\n", g.values[g.outputs[which]].name.c_str());
-      break;
-    }
+  // A NaN or Inf output (an extreme input or weight overflowed float32) is no prediction: refuse it
+  // rather than rank garbage.
+  for (size_t k = 0; k < values.size(); ++k)
+    if (!std::isfinite(values[k]))
+      fail_input("output '" + g.values[g.outputs[which]].name + "' holds " + (std::isnan(values[k]) ? "NaN" : "Inf") +
+                 " at element " + std::to_string(k) + " (the input or the weights overflow float32); no prediction");
+  std::printf("output '%s' %s\n", g.values[g.outputs[which]].name.c_str(), shape_str(y.shape).c_str());
   if (y.rank() == 2) {   // (N, classes): top-k per sample
     const int64_t n = y.shape[0], c = y.shape[1];
     for (int64_t b = 0; b < n; ++b) {

@@ -13,6 +13,7 @@ int cmd_bench(int argc, char** argv);         // relscope bench MODEL.onnx [--re
 int cmd_explain(int argc, char** argv);       // relscope explain MODEL.onnx INPUT --out R.npy|--heatmap H.png [...]
 int cmd_rules(int argc, char** argv);         // relscope rules MODEL.onnx [--composite NAME]
 int cmd_concepts(int argc, char** argv);      // relscope concepts MODEL.onnx INPUT --layer NODE [--top K] [--out C.npy]
+int cmd_drivers(int argc, char** argv);       // relscope drivers MODEL.onnx DATA --mean-features ... --var-features ...
 int cmd_atlas(int argc, char** argv);         // relscope atlas MODEL.onnx DATA_DIR --layer NODE --out DIR [--top K]
 
 }  // namespace relscope::cli

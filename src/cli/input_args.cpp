@@ -9,6 +9,7 @@
 #include "core/number_list.h"
 #include "io/file.h"
 #include "io/image.h"
+#include "io/input_file.h"
 #include "io/npy.h"
 
 namespace relscope::cli {
@@ -79,8 +80,9 @@ std::vector<LoadedInput> load_inputs(const std::vector<std::string>& paths, cons
       out.push_back(load_image(bytes, paths[slot], g, slot, a, limits));
       any_image = true;
     } else {
-      LoadedInput in;
-      in.tensor = read_npy(bytes.data(), bytes.size(), limits, paths[slot]);
+      LoadedInput in;   // .npy, or .csv by name: checked non-empty and finite (io/input_file.h)
+      const Shape declared = slot < g.inputs.size() ? declared_shape(g, slot) : Shape{};
+      in.tensor = read_array_input(bytes.data(), bytes.size(), paths[slot], declared, limits);
       in.channels_last = declared_channels_last(g, slot);
       out.push_back(std::move(in));
     }

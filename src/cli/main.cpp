@@ -5,6 +5,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "cli/limit_args.h"
 #include "core/error.h"
 
 namespace {
@@ -15,7 +16,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  info MODEL.onnx                       inputs, outputs, op histogram, parameters, unsupported ops\n"
     "  predict MODEL.onnx INPUT...           run a batch; [--top K] [--out OUT.npy] [--output NAME|INDEX]\n"
-    "                                        INPUT is .npy or an image (PNG/JPEG/BMP/GIF, resized to the model\n"
+    "                                        INPUT is .npy, .csv (a row per sample) or an image (PNG/JPEG/BMP/GIF, resized to the model\n"
     "                                        input, scaled to [0,1]); for images [--mean m1,m2,m3] [--std s1,s2,s3] [--bgr]\n"
     "  conformance DIR...                    run ONNX backend test folders; [--known FILE] [--quiet]\n"
     "  bench MODEL.onnx                      median forward time; [--repeat N] [--warmup N] [--shape 1,3,224,224]\n"
@@ -28,7 +29,12 @@ constexpr const char* kUsage =
     "                                        [--epsilon --stabilizer --gamma --alpha --beta --low --high]\n"
     "                                        [--steps N] [--samples N --noise F --seed S] [--window N --stride N]\n"
     "                                        pruned-lrp: [--prune P] [--prune-pos P --prune-neg P] [--prune-at NODE=P[:Q]]...\n"
+    "                                        [--prune-mode lambda|mask] (mask: PLRP-M, pruned activations masked)\n"
     "                                        crp: --layer NODE --channels c1,c2,... [--joint] (R: N x K x input dims)\n"
+    "                                        Gaussian heads: [--explain mean|variance] [--mean-unit U] [--var-unit U]\n"
+    "                                        [--var-kind logvar|var|sd] (U: K, OUTPUT or OUTPUT:K)\n"
+    "                                        cov-lrp: --ensemble b.onnx,c.onnx,... (members after MODEL) | --mc-dropout N\n"
+    "                                        [--seed S]; [--cov diag|marg|both] (marg)\n"
     "  rules MODEL.onnx [--composite NAME]   the rule each node gets\n"
     "  concepts MODEL.onnx INPUT --layer NODE\n"
     "                                        channels of NODE ranked by relevance (CRP); [--top K] [--out C.npy]\n"
@@ -38,14 +44,24 @@ constexpr const char* kUsage =
     "                                        CRP reference samples per channel (RelMax, ActMax) over DATA_DIR's\n"
     "                                        images and .npy files: DIR/atlas.json and receptive-field crops\n"
     "                                        c<ch>_relmax_<rank>.png; [--top K] (8), image and explain flags\n"
+    "  drivers MODEL.onnx DATA --mean-features i,j,... --var-features k,l,...\n"
+    "                                        share of |R| on the true drivers of a Gaussian head's mean and\n"
+    "                                        variance, per method; [--method m1,m2,...] [--composite C (epsilon)]\n"
     "\n"
     "exit codes: 0 success, 2 bad or unsupported input, 1 internal error\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  try {
+    argc = relscope::cli::apply_limit_flags(argc, argv);   // --max-memory etc., for every command
+  } catch (const relscope::Error& e) {
+    std::fprintf(stderr, "relscope: %s\n", e.what());
+    return 2;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    std::fputs(relscope::cli::kLimitUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const char* cmd = argv[1];
@@ -58,6 +74,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
     if (!std::strcmp(cmd, "concepts")) return relscope::cli::cmd_concepts(argc, argv);
     if (!std::strcmp(cmd, "atlas")) return relscope::cli::cmd_atlas(argc, argv);
+    if (!std::strcmp(cmd, "drivers")) return relscope::cli::cmd_drivers(argc, argv);
     std::fprintf(stderr, "relscope: unknown command '%s' (relscope --help lists the commands)\n", cmd);
     return 2;
   } catch (const relscope::Error& e) {

@@ -81,19 +81,35 @@ std::vector<float> Tensor::as_floats() const {
   return out;
 }
 
+LimitDefaults& limit_defaults() {
+  static LimitDefaults d;
+  return d;
+}
+
 int64_t checked_numel(const int64_t* dims, size_t rank, const Limits& limits, const std::string& what) {
   if (rank > limits.max_rank)
     fail(ErrorKind::Limit, what + ": rank " + std::to_string(rank) + " exceeds the limit of " + std::to_string(limits.max_rank));
-  int64_t n = 1;
+  // Saturating product in 64 unsigned bits: the message states what the dims declare, even 1e12 elements.
+  uint64_t n = 1;
+  bool overflow = false, zero = false;
   for (size_t k = 0; k < rank; ++k) {
     if (dims[k] < 0) fail_input(what + ": negative dimension " + std::to_string(dims[k]) + " at axis " + std::to_string(k));
-    if (dims[k] != 0 && n > static_cast<int64_t>(limits.max_tensor_elements) / dims[k] + 1)
-      fail(ErrorKind::Limit, what + ": its element count exceeds the limit of " + std::to_string(limits.max_tensor_elements));
-    n *= dims[k];
+    if (dims[k] == 0) zero = true;   // the tensor is empty, but the other dims are still bounded below
+    else overflow = overflow || __builtin_mul_overflow(n, static_cast<uint64_t>(dims[k]), &n);
   }
-  if (static_cast<uint64_t>(n) > limits.max_tensor_elements)
+  // An empty tensor whose other dims multiply past the limit is refused too: shape arithmetic on it
+  // (numel, strides) would overflow int64 (found by tests/fuzz/fuzz_npy: shape (0, 1416110000, 7080550550)).
+  if (zero && !overflow && n <= limits.max_tensor_elements) return 0;
+  if (zero)
+    fail(ErrorKind::Limit, what + ": the non-zero dims of an empty tensor multiply to " +
+                               (overflow ? std::string("more than 18446744073709551615") : std::to_string(n)) +
+                               ", over the element limit of " + std::to_string(limits.max_tensor_elements));
+  if (overflow)
+    fail(ErrorKind::Limit, what + ": more than 18446744073709551615 elements (the dims overflow 64 bits), over the limit of " +
+                               std::to_string(limits.max_tensor_elements));
+  if (n > limits.max_tensor_elements)
     fail(ErrorKind::Limit, what + ": " + std::to_string(n) + " elements exceed the limit of " + std::to_string(limits.max_tensor_elements));
-  return n;
+  return static_cast<int64_t>(n);
 }
 
 }  // namespace relscope

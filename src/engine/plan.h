@@ -13,7 +13,9 @@
 // part of the plan, as constants, so everything computed from them folds and shapes stay static. A plan
 // is therefore made for input shapes plus the values of int64 inputs.
 #pragma once
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/limits.h"
@@ -33,6 +35,10 @@ struct Plan {
   std::vector<int> last_use;              // per value id: last step index reading it (-1: none; graph outputs: INT_MAX)
   uint64_t activation_bytes = 0;          // all runtime values of one forward pass
   std::vector<std::unique_ptr<Tensor>> folded;   // owns constant-folded values
+  // Data derived from the constants once and reused by every run on this plan (relevance: a layer's
+  // modified weights per rule, src/relevance/linear_rule.cpp). Keyed by its user; it lives exactly as long
+  // as the constants it derives from. One caller at a time, like the rest of a plan.
+  mutable std::map<std::string, std::shared_ptr<const void>> memo;
 
   bool is_constant(int value) const { return value >= 0 && constants[value] != nullptr; }
 };

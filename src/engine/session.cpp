@@ -95,7 +95,18 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
 }
 
 Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
-  return execute(plan_for(inputs), inputs, /*record=*/true);
+  const Plan& plan = plan_for(inputs);
+  // Relevance keeps every intermediate of the forward pass and, during the sweep, a relevance tensor of
+  // the same size for each: twice what the plan counted for one pass. Refused before the pass runs.
+  uint64_t input_bytes = 0;
+  for (const auto& t : inputs) input_bytes += t.byte_size();
+  const uint64_t need = 2 * (plan.activation_bytes + input_bytes);
+  if (need > limits_.max_total_bytes)
+    fail(ErrorKind::Limit, graph_->label + ": explaining input shape " + (inputs.empty() ? "[]" : shape_str(inputs[0].shape)) +
+                               " needs " + std::to_string((need + (1 << 20) - 1) >> 20) +
+                               " MiB of working memory (the recorded forward pass and its relevance), over the limit of " +
+                               std::to_string((limits_.max_total_bytes + (1 << 20) - 1) >> 20) + " MiB");
+  return execute(plan, inputs, /*record=*/true);
 }
 
 Tensor slice_batch(const Tensor& t, int64_t begin, int64_t count) {

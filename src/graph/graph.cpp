@@ -5,6 +5,7 @@
 #include "graph/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 
 #include "core/error.h"
@@ -154,6 +155,36 @@ Graph build_graph(onnx::ModelProto model, const Limits& limits, std::string_view
     g.outputs.push_back(id);
   }
   if (g.outputs.empty()) fail_input(label + ": the graph declares no outputs");
+
+  // ---- weights must be finite ----
+  // NaN in a constant is never meaningful, and ReLU or max-pooling can swallow it, so the run would give a
+  // finite, wrong answer: refuse it. +-Inf is legitimate in masks and clip bounds (attention masks use
+  // -inf), but not in the weights or statistics of a linear or normalization layer.
+  auto first_bad = [](const Tensor& t, bool inf_too) -> int64_t {
+    for (size_t k = 0; k < t.f.size(); ++k)
+      if (std::isnan(t.f[k]) || (inf_too && std::isinf(t.f[k]))) return static_cast<int64_t>(k);
+    return -1;
+  };
+  auto describe = [](float v) { return std::string(std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"); };
+  for (const Value& v : g.values)
+    if (v.is_initializer && v.initializer.dtype == DType::Float32)
+      if (const int64_t k = first_bad(v.initializer, false); k >= 0)
+        fail_input(label + ": initializer " + quote(v.name) + " " + shape_str(v.initializer.shape) + " holds NaN at element " +
+                   std::to_string(k) + "; the model's weights are corrupt");
+  for (const Node& n : g.nodes) {
+    const bool weighted = n.op == Op::Conv || n.op == Op::ConvTranspose || n.op == Op::Gemm || n.op == Op::MatMul ||
+                          n.op == Op::BatchNormalization || n.op == Op::LayerNormalization;
+    for (int v : n.inputs)
+      if (weighted && v >= 0 && g.values[v].is_initializer && g.values[v].initializer.dtype == DType::Float32)
+        if (const int64_t k = first_bad(g.values[v].initializer, true); k >= 0)
+          fail_input(g.node_label(n) + ": weight " + quote(g.values[v].name) + " holds " +
+                     describe(g.values[v].initializer.f[k]) + " at element " + std::to_string(k) +
+                     "; a layer with infinite weights has no meaningful output");
+    if (n.op == Op::Constant)
+      if (const Tensor* t = n.attrs.get_tensor("value"); t && t->dtype == DType::Float32 && first_bad(*t, false) >= 0)
+        fail_input(g.node_label(n) + ": its value holds NaN at element " + std::to_string(first_bad(*t, false)) +
+                   "; the model's constants are corrupt");
+  }
 
   // ---- topological order (Kahn); leftovers form a cycle ----
   const size_t n_nodes = g.nodes.size();

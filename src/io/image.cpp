@@ -13,16 +13,8 @@
 #include "core/error.h"
 
 // ---- stb_image --------------------------------------------------------------------------------
-// The one translation unit that compiles stb_image. Only the four formats we document (fewer decoders
-// exposed to hostile files); no stdio because files are read through io/file.h with its size limit;
-// USERMSG gives "Corrupt PNG" instead of "bad zlib header"-style codes in our error messages.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_ONLY_GIF
+// Compiled once in stb_image_impl.cpp (its own translation unit, see there); the API only here.
 #define STBI_NO_STDIO
-#define STBI_FAILURE_USERMSG
 #include <stb_image.h>
 
 namespace relscope {
@@ -70,9 +62,66 @@ bool peek_dimensions(const uint8_t* b, size_t size, uint64_t& w, uint64_t& h) {
                              std::to_string(limits.max_image_pixels));
 }
 
-std::string stb_reason() {
+const char* format_of(const uint8_t* b, size_t size) {
+  if (starts_with(b, size, "\x89PNG", 4)) return "PNG";
+  if (starts_with(b, size, "\xff\xd8", 2)) return "JPEG";
+  if (starts_with(b, size, "GIF", 3)) return "GIF";
+  return "BMP";
+}
+
+// stb's reason, unless it is another format's signature test ("Not a PNG") or "not of any known type":
+// stb tries every decoder once its own refused, so for a JPEG whose header is cut short the last reason
+// is PNG's. Then the truth is that this format's header is corrupt.
+std::string stb_reason(const uint8_t* b, size_t size) {
   const char* r = stbi_failure_reason();
-  return r ? r : "unknown error";
+  const std::string reason = r ? r : "unknown error";
+  if (reason.rfind("Not a ", 0) == 0 || reason.find("not of any known type") != std::string::npos)
+    return std::string("corrupt or truncated ") + format_of(b, size) + " header";
+  return reason;
+}
+
+// Debian's stb_image (git 2022-09-08) trusts the code counts of a JPEG Huffman table (DHT): counts summing
+// past 256 overflow its 257-entry arrays (found by tests/fuzz/fuzz_image; upstream 2.28 added the check).
+// Walk the marker segments, through the entropy-coded data (where 0xFF is stuffed), and refuse such a
+// table before stb sees it.
+void require_sane_jpeg_tables(const uint8_t* b, size_t size, const std::string& label) {
+  if (!starts_with(b, size, "\xff\xd8", 2)) return;
+  size_t p = 2;
+  while (p + 4 <= size) {
+    const uint8_t m = b[p + 1];
+    if (b[p] != 0xFF || m == 0xFF) { ++p; continue; }                        // entropy data or fill byte
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }   // stuffing, TEM, RSTn
+    if (m == 0xD9) return;                                                    // end of image
+    const size_t len = (size_t{b[p + 2]} << 8) | b[p + 3];
+    const size_t end = std::min(size, p + 2 + len);
+    if (m == 0xC4)   // DHT: tables of (class/id, 16 counts, sum(counts) symbols)
+      for (size_t t = p + 4; t + 17 <= end;) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        if (codes > 256)
+          fail_input(label + ": cannot decode image (corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
+                     " codes, at most 256 exist)");
+        t += 17 + codes;
+      }
+    p += 2 + std::max<size_t>(len, 2);
+  }
+}
+
+// stb decodes a GIF or an uncompressed BMP whose data stops early and fills the rest with zeros, reporting
+// success: a plausible but wrong image. Both formats say where they end, so check that first.
+void require_complete(const uint8_t* b, size_t size, const std::string& label, uint64_t w, uint64_t h) {
+  if (starts_with(b, size, "GIF", 3) && b[size - 1] != 0x3B)
+    fail_input(label + ": cannot decode image (truncated GIF: no trailer byte 0x3B at the end)");
+  if (starts_with(b, size, "BM", 2) && size >= 34) {
+    const uint32_t offset = le16(b + 10) | (le16(b + 12) << 16), header = le16(b + 14) | (le16(b + 16) << 16);
+    const uint32_t bpp = le16(b + 28), compression = le16(b + 30) | (le16(b + 32) << 16);
+    if (header >= 40 && compression == 0 && bpp >= 1 && bpp <= 32) {
+      const uint64_t need = offset + (w * bpp + 31) / 32 * 4 * h;
+      if (size < need)
+        fail_input(label + ": cannot decode image (truncated BMP: " + std::to_string(size) + " bytes, the header declares " +
+                   std::to_string(need) + ")");
+    }
+  }
 }
 
 struct StbFree {
@@ -95,19 +144,22 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& label, 
                                std::to_string(INT_MAX) + " for images");
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) {
-    const std::string reason = stb_reason();
+  require_sane_jpeg_tables(bytes, size, label);   // before stb reads any table, stbi_info included
+  const bool info = stbi_info_from_memory(bytes, len, &w, &h, &comp);
+  if (!info || w <= 0 || h <= 0) {   // (stb reports a BMP over its own size cap as 0x0)
+    const std::string reason = info ? "zero-sized image" : stb_reason(bytes, size);
     uint64_t pw = 0, ph = 0;
     if (peek_dimensions(bytes, size, pw, ph) && pw * ph > limits.max_image_pixels) fail_too_many_pixels(label, pw, ph, limits);
     fail_input(label + ": cannot decode image (" + reason + ")");
   }
-  if (w <= 0 || h <= 0) fail_input(label + ": cannot decode image (zero-sized image)");
   if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > limits.max_image_pixels)
     fail_too_many_pixels(label, static_cast<uint64_t>(w), static_cast<uint64_t>(h), limits);
 
+  require_complete(bytes, size, label, static_cast<uint64_t>(w), static_cast<uint64_t>(h));
+
   int channels = 0;
   std::unique_ptr<stbi_uc, StbFree> data(stbi_load_from_memory(bytes, len, &w, &h, &channels, 0));
-  if (!data) fail_input(label + ": cannot decode image (" + stb_reason() + ")");
+  if (!data) fail_input(label + ": cannot decode image (" + stb_reason(bytes, size) + ")");
   if (channels < 1 || channels > 4) fail_input(label + ": cannot decode image (" + std::to_string(channels) + " channels)");
   Image img;
   img.width = w;

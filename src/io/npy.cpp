@@ -9,6 +9,8 @@
 #include "io/npy.h"
 
 #include <bit>
+#include <cmath>
+#include <limits>
 #include <cstring>
 
 #include "core/error.h"
@@ -220,8 +222,17 @@ Tensor read_npy(const uint8_t* data, size_t size, const Limits& limits, std::str
   const uint8_t* p = data + offset;
   const size_t count = static_cast<size_t>(n);
   if (type.kind == 'f') {
-    if (type.size == 4) convert<float>(p, count, t.f);
-    else convert<double>(p, count, t.f);
+    if (type.size == 4) {
+      convert<float>(p, count, t.f);
+    } else {   // float64: out-of-range values saturate to +-Inf explicitly (the plain cast is UB there)
+      t.f.resize(count);
+      for (size_t k = 0; k < count; ++k) {
+        double v;
+        std::memcpy(&v, p + k * 8, 8);
+        t.f[k] = std::fabs(v) <= std::numeric_limits<float>::max() || !std::isfinite(v)
+                     ? static_cast<float>(v) : std::copysign(std::numeric_limits<float>::infinity(), v);
+      }
+    }
   } else if (type.kind == 'i') {
     if (type.size == 8) convert<int64_t>(p, count, t.i);
     else if (type.size == 4) convert<int32_t>(p, count, t.i);

@@ -12,6 +12,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -130,6 +131,25 @@ std::vector<Tensor> read_inputs(Api& api, const val& inputs) {
   return out;
 }
 
+// cov-lrp: {diag, marg, mean, aleatoric|null, memberOutputs, memberVariances|null (M x N, member-major),
+// outputVariance: number[] per sample, members, membersText, explained, aleatoricExplained}
+val js_cov(const relevance::CovExplanation& c) {
+  val o = val::object(), var = val::array();
+  for (double v : c.output_variance) var.call<void>("push", v);
+  o.set("diag", js_data(c.diag));
+  o.set("marg", js_data(c.marg));
+  o.set("mean", js_data(c.mean));
+  o.set("aleatoric", c.aleatoric.f.empty() ? val::null() : js_data(c.aleatoric));
+  o.set("memberOutputs", js_data(c.member_outputs));
+  o.set("memberVariances", c.member_variances.f.empty() ? val::null() : js_data(c.member_variances));
+  o.set("outputVariance", var);
+  o.set("members", c.members);
+  o.set("membersText", c.members_text);
+  o.set("explained", c.explained);
+  o.set("aleatoricExplained", c.aleatoric_explained);
+  return o;
+}
+
 // ---- request conversion -------------------------------------------------------------------------------
 // JS parameter value -> the text relevance::parse_request reads: numbers and strings as String()
 // writes them, arrays of numbers comma-joined (low/high, target).
@@ -211,6 +231,48 @@ class Engine {
     }
   }
 
+  // bytes of an image, .npy or .csv file for graph input `slot` -> {data, shape, dtype}
+  val loadInput(val bytes, std::string name, int slot) {
+    try {
+      if (name.empty()) name = "input";
+      if (!val::global("ArrayBuffer").call<bool>("isView", bytes)) fail_input(name + ": input bytes must be a Uint8Array");
+      const val u8 = val::global("Uint8Array").new_(bytes["buffer"], bytes["byteOffset"], bytes["byteLength"]);
+      const size_t size = u8["length"].as<size_t>();
+      if (size > api_.limits().max_file_bytes)
+        fail(ErrorKind::Limit, name + ": file is " + std::to_string(size) + " bytes, over the limit of " +
+                                   std::to_string(api_.limits().max_file_bytes));
+      if (slot < 0) fail_input(name + ": input slot must be >= 0");
+      std::vector<uint8_t> copy(size);
+      val(emscripten::typed_memory_view(copy.size(), copy.data())).call<void>("set", u8);
+      return js_tensor("", api_.load_input(copy.data(), copy.size(), name, static_cast<size_t>(slot)));
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // {maxMemoryMB, maxElements, maxFileMB, maxImagePixels} (each optional, positive) -> {} ; for the next
+  // loadModel and loadInput.
+  val setLimits(val o) {
+    try {
+      Limits l = api_.limits();
+      auto get = [&](const char* key, uint64_t& field, uint64_t unit) {
+        if (!has(o, key)) return;
+        const double d = o[key].isNumber() ? o[key].as<double>() : -1.0;
+        if (!(d >= 1 && d <= 9007199254740992.0 / static_cast<double>(unit)) || d != std::floor(d))
+          fail_input(std::string("limits.") + key + ": expected a positive integer");
+        field = static_cast<uint64_t>(d) * unit;
+      };
+      get("maxMemoryMB", l.max_total_bytes, 1ull << 20);
+      get("maxElements", l.max_tensor_elements, 1);
+      get("maxFileMB", l.max_file_bytes, 1ull << 20);
+      get("maxImagePixels", l.max_image_pixels, 1);
+      api_.set_limits(l);
+      return val::object();
+    } catch (...) {
+      return js_error();
+    }
+  }
+
   // {data, shape} or [{data, shape}, ...] -> {outputs: [{name, data, shape, dtype}], ms}
   val predict(val inputs) {
     try {
@@ -238,11 +300,33 @@ class Engine {
       o.set("targets", targets);
       o.set("notes", js_string_array(e.notes));
       o.set("ms", e.ms);
+      if (!e.explained.empty()) o.set("explained", e.explained);
+      if (e.has_cov) {
+        o.set("output", val::null());   // members each have their own; see cov.memberOutputs
+        o.set("cov", js_cov(e.cov));
+      }
       return o;
     } catch (...) {
       return js_error();
     }
   }
+
+  // bytes of another ensemble member for cov-lrp (named in params.ensemble) -> {} ; clearEnsemble() drops them.
+  val loadEnsembleMember(val bytes, std::string name) {
+    try {
+      if (!val::global("ArrayBuffer").call<bool>("isView", bytes)) fail_input(name + ": model bytes must be a Uint8Array");
+      const val u8 = val::global("Uint8Array").new_(bytes["buffer"], bytes["byteOffset"], bytes["byteLength"]);
+      const size_t size = u8["length"].as<size_t>();
+      api_.check_model_size(size, name);
+      std::vector<uint8_t> copy(size);
+      val(emscripten::typed_memory_view(copy.size(), copy.data())).call<void>("set", u8);
+      api_.load_ensemble_member(copy.data(), copy.size(), name);
+      return val::object();
+    } catch (...) {
+      return js_error();
+    }
+  }
+  void clearEnsemble() { api_.clear_ensemble(); }
 
   // {composite, params} -> {rules: [{name, op, rule}]}
   val rules(val req) {
@@ -259,7 +343,11 @@ class Engine {
   Api api_;
 };
 
-val methods() { return js_string_array(relevance::method_names()); }
+val methods() {   // the Explainer's methods and cov-lrp (relevance/cov_lrp.h, over members)
+  auto names = relevance::method_names();
+  names.push_back("cov-lrp");
+  return js_string_array(names);
+}
 val composites() { return js_string_array(relevance::composite_names()); }
 std::string version() { return Api::version(); }
 
@@ -272,9 +360,13 @@ EMSCRIPTEN_BINDINGS(relscope) {
   emscripten::class_<Engine>("Engine")
       .constructor<>()
       .function("loadModel", &Engine::loadModel)
+      .function("loadInput", &Engine::loadInput)
+      .function("setLimits", &Engine::setLimits)
       .function("predict", &Engine::predict)
       .function("explain", &Engine::explain)
-      .function("rules", &Engine::rules);
+      .function("rules", &Engine::rules)
+      .function("loadEnsembleMember", &Engine::loadEnsembleMember)
+      .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);
   emscripten::function("composites", &composites);
   emscripten::function("version", &version);

@@ -9,6 +9,8 @@
 #include <new>
 
 #include "core/error.h"
+#include "io/image.h"
+#include "io/input_file.h"
 #include "onnx/model.h"
 
 namespace relscope::js {
@@ -86,6 +88,7 @@ ModelInfo Api::load_model(const uint8_t* bytes, size_t size, const std::string& 
   auto next = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
   next->graph().require_supported();   // refuse at load, naming every unsupported node, not at first run
   explainer_.reset();                   // it refers to the old session
+  members_.clear();                     // members of the old model's ensemble
   session_ = std::move(next);
 
   const Graph& g = session_->graph();
@@ -144,13 +147,44 @@ Tensor Api::new_input(size_t slot, size_t rank, const std::function<double(size_
   return Tensor::zeros(shape, v.declared.elem_type == onnx::kInt64 ? DType::Int64 : DType::Float32);
 }
 
+Tensor Api::load_input(const uint8_t* bytes, size_t size, const std::string& label, size_t slot) {
+  const Graph& g = session().graph();
+  if (slot >= g.inputs.size())
+    fail_input(label + ": input slot " + std::to_string(slot) + ", but " + g.label + " has " + std::to_string(g.inputs.size()) +
+               " input(s) (" + input_names(g) + ")");
+  const Value& v = g.values[g.inputs[slot]];
+  Shape declared;
+  if (v.declared.has_shape)
+    for (const auto& d : v.declared.dims) declared.push_back(d.value >= 0 ? d.value : -1);
+  if (size > limits_.max_file_bytes)
+    fail(ErrorKind::Limit, label + ": file is " + std::to_string(size) + " bytes, over the limit of " +
+                               std::to_string(limits_.max_file_bytes));
+  if (looks_like_image(bytes, size)) {
+    const std::string what = g.label + ": input '" + v.name + "'";
+    if (v.declared.elem_type != onnx::kFloat)
+      fail_input(label + ": an image cannot feed " + what + " of type " + onnx::elem_type_name(v.declared.elem_type));
+    const ImagePreprocess pre = image_layout_for(declared, what);
+    return image_to_tensor(decode_image(bytes, size, label, limits_), pre);
+  }
+  Tensor t = read_array_input(bytes, size, label, declared, limits_);
+  if (v.declared.elem_type == onnx::kFloat && t.dtype == DType::Int64) t = Tensor::from_floats(t.shape, t.as_floats());
+  return t;
+}
+
 // ---- Api: predict, explain, rules ---------------------------------------------------------------------
 Prediction Api::predict(const std::vector<Tensor>& inputs) {
   Session& s = session();
   const Graph& g = s.graph();
   check_input_count(g, inputs.size());
+  for (size_t k = 0; k < inputs.size(); ++k) require_usable_input(inputs[k], g.label + ": input '" + g.values[g.inputs[k]].name + "'");
   const auto t0 = Clock::now();
   auto outs = s.predict(inputs);
+  // NaN/Inf out (an extreme input or weight overflowed float32) is no prediction: refuse, as the CLI does.
+  for (size_t k = 0; k < outs.size(); ++k)
+    for (size_t j = 0; j < outs[k].f.size(); ++j)
+      if (!std::isfinite(outs[k].f[j]))
+        fail_input("output '" + g.values[g.outputs[k]].name + "' holds " + (std::isnan(outs[k].f[j]) ? "NaN" : "Inf") +
+                   " at element " + std::to_string(j) + " (the input or the weights overflow float32); no prediction");
   Prediction p;
   p.ms = ms_since(t0);
   for (size_t k = 0; k < outs.size(); ++k) p.outputs.push_back({g.values[g.outputs[k]].name, std::move(outs[k])});
@@ -161,16 +195,67 @@ ExplainResult Api::explain(const std::vector<Tensor>& inputs, const relevance::R
   Session& s = session();
   const Graph& g = s.graph();
   check_input_count(g, inputs.size());
-  const auto r = relevance::parse_request(request, g, "");
+  auto r = relevance::parse_request(request, g, "");
+  if (r.method == "cov-lrp") return explain_cov(inputs, r);
+  ExplainResult out;
+  out.explained = relevance::apply_explain_choice(s, inputs, r, "");
   relevance::Explainer& ex = explainer();
   const auto t0 = Clock::now();
   auto e = ex.explain(inputs, r);
-  ExplainResult out;
   out.ms = ms_since(t0);
   out.relevance = std::move(e.relevance);
   out.output = {g.values[g.outputs[r.output]].name, std::move(e.output)};
   out.targets = std::move(e.targets);
   out.notes = std::move(e.notes);
+  return out;
+}
+
+void Api::load_ensemble_member(const uint8_t* bytes, size_t size, const std::string& label) {
+  session();   // members belong to a model
+  check_model_size(size, label);
+  auto member = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
+  member->graph().require_supported();
+  for (auto& [name, s] : members_)
+    if (name == label) {   // same name: replaced
+      s = std::move(member);
+      return;
+    }
+  members_.emplace_back(label, std::move(member));
+}
+
+ExplainResult Api::explain_cov(const std::vector<Tensor>& inputs, const relevance::ExplainRequest& r) {
+  std::vector<Session*> others;
+  for (const auto& want : r.variance.ensemble) {
+    Session* found = nullptr;
+    std::string loaded;
+    for (auto& [name, s] : members_) {
+      if (name == want) found = s.get();
+      loaded += (loaded.empty() ? "" : ", ") + name;
+    }
+    if (!found)
+      fail_input("ensemble: '" + want + "' is not loaded (loadEnsembleMember first; loaded: " + (loaded.empty() ? "none" : loaded) + ")");
+    others.push_back(found);
+  }
+  const auto t0 = Clock::now();
+  ExplainResult out;
+  out.cov = relevance::explain_cov(session(), others, inputs, r, "");
+  out.ms = ms_since(t0);
+  const auto& c = out.cov;
+  // The chosen map (diag | marg, both: N x 2 x input dims), plus the aleatoric term for Gaussian heads.
+  const bool both = r.variance.cov == "both";
+  const int64_t n = inputs[0].shape[0], per = c.marg.numel() / n, k_count = both ? 2 : 1;
+  Shape shape = inputs[0].shape;
+  if (both) shape.insert(shape.begin() + 1, 2);
+  out.relevance = Tensor::zeros(shape);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t k = 0; k < k_count; ++k) {
+      const Tensor& part = (both ? k == 0 : r.variance.cov == "diag") ? c.diag : c.marg;
+      for (int64_t i = 0; i < per; ++i)
+        out.relevance.f[(b * k_count + k) * per + i] = part.f[b * per + i] + (c.aleatoric.f.empty() ? 0.0f : c.aleatoric.f[b * per + i]);
+    }
+  out.targets = c.targets;
+  out.explained = c.explained;
+  out.has_cov = true;
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "core/tensor.h"
 #include "engine/session.h"
+#include "relevance/cov_lrp.h"
 #include "relevance/explain.h"
 #include "relevance/request.h"
 
@@ -58,6 +59,9 @@ struct ExplainResult {
   std::vector<int64_t> targets;       // per sample
   std::vector<std::string> notes;     // canonizer notes
   double ms = 0;
+  std::string explained;              // Gaussian heads (explain mean|variance) and cov-lrp: what was explained
+  bool has_cov = false;               // method cov-lrp: `relevance` is the chosen CovLRP map (+ aleatoric term)
+  relevance::CovExplanation cov;
 };
 
 // ---- errors -------------------------------------------------------------------------------------------
@@ -92,8 +96,21 @@ class Api {
   // copy in. Nothing is allocated before every check passed. Throws BadInput/Limit naming the input.
   Tensor new_input(size_t slot, size_t rank, const std::function<double(size_t)>& dim, size_t length);
 
+  // An INPUT file for graph input `slot`, as the CLI reads it: an image (by its signature; decoded, laid
+  // out and resized for the input's declared shape, scaled to [0,1]), a .npy, or a .csv (by name). The
+  // tensor is non-empty and finite. Throws BadInput/Limit naming `label`.
+  Tensor load_input(const uint8_t* bytes, size_t size, const std::string& label, size_t slot);
+  // Limits for the next loadModel / loadInput (a loaded model keeps the ones it was loaded with).
+  void set_limits(const Limits& limits) { limits_ = limits; }
+
+  // Refuses empty or non-finite inputs and NaN/Inf outputs (BadInput naming the input or output).
   Prediction predict(const std::vector<Tensor>& inputs);
-  // The explained input is inputs[0] (float32). `request` uses relevance::parse_request's names.
+  // cov-lrp ensembles: members besides the model, by name (request `ensemble: 'b.onnx,c.onnx'` names
+  // them). Loading the model again clears them. Throws like load_model.
+  void load_ensemble_member(const uint8_t* bytes, size_t size, const std::string& label);
+  void clear_ensemble() { members_.clear(); }
+  // The explained input is inputs[0] (float32). `request` uses relevance::parse_request's names; method
+  // cov-lrp runs relevance::explain_cov over the loaded members or MC-dropout samples.
   ExplainResult explain(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
   // The rule each node of the canonized graph gets (symbolic dims planned as 1, like `relscope rules`).
   std::vector<OpDesc> rules(const relevance::RequestText& request);
@@ -101,10 +118,12 @@ class Api {
  private:
   Session& session();
   relevance::Explainer& explainer();
+  ExplainResult explain_cov(const std::vector<Tensor>& inputs, const relevance::ExplainRequest& r);
 
   Limits limits_;
   std::unique_ptr<Session> session_;
-  std::unique_ptr<relevance::Explainer> explainer_;   // made on first use: canonizing copies the weights
+  std::unique_ptr<relevance::Explainer> explainer_;
+  std::vector<std::pair<std::string, std::unique_ptr<Session>>> members_;   // cov-lrp ensemble members   // made on first use: canonizing copies the weights
 };
 
 }  // namespace relscope::js

@@ -1,11 +1,12 @@
 // relscope/kernels/kernels.h — the numeric primitives behind every heavy op, one interface for all builds.
 //
-// Sections: GEMM | convolution | pooling | normalisation and softmax | reductions
+// Sections: threads | GEMM | convolution | pooling | normalisation and softmax | reductions
 //
 // Why one header: ops (src/engine/ops), the relevance engine (LRP re-runs Conv/Gemm with modified
 // weights and sends relevance back through the transposed layer) and benchmarks all call these, so a
 // faster implementation (a wasm_simd128 micro-kernel, a GPU path) replaces one .cpp, not every caller.
-// The CPU implementation lives in src/kernels/cpu/*.cpp on Eigen (native and wasm, -msimd128).
+// The CPU implementation lives in src/kernels/cpu/*.cpp: Eigen natively, a packed wasm_simd128 micro-kernel
+// (gemm_simd128.cpp) for GEMM in wasm builds, where Eigen has no SIMD path.
 //
 // Conventions: float32, row-major, NCHW; callers own all memory; outputs are fully overwritten (never
 // assumed zero) unless a function says it accumulates. Scratch space is thread_local and grows only, so
@@ -17,6 +18,15 @@
 #include "graph/op_params.h"
 
 namespace relscope::kernels {
+
+// ---- threads ----------------------------------------------------------------------------------------------
+// Threads that conv_forward, conv_backward_data and gemm split their output over (default 1: the calling
+// thread only, so single-threaded timings stay comparable across builds). Process-wide; wasm builds have no
+// threads and keep 1. Outputs are split into disjoint ranges (no races, no atomics); results agree with the
+// serial run up to float rounding (a narrower GEMM may block its K loop differently).
+void set_threads(int n);
+int threads();
+int hardware_threads();   // std::thread::hardware_concurrency(), at least 1 (1 in wasm)
 
 // ---- GEMM -------------------------------------------------------------------------------------------------
 // C(M,N) = alpha * op(A) op(B) + beta * C, op(X) = X or X^T; every matrix row-major with its leading

@@ -229,8 +229,9 @@ Tensor read_tensor(Ctx& ctx, protozero::data_view bytes, const std::string& role
   const uint64_t bytes_out = static_cast<uint64_t>(n) * (l.out == DType::Float32 ? 4 : 8);
   ctx.decoded_bytes += bytes_out;
   if (ctx.decoded_bytes > ctx.limits.max_total_bytes)
-    fail(ErrorKind::Limit, what + ": tensors need more than " + std::to_string(ctx.limits.max_total_bytes) +
-                               " bytes once converted (limit)");
+    fail(ErrorKind::Limit, what + ": the model's tensors need at least " + std::to_string(ctx.decoded_bytes) +
+                               " bytes once converted, over the working-memory limit of " +
+                               std::to_string(ctx.limits.max_total_bytes));
 
   Tensor t;
   t.dtype = l.out;

@@ -46,6 +46,16 @@ void ConceptAtlas::add(int64_t sample, const Tensor& relevance, const Tensor& ac
   ++samples_;
 }
 
+void ConceptAtlas::merge(const ConceptAtlas& other) {
+  if (other.channels_ != channels_ || other.k_ != k_)
+    fail(ErrorKind::Internal, "ConceptAtlas::merge: atlases of different channels or k");
+  for (size_t c = 0; c < relmax_.size(); ++c) {
+    for (const AtlasEntry& e : other.relmax_[c]) offer(relmax_[c], e);
+    for (const AtlasEntry& e : other.actmax_[c]) offer(actmax_[c], e);
+  }
+  samples_ += other.samples_;
+}
+
 namespace {
 
 // (1, d1.., C, dk..) with the channel at `axis` -> (C, d1.., dk..).

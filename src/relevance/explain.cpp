@@ -22,8 +22,10 @@ namespace detail {
 int64_t batch_of(const Tensor& t) { return t.shape.empty() ? 1 : t.shape[0]; }
 
 void require_finite(const Tensor& t, const std::string& what) {
-  for (float v : t.f)
-    if (!std::isfinite(v)) fail_input(what + " contains NaN or Inf; there is no meaningful explanation for it");
+  for (size_t k = 0; k < t.f.size(); ++k)
+    if (!std::isfinite(t.f[k]))
+      fail_input(what + " holds " + (std::isnan(t.f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k) +
+                 " (float32 overflowed); there is no meaningful explanation for it");
 }
 
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
@@ -51,6 +53,15 @@ void check_request(const Graph& g, const std::vector<Tensor>& inputs, const Expl
   if (request.output >= g.outputs.size())
     fail_input("--output " + std::to_string(request.output) + ": the model has " + std::to_string(g.outputs.size()) + " output(s)");
   if (inputs.empty() || inputs[0].dtype != DType::Float32) fail_input("the explained input must be float32");
+  // An empty batch has no sample to explain (and would divide by zero per sample); a NaN or Inf in the
+  // input can be swallowed by ReLU or max-pooling into a finite, meaningless explanation.
+  if (inputs[0].numel() == 0)
+    fail_input("the explained input '" + g.values[g.inputs[0]].name + "' has no elements (shape " + shape_str(inputs[0].shape) + ")");
+  for (size_t k = 0; k < inputs.size(); ++k)
+    for (size_t j = 0; j < inputs[k].f.size(); ++j)
+      if (!std::isfinite(inputs[k].f[j]))
+        fail_input("input '" + g.values[g.inputs[k]].name + "' holds " + (std::isnan(inputs[k].f[j]) ? "NaN" : "Inf") +
+                   " at element " + std::to_string(j) + "; relscope explains finite inputs only");
 }
 
 void check_output(const Graph& g, const Tensor& y, int value) {
@@ -85,47 +96,78 @@ struct Normal {
   }
 };
 
-// Pruned LRP: a sweep hook that prunes each sample's relevance at the input of every linear layer except
+// Pruned LRP: sweep hooks that prune each sample's relevance at the input of every linear layer except
 // the one nearest the input (the first Linear in topological order) — i.e. every hidden representation a
-// linear layer reads, never the explained input itself — and records what it did. The relevance of a value
-// is complete when the sweep reaches the value's producer, which is where the hook sees it.
-std::function<void(const Node&, int, Tensor&)> make_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt,
-                                                            int64_t batch, std::vector<LayerPruneReport>& report) {
+// linear layer reads, never the explained input itself — and record what they did. PLRP-lambda prunes a
+// value's complete relevance, which the sweep has when it reaches the value's producer; PLRP-M masks the
+// layer's pruned inputs and re-runs its rule (SweepOptions::at_linear_input).
+void install_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt, int64_t batch,
+                    std::vector<LayerPruneReport>& report, SweepOptions& options) {
   prune_sample(nullptr, 0, opt.all);   // n = 0: only validates the proportions, before any work
   for (const auto& [name, p] : opt.at_node) prune_sample(nullptr, 0, p);
   struct Site { std::string layer; PruneProportion p; };
   std::map<int, Site> at_value;   // value id -> the (first) prunable linear layer reading it
-  std::set<std::string> prunable;
+  std::map<std::string, PruneProportion> at_layer;   // prunable layer -> proportions for its input
   bool first = true;
   for (const Node& node : g.nodes) {
     if (node_role(g, plan, node) != NodeRole::Linear) continue;
     if (!first) {
-      prunable.insert(node.name);
       auto it = opt.at_node.find(node.name);
+      const PruneProportion p = it != opt.at_node.end() ? it->second : opt.all;
+      at_layer[node.name] = p;
       for (int v : node.inputs)
-        if (v >= 0 && !plan.is_constant(v) && !at_value.count(v))
-          at_value[v] = {node.name, it != opt.at_node.end() ? it->second : opt.all};
+        if (v >= 0 && !plan.is_constant(v) && !at_value.count(v)) at_value[v] = {node.name, p};
     }
     first = false;
   }
   for (const auto& [name, p] : opt.at_node)
-    if (!prunable.count(name)) {
+    if (!at_layer.count(name)) {
       // (a copy: clang 14 cannot capture a structured binding)
       const bool exists = std::any_of(g.nodes.begin(), g.nodes.end(), [&, node_name = name](const Node& m) { return m.name == node_name; });
       fail_input("--prune-at " + name + ": " + (exists ? "not a linear layer after the first one (only their inputs are pruned)"
                                                        : "no node has this name (see `relscope rules`)"));
     }
-  return [at_value = std::move(at_value), batch, &report](const Node&, int value, Tensor& r) {
-    auto it = at_value.find(value);
-    if (it == at_value.end() || it->second.p.pos + it->second.p.neg == 0.0f) return;
+  auto per_sample_gini = [batch](const Tensor& r) {
     const int64_t per = r.numel() / batch;
-    LayerPruneReport layer{it->second.layer};
-    for (int64_t b = 0; b < batch; ++b) {
-      float* x = r.f.data() + b * per;
-      layer.gini_before += gini(x, per) / static_cast<double>(batch);
-      layer.zeroed_fraction += static_cast<double>(prune_sample(x, per, it->second.p)) / static_cast<double>(per * batch);
-      layer.gini_after += gini(x, per) / static_cast<double>(batch);
+    double sum = 0;
+    for (int64_t b = 0; b < batch; ++b) sum += gini(r.f.data() + b * per, per) / static_cast<double>(batch);
+    return sum;
+  };
+  if (opt.mode == PruneMode::Lambda) {
+    options.at_node_output = [at_value = std::move(at_value), batch, per_sample_gini, &report](const Node&, int value, Tensor& r) {
+      auto it = at_value.find(value);
+      if (it == at_value.end() || it->second.p.pos + it->second.p.neg == 0.0f) return;
+      const int64_t per = r.numel() / batch;
+      LayerPruneReport layer{it->second.layer};
+      layer.gini_before = per_sample_gini(r);
+      for (int64_t b = 0; b < batch; ++b)
+        layer.zeroed_fraction += static_cast<double>(prune_sample(r.f.data() + b * per, per, it->second.p)) / static_cast<double>(per * batch);
+      layer.gini_after = per_sample_gini(r);
+      report.push_back(std::move(layer));
+    };
+    return;
+  }
+  // PLRP-M: choose the pruned set from the relevance this layer gives its input, then re-run its rule with
+  // those inputs masked.
+  options.at_linear_input = [at_layer = std::move(at_layer), batch, per_sample_gini, &report](
+                                const Node& node, Tensor& r_in, const SweepOptions::Rerun& rerun) {
+    auto it = at_layer.find(node.name);
+    if (it == at_layer.end() || it->second.pos + it->second.neg == 0.0f) return;
+    const int64_t per = r_in.numel() / batch;
+    Tensor keep = Tensor::zeros(r_in.shape);
+    LayerPruneReport layer{node.name};
+    layer.gini_before = per_sample_gini(r_in);
+    int64_t masked = 0;
+    for (int64_t b = 0; b < batch; ++b) masked += prune_mask(r_in.f.data() + b * per, per, it->second, keep.f.data() + b * per);
+    layer.zeroed_fraction = static_cast<double>(masked) / static_cast<double>(per * batch);
+    if (masked > 0) {
+      double before = 0, after = 0;
+      for (float v : r_in.f) before += v;
+      r_in = rerun(keep);
+      for (float v : r_in.f) after += v;
+      layer.kept = before != 0 ? after / before : 1.0;
     }
+    layer.gini_after = per_sample_gini(r_in);
     report.push_back(std::move(layer));
   };
 }
@@ -239,7 +281,7 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
       e.relevance = conditional_maps(g, plan, act, rules, out_value, seed, req.crp, x);
     } else {
       SweepOptions options;
-      if (req.method == "pruned-lrp") options.at_node_output = make_pruner(g, plan, req.prune, n, e.pruning);
+      if (req.method == "pruned-lrp") install_pruner(g, plan, req.prune, n, e.pruning, options);
       e.relevance = backward_sweep(g, plan, act, rules, out_value, seed, options).input_relevance[0];
     }
   } else if (req.method == "gradient" || req.method == "gradient-x-input") {

@@ -18,6 +18,7 @@
 #include "relevance/crp.h"
 #include "relevance/prune.h"
 #include "relevance/sweep.h"
+#include "relevance/variance_options.h"
 
 namespace relscope::relevance {
 
@@ -36,6 +37,7 @@ struct ExplainRequest {
   float baseline = 0.0f;                   // occlusion fill value
   PruneOptions prune;                      // pruned-lrp
   ConceptRequest crp;                      // crp (and Explainer::concepts)
+  VarianceOptions variance;                // --explain mean|variance (gaussian_head.h), cov-lrp (cov_lrp.h)
 };
 
 struct Explanation {

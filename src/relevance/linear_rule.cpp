@@ -4,6 +4,7 @@
 #include "relevance/linear_rule.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 #include "graph/op_params.h"
@@ -29,12 +30,6 @@ float modify_param(float v, ParamMod m, float gamma) {
   return v;
 }
 
-std::vector<float> modified(const std::vector<float>& v, ParamMod m, float gamma) {
-  std::vector<float> out(v.size());
-  for (size_t k = 0; k < v.size(); ++k) out[k] = modify_param(v[k], m, gamma);
-  return out;
-}
-
 // ZBox bounds: one value, or one per channel along `axis`.
 std::vector<float> bound_tensor(const std::vector<float>& bounds, const Shape& shape, int axis, const std::string& where) {
   const int64_t n = shape_numel(shape);
@@ -53,27 +48,58 @@ std::vector<float> bound_tensor(const std::vector<float>& bounds, const Shape& s
   return out;
 }
 
-std::vector<float> modify_input(const Tensor& x, InputMod m, const Rule& r, int axis, const std::string& where) {
+// x under input modifier m, written into `out` (a reused buffer).
+void modify_input(const Tensor& x, InputMod m, const Rule& r, int axis, const std::string& where, std::vector<float>& out) {
+  out.resize(x.f.size());
   switch (m) {
-    case InputMod::Identity: return x.f;
-    case InputMod::Positive: return modified(x.f, ParamMod::Positive, 0);
-    case InputMod::Negative: return modified(x.f, ParamMod::Negative, 0);
-    case InputMod::Ones: return std::vector<float>(x.f.size(), 1.0f);
-    case InputMod::Low: return bound_tensor(r.low, x.shape, axis, where);
-    case InputMod::High: return bound_tensor(r.high, x.shape, axis, where);
+    case InputMod::Identity: std::copy(x.f.begin(), x.f.end(), out.begin()); return;
+    case InputMod::Positive: std::transform(x.f.begin(), x.f.end(), out.begin(), [](float v) { return std::max(v, 0.0f); }); return;
+    case InputMod::Negative: std::transform(x.f.begin(), x.f.end(), out.begin(), [](float v) { return std::min(v, 0.0f); }); return;
+    case InputMod::Ones: std::fill(out.begin(), out.end(), 1.0f); return;
+    case InputMod::Low: out = bound_tensor(r.low, x.shape, axis, where); return;
+    case InputMod::High: out = bound_tensor(r.high, x.shape, axis, where); return;
   }
-  return x.f;
-}
-
-// Full y-shaped bias from a per-channel vector along axis 1.
-Tensor channel_bias(const Tensor& b, const Shape& y_shape) {
-  Tensor out = Tensor::zeros(y_shape);
-  const int64_t C = y_shape[1], inner = shape_numel(y_shape) / (y_shape[0] * C);
-  kernels::add_channel_bias(y_shape[0], C, inner, b.f.data(), out.f.data());
-  return out;
 }
 
 const Tensor& constant_input(const Plan& p, const Node& n, int slot) { return *p.constants[n.inputs[slot]]; }
+
+// ---- plan memo (modified weights) -------------------------------------------------------------------------
+// The vector stored in p.memo under "lrp:" + key, made by make() on first use.
+template <class Make>
+const std::vector<float>& memoised(const Plan& p, const std::string& key, Make&& make) {
+  auto& slot = p.memo["lrp:" + key];
+  if (!slot) slot = std::make_shared<const std::vector<float>>(make());
+  return *static_cast<const std::vector<float>*>(slot.get());
+}
+
+void use_weight(LinearLayer& L, const Plan& p, const std::vector<float>& w, std::string key) {
+  L.weight = w.data();
+  L.weight_size = w.size();
+  L.plan = &p;
+  L.memo_key = std::move(key);
+}
+
+// "m" or "m/gamma-bits": gamma only matters to the Gamma modifiers, and is keyed by its exact bits.
+std::string modifier_key(ParamMod m, float gamma) {
+  std::string key = std::to_string(static_cast<int>(m));
+  if (m == ParamMod::GammaPositive || m == ParamMod::GammaNegative) {
+    uint32_t bits;
+    std::memcpy(&bits, &gamma, sizeof bits);
+    key += "/" + std::to_string(bits);
+  }
+  return key;
+}
+
+// The layer's weight under modifier m: the weight itself for Identity, else computed once per plan.
+const float* weight_for(const LinearLayer& L, ParamMod m, float gamma) {
+  if (m == ParamMod::Identity) return L.weight;
+  const std::string key = L.memo_key + "/" + modifier_key(m, gamma);
+  return memoised(*L.plan, key, [&] {
+    std::vector<float> out(L.weight_size);
+    for (size_t k = 0; k < out.size(); ++k) out[k] = modify_param(L.weight[k], m, gamma);
+    return out;
+  }).data();
+}
 
 }  // namespace
 
@@ -81,17 +107,20 @@ const Tensor& constant_input(const Plan& p, const Node& n, int slot) { return *p
 LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
   const std::string where = g.node_label(n);
   LinearLayer L;
+  L.output_value = n.outputs[0];
   auto has_bias = [&](size_t slot) { return n.inputs.size() > slot && n.inputs[slot] >= 0; };
   if (n.op == Op::Conv || n.op == Op::ConvTranspose) {
     L.x_shape = p.shapes[n.inputs[0]];
-    L.weight = constant_input(p, n, 1);
+    const Tensor& w = constant_input(p, n, 1);
     const bool transpose = n.op == Op::ConvTranspose;
-    const ConvParams cp = transpose ? resolve_conv_transpose(n, L.x_shape, L.weight.shape, where)
-                                    : resolve_conv(n, L.x_shape, L.weight.shape, where);
+    const ConvParams cp = transpose ? resolve_conv_transpose(n, L.x_shape, w.shape, where)
+                                    : resolve_conv(n, L.x_shape, w.shape, where);
+    use_weight(L, p, w.f, "w" + std::to_string(n.inputs[1]));
     L.y_shape = p.shapes[n.outputs[0]];
     if (has_bias(2)) {
       if (!p.is_constant(n.inputs[2])) fail(ErrorKind::Unsupported, where + ": relevance needs a constant bias");
-      L.bias = channel_bias(constant_input(p, n, 2), L.y_shape);
+      L.bias = constant_input(p, n, 2).f;   // one per output channel (axis 1)
+      L.bias_inner = shape_numel(L.y_shape) / std::max<int64_t>(1, L.y_shape[0] * L.y_shape[1]);
     }
     if (transpose) {
       L.forward = [cp](const float* x, const float* w, float* y) { kernels::conv_backward_data(cp, x, w, y); };
@@ -109,20 +138,25 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     const GemmParams gp = resolve_gemm(n, a, b.shape, c, where);
     L.x_shape = a;
     L.y_shape = {gp.M, gp.N};
-    // Effective weight W (K x N) = alpha * op(B): modifiers act on what multiplies x.
-    L.weight = Tensor::zeros({gp.K, gp.N});
-    for (int64_t k = 0; k < gp.K; ++k)
-      for (int64_t j = 0; j < gp.N; ++j)
-        L.weight.f[k * gp.N + j] = gp.alpha * (gp.transB ? b.f[j * gp.K + k] : b.f[k * gp.N + j]);
+    // Effective weight W (K x N) = alpha * op(B): modifiers act on what multiplies x. Made once per plan.
+    const std::string key = "gemm" + std::to_string(n.outputs[0]);
+    const std::vector<float>& weight = memoised(p, key, [&] {
+      std::vector<float> w(static_cast<size_t>(gp.K * gp.N));
+      for (int64_t k = 0; k < gp.K; ++k)
+        for (int64_t j = 0; j < gp.N; ++j)
+          w[k * gp.N + j] = gp.alpha * (gp.transB ? b.f[j * gp.K + k] : b.f[k * gp.N + j]);
+      return w;
+    });
+    use_weight(L, p, weight, key);
     if (gp.has_c && gp.beta != 0.0f) {
       if (!p.is_constant(n.inputs[2])) fail(ErrorKind::Unsupported, where + ": relevance needs a constant C (bias)");
       const Tensor& ct = constant_input(p, n, 2);
-      L.bias = Tensor::zeros(L.y_shape);
+      L.bias.assign(static_cast<size_t>(gp.M * gp.N), 0.0f);   // y-shaped (bias_inner 1)
       const Shape cs = ct.shape;   // unidirectional broadcast to (M, N)
       const int64_t cm = cs.size() == 2 ? cs[0] : 1, cn = cs.empty() ? 1 : cs.back();
       for (int64_t i = 0; i < gp.M; ++i)
         for (int64_t j = 0; j < gp.N; ++j)
-          L.bias.f[i * gp.N + j] = gp.beta * ct.f[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+          L.bias[i * gp.N + j] = gp.beta * ct.f[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
     }
     L.channel_axis = gp.transA ? 0 : 1;
     const bool tA = gp.transA;
@@ -147,7 +181,7 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     if (w.rank() > 2 || L.x_shape.empty())
       fail(ErrorKind::Unsupported, where + ": relevance through MatMul with a batched constant " + shape_str(w.shape) +
                                        " is not supported");
-    L.weight = w;
+    use_weight(L, p, w.f, "w" + std::to_string(n.inputs[b_const ? 1 : 0]));
     if (b_const) {   // y[..., N] = x[..., K] @ W[K, N]  (1-D W: N = 1, dropped)
       const int64_t K = w.shape[0], N = w.rank() == 2 ? w.shape[1] : 1, rows = shape_numel(L.x_shape) / K;
       L.channel_axis = static_cast<int>(L.x_shape.size()) - 1;
@@ -173,38 +207,100 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
 }
 
 // ---- apply -----------------------------------------------------------------------------------------------------
+namespace {
+
+// Work buffers of apply_linear_rule, reused across the layers of a sweep (and across sweeps): activation-sized
+// vectors would otherwise be allocated, zeroed and page-faulted several times per layer.
+struct RuleScratch {
+  std::vector<std::vector<float>> xs, denom, ratio;
+  std::vector<float> z, grad;
+};
+
+RuleScratch& rule_scratch() {
+  thread_local RuleScratch s;
+  return s;
+}
+
+bool all_zero(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float f) { return f == 0.0f; });
+}
+
+// A term that re-runs the layer exactly as the forward pass did (Epsilon's (x, w, b)): its z is the recorded y.
+bool reruns_layer(const Term& t, const LinearLayer& L, const float* keep) {
+  return !keep && t.input == InputMod::Identity && t.weight == ParamMod::Identity &&
+         (t.bias == ParamMod::Identity || L.bias.empty());
+}
+
+}  // namespace
+
+// Terms whose modified input is all zero (zplus' (x-, w-) after a ReLU, alphabeta's negative terms) cost
+// nothing: their forward is 0 (bias aside) and their share x * grad is 0, so neither GEMM runs. A term on
+// an input of ones (Flat, WSquare) has a z that depends only on the shape: memoised in the plan.
 Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, const Tensor& y, const Tensor& R,
-                         const std::string& where) {
+                         const std::string& where, const float* keep) {
   const size_t nx = x.f.size(), ny = R.f.size();
   const size_t nterms = r.terms.size(), ngroups = r.groups.size();
-  std::vector<std::vector<float>> xs(nterms), ws(nterms);
-  std::vector<std::vector<float>> denom(ngroups, std::vector<float>(ny, 0.0f));
-  std::vector<float> z(ny);
+  RuleScratch& s = rule_scratch();
+  if (s.xs.size() < nterms) s.xs.resize(nterms);
+  if (s.denom.size() < ngroups) s.denom.resize(ngroups);
+  if (s.ratio.size() < ngroups) s.ratio.resize(ngroups);
+  for (size_t gi = 0; gi < ngroups; ++gi) s.denom[gi].assign(ny, 0.0f);
+  s.z.resize(ny);
+  std::vector<const float*> ws(nterms, nullptr);   // null: the term's input is all zero
   for (size_t t = 0; t < nterms; ++t) {
     const Term& term = r.terms[t];
-    xs[t] = modify_input(x, term.input, r, L.channel_axis, where);
-    ws[t] = modified(L.weight.f, term.weight, r.gamma);
-    L.forward(xs[t].data(), ws[t].data(), z.data());
-    if (!L.bias.f.empty() && term.bias != ParamMod::Zero)
-      for (size_t j = 0; j < ny; ++j) z[j] += modify_param(L.bias.f[j], term.bias, r.gamma);
-    auto& d = denom[term.group];
-    for (size_t j = 0; j < ny; ++j) d[j] += term.denom_sign * z[j];
+    std::vector<float>& xt = s.xs[t];
+    modify_input(x, term.input, r, L.channel_axis, where, xt);
+    if (keep)
+      for (size_t i = 0; i < nx; ++i) xt[i] *= keep[i];
+    auto& d = s.denom[term.group];
+    const float sign = term.denom_sign;
+    const bool active = !all_zero(xt);
+    if (active) ws[t] = weight_for(L, term.weight, r.gamma);
+    if (active && reruns_layer(term, L, keep)) {   // z = y, bias included
+      for (size_t j = 0; j < ny; ++j) d[j] += sign * y.f[j];
+      continue;
+    }
+    if (active) {
+      const float* z = s.z.data();
+      if (term.input == InputMod::Ones && !keep) {
+        z = memoised(*L.plan, "ones-z" + std::to_string(L.output_value) + "/" + modifier_key(term.weight, r.gamma), [&] {
+                       std::vector<float> out(ny);
+                       L.forward(xt.data(), ws[t], out.data());
+                       return out;
+                     }).data();
+      } else {
+        L.forward(xt.data(), ws[t], s.z.data());
+      }
+      for (size_t j = 0; j < ny; ++j) d[j] += sign * z[j];
+    }
+    if (!L.bias.empty() && term.bias != ParamMod::Zero) {
+      std::vector<float> b(L.bias.size());
+      for (size_t c = 0; c < b.size(); ++c) b[c] = sign * modify_param(L.bias[c], term.bias, r.gamma);
+      const size_t inner = static_cast<size_t>(L.bias_inner), nb = b.size();
+      for (size_t j = 0; j < ny; ++j) d[j] += b[(j / inner) % nb];
+    }
   }
   // Each group's ratio R / stab(sum), restricted to the outputs its mask selects.
-  std::vector<std::vector<float>> ratio(ngroups, std::vector<float>(ny));
   for (size_t gi = 0; gi < ngroups; ++gi) {
     const OutputMask mask = r.groups[gi].mask;
+    std::vector<float>& ratio = s.ratio[gi];
+    ratio.resize(ny);
+    const std::vector<float>& denom = s.denom[gi];
     for (size_t j = 0; j < ny; ++j) {
       const bool on = mask == OutputMask::All || (mask == OutputMask::ZPositive ? y.f[j] > 0.0f : y.f[j] < 0.0f);
-      ratio[gi][j] = on ? R.f[j] / stabilize(denom[gi][j], r.epsilon) : 0.0f;
+      ratio[j] = on ? R.f[j] / stabilize(denom[j], r.epsilon) : 0.0f;
     }
   }
   Tensor out = Tensor::zeros(x.shape);
-  std::vector<float> grad(nx);
+  s.grad.resize(nx);
   for (size_t t = 0; t < nterms; ++t) {
+    if (!ws[t]) continue;   // x * grad with x == 0
     const Term& term = r.terms[t];
-    L.backward(ratio[term.group].data(), ws[t].data(), grad.data());
-    for (size_t i = 0; i < nx; ++i) out.f[i] += term.coef * xs[t][i] * grad[i];
+    L.backward(s.ratio[term.group].data(), ws[t], s.grad.data());
+    const float* xt = s.xs[t].data();
+    const float* grad = s.grad.data();
+    for (size_t i = 0; i < nx; ++i) out.f[i] += term.coef * xt[i] * grad[i];
   }
   return out;
 }

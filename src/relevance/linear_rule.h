@@ -10,13 +10,20 @@
 namespace relscope::relevance {
 
 // A linear layer y = f(x; W) + b with one varying input x, as the LRP rules re-run it with modified
-// inputs and parameters. `weight` and `bias` are the effective parameters (Gemm's alpha/beta applied,
-// bias broadcast to y's shape) on which parameter modifiers act elementwise.
+// inputs and parameters. `weight` and `bias` are the effective parameters (Gemm's alpha/beta applied)
+// on which parameter modifiers act elementwise. The weight is not copied: it points at the plan's constant
+// (or, for Gemm's transposed/scaled form, at the plan's memo), and modified weights are memoised in the plan
+// too (Plan::memo), so a rule's clamped weights are computed once per model, not once per explanation.
 struct LinearLayer {
   int input_slot = 0;            // which node input is x
   Shape x_shape, y_shape;
-  Tensor weight;                 // layout private to forward/backward
-  Tensor bias;                   // y-shaped, or empty when the layer has none
+  const float* weight = nullptr; // layout private to forward/backward; owned by the plan
+  size_t weight_size = 0;
+  std::vector<float> bias;       // per output channel, or y-shaped (Gemm's broadcast C); empty when none
+  int64_t bias_inner = 1;        // output element j has bias[(j / bias_inner) % bias.size()]
+  const Plan* plan = nullptr;    // whose memo holds this layer's modified weights ...
+  std::string memo_key;          // ... under keys starting with this (the weight's value id: shared weights share)
+  int output_value = -1;         // y's value id: keys what depends on the node, not only its weight
   int channel_axis = 1;          // axis of x along which per-channel ZBox bounds apply
   std::function<void(const float* x, const float* w, float* y)> forward;     // y = f(x; w), no bias
   std::function<void(const float* dy, const float* w, float* dx)> backward;  // dx = f^T(dy; w)
@@ -27,8 +34,10 @@ struct LinearLayer {
 LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n);
 
 // Relevance at the layer's input x for relevance R at its output (shapes of x and y).
-// `y` is the layer's actual output (the plain z that Gamma's output masks read).
+// `y` is the layer's actual output (the plain z that Gamma's output masks read). With `keep` (x's size,
+// 0/1), masked inputs contribute to no term after their input modifier (PLRP-M): they leave every
+// denominator and receive no relevance, whatever the rule does to inputs (Flat's 1s included).
 Tensor apply_linear_rule(const LinearLayer& layer, const Rule& rule, const Tensor& x, const Tensor& y, const Tensor& R,
-                         const std::string& where);
+                         const std::string& where, const float* keep = nullptr);
 
 }  // namespace relscope::relevance

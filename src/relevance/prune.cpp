@@ -50,6 +50,20 @@ int64_t prune_sample(float* r, int64_t n, PruneProportion p) {
   return prune_one_sign(r, pos, p.pos) + prune_one_sign(r, neg, p.neg);
 }
 
+int64_t prune_mask(const float* r, int64_t n, PruneProportion p, float* keep) {
+  std::vector<float> pruned(r, r + n);
+  const int64_t zeroed = prune_sample(pruned.data(), n, p);
+  for (int64_t k = 0; k < n; ++k) keep[k] = (r[k] != 0.0f && pruned[k] == 0.0f) ? 0.0f : 1.0f;
+  return zeroed;
+}
+
+PruneMode parse_prune_mode(const std::string& text, const std::string& what) {
+  if (text == "lambda") return PruneMode::Lambda;
+  if (text == "mask") return PruneMode::Mask;
+  fail_input(what + ": '" + text + "' is not a pruning mode (lambda: rescale the kept relevance, PLRP-lambda; "
+             "mask: mask the pruned activations and propagate again, PLRP-M)");
+}
+
 double gini(const float* x, int64_t n) {
   if (n <= 0) return 0;
   std::vector<double> a(static_cast<size_t>(n));

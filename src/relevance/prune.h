@@ -1,6 +1,6 @@
 // relscope/relevance/prune.h — pruned LRP (PLRP-lambda, Yanez Sarmiento et al. 2024) and sparsity.
 //
-// Sections: PruneOptions | prune_sample() | gini() | LayerPruneReport
+// Sections: PruneOptions (PLRP-lambda / PLRP-M) | prune_sample() | gini() | LayerPruneReport
 //
 // Per sample and per linear layer (every one except the layer nearest the input), once the sweep has the
 // complete relevance of the layer's input (a hidden representation; the explained input itself is never
@@ -9,6 +9,12 @@
 // negative relevance are pruned on their own (each with its own proportion) and each keeps its own mass,
 // so the layer's sum, its positive part and its negative part are all conserved; with one proportion for
 // both (`--prune P`) this is the paper's PLRP-lambda on each sign. P = 0 leaves R untouched, bit for bit.
+//
+// PLRP-M (`--prune-mode mask`) chooses the same entries but, instead of rescaling, masks their activations
+// and runs the layer's rule again: the pruned inputs leave both the numerator and the denominator of the
+// rule, so each output neuron's relevance is redistributed over the surviving inputs in proportion to
+// their contributions (the paper's modified propagation matrix). The pruned set is chosen from the
+// relevance this layer sends to its input (for a value read by one layer, its complete relevance).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -22,7 +28,13 @@ struct PruneProportion {
   float neg = 0.0f;   // share of the negative relevance mass removed, in [0, 1]
 };
 
+enum class PruneMode {
+  Lambda,   // PLRP-lambda: zero the pruned entries, rescale the survivors (one pass)
+  Mask,     // PLRP-M: mask the pruned inputs' activations and re-run the layer's rule (a second pass per layer)
+};
+
 struct PruneOptions {
+  PruneMode mode = PruneMode::Lambda;
   PruneProportion all;                               // every prunable layer
   std::map<std::string, PruneProportion> at_node;    // linear layer name -> proportions for its input
 };
@@ -33,6 +45,14 @@ struct PruneOptions {
 // Throws BadInput when a proportion is outside [0, 1] or not finite.
 int64_t prune_sample(float* r, int64_t n, PruneProportion p);
 
+// PLRP-M's choice: keep[k] = 0 for the entries prune_sample would zero in `r[0..n)`, 1 otherwise
+// (entries with r = 0 are kept: they carry no relevance to prune). `r` is not changed. Returns the
+// number of masked entries.
+int64_t prune_mask(const float* r, int64_t n, PruneProportion p, float* keep);
+
+// "lambda" | "mask" -> PruneMode; BadInput naming `what` otherwise.
+PruneMode parse_prune_mode(const std::string& text, const std::string& what);
+
 // Gini coefficient of |x| (0: all equal, -> 1: all mass on one entry); 0 for an all-zero x.
 // G = sum_i (2i - n - 1) |x|_(i) / (n sum |x|), with |x|_(i) sorted ascending, i = 1..n.
 double gini(const float* x, int64_t n);
@@ -42,6 +62,9 @@ struct LayerPruneReport {
   std::string node;             // the linear layer whose input was pruned
   double zeroed_fraction = 0;   // entries set to zero / entries
   double gini_before = 0, gini_after = 0;
+  // Sum of the relevance after / before pruning. PLRP-lambda keeps it (1); PLRP-M loses the relevance of
+  // output units whose every contributing input was masked (their rule has nothing left to divide by).
+  double kept = 1;
 };
 
 }  // namespace relscope::relevance

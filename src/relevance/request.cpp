@@ -44,9 +44,14 @@ const std::set<std::string>& request_option_names() {
   static const std::set<std::string> names = {"method", "composite", "epsilon", "gamma", "alpha", "beta",
                                               "low", "high", "target", "output", "steps", "samples",
                                               "noise", "seed", "window", "stride", "baseline",
-                                              "stabilizer", "prune", "prune-pos", "prune-neg", "layer",
+                                              "stabilizer", "prune", "prune-pos", "prune-neg", "prune-mode", "layer",
                                               "channels", "joint"};
-  return names;
+  static const std::set<std::string> all = [] {   // + the variance-heatmap names (variance_options.h)
+    std::set<std::string> n = names;
+    n.insert(variance_option_names().begin(), variance_option_names().end());
+    return n;
+  }();
+  return all;
 }
 
 size_t output_index(const Graph& g, const std::string& which, const std::string& what) {
@@ -91,7 +96,8 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
   r.baseline = static_cast<float>(a.get_double("baseline", 0.0));
 
   // pruned-lrp: --prune P sets both signs; --prune-pos / --prune-neg set one; --prune-at NODE=P or
-  // NODE=Ppos:Pneg one layer. Ranges are checked by the pruner, before any work.
+  // NODE=Ppos:Pneg one layer; --prune-mode lambda (rescale) | mask (PLRP-M). Ranges are checked by the
+  // pruner, before any work.
   const float both = static_cast<float>(a.get_double("prune", 0.0));
   r.prune.all = {static_cast<float>(a.get_double("prune-pos", both)), static_cast<float>(a.get_double("prune-neg", both))};
   for (const auto& o : text.prune_at) {
@@ -101,7 +107,9 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
     if (pos.size() != 1 || neg.size() != 1) fail_input(o.what + ": expected NODE=P or NODE=Ppos:Pneg");
     r.prune.at_node[o.node] = {pos[0], neg[0]};
   }
-  if ((a.has("prune") || a.has("prune-pos") || a.has("prune-neg") || !text.prune_at.empty()) && r.method != "pruned-lrp")
+  r.prune.mode = parse_prune_mode(a.get("prune-mode", "lambda"), p + "prune-mode");
+  if ((a.has("prune") || a.has("prune-pos") || a.has("prune-neg") || a.has("prune-mode") || !text.prune_at.empty()) &&
+      r.method != "pruned-lrp")
     fail_input(p + "prune: only used with " + p + "method pruned-lrp");
 
   // crp (and concept ranking): --layer NODE, --channels c1,c2,..., --joint.
@@ -112,6 +120,7 @@ ExplainRequest parse_request(const RequestText& text, const Graph& g, const std:
   r.crp.joint = joint == "1" || joint == "true";
   if (r.method == "crp" && r.crp.layer.empty()) fail_input("method crp needs " + p + "layer NODE (a Conv/Gemm name, see `relscope rules`)");
   if (r.method == "crp" && r.crp.channels.empty()) fail_input("method crp needs " + p + "channels c1,c2,...");
+  r.variance = parse_variance_options(text.values, r.method, p);
   return r;
 }
 

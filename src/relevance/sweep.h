@@ -6,7 +6,8 @@
 // plan's steps in reverse; each node applies its rule (rules[k] for g.nodes[k]).
 // Values read by several nodes sum what they receive. A hook sees the complete
 // relevance at each node's output before the node passes it on: pruned LRP
-// prunes there, CRP masks channels there.
+// prunes there, CRP masks channels there; a second hook lets PLRP-M mask a
+// linear layer's inputs and re-run its rule.
 #pragma once
 #include <functional>
 #include <vector>
@@ -19,6 +20,11 @@ namespace relscope::relevance {
 struct SweepOptions {
   // Called with the node and the relevance at its output `value` (mutable) before the node's rule runs.
   std::function<void(const Node& node, int value, Tensor& relevance)> at_node_output;
+  // Called after a linear layer's rule gave `r_in` to its input. The hook may replace r_in by
+  // `rerun(keep)`: the rule run again with only the inputs where keep (0/1, r_in's shape) is 1 taking part
+  // (PLRP-M's second pass).
+  using Rerun = std::function<Tensor(const Tensor& keep)>;
+  std::function<void(const Node& node, Tensor& r_in, const Rerun& rerun)> at_linear_input;
   bool keep_all = false;   // keep every value's relevance in the result (concept atlases, per-layer views)
 };
 

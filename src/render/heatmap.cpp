@@ -73,6 +73,13 @@ std::vector<uint8_t> symmetric_indices(const float* v, size_t n) {
 
 Image heatmap(const float* relevance, const Shape& shape, bool channels_last, const Palette& palette) {
   const Map2D m = sum_channels(relevance, shape, channels_last);
+  // A heatmap of NaN/Inf (or of channel sums that overflowed float32) would be uniform garbage that looks
+  // like an answer: refuse to draw it.
+  for (size_t p = 0; p < m.values.size(); ++p)
+    if (!std::isfinite(m.values[p]))
+      fail_input("heatmap: the relevance summed over channels is " + std::string(std::isnan(m.values[p]) ? "NaN" : "Inf") +
+                 " at pixel (" + std::to_string(static_cast<int64_t>(p) % m.width) + ", " +
+                 std::to_string(static_cast<int64_t>(p) / m.width) + "); nothing is drawn");
   const std::vector<uint8_t> idx = symmetric_indices(m.values.data(), m.values.size());
   Image img;
   img.width = static_cast<int>(m.width);

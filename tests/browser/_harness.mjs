@@ -2,7 +2,8 @@
 // Headless Chromium flags: /work/shared/TOOLCHAIN.md (system /usr/bin/chromium, driven by
 // playwright-core; no browser download).
 import path from 'node:path';
-import { ROOT } from '../../scripts/serve.mjs';
+import { after, before } from 'node:test';
+import { ROOT, startServer } from '../../scripts/serve.mjs';
 
 export { ROOT };
 export const CHROMIUM = process.env.RELSCOPE_CHROMIUM || '/usr/bin/chromium';
@@ -38,4 +39,20 @@ export function watchPage(page) {
     if (m.type() === 'error') seen.errors.push(m.text());
   });
   return seen;
+}
+
+// For a test file of the app: scripts/serve.mjs on a free port and a GPU Chromium, started before the
+// file's tests unless `skip`, closed after them. Read fx.server / fx.browser inside the tests.
+export function appFixture(skip) {
+  const fx = { server: null, browser: null };
+  before(async () => {
+    if (skip) return;
+    fx.server = await startServer({ port: 0 });
+    fx.browser = await launchChromium({ gpu: true });
+  });
+  after(async () => {
+    await fx.browser?.close();
+    await fx.server?.close();
+  });
+  return fx;
 }

@@ -11,15 +11,15 @@
 // sequences get bars; the canvas is high-DPI.
 // The wasm build dir is RELSCOPE_WASM_BUILD (default build/wasm, as for scripts/serve.mjs); the CLI is
 // RELSCOPE_CLI (default build/native/bin/relscope).
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startServer, WASM_BUILD } from '../../scripts/serve.mjs';
-import { launchChromium, watchPage, ROOT } from './_harness.mjs';
+import { WASM_BUILD } from '../../scripts/serve.mjs';
+import { appFixture, watchPage, ROOT } from './_harness.mjs';
 
 // ---- setup -----------------------------------------------------------------------------------------
 const APP_JS = path.join(WASM_BUILD, 'web', 'relscope_app.js');
@@ -36,17 +36,7 @@ const skip = !fs.existsSync(APP_JS) ? `no app build (${path.relative(ROOT, APP_J
   : !demoModel || !fs.existsSync(path.join(DEMO, demoModel)) ? 'no bundled demo model (assets/demo/preprocess.json)'
   : demoSamples.length < 2 ? 'fewer than two demo samples in assets/demo/samples' : false;
 
-let server;
-let browser;
-before(async () => {
-  if (skip) return;
-  server = await startServer({ port: 0 });
-  browser = await launchChromium({ gpu: true });
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const fx = appFixture(skip);
 
 // ---- PNG decoding ----------------------------------------------------------------------------------
 // Enough of PNG for Chromium's screenshots: 8-bit RGB/RGBA, non-interlaced, filters 0-4.
@@ -100,9 +90,9 @@ function decodePng(buf) {
 
 // ---- helpers ---------------------------------------------------------------------------------------
 async function openApp() {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = await fx.browser.newPage({ viewport: { width: 1280, height: 800 } });
   const seen = watchPage(page);
-  await page.goto(server.url, { waitUntil: 'load', timeout: 60_000 });
+  await page.goto(fx.server.url, { waitUntil: 'load', timeout: 60_000 });
   await page.waitForFunction(() => {
     const s = globalThis.relscopeAppState?.();
     return document.documentElement.dataset.relscope === 'error' ||
@@ -314,7 +304,7 @@ test('exports are local downloads, and after load the page makes no requests',
   { skip, timeout: 120_000 }, async () => {
     const { page, seen, state } = await openApp();
     try {
-      const offOrigin = seen.requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:') && !u.startsWith('blob:'));
+      const offOrigin = seen.requests.filter((u) => !u.startsWith(fx.server.url) && !u.startsWith('data:') && !u.startsWith('blob:'));
       assert.deepEqual(offOrigin, [], 'every load request goes to the page\'s own origin');
       assert.ok(seen.requests.some((u) => u.endsWith('/relscope_app.wasm')), 'the app module was fetched');
       assert.ok(seen.requests.some((u) => u.includes('/assets/demo/')), 'the demo was fetched from this origin');
@@ -365,10 +355,10 @@ test('exports are local downloads, and after load the page makes no requests',
 test('tables and sequences get relevance bars; the canvas is high-DPI',
   { skip, timeout: 120_000 }, async () => {
     const MODELS = path.join(ROOT, 'tests', 'data', 'models');
-    const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
+    const page = await fx.browser.newPage({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
     const seen = watchPage(page);
     try {
-      await page.goto(server.url, { waitUntil: 'load', timeout: 60_000 });
+      await page.goto(fx.server.url, { waitUntil: 'load', timeout: 60_000 });
       await page.waitForFunction(() => globalThis.relscopeAppState?.().computes > 0, null, { timeout: 90_000 });
       // The backing store is CSS size x devicePixelRatio; the snapshot speaks CSS pixels.
       const dims = await page.evaluate(() => {

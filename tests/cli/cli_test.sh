@@ -107,6 +107,8 @@ expect 0 "/c1/Conv:" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --graph 
 expect 2 "--depth: only used with --graph" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --depth 2
 expect 2 "--graph: channel 99 is out of range" -- "${cmd[@]}" concepts "$m" "$x" --layer /c2/Conv --graph 99
 expect 2 "prune proportion (positive) must be in [0, 1]" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune 1.5 --out "$tmp/r.npy"
+expect 0 "of entries masked" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune 0.5 --prune-mode mask --out "$tmp/pm.npy"
+expect 2 "--prune-mode: 'scale' is not a pruning mode" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune-mode scale --out "$tmp/r.npy"
 expect 2 "--prune: only used with --method pruned-lrp" -- "${cmd[@]}" explain "$m" "$x" --prune 0.5 --out "$tmp/r.npy"
 expect 2 "--prune-at /c1/Conv: not a linear layer after the first" -- "${cmd[@]}" explain "$m" "$x" --method pruned-lrp --prune-at /c1/Conv=0.5 --out "$tmp/r.npy"
 expect 2 "method crp needs --layer" -- "${cmd[@]}" explain "$m" "$x" --method crp --channels 0 --out "$tmp/r.npy"
@@ -121,11 +123,41 @@ atlas_ok() {
     grep -q '"file": "b_batch.npy", "index": 1' "$1" && [ -s "$(dirname "$1")/c15_actmax_1.png" ]
 }
 check "atlas.json lists 16 channels, 3 samples, and crops" atlas_ok "$tmp/atlas/atlas.json"
+# Workers: --threads 1 and --threads 3 write the same atlas (ids fixed by file order break every tie).
+expect 0 "wrote $tmp/atlas3/atlas.json" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --top 2 --threads 3 --out "$tmp/atlas3"
+expect 0 "1 thread(s)" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --top 2 --threads 1 --out "$tmp/atlas1"
+check "atlas --threads 3 equals --threads 1 (atlas.json and crops)" diff -r "$tmp/atlas1" "$tmp/atlas3"
+expect 2 "--threads: expected 0" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --threads -1 --out "$tmp/atlas2"
 expect 2 "nodata: no input files" -- "${cmd[@]}" atlas "$m" "$tmp/nodata" --layer /c2/Conv --out "$tmp/atlas2"
 expect 2 "--layer /Relu: a Relu node" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /Relu --out "$tmp/atlas2"
 cp "$tmp/bad.npy" "$tmp/data/c_bad.npy"
 expect 2 "c_bad.npy" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --out "$tmp/atlas2"
 expect 2 "channel 99 is out of range" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 99 --out "$tmp/r.npy"
+
+# Variance heatmaps (assets/variance, scripts/make_variance_model.py; the maths is in test_relevance_variance.cpp):
+# Gaussian heads, CovLRP over an ensemble and MC-dropout samples, driver shares, and the errors.
+va=$here/../../assets/variance
+vx=$va/samples.npy
+g=$va/gaussian_mlp.onnx
+expect 0 "explained: log-variance of output 'mean_logvar' unit 1" -- "${cmd[@]}" explain "$g" "$vx" --explain variance --composite epsilon --out "$tmp/var.npy"
+check "variance R.npy has the input's shape" npy_shape "$tmp/var.npy" "(64, 8)"
+expect 0 "explained: mean of output 'mean_logvar' unit 0" -- "${cmd[@]}" explain "$g" "$va/samples.csv" --explain mean --method gradient-x-input --out "$tmp/mean.npy"
+expect 0 "CovLRP-marg total =" -- "${cmd[@]}" explain "$va/ensemble_0.onnx" "$va/samples.csv" --method cov-lrp --ensemble "$va/ensemble_1.onnx,$va/ensemble_2.onnx,$va/ensemble_3.onnx" --composite epsilon --out "$tmp/cov.npy"
+check "cov-lrp R.npy has the input's shape" npy_shape "$tmp/cov.npy" "(8, 8)"
+aleatoric_ok() { grep -q "explained: mean of output 'mean' unit 0" "$tmp/out" && grep -q "aleatoric term total = " "$tmp/out"; }
+check "a Gaussian-head ensemble reports the aleatoric term" aleatoric_ok
+expect 0 "over 6 MC-dropout samples of 2 Dropout node(s), seed 3" -- "${cmd[@]}" explain "$va/mc_dropout_mlp.onnx" "$va/samples.csv" --method cov-lrp --mc-dropout 6 --seed 3 --cov both --out "$tmp/covb.npy" --heatmap "$tmp/covb.png"
+check "cov-lrp --cov both R.npy is N x 2 x features" npy_shape "$tmp/covb.npy" "(8, 2, 8)"
+expect 0 "variance -> drivers" -- "${cmd[@]}" drivers "$g" "$vx" --mean-features 0,1,2 --var-features 3,4 --method lrp,gradient-x-input,integrated-gradients
+shares_ok() { awk '/%/ { gsub("%", ""); n++; if ($(NF-1) < 80 || $NF < 80) bad = 1 } END { exit !(n == 3 && !bad) }' "$tmp/out"; }
+check "the benchmark's driver shares are >= 80% for mean and variance" shares_ok
+expect 2 "--var-unit 5: output 'mean_logvar' has 2 value(s) per sample, no unit 5" -- "${cmd[@]}" explain "$g" "$vx" --explain variance --mean-unit 0 --var-unit 5 --out "$tmp/r.npy"
+expect 2 "no Gaussian head (mean and variance) found" -- "${cmd[@]}" explain "$models/mlp_opset13.onnx" "$models/mlp_opset13_input.npy" --explain variance --out "$tmp/r.npy"
+expect 2 "cnn_opset13.onnx: input 'input' is [batch,1,28,28] float32, but gaussian_mlp.onnx's input 'x' is [N,8]" -- "${cmd[@]}" explain "$g" "$vx" --method cov-lrp --ensemble "$m" --out "$tmp/r.npy"
+expect 2 "gaussian_mlp.onnx: --mc-dropout: the model has no Dropout node to sample" -- "${cmd[@]}" explain "$g" "$vx" --method cov-lrp --mc-dropout 4 --out "$tmp/r.npy"
+expect 2 "missing.onnx: cannot open" -- "${cmd[@]}" explain "$g" "$vx" --method cov-lrp --ensemble "$tmp/missing.onnx" --out "$tmp/r.npy"
+expect 2 "--ensemble: only used with --method cov-lrp" -- "${cmd[@]}" explain "$g" "$vx" --ensemble "$g" --out "$tmp/r.npy"
+expect 2 "--mean-features: feature 9 is out of range (8 features)" -- "${cmd[@]}" drivers "$g" "$vx" --mean-features 0,9 --var-features 3,4 --method lrp
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

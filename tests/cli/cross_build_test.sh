@@ -65,6 +65,7 @@ run_case "$models/cnn_opset13.onnx" --method occlusion --window 4 --stride 4
 # builds prune the same entries (a different choice would show far above the bound).
 run_case "$models/cnn_opset13.onnx" --method pruned-lrp --prune 0.5
 run_case "$models/resnet_tiny_opset13.onnx" --method pruned-lrp --prune-pos 0.7 --prune-neg 0.3
+run_case "$models/resnet_tiny_opset13.onnx" --method pruned-lrp --prune 0.5 --prune-mode mask
 run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 0,4,15
 run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 4,15 --joint
 echo "$passed passed, $failed failed"

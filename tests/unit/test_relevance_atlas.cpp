@@ -1,8 +1,9 @@
 // CRP reference samples (relevance/atlas.h): the accumulator's top-K, ties and arg-max positions on a
 // hand-built data set; RelMax/ActMax order through the real model on samples scaled by known factors;
-// footprints of single units (the receptive field of a 3x3 convolution); errors.
+// footprints of single units (the receptive field of a 3x3 convolution); parallel streaming equals one
+// thread exactly (ties included); errors.
 //
-// Sections: ConceptAtlas by hand | through a model | footprints | errors
+// Sections: ConceptAtlas by hand | through a model | parallel streaming | footprints | errors
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -120,6 +121,85 @@ TEST(ConceptAtlas, RelMaxAndActMaxOrderOfScaledSamples) {
       EXPECT_EQ(samples_of(act), up) << "channel " << ch;
     }
   }
+}
+
+// ---- parallel streaming ---------------------------------------------------------------------------------
+void expect_same_lists(const std::vector<AtlasEntry>& a, const std::vector<AtlasEntry>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t r = 0; r < a.size(); ++r) {
+    EXPECT_EQ(a[r].sample, b[r].sample) << what << " rank " << r;
+    EXPECT_EQ(a[r].value, b[r].value) << what << " rank " << r;   // bit for bit: the same computation
+    EXPECT_EQ(a[r].position, b[r].position) << what << " rank " << r;
+  }
+}
+
+TEST(ConceptAtlas, ThreadsGiveExactlyTheOneThreadAtlasTiesIncluded) {
+  // 9 items of 1-3 samples; items 4 and 7 repeat items 1 and 2, so many values tie exactly and only the
+  // sample id (item order) can break them.
+  std::vector<Tensor> items;
+  for (int i = 0; i < 9; ++i) {
+    const int64_t n = 1 + i % 3;
+    items.push_back(i == 4 ? items[1] : i == 7 ? Tensor(items[2]) : random_tensor({n, 2, 6, 6}, 100 + i, 0.0f, 1.0f));
+  }
+  AtlasSource src;
+  int64_t total = 0;
+  for (const auto& t : items) {
+    src.counts.push_back(t.shape[0]);
+    total += t.shape[0];
+  }
+  src.load = [&](size_t i) { return items[i]; };
+  ExplainRequest req;
+  req.composite = "epsilon-plus";
+  req.crp.layer = "conv1";
+  auto make = [] { return Session::from_model(cnn(), "cnn.onnx"); };
+
+  // The reference: one explainer, samples fed in order.
+  Session s = make();
+  Explainer ex(s);
+  ConceptAtlas serial(3, 4);
+  std::vector<int64_t> targets;
+  for (const auto& t : items)
+    for (int64_t b = 0; b < t.shape[0]; ++b) {
+      const LayerSample ls = layer_sample(ex, slice_batch(t, b, 1), req);
+      serial.add(static_cast<int64_t>(targets.size()), ls.relevance, ls.activation);
+      targets.push_back(ls.target);
+    }
+  bool ties = false;
+  for (int64_t c = 0; c < 3; ++c)
+    for (size_t r = 1; r < serial.relmax(c).size(); ++r) ties |= serial.relmax(c)[r].value == serial.relmax(c)[r - 1].value;
+  EXPECT_TRUE(ties) << "the data set should make RelMax ties";
+
+  for (int threads : {1, 2, 3, 8}) {
+    int64_t last = 0, calls = 0;
+    const AtlasRun run = stream_atlas(make, src, req, 4, threads, [&](int64_t done, int64_t all) {
+      EXPECT_EQ(done, last + 1);   // under the lock: one at a time, in order
+      EXPECT_EQ(all, total);
+      last = done;
+      ++calls;
+    });
+    ASSERT_TRUE(run.atlas);
+    EXPECT_EQ(calls, total);
+    EXPECT_EQ(run.atlas->samples(), total);
+    EXPECT_EQ(run.targets, targets) << threads << " threads";
+    for (int64_t c = 0; c < 3; ++c) {
+      expect_same_lists(run.atlas->relmax(c), serial.relmax(c), std::to_string(threads) + " threads, relmax " + std::to_string(c));
+      expect_same_lists(run.atlas->actmax(c), serial.actmax(c), std::to_string(threads) + " threads, actmax " + std::to_string(c));
+    }
+  }
+}
+
+TEST(ConceptAtlas, StreamingRethrowsAWorkersError) {
+  AtlasSource src;
+  src.counts = {1, 1, 1, 1};
+  src.load = [](size_t i) {
+    if (i == 2) fail_input("item 2 is broken");
+    return random_tensor({1, 2, 6, 6}, 300 + static_cast<int>(i));
+  };
+  ExplainRequest req;
+  req.crp.layer = "conv1";
+  for (int threads : {1, 3})
+    testing::expect_error([&] { stream_atlas([] { return Session::from_model(cnn(), "cnn.onnx"); }, src, req, 2, threads); },
+                          ErrorKind::BadInput, "item 2 is broken");
 }
 
 // ---- footprints ------------------------------------------------------------------------------------------

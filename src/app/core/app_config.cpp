@@ -8,54 +8,15 @@
 #include "app/core/app_state.h"
 #include "app/core/json.h"
 #include "core/error.h"
+#include "io/csv.h"
 
 namespace relscope::app {
 
 // ---- .csv --------------------------------------------------------------------------------------------
+// The engine's strict reader (io/csv.h): the CLI, the JS API and the canvas refuse the same cells alike.
 Table parse_csv(const std::string& text, const std::string& label) {
-  Table t;
-  std::istringstream in(text);
-  std::string line;
-  size_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ',')) {
-      const auto a = cell.find_first_not_of(" \t\"");
-      const auto b = cell.find_last_not_of(" \t\"");
-      cells.push_back(a == std::string::npos ? "" : cell.substr(a, b - a + 1));
-    }
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    std::vector<float> row;
-    bool numeric = true;
-    for (const auto& c : cells) {
-      char* end = nullptr;
-      const float v = std::strtof(c.c_str(), &end);
-      if (c.empty() || *end) { numeric = false; break; }
-      row.push_back(v);
-    }
-    if (!numeric) {
-      if (t.header.empty() && t.rows.empty()) { t.header = cells; continue; }
-      fail_input(label + ": line " + std::to_string(line_no) + ": not a row of numbers");
-    }
-    const size_t width = t.header.empty() ? (t.rows.empty() ? row.size() : t.rows[0].size()) : t.header.size();
-    if (row.size() != width)
-      fail_input(label + ": line " + std::to_string(line_no) + ": " + std::to_string(row.size()) + " values, expected " +
-                 std::to_string(width));
-    t.rows.push_back(std::move(row));
-  }
-  if (t.rows.empty()) fail_input(label + ": no rows of numbers");
-  if (t.header.empty())
-    for (size_t k = 0; k < t.rows[0].size(); ++k) {
-      std::string name = "f";   // (not "f" + to_string: g++ 12 -O3 warns falsely on that)
-      name += std::to_string(k);
-      t.header.push_back(std::move(name));
-    }
-  return t;
+  CsvTable t = read_csv(text, label, Limits{});
+  return Table{std::move(t.header), std::move(t.rows)};
 }
 
 // ---- preprocessing -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ bool uses(const std::string& method, const char* param) {
   if (p == "steps") return method == "integrated-gradients";
   if (p == "samples" || p == "noise") return method == "smoothgrad";
   if (p == "window" || p == "stride") return method == "occlusion";
-  if (p == "prune") return method == "pruned-lrp";
+  if (p == "prune" || p == "prune-mode") return method == "pruned-lrp";
   if (p == "layer" || p == "channels" || p == "joint") return method == "crp";
   return false;
 }
@@ -45,12 +45,12 @@ void write_explained(JsonWriter& w, const AppState& s, const Explained& e) {
   w.key("method").value(e.settings.method);
   w.key("params").begin_object();
   for (const char* p : {"composite", "epsilon", "gamma", "alpha", "steps", "samples", "noise", "window", "stride",
-                        "prune", "layer", "channels", "joint"}) {
+                        "prune", "prune-mode", "layer", "channels", "joint"}) {
     if (!uses(e.settings.method, p)) continue;
     const std::string& v = values.at(p);
     const std::string name = p;
     w.key(p);
-    if (name == "composite" || name == "layer" || name == "channels") w.value(v);
+    if (name == "composite" || name == "prune-mode" || name == "layer" || name == "channels") w.value(v);
     else if (name == "joint") w.value(v == "1");
     else w.value(std::strtod(v.c_str(), nullptr));
   }
@@ -144,6 +144,20 @@ std::string AppState::record_json() const {
   return w.str();
 }
 
+// ---- shared link -------------------------------------------------------------------------------------
+std::map<std::string, std::string> AppState::share_settings() const {
+  std::map<std::string, std::string> v;
+  if (selected_sample_ >= 0) v["sample"] = std::to_string(selected_sample_);
+  v["method"] = settings.method;
+  if (uses(settings.method, "composite")) v["composite"] = settings.composite;
+  if (settings.target >= 0) v["target"] = std::to_string(settings.target);
+  if (output > 0) v["output"] = std::to_string(output);
+  const auto values = request_values(settings);
+  for (const char* p : {"prune", "prune-mode", "layer", "channels", "joint"})
+    if (uses(settings.method, p) && values.count(p)) v[p] = values.at(p);
+  return v;
+}
+
 // ---- snapshot ----------------------------------------------------------------------------------------
 std::string AppState::snapshot_json() const {
   JsonWriter w;
@@ -179,6 +193,9 @@ std::string AppState::snapshot_json() const {
     w.key("heatmapShape").null();
   }
   w.key("backend").value(backend_);
+  w.key("share").begin_object();
+  for (const auto& [k, val] : share_settings()) w.key(k).value(val);
+  w.end_object();
   w.key("lastError").value(last_error);
   w.end_object();
   return w.str();

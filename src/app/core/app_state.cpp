@@ -16,6 +16,7 @@
 #include "app/core/json.h"
 #include "core/error.h"
 #include "io/npy.h"
+#include "io/input_file.h"
 #include "relevance/request.h"
 
 namespace relscope::app {
@@ -97,12 +98,18 @@ AppState::~AppState() = default;
 // ---- files -------------------------------------------------------------------------------------------
 std::string AppState::open(const std::string& name, std::vector<uint8_t> bytes) {
   const std::string ext = lower_ext(name);
+  // Inputs also join the concept browser's data set (bounded: the first 256).
+  auto keep = [&] {
+    if (opened_.size() < 256) opened_.push_back({name, bytes});
+  };
   if (is_npy(bytes)) {
     set_array(name, bytes);
+    keep();
     return "input " + name + " " + shape_str(input_.array.shape);
   }
   if (looks_like_image(bytes.data(), bytes.size())) {
     set_image(name, bytes);
+    keep();
     return "image " + name + " (" + std::to_string(input_.image.width) + "x" + std::to_string(input_.image.height) + ")";
   }
   const std::string text(bytes.begin(), bytes.end());
@@ -116,6 +123,7 @@ std::string AppState::open(const std::string& name, std::vector<uint8_t> bytes) 
   }
   if (ext == "csv") {
     set_table(name, text);
+    keep();
     return "table " + name + " (" + std::to_string(input_.table.rows.size()) + " rows)";
   }
   if (ext == "onnx" || ext.empty() || ext == "bin" || ext == "pb") {
@@ -220,8 +228,7 @@ void AppState::set_array(const std::string& label, const std::vector<uint8_t>& b
   d.label = label;
   d.array = read_npy(bytes.data(), bytes.size(), limits_, label);
   if (d.array.dtype == DType::Int64) d.array = Tensor::from_floats(d.array.shape, d.array.as_floats());
-  for (float v : d.array.f)
-    if (!std::isfinite(v)) fail_input(label + ": contains NaN or infinity");
+  require_usable_input(d.array, label);   // non-empty and finite, as the CLI and the JS API demand
   input_ = std::move(d);
   selected_sample_ = -1;
   dirty_ = true;
@@ -302,7 +309,10 @@ std::map<std::string, std::string> AppState::request_values(const ExplainSetting
   if (s.target >= 0) v["target"] = std::to_string(s.target);
   v["output"] = std::to_string(output);
   // Method-specific parameters only where they apply (the shared parser refuses them elsewhere).
-  if (s.method == "pruned-lrp") v["prune"] = fmt(s.prune);
+  if (s.method == "pruned-lrp") {
+    v["prune"] = fmt(s.prune);
+    v["prune-mode"] = s.prune_mask ? "mask" : "lambda";
+  }
   if (s.method == "crp") {
     v["layer"] = s.layer.empty() && !concept_layers().empty() ? concept_layers().back() : s.layer;
     v["channels"] = s.channels;
@@ -354,6 +364,16 @@ Explained AppState::run_explain(const Tensor& x, const ExplainSettings& s, int64
   out.pruning = std::move(e.pruning);
   out.gini = relevance::gini(out.relevance.f.data(), out.relevance.numel());
   return out;
+}
+
+relevance::ExplainRequest AppState::lrp_request() const {
+  if (!session_) fail_input("no model: open an .onnx file");
+  ExplainSettings plain = settings;
+  plain.method = "lrp";
+  plain.target = -1;
+  relevance::RequestText text;
+  text.values = request_values(plain);
+  return relevance::parse_request(text, session_->graph(), "");
 }
 
 void AppState::refresh_rules(const Tensor& x) {

@@ -80,6 +80,7 @@ struct ExplainSettings {
   int steps = 20, samples = 20, window = 8, stride = 8;
   float noise = 0.1f;
   float prune = 0.3f;           // pruned-lrp: proportion of each sign's relevance mass pruned per layer
+  bool prune_mask = false;      // pruned-lrp: PLRP-M (mask the pruned activations) instead of PLRP-lambda
   std::string layer;            // crp: the layer whose channels condition (empty: a default, see compute())
   std::string channels = "0";   // crp: "c1,c2,..."
   bool joint = true;            // crp: one map for all channels together; else one per channel
@@ -163,6 +164,14 @@ class AppState {
   int64_t num_classes() const;   // elements of output 0 per sample (0 before a forward pass)
   // Layers crp can condition on (Conv, ConvTranspose, Gemm, MatMul with constant weights; canonized graph).
   const std::vector<std::string>& concept_layers() const { return model_desc_.concept_layers; }
+  // Inputs the user opened (images, .npy, .csv; not the bundled samples), oldest first, at most 256: with
+  // the samples they are the data set of the concept browser's atlas (concept_browser.h).
+  const std::vector<Sample>& opened_inputs() const { return opened_; }
+  // For panels that make their own engine calls (the concept browser): the current model's explainer
+  // (nullptr without one) and plain LRP under the main settings' composite and parameters, no target.
+  relevance::Explainer* explainer() { return explainer_.get(); }
+  Session* session() { return session_.get(); }   // the variance view's Gaussian head and CovLRP
+  relevance::ExplainRequest lrp_request() const;
 
   // ---- settings (panels edit these, then mark_dirty()) ----
   ImagePreprocess& preprocess() { return preprocess_; }
@@ -176,6 +185,9 @@ class AppState {
   std::vector<uint8_t> relevance_npy(bool compare_side = false) const;
   std::string record_json() const;          // model hash, method, params, target, output, timings
   std::string snapshot_json() const;        // small page-state summary for tests / JS
+  // The settings a shared link carries (the page's URL fragment), as relscopeAppSet's key -> value:
+  // sample, method, composite, target, output and the method's own parameters.
+  std::map<std::string, std::string> share_settings() const;
   std::string last_error;                   // set by guard()
 
   // Runs fn; on relscope::Error / std::bad_alloc / std::exception records a one-line message in
@@ -205,6 +217,7 @@ class AppState {
 
   InputData input_;
   std::vector<Sample> samples_;
+  std::vector<Sample> opened_;
   int selected_sample_ = -1;
   std::vector<std::string> labels_;
   bool labels_fresh_ = false;   // loaded since the last model: they belong to the next model loaded

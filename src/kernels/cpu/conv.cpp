@@ -1,13 +1,16 @@
 // relscope/kernels/cpu/conv.cpp — convolution as im2col + GEMM, and its adjoint as GEMM + col2im.
 //
-// Sections: scratch | im2col / col2im | conv_forward | conv_backward_data | add_channel_bias
+// Sections: scratch | im2col / col2im (+ thread split) | conv_forward | conv_backward_data | add_channel_bias
 //
 // Why im2col: it turns every conv (any stride, dilation, padding, group) into one GEMM per group, where
 // Eigen's blocked kernel runs near peak; the gather is O(C*k*out) and cheap next to the GEMM's O(M*C*k*out).
 // The column matrix is built in bands of output rows so scratch stays bounded for large images.
+// Threads (kernels::set_threads): forward splits output rows, the adjoint splits input channels, so each
+// thread writes a disjoint part of the output and builds its own columns in its own scratch.
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 
 namespace relscope::kernels {
@@ -86,9 +89,13 @@ void im2col(const ConvParams& p, const float* x, int64_t r0, int64_t r1, float* 
   });
 }
 
-void col2im(const ConvParams& p, const float* col, int64_t r0, int64_t r1, float* x) {
+namespace {
+
+// col2im restricted to `c_count` channels (col holds only their rows, x points at the first of them): the
+// backward pass splits channels over threads, so each thread accumulates into its own part of dx.
+void col2im_channels(const ConvParams& p, int64_t c_count, const float* col, int64_t r0, int64_t r1, float* x) {
   const int64_t sx = p.stride[2];
-  for_each_tap_row(p, r0, r1, p.C_per_group(), [&](int64_t co, int64_t xo, int64_t lo, int64_t hi, int64_t off) {
+  for_each_tap_row(p, r0, r1, c_count, [&](int64_t co, int64_t xo, int64_t lo, int64_t hi, int64_t off) {
     if (xo < 0) return;   // padding taps have nowhere to go
     const float* src = col + co;
     float* dst = x + xo;
@@ -100,58 +107,109 @@ void col2im(const ConvParams& p, const float* col, int64_t r0, int64_t r1, float
   });
 }
 
+// How a conv spreads over threads: whole (image, group) pairs when there are enough of them (depthwise,
+// batches), else a split of the inner dimension when it divides evenly enough, else none at this level
+// (the GEMM then splits its own output: layer4's 7 output rows would leave one thread idle 1/7 of the time).
+enum class Split { Pairs, Inner, Gemm };
+Split choose_split(int64_t pairs, int64_t inner) {
+  const int64_t t = threads();
+  if (t <= 1 || pairs >= t) return Split::Pairs;
+  if (inner % t == 0 || inner >= 8 * t) return Split::Inner;
+  return Split::Gemm;
+}
+
+}  // namespace
+
+void col2im(const ConvParams& p, const float* col, int64_t r0, int64_t r1, float* x) {
+  col2im_channels(p, p.C_per_group(), col, r0, r1, x);
+}
+
 // ---- conv_forward --------------------------------------------------------------------------------------------------
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows();
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();
   const int64_t band = band_rows(p);
-  float* col = pointwise ? nullptr : scratch(static_cast<size_t>(kk * std::min(band, rows) * ow));
-  for (int64_t n = 0; n < p.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      const float* xg = x + (n * p.C + g * cg) * is;
-      const float* wg = w + g * mg * kk;
-      float* yg = y + (n * p.M + g * mg) * os;
-      float beta = 0.0f;
-      if (b) {   // seed the output with the bias and let the GEMM accumulate onto it
-        for (int64_t m = 0; m < mg; ++m) std::fill(yg + m * os, yg + (m + 1) * os, b[g * mg + m]);
-        beta = 1.0f;
-      }
-      if (pointwise) {
-        gemm(false, false, mg, os, cg, 1.0f, wg, cg, xg, is, beta, yg, os);
-        continue;
-      }
-      for (int64_t r0 = 0; r0 < rows; r0 += band) {
-        const int64_t r1 = std::min(rows, r0 + band), ncols = (r1 - r0) * ow;
-        im2col(p, xg, r0, r1, col);
-        gemm(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
-      }
+  // Output rows [ra, rb) of image n, group g: bias seed, then im2col + GEMM per band (pointwise: GEMM on x,
+  // whose columns are the output's). The column scratch is per thread.
+  auto run_rows = [&](int64_t n, int64_t g, int64_t ra, int64_t rb) {
+    const float* xg = x + (n * p.C + g * cg) * is;
+    const float* wg = w + g * mg * kk;
+    float* yg = y + (n * p.M + g * mg) * os;
+    float beta = 0.0f;
+    if (b) {   // seed the output with the bias and let the GEMM accumulate onto it
+      for (int64_t m = 0; m < mg; ++m) std::fill(yg + m * os + ra * ow, yg + m * os + rb * ow, b[g * mg + m]);
+      beta = 1.0f;
     }
+    if (pointwise) {
+      gemm(false, false, mg, (rb - ra) * ow, cg, 1.0f, wg, cg, xg + ra * ow, is, beta, yg + ra * ow, os);
+      return;
+    }
+    float* col = scratch(static_cast<size_t>(kk * std::min(band, rb - ra) * ow));
+    for (int64_t r0 = ra; r0 < rb; r0 += band) {
+      const int64_t r1 = std::min(rb, r0 + band), ncols = (r1 - r0) * ow;
+      im2col(p, xg, r0, r1, col);
+      gemm(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
+    }
+  };
+  const int64_t pairs = p.N * p.group;
+  const double work = 2.0 * static_cast<double>(mg) * kk * os;   // flops of one (image, group)
+  switch (choose_split(pairs, rows)) {
+    case Split::Pairs:
+      detail::parallel_ranges(pairs, work * pairs, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) run_rows(i / p.group, i % p.group, 0, rows);
+      });
+      break;
+    case Split::Inner:
+      for (int64_t i = 0; i < pairs; ++i)
+        detail::parallel_ranges(rows, work, [&](int64_t ra, int64_t rb) { run_rows(i / p.group, i % p.group, ra, rb); });
+      break;
+    case Split::Gemm:
+      for (int64_t i = 0; i < pairs; ++i) run_rows(i / p.group, i % p.group, 0, rows);
+      break;
+  }
 }
 
 // ---- conv_backward_data ------------------------------------------------------------------------------------------
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
-  const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows();
+  const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows(), taps = kk / std::max<int64_t>(1, cg);
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();
   const int64_t band = band_rows(p);
-  float* col = pointwise ? nullptr : scratch(static_cast<size_t>(kk * std::min(band, rows) * ow));
-  if (!pointwise) std::fill(dx, dx + p.N * p.C * is, 0.0f);   // col2im accumulates
-  for (int64_t n = 0; n < p.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      const float* dyg = dy + (n * p.M + g * mg) * os;
-      const float* wg = w + g * mg * kk;
-      float* dxg = dx + (n * p.C + g * cg) * is;
-      if (pointwise) {   // dx_g (cg, is) = W_g^T (cg, mg) * dy_g (mg, os), os == is
-        gemm(true, false, cg, os, mg, 1.0f, wg, cg, dyg, os, 0.0f, dxg, is);
-        continue;
-      }
-      for (int64_t r0 = 0; r0 < rows; r0 += band) {
-        const int64_t r1 = std::min(rows, r0 + band), ncols = (r1 - r0) * ow;
-        gemm(true, false, kk, ncols, mg, 1.0f, wg, kk, dyg + r0 * ow, os, 0.0f, col, ncols);
-        col2im(p, col, r0, r1, dxg);
-      }
+  // Input channels [ca, cb) of image n, group g: their rows of W^T dy (the GEMM's A is the matching column
+  // block of W), then col2im into those channels only. Disjoint channel ranges never touch the same dx.
+  auto run_channels = [&](int64_t n, int64_t g, int64_t ca, int64_t cb) {
+    const float* dyg = dy + (n * p.M + g * mg) * os;
+    const float* wg = w + g * mg * kk;
+    float* dxc = dx + (n * p.C + g * cg + ca) * is;
+    if (pointwise) {   // dx (cb-ca, is) = W_g[:, ca:cb]^T (cb-ca, mg) * dy_g (mg, os), os == is
+      gemm(true, false, cb - ca, os, mg, 1.0f, wg + ca, cg, dyg, os, 0.0f, dxc, is);
+      return;
     }
+    std::fill(dxc, dxc + (cb - ca) * is, 0.0f);   // col2im accumulates
+    float* col = scratch(static_cast<size_t>((cb - ca) * taps * std::min(band, rows) * ow));
+    for (int64_t r0 = 0; r0 < rows; r0 += band) {
+      const int64_t r1 = std::min(rows, r0 + band), ncols = (r1 - r0) * ow;
+      gemm(true, false, (cb - ca) * taps, ncols, mg, 1.0f, wg + ca * taps, kk, dyg + r0 * ow, os, 0.0f, col, ncols);
+      col2im_channels(p, cb - ca, col, r0, r1, dxc);
+    }
+  };
+  const int64_t pairs = p.N * p.group;
+  const double work = 2.0 * static_cast<double>(mg) * kk * os;
+  switch (choose_split(pairs, cg)) {
+    case Split::Pairs:
+      detail::parallel_ranges(pairs, work * pairs, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) run_channels(i / p.group, i % p.group, 0, cg);
+      });
+      break;
+    case Split::Inner:
+      for (int64_t i = 0; i < pairs; ++i)
+        detail::parallel_ranges(cg, work, [&](int64_t ca, int64_t cb) { run_channels(i / p.group, i % p.group, ca, cb); });
+      break;
+    case Split::Gemm:
+      for (int64_t i = 0; i < pairs; ++i) run_channels(i / p.group, i % p.group, 0, cg);
+      break;
+  }
 }
 
 // ---- add_channel_bias ------------------------------------------------------------------------------------------------

@@ -25,27 +25,59 @@ constexpr int64_t kKC = 256;                 // depth of one packed slab (a B mi
 constexpr int64_t kMC = 128;                 // rows of A per packed block (128 KiB: L2)
 constexpr int64_t kNC = 2048;                // columns of B per packed slab
 
+// Packed panels start on a 64-byte boundary: Emscripten's malloc aligns to 8 bytes only, and v128 loads that
+// straddle cache lines made the same GEMM up to 3x slower depending on where the heap happened to put it.
 float* buffer(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
+  if (v.size() < n + 16) v.resize(n + 16);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - p % 64) % 64) / sizeof(float);
 }
 
 // ---- packing -------------------------------------------------------------------------------------------------
 // A block rows [i0, i0+mc) x depth [p0, p0+kc) -> micro-panels of kMR rows, k-major; rows past M are 0.
+// Vectorised: with few columns (layer4's 7x7 outputs: N = 49) every A element is packed for only a handful
+// of tiles, and a scalar gather made packing as slow as the multiply. Row-major A: 4x4 blocks are loaded
+// and transposed in registers; transposed A already holds 4 consecutive rows contiguously per k.
 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int64_t M,
             float* dst) {
   for (int64_t ir = 0; ir < mc; ir += kMR) {
-    for (int64_t r = 0; r < kMR; ++r) {
-      const int64_t i = i0 + ir + r;
-      float* d = dst + r;
-      if (i >= M) {
-        for (int64_t k = 0; k < kc; ++k) d[k * kMR] = 0.0f;
-      } else if (!trans) {
-        const float* s = A + i * lda + p0;
-        for (int64_t k = 0; k < kc; ++k) d[k * kMR] = s[k];
-      } else {
-        const float* s = A + p0 * lda + i;
-        for (int64_t k = 0; k < kc; ++k) d[k * kMR] = s[k * lda];
+    const int64_t i = i0 + ir;
+    if (i + kMR <= M && trans) {
+      const float* s = A + p0 * lda + i;
+      for (int64_t k = 0; k < kc; ++k) wasm_v128_store(dst + k * kMR, wasm_v128_load(s + k * lda));
+    } else if (i + kMR <= M) {
+      const float *s0 = A + i * lda + p0, *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda;
+      int64_t k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const v128_t r0 = wasm_v128_load(s0 + k), r1 = wasm_v128_load(s1 + k);
+        const v128_t r2 = wasm_v128_load(s2 + k), r3 = wasm_v128_load(s3 + k);
+        const v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+        const v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+        float* d = dst + k * kMR;
+        wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+        wasm_v128_store(d + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+        wasm_v128_store(d + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+        wasm_v128_store(d + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+      }
+      for (; k < kc; ++k) {
+        float* d = dst + k * kMR;
+        d[0] = s0[k];
+        d[1] = s1[k];
+        d[2] = s2[k];
+        d[3] = s3[k];
+      }
+    } else {   // the last, partial panel: rows past M are zero
+      for (int64_t r = 0; r < kMR; ++r) {
+        float* d = dst + r;
+        if (i + r >= M) {
+          for (int64_t k = 0; k < kc; ++k) d[k * kMR] = 0.0f;
+        } else if (!trans) {
+          const float* s = A + (i + r) * lda + p0;
+          for (int64_t k = 0; k < kc; ++k) d[k * kMR] = s[k];
+        } else {
+          const float* s = A + p0 * lda + i + r;
+          for (int64_t k = 0; k < kc; ++k) d[k * kMR] = s[k * lda];
+        }
       }
     }
     dst += kMR * kc;

@@ -1,0 +1,77 @@
+// bench/report.mjs — reads bench/run.sh's per-round logs, prints the ratio table and writes RESULTS.md.
+//
+// Sections: parsing | ratios | table
+//
+// usage (from bench/run.sh): node bench/report.mjs LOG_DIR ROUNDS OUT.md DATE MACHINE COMMIT MODEL REPEAT
+// A ratio is the median over rounds of the per-round ratio of the two sides' medians. Wall-clock ratios are
+// the issue's targets; process-CPU ratios are shown beside them because on a shared machine the CPU time of
+// a single-threaded run is the better estimate of its quiet-machine time.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const [dir, roundsArg, out, date, machine, commit, model, repeat] = process.argv.slice(2);
+const rounds = Number(roundsArg);
+
+// ---- parsing ------------------------------------------------------------------------------------------------------
+// "forward: 12.3 ms (cpu 11.9 ms)" -> {wall: 12.3, cpu: 11.9}
+function time(text, label) {
+  const m = text.match(new RegExp(`^${label}: ([0-9.]+) ms \\(cpu ([0-9.-]+) ms\\)`, 'm'));
+  return m ? { wall: Number(m[1]), cpu: Number(m[2]) } : null;
+}
+function ortTime(text) {
+  const runs = [...text.matchAll(/^ort forward: ([0-9.]+) ms \(cpu ([0-9.]+) ms\)/gm)];
+  if (!runs.length) return null;
+  const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wall: med(runs.map((m) => Number(m[1]))), cpu: med(runs.map((m) => Number(m[2]))) };
+}
+function peak(text) {
+  const m = text.match(/^peak memory: ([0-9.]+) MiB after forward, ([0-9.]+) MiB after explain/m);
+  return m ? `${m[1]} / ${m[2]}` : '?';
+}
+const read = (name, r) => (existsSync(`${dir}/${name}.${r}`) ? readFileSync(`${dir}/${name}.${r}`, 'utf8') : '');
+const perRound = [];
+for (let r = 1; r <= rounds; ++r) {
+  const native = read('native', r), wasm = read('wasm', r), ort = read('ort', r), threads = read('threads', r);
+  perRound.push({
+    nf: time(native, 'forward'), ne: time(native, 'explain'),
+    wf: time(wasm, 'forward'), we: time(wasm, 'explain'),
+    of: ortTime(ort),
+    t2: time(threads, 'forward'), t1: time(threads, 'forward 1 thread'),
+    peakNative: peak(native), peakWasm: peak(wasm),
+  });
+}
+
+// ---- ratios ---------------------------------------------------------------------------------------------------------
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : NaN;
+};
+const ratio = (num, den, kind) => median(perRound.map((p) => (p[num] && p[den] ? p[num][kind] / p[den][kind] : NaN)));
+const abs = (key, kind) => median(perRound.map((p) => (p[key] ? p[key][kind] : NaN)));
+const rows = [
+  ['native explain (epsilon-plus-flat) / native forward', 'ne', 'nf', '<= 2.0', (x) => x <= 2.0, true],
+  ['wasm explain / native explain (1 thread each)', 'we', 'ne', '<= 2.5', (x) => x <= 2.5, true],
+  ['onnxruntime-web forward / relscope wasm forward (1 thread)', 'of', 'wf', '>= 1.0', (x) => x >= 1.0, true],
+  ['native forward 1 thread / 2 threads (speedup)', 't1', 't2', '>= 1.7', (x) => x >= 1.7, false],
+];
+
+// ---- table ------------------------------------------------------------------------------------------------------------
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'skipped');
+let md = `# Benchmark results (issue 7, CPU)\n\n`;
+md += `Written by \`bench/run.sh\` on ${date}.\n\n`;
+md += `- machine: ${machine}\n- commit: ${commit} (plus working-tree changes, if any)\n`;
+md += `- model: ${model} (torchvision-style ResNet-18, seeded random weights), input 1x3x224x224\n`;
+md += `- ${rounds} rounds x ${repeat} timed runs per side; ratio = median over rounds of per-round ratios of medians\n\n`;
+md += `| ratio | target | measured (wall) | measured (process CPU) | met (wall) |\n|---|---|---|---|---|\n`;
+for (const [name, num, den, target, ok, cpuMeaningful] of rows) {
+  const w = ratio(num, den, 'wall'), c = cpuMeaningful ? ratio(num, den, 'cpu') : NaN;
+  md += `| ${name} | ${target} | ${f(w)} | ${cpuMeaningful ? f(c) : 'n/a'} | ${Number.isFinite(w) ? (ok(w) ? 'yes' : 'no') : '-'} |\n`;
+}
+md += `\n| median time (ms) | wall | process CPU |\n|---|---|---|\n`;
+for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'], ['wasm forward', 'wf'], ['wasm explain', 'we'],
+  ['onnxruntime-web forward', 'of'], ['native forward, 2 threads', 't2'], ['native forward, 1 thread (same run)', 't1']])
+  md += `| ${name} | ${f(abs(key, 'wall'), 1)} | ${f(abs(key, 'cpu'), 1)} |\n`;
+md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
+md += `wasm ${perRound[0].peakWasm} (linear memory size).\n`;
+md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
+process.stdout.write(md);
+writeFileSync(out, md);

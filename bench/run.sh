@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# bench/run.sh — issue 7's speed table: relscope native vs wasm (node) vs onnxruntime-web, ResNet-18, one run.
+#
+# usage: bench/run.sh [--rounds K] [--repeat R] [--native BIN] [--wasm JS] [--model M.onnx] [--no-ort] [--out FILE]
+#   defaults: 3 rounds of 3 timed runs each, build/native/bin/relscope, build/wasm/bin/relscope.js,
+#   build/bench/resnet18.onnx (made by bench/make_resnet18.py with Debian's python3-torch if missing),
+#   writes bench/RESULTS.md.
+# onnxruntime-web (~150 MB) is installed at bench time into build/bench/ort when the npm registry is reachable,
+# never as a project dependency; without it the third ratio is reported as skipped.
+# Every round runs each side once, one after the other (interleaved), and each side's median per round is kept;
+# ratios are medians over rounds of per-round ratios, so a slow phase of a shared machine hits both sides.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NODE_PATH=/usr/share/nodejs NODE_OPTIONS=--no-experimental-fetch
+
+rounds=3 repeat=3 ort=1 out=bench/RESULTS.md
+native=build/native/bin/relscope wasm=build/wasm/bin/relscope.js model=build/bench/resnet18.onnx
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --native) native=$2; shift 2 ;;
+    --wasm) wasm=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-ort) ort=0; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$native" ] && [ -f "$wasm" ] || { echo "build first: scripts/build.sh all (or pass --native/--wasm)" >&2; exit 2; }
+
+# ---- the model ------------------------------------------------------------------------------------------------
+if [ ! -f "$model" ]; then
+  echo "[bench] generating $model (bench/make_resnet18.py)"
+  /usr/bin/python3 bench/make_resnet18.py "$model"
+fi
+
+# ---- onnxruntime-web ----------------------------------------------------------------------------------------------
+ortdir=build/bench/ort
+if [ "$ort" = 1 ] && [ ! -d "$ortdir/node_modules/onnxruntime-web" ]; then
+  echo "[bench] installing onnxruntime-web into $ortdir (bench only, not a project dependency)"
+  mkdir -p "$ortdir"
+  [ -f "$ortdir/package.json" ] || echo '{"private": true}' > "$ortdir/package.json"
+  (cd "$ortdir" && timeout 600 npm install --no-save --no-audit --no-fund onnxruntime-web >/dev/null 2>&1) ||
+    echo "[bench] onnxruntime-web could not be installed: its ratio is skipped"
+fi
+[ -d "$ortdir/node_modules/onnxruntime-web" ] || ort=0
+
+# ---- rounds ---------------------------------------------------------------------------------------------------------
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+explain=(--method lrp --composite epsilon-plus-flat)
+common=(--repeat "$repeat" --warmup 1 --shape 1,3,224,224)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for r in $(seq 1 "$rounds"); do
+  echo "[bench] round $r/$rounds"
+  "$native" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/native.$r"
+  node "$wasm" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/wasm.$r"
+  [ "$ort" = 1 ] && node bench/ort_forward.mjs "$ortdir" "$model" 1,3,224,224 "$repeat" > "$logs/ort.$r"
+  "$native" bench "$model" "${common[@]}" --threads 2 > "$logs/threads.$r"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ------------------------------------------------------------------------------------------------------------
+cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+node bench/report.mjs "$logs" "$rounds" "$out" \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$cpu, $(nproc) cores, load average $load_before before / $load_after after" \
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$model" "$repeat"

@@ -1,0 +1,29 @@
+// tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
+// plan for the declared shapes (open dims = 1), predict, and an LRP explanation. Seeds: the small models
+// of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run small, so a
+// mutated kernel size or shape is refused before it costs time.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/session.h"
+#include "fuzz_common.h"
+#include "relevance/explain.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  relscope::fuzz::guard([&] {
+    relscope::Session s = relscope::Session::load(data, size, "fuzz.onnx", relscope::fuzz::fuzz_limits());
+    std::vector<relscope::Tensor> inputs = relscope::example_inputs(s.graph());
+    for (auto& t : inputs) {
+      for (size_t k = 0; k < t.f.size(); ++k) t.f[k] = std::sin(static_cast<float>(k));   // not all zero
+      for (size_t k = 0; k < t.i.size(); ++k) t.i[k] = static_cast<int64_t>(k % 3);
+    }
+    (void)s.predict(inputs);
+    if (inputs.empty() || inputs[0].dtype != relscope::DType::Float32 || inputs[0].numel() == 0) return;
+    relscope::relevance::Explainer ex(s);
+    relscope::relevance::ExplainRequest req;
+    req.method = "lrp";
+    (void)ex.explain(inputs, req);
+  });
+  return 0;
+}
