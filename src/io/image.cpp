@@ -93,11 +93,13 @@ void require_sane_jpeg_tables(const uint8_t* b, size_t size, const std::string& 
     if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }   // stuffing, TEM, RSTn
     if (m == 0xD9) return;                                                    // end of image
     const size_t len = (size_t{b[p + 2]} << 8) | b[p + 3];
-    const size_t end = std::min(size, p + 2 + len);
+    // Tables as stb reads them: while the segment's declared length lasts, even past the end of the
+    // file, where stb reads zeros.
+    auto byte_at = [&](size_t i) -> size_t { return i < size ? b[i] : 0; };
     if (m == 0xC4)   // DHT: tables of (class/id, 16 counts, sum(counts) symbols)
-      for (size_t t = p + 4; t + 17 <= end;) {
+      for (size_t t = p + 4; t < p + 2 + len && t < size;) {
         size_t codes = 0;
-        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        for (size_t k = 1; k <= 16; ++k) codes += byte_at(t + k);
         if (codes > 256)
           fail_input(label + ": cannot decode image (corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
                      " codes, at most 256 exist)");

@@ -5,11 +5,13 @@
 // header"-style codes in our error messages.
 //
 // Why a file of its own: under UBSan (build/asan, RELSCOPE_FUZZ / RELSCOPE_SANITIZE) this file alone is
-// compiled with -fno-sanitize=shift (CMakeLists.txt). stb's JPEG bit reader shifts a 32-bit buffer by 32
-// on corrupt entropy data (stb_image.h:2065, found by tests/fuzz/fuzz_image): undefined in C, harmless on
-// every target we build for (the corrupt image decodes to other garbage or is refused), and not ours to
-// patch in a system header. Every other check — ASan, bounds, overflow — stays on for stb. The memory
-// bug the fuzzer found in stb (Huffman tables past 256 codes) is refused before stb runs (image.cpp).
+// compiled with -fno-sanitize=shift,nonnull-attribute (CMakeLists.txt), for two undefined behaviours in
+// stb found by tests/fuzz/fuzz_image that are harmless on every target we build for and not ours to patch
+// in a system header: its JPEG bit reader shifts a 32-bit buffer by 32 on corrupt entropy data
+// (stb_image.h:2065; the corrupt image decodes to other garbage or is refused), and a zero-length first
+// PNG IDAT chunk makes it memcpy 0 bytes to a null buffer (stb_image.h:1663). Every other check — ASan,
+// bounds, integer overflow — stays on for stb. The memory bug the fuzzer found in stb (JPEG Huffman
+// tables of more than 256 codes overflow its arrays) is refused before stb runs (image.cpp).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG

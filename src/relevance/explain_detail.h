@@ -11,7 +11,7 @@
 namespace relscope::relevance::detail {
 
 int64_t batch_of(const Tensor& t);
-// BadInput "<what> contains NaN or Inf" when t has a non-finite value.
+// BadInput "<what> holds NaN (or Inf) at element K" when t has a non-finite value.
 void require_finite(const Tensor& t, const std::string& what);
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
 // sample's output size.
