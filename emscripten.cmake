@@ -38,9 +38,10 @@ set(CMAKE_EXE_LINKER_FLAGS_DEBUG "-g")
 # Every object (engine, gtest, front ends) gets the same ABI-relevant flags: mixing -fexceptions and
 # no-exception objects silently turns throws into aborts.
 add_compile_options(-msimd128 -fexceptions -Wall -Wextra -Wno-unused-parameter)
-# Except the GEMM dispatch: compiled with -fexceptions (Eigen's allocations become JS invoke_* calls) the
-# same GEMM ran at ~18 instead of ~45 GFLOP/s under node 20 (measured, bench/RESULTS.md). Nothing there
-# throws but a failed allocation, which then aborts instead of unwinding (limits are checked before).
+# Except the GEMM dispatch: with -fexceptions its Eigen calls become JS invoke_* trampolines, and the packed
+# wasm_simd128 driver (inlined into it by binaryen) ran ~25% slower under node 20 (measured, 29 vs 38
+# GFLOP/s). Nothing there throws but a failed allocation, which then aborts instead of unwinding (memory
+# limits are checked before a forward pass allocates).
 set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/cpu/gemm.cpp PROPERTIES COMPILE_OPTIONS -fno-exceptions)
 add_link_options(
   -fexceptions
@@ -135,9 +136,12 @@ function(relscope_wasm_targets)
     # The JS API (web/relscope.mjs) imports ./relscope_web.js: a copy next to it lets node code import
     # build/wasm/web/relscope.mjs, as the page imports web/relscope.mjs served beside the module.
     # configure_file, not a POST_BUILD copy: an edit of relscope.mjs alone re-copies it on the next build.
-    if(EXISTS ${CMAKE_SOURCE_DIR}/web/relscope.mjs)
-      configure_file(${CMAKE_SOURCE_DIR}/web/relscope.mjs ${CMAKE_BINARY_DIR}/web/relscope.mjs COPYONLY)
-    endif()
+    # The same for its worker form (web/relscope_worker.mjs imports ./relscope.mjs).
+    foreach(api_file relscope.mjs relscope_worker.mjs)
+      if(EXISTS ${CMAKE_SOURCE_DIR}/web/${api_file})
+        configure_file(${CMAKE_SOURCE_DIR}/web/${api_file} ${CMAKE_BINARY_DIR}/web/${api_file} COPYONLY)
+      endif()
+    endforeach()
   endif()
 
   relscope_app_target()
