@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // relscope — static server for the web front end: web/ overlaid on the wasm build output
-// (build/wasm/web: relscope_app.js, relscope_web.js + .wasm), plus the bundled demo (assets/demo at
-// /assets/demo/), on 127.0.0.1 only.
+// (build/wasm/web: relscope_app.js, relscope_web.js + .wasm), plus the bundled models (assets/ at /assets/:
+// the demo, the lesson models and assets/catalog.json), on 127.0.0.1 only.
 //
 // Sections: constants | request handling | startServer() | command line
 //
@@ -22,7 +22,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const WASM_BUILD = path.resolve(ROOT, process.env.RELSCOPE_WASM_BUILD || path.join('build', 'wasm'));
 export const DEFAULT_ROOTS = [path.join(ROOT, 'web'), path.join(WASM_BUILD, 'web')];
 // URL prefix -> directory: only these parts of the repository are served besides the roots.
-export const DEFAULT_MOUNTS = { '/assets/demo/': path.join(ROOT, 'assets', 'demo') };
+// assets/: the bundled models (assets/catalog.json lists them) that the page, its Models menu and its lessons open.
+export const DEFAULT_MOUNTS = { '/assets/': path.join(ROOT, 'assets') };
 export const HOST = '127.0.0.1';
 
 export const MIME = {

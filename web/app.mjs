@@ -1,11 +1,11 @@
 // relscope/web/app.mjs — the canvas app page: load the ImGui app module (relscope_app.js, src/app), hand
 // it the bundled demo and the user's files, and expose its state.
 //
-// Sections: page state | files -> MEMFS -> app | bundled demo | state for tests and scripts | shared links |
+// Sections: page state | files -> MEMFS -> app | bundled models | state for tests and scripts | shared links |
 //           offline copy | main()
 //
-// Nothing leaves the device: the demo (assets/demo, listed by its preprocess.json) is fetched from this
-// page's own origin at load time, user files are read with the File API
+// Nothing leaves the device: the demo and the other bundled models (assets/catalog.json; each listed by its
+// preprocess.json) are fetched from this page's own origin, user files are read with the File API
 // and copied into the module's in-memory file system, and exports are Blob URLs made in the page.
 // After load the page makes no requests at all. A service worker (web/sw.js) keeps a copy of everything
 // it loaded, so the page also opens with the network gone.
@@ -17,7 +17,10 @@
 //                               concepts: {layer, ranking, mapChannels, selected, graph, atlas, thumbRects...}, ...}
 //   relscopeAppTensor(k)    -> {data: Float32Array, shape} of the relevance (0), model input (1), compare (2),
 //                              the concept browser's maps (3: 1 x K x input dims) or selected channel's map (4)
-//   relscopeAppSet(key, v)  -> the canvas' settings by name (method, composite, target, colormap, ...)
+//                              or the Variance window's mean / variance / CovLRP maps (5, 6, 7)
+//   relscopeAppSet(key, v)  -> the canvas' settings by name (method, composite, target, colormap, ...;
+//                              model: a bundled model's id, lesson / lesson-step: a guided lesson,
+//                              variance / variance-compute / variance-member / variance-cov ...: the Variance window)
 //   relscopeAppOpen(files)  -> hands File objects to the app, as the file input and drops do
 //   globalThis.relscope     -> the JS API (createRelscope() of web/relscope.mjs) over the app's own module,
 //                              plus {module, loadMs}
@@ -124,37 +127,77 @@ function wireFileInputs() {
   });
 }
 
-// ---- bundled demo ----------------------------------------------------------------------------------
+// ---- bundled models ----------------------------------------------------------------------------------
 async function fetchBytes(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
 }
 
-// The demo's preprocess.json doubles as its manifest (model, labels, samples, default_sample): a static
-// server has no directory listing. All files are fetched in parallel, while the module compiles.
-const DEMO_BASE = 'assets/demo/';
-async function fetchDemo() {
-  const preBytes = await fetchBytes(DEMO_BASE + 'preprocess.json');
-  const manifest = JSON.parse(new TextDecoder().decode(preBytes));
-  const names = [manifest.labels, manifest.model].filter((n) => typeof n === 'string');
-  const samples = Array.isArray(manifest.samples) ? manifest.samples.map((n) => `samples/${n}`) : [];
-  const fetched = await Promise.all([...names, ...samples].map(async (name) => ({ name, bytes: await fetchBytes(DEMO_BASE + name) })));
-  return { files: [{ name: 'preprocess.json', bytes: preBytes }, ...fetched], defaultSample: manifest.default_sample };
+// assets/catalog.json lists the bundled models by id; each names its folder and a manifest (its
+// preprocess.json: model, labels, samples, default_sample) or lists those itself. A static server has no
+// directory listing. Without a catalog the page still opens the demo.
+const DEMO_ENTRY = { id: 'demo', title: 'Fashion-MNIST CNN (the demo)', dir: 'demo', manifest: 'preprocess.json' };
+let catalog = { models: [DEMO_ENTRY] };
+const entryOf = (id) => catalog.models.find((m) => m.id === id);
+
+// The URLs of one bundled model's files (its manifest read from `manifestBytes` when it has one).
+function bundleFiles(entry, manifest) {
+  const base = `assets/${entry.dir}/`;
+  const sampleDir = typeof entry.sample_dir === 'string' ? entry.sample_dir : 'samples/';
+  const files = [manifest.labels, manifest.model].filter((n) => typeof n === 'string').map((name) => ({ name, url: base + name }));
+  for (const n of Array.isArray(manifest.samples) ? manifest.samples : []) files.push({ name: n, url: base + sampleDir + n, sample: true });
+  return files;
 }
 
-function handOverDemo({ files, defaultSample }) {
-  const samples = files.filter((f) => f.name.startsWith('samples/'));
-  const others = files.filter((f) => !f.name.startsWith('samples/')).sort((a, b) => fileRank(a.name) - fileRank(b.name));
+async function readManifest(entry) {
+  if (!entry.manifest) return { manifest: entry, files: [] };
+  const bytes = await fetchBytes(`assets/${entry.dir}/${entry.manifest}`);
+  return { manifest: JSON.parse(new TextDecoder().decode(bytes)), files: [{ name: entry.manifest, bytes }] };
+}
+
+// All files are fetched in parallel (at start: while the module compiles).
+async function fetchBundle(id) {
+  const entry = entryOf(id);
+  if (!entry) throw new Error(`no bundled model '${id}' (assets/catalog.json)`);
+  const { manifest, files } = await readManifest(entry);
+  const fetched = await Promise.all(bundleFiles(entry, manifest).map(async (f) => ({ ...f, bytes: await fetchBytes(f.url) })));
+  return { id, files: [...files, ...fetched], defaultSample: manifest.default_sample };
+}
+
+// Hands a fetched bundle to the app as dropped files are (settings, labels, model), then its samples.
+function handOverBundle({ id, files, defaultSample }) {
+  const samples = files.filter((f) => f.sample);
+  const others = files.filter((f) => !f.sample).sort((a, b) => fileRank(a.name) - fileRank(b.name));
+  M.ccall('relscope_app_clear_samples', null, [], []);
+  let withModel = false;
   for (const f of others) {
-    M.ccall('relscope_app_open', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name]);
+    const ok = M.ccall('relscope_app_open', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name]) === 1;
+    if (f.name.toLowerCase().endsWith('.onnx')) withModel = ok;
   }
   for (const f of samples) {
-    M.ccall('relscope_app_add_sample', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name.slice('samples/'.length)]);
+    M.ccall('relscope_app_add_sample', 'number', ['string', 'string'], [writeInbox(f.bytes), f.name]);
   }
-  const first = Math.max(0, samples.findIndex((f) => f.name === `samples/${defaultSample}`));
+  const first = Math.max(0, samples.findIndex((f) => f.name === defaultSample));
   if (samples.length > 0) M.ccall('relscope_app_select_sample', 'number', ['number'], [first]);
-  return others.some((f) => f.name.toLowerCase().endsWith('.onnx'));
+  M.ccall('relscope_app_bundle_loaded', null, ['string', 'number'], [id, withModel ? 1 : 0]);
+  return withModel;
+}
+
+// Another bundled model, asked for by the canvas (Models, Lessons) or relscopeAppSet('model', id). Files
+// come from the server or, offline, from the service worker's copy.
+let bundleLoad = Promise.resolve();
+function openBundled(id) {
+  bundleLoad = bundleLoad.then(async () => {
+    try {
+      handOverBundle(await fetchBundle(id));
+    } catch (err) {
+      M.ccall('relscope_app_report', null, ['string'], [`bad input: bundled model '${id}': ${err && err.message ? err.message : err}`]);
+      M.ccall('relscope_app_bundle_loaded', null, ['string', 'number'], [id, 0]);
+    }
+    M._relscope_app_wake();
+  });
+  return bundleLoad;
 }
 
 // ---- state for tests and scripts -------------------------------------------------------------------
@@ -173,12 +216,13 @@ function appTensor(which = 0) {
   if (n === 0) return null;
   const p = M._relscope_app_tensor_data(which);
   const s = appState();
-  const shape = which === 1 ? s.inputShape : which === 3 ? s.concepts.mapsShape : s.heatmapShape;
+  const shape = which === 1 ? s.inputShape : which === 3 ? s.concepts.mapsShape : which >= 5 ? s.variance.mapShape : s.heatmapShape;
   return { data: new Float32Array(M.HEAPF32.buffer, p, n).slice(), shape };
 }
 
 function appSet(key, value) {
   if (!M) return false;
+  if (key === 'model' && !entryOf(String(value))) return false;
   const ok = M.ccall('relscope_app_set', 'number', ['string', 'string'], [String(key), String(value)]) === 1;
   M._relscope_app_wake();
   return ok;
@@ -190,20 +234,37 @@ function appSet(key, value) {
 // applied once at start and kept current with what the canvas shows (history.replaceState: no reload,
 // no history entries). Keys are relscopeAppSet's; 'sample' goes first (it replaces the input).
 const SHARE_KEYS = ['sample', 'output', 'method', 'composite', 'target', 'prune', 'prune-mode', 'layer', 'channels', 'joint', 'colormap'];
+// Applied first, and waited for: they open a bundled model (fetched) before the other keys apply on top.
+const OPEN_KEYS = ['model', 'lesson', 'lesson-step'];
 
-function applyFragment() {
+async function applyFragment() {
   const params = new URLSearchParams(location.hash.slice(1));
   const refused = [];
+  const state = appState();
+  const current = { model: state.share?.model, lesson: state.lesson?.id, 'lesson-step': String(state.lesson?.step) };
+  let changed = false;   // a lesson opened here: its step applies whatever the one before was
+  for (const key of OPEN_KEYS) {
+    if (!params.has(key) || (!changed && params.get(key) === current[key])) continue;
+    if (key === 'model' && params.has('lesson')) continue;   // the lesson opens its own model
+    if (!appSet(key, params.get(key))) refused.push(key);
+    changed = key === 'lesson';
+    await bundleLoad;
+  }
   for (const key of SHARE_KEYS) {
     if (params.has(key) && !appSet(key, params.get(key))) refused.push(key);
   }
-  for (const key of params.keys()) if (!SHARE_KEYS.includes(key)) refused.push(key);
+  for (const key of params.keys()) if (!SHARE_KEYS.includes(key) && !OPEN_KEYS.includes(key)) refused.push(key);
   if (refused.length) console.warn(`relscope: link settings not applied: ${refused.join(', ')}`);
 }
 
 function fragmentOf(state) {
   const params = new URLSearchParams();
   const share = { ...(state.share || {}), colormap: state.colormap };
+  if (state.share?.model && state.share.model !== 'demo') params.set('model', state.share.model);
+  if (state.lesson?.id) {
+    params.set('lesson', state.lesson.id);
+    params.set('lesson-step', String(state.lesson.step));
+  }
   for (const key of SHARE_KEYS) if (share[key] !== undefined && share[key] !== '') params.set(key, share[key]);
   return `#${params.toString()}`;
 }
@@ -211,7 +272,9 @@ function fragmentOf(state) {
 function followFragment() {
   M.onRelscopeState = (status) => {
     if (status !== 'ready') return;
-    const hash = fragmentOf(JSON.parse(M.relscopeSnapshot));
+    const state = JSON.parse(M.relscopeSnapshot);
+    if (state.lesson?.waiting) return;   // a lesson's model is on its way: the fragment follows once it is in
+    const hash = fragmentOf(state);
     if (hash !== location.hash) history.replaceState(null, '', hash);
   };
 }
@@ -225,7 +288,8 @@ async function keepOffline(ms = 15000) {
   const work = (async () => {
     await navigator.serviceWorker.register('./sw.js');
     const reg = await navigator.serviceWorker.ready;
-    const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name)];
+    const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name),
+      ...(await bundleUrls())];
     const channel = new MessageChannel();
     const reply = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
     reg.active.postMessage({ type: 'store', urls }, [channel.port2]);
@@ -236,11 +300,35 @@ async function keepOffline(ms = 15000) {
   return Promise.race([work, timeout]);
 }
 
+// Every bundled model a lesson or the Models menu can open, so they work offline too (the manifests are
+// read here; the service worker fetches the rest).
+async function bundleUrls() {
+  const urls = ['assets/catalog.json'];
+  for (const entry of catalog.models) {
+    try {
+      const { manifest } = await readManifest(entry);
+      if (entry.manifest) urls.push(`assets/${entry.dir}/${entry.manifest}`);
+      urls.push(...bundleFiles(entry, manifest).map((f) => f.url));
+    } catch (err) {
+      console.warn(`relscope: bundled model '${entry.id}' is not kept offline: ${err && err.message ? err.message : err}`);
+    }
+  }
+  return urls.map((u) => new URL(u, location.href).href);
+}
+
 // ---- main() ----------------------------------------------------------------------------------------
 async function main() {
   if (typeof WebAssembly !== 'object') throw new Error('this browser has no WebAssembly');
   if (!document.createElement('canvas').getContext('webgl2')) throw new Error('this browser has no WebGL2');
-  const demo = fetchDemo().catch((err) => ({ error: err }));
+  // The bundled model the link names (#model=..., or a lesson's), else the demo; the catalog first.
+  const linked = new URLSearchParams(location.hash.slice(1));
+  const catalogRead = fetchBytes('assets/catalog.json')
+    .then((b) => { catalog = JSON.parse(new TextDecoder().decode(b)); })
+    .catch((err) => console.warn(`relscope: no bundled model catalog: ${err && err.message ? err.message : err}`));
+  const demo = catalogRead.then(() => {
+    const first = linked.get('model');
+    return fetchBundle(first && entryOf(first) && !linked.has('lesson') ? first : 'demo');
+  }).catch((err) => ({ error: err }));
   const t0 = performance.now();
   const { default: createRelscopeApp } = await import('./relscope_app.js');
   M = await createRelscopeApp({
@@ -268,9 +356,11 @@ async function main() {
   const got = await demo;
   let withDemo = false;
   if (got.error) console.warn(`relscope: the bundled demo did not load: ${got.error}`);
-  else withDemo = handOverDemo(got);
+  else withDemo = handOverBundle(got);
+  M.ccall('relscope_app_catalog', 'number', ['string'], [JSON.stringify(catalog)]);
+  M.relscopeOpenBundled = openBundled;   // the canvas' Models and Lessons menus (src/app/app_lessons.cpp)
   // From here the app reports 'ready' (or 'error' when it has no model it was promised).
-  if (withDemo) applyFragment();
+  if (withDemo) await applyFragment();
   window.addEventListener('hashchange', applyFragment);   // a link pasted into this tab
   followFragment();
   // The offline copy is part of loading: once the page says 'ready' it fetches nothing more.

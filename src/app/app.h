@@ -1,7 +1,7 @@
 // relscope/app/app.h — the canvas app's front-end state shared by the loop, the panels and the page bridge.
 //
 // Sections: App | panels (app_ui.cpp) | concept browser (app_concepts.cpp) | variance view (app_variance.cpp) |
-//           page bridge (platform.cpp)
+//           lessons and bundled models (app_lessons.cpp) | page bridge (platform.cpp)
 //
 // AppState (app/core) holds model, input and results; App adds what only a canvas needs: textures,
 // view settings, where the heatmap was drawn (for tests), and the busy/boot flags of the main loop.
@@ -11,12 +11,27 @@
 
 #include "app/core/app_state.h"
 #include "app/core/concept_browser.h"
+#include "app/core/lessons.h"
 #include "app/core/variance_view.h"
 #include "app/textures.h"
 
 namespace relscope::app {
 
 // ---- App ---------------------------------------------------------------------------------------------
+// The open lesson (app_lessons.cpp): which step, and the finding computed for the latest results.
+struct LessonRun {
+  std::string id;                 // "" : no lesson open
+  int step = 0;                   // 0-based
+  bool waiting_model = false;     // the page is fetching the lesson's bundled model
+  int finding_computes = -1;      // App::computes the finding belongs to
+  Finding finding;
+  std::string error;              // why the finding could not be computed
+};
+
+struct BundledModel {
+  std::string id, title;          // assets/catalog.json
+};
+
 struct App {
   AppState state;
   std::string colormap = "bwr";   // zennit's imgify default
@@ -34,6 +49,9 @@ struct App {
   bool show_concepts = false;
   VarianceView variance;          // the Variance window's state (app_variance.cpp)
   bool show_variance = false;
+  bool variance_requested = false;   // the page asked for the variance view's result (variance-compute)
+  LessonRun lesson;               // app_lessons.cpp
+  std::vector<BundledModel> catalog;   // handed over by the page (relscope_app_catalog)
 };
 
 App& the_app();
@@ -60,6 +78,23 @@ const Tensor* concepts_tensor(App& app, int which);   // 3: all conditional maps
 void draw_variance(App& app);     // the Variance window, while show_variance
 // An .onnx the page opened while the window waits for an ensemble member: added as one (true), else false.
 bool variance_take_model(App& app, const std::string& name, const std::vector<uint8_t>& bytes);
+bool step_variance(App& app);      // between frames: a result the page asked for (variance-compute); true when it ran
+std::string variance_snapshot_json(const App& app);
+// Page/test settings: variance (0/1: the window), variance-compute (1: explain mean and variance once the
+// current compute is done), variance-member (1: the next .onnx opened joins the ensemble),
+// variance-clear-members, variance-cov (marg|diag), variance-mc-dropout, variance-seed, variance-mean-unit,
+// variance-unit, variance-kind (logvar|var|sd|"").
+bool set_variance(App& app, const std::string& key, const std::string& value);
+const Tensor* variance_tensor(const App& app, int which);   // 5: mean map, 6: variance map, 7: CovLRP map
+
+// ---- lessons and bundled models (app_lessons.cpp) -----------------------------------------------------
+void draw_lessons_menu(App& app);   // the Models and Lessons menus atop the left panel
+void draw_lesson_panel(App& app);   // the open lesson's window
+bool step_lessons(App& app);        // between frames: the finding for the latest results; true when it ran
+std::string lessons_snapshot_json(const App& app);
+// Page/test settings: lesson (an id; "" closes), lesson-step (1-based), model (a bundled model id).
+bool set_lessons(App& app, const std::string& key, const std::string& value);
+void apply_lesson_step_now(App& app);   // the open lesson's step, on the model now loaded
 
 // ---- page bridge (platform.cpp) ----------------------------------------------------------------------
 // A browser download of `bytes` made from a Blob URL: local, no network.
@@ -70,5 +105,7 @@ void open_file_dialog();
 void publish_state(App& app);
 // Canvas size in CSS pixels and the device pixel ratio.
 void canvas_css_size(double* width, double* height, double* dpr);
+// Resizes the canvas' drawing buffer (device pixels) and GLFW's window with it.
+void set_canvas_pixels(int width, int height);
 
 }  // namespace relscope::app

@@ -82,7 +82,7 @@ bool sync_canvas_size() {
   glfwGetWindowSize(g_window, &w, &h);
   bool changed = false;
   if (w != want_w || h != want_h) {
-    glfwSetWindowSize(g_window, want_w, want_h);
+    set_canvas_pixels(want_w, want_h);   // not glfwSetWindowSize: see platform.cpp
     changed = true;
   }
   if (static_cast<float>(dpr) != g_font_dpr) {
@@ -111,6 +111,8 @@ void frame() {
     activity();
   }
   if (step_concepts(app)) activity();   // the concept browser: one unit of work per frame, while open
+  if (step_lessons(app)) activity();    // the open lesson's finding for the latest results
+  if (step_variance(app)) activity();   // the variance view, when the page asked for it
   if (app.textures_dirty) {
     refresh_textures(app);
     activity();

@@ -597,6 +597,7 @@ void draw_ui(App& app) {
   ImGui::SetNextWindowPos(ImVec2(m, m), ImGuiCond_Always);
   ImGui::SetNextWindowSize(ImVec2(side, H - 2 * m), ImGuiCond_Always);
   if (ImGui::Begin("relscope", nullptr, fixed)) {
+    draw_lessons_menu(app);   // app_lessons.cpp
     if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) input_panel(app);
     if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) model_panel(app);
   }
@@ -620,6 +621,7 @@ void draw_ui(App& app) {
   ImGui::End();
   draw_concepts(app);
   draw_variance(app);
+  draw_lesson_panel(app);
 }
 
 }  // namespace relscope::app

@@ -2,16 +2,18 @@
 // side by side (bars for tabular/1-D inputs, heatmaps for images) with the predicted mean +- sd; for
 // ensembles / MC-dropout the CovLRP map and the members' predictions.
 //
-// Sections: textures | drawing helpers | settings | window | page bridge
+// Sections: textures | drawing helpers | keeping the result current | settings | window | page bridge
 //
 // The numbers come from app/core/variance_view.h (unit-tested natively); this file only draws them and
 // forwards clicks. Computing is on demand (the button): CovLRP runs one explanation per member.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "app/app.h"
+#include "app/core/json.h"
 #include "app/core/view.h"
 #include "imgui.h"
 
@@ -94,6 +96,17 @@ void map_view(App& app, const char* title, const std::string& what, const Tensor
   }
 }
 
+// ---- keeping the result current ----------------------------------------------------------------------
+// A new model drops the members and the result; a new input or setting (another compute) the result. Called
+// by the window and by the between-frames step, so a result computed for the page (variance-compute) is not
+// dropped by a window drawn for the first time afterwards.
+void sync_variance(App& app) {
+  static std::string model_hash;
+  static int computes = -1;
+  if (model_hash != app.state.model().hash) app.variance.clear_members(), model_hash = app.state.model().hash;
+  if (computes != app.computes) app.variance.reset(), computes = app.computes;
+}
+
 // ---- settings ----------------------------------------------------------------------------------------
 void settings_panel(App& app) {
   VarianceSettings& s = app.variance.settings;
@@ -139,11 +152,7 @@ void draw_variance(App& app) {
   if (!app.show_variance) return;
   ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 44, ImGui::GetFontSize() * 34), ImGuiCond_FirstUseEver);
   if (!ImGui::Begin("Variance", &app.show_variance)) return ImGui::End();
-  // A new model drops the members and the result; a new input or setting (another compute) the result.
-  static std::string model_hash;
-  static int computes = -1;
-  if (model_hash != app.state.model().hash) app.variance.clear_members(), model_hash = app.state.model().hash;
-  if (computes != app.computes) app.variance.reset(), computes = app.computes;
+  sync_variance(app);
   if (ImGui::CollapsingHeader("Settings", ImGuiTreeNodeFlags_DefaultOpen)) settings_panel(app);
   if (ImGui::Button("Explain mean and variance") &&
       app.state.guard([&] { app.variance.compute(app.state); }))
@@ -199,6 +208,70 @@ bool variance_take_model(App& app, const std::string& name, const std::vector<ui
   app.variance.take_next_model = false;
   if (app.state.guard([&] { app.variance.add_member(name, bytes, app.state.limits()); })) app.notice = "ensemble member " + name;
   return true;
+}
+
+bool step_variance(App& app) {
+  sync_variance(app);
+  if (!app.variance_requested || app.compute_pending || app.state.dirty() || !app.state.results().valid) return false;
+  app.variance_requested = false;
+  if (app.state.guard([&] { app.variance.compute(app.state); })) ++tex().version;
+  publish_state(app);
+  return true;
+}
+
+std::string variance_snapshot_json(const App& app) {
+  const VarianceResult& v = app.variance.result();
+  const VarianceSettings& s = app.variance.settings;
+  JsonWriter w;
+  w.begin_object();
+  w.key("open").value(app.show_variance).key("requested").value(app.variance_requested);
+  w.key("waitingForMember").value(app.variance.take_next_model);
+  w.key("cov").value(s.cov).key("mcDropout").value(s.mc_dropout).key("seed").value(s.seed);
+  w.key("members").begin_array();
+  for (const auto& n : app.variance.member_names()) w.value(n);
+  w.end_array();
+  w.key("valid").value(v.valid);
+  if (v.valid) {
+    w.key("gaussian").value(v.gaussian).key("headProblem").value(v.head_problem);
+    w.key("meanText").value(v.mean_text).key("varText").value(v.var_text).key("method").value(v.method);
+    w.key("mean").value(v.mean).key("sd").value(v.sd);
+    const Tensor& any = !v.mean_map.f.empty() ? v.mean_map : v.cov_map;
+    w.key("mapShape").begin_array();
+    for (int64_t d : any.shape) w.value(static_cast<long long>(d));
+    w.end_array();
+    w.key("hasCov").value(v.has_cov).key("covText").value(v.cov_text);
+    w.key("memberOutputs").begin_array();
+    for (float o : v.member_outputs) w.value(static_cast<double>(o));
+    w.end_array();
+    w.key("outputVariance").value(v.output_variance).key("covTotal").value(v.cov_total);
+    w.key("aleatoricTotal").value(v.aleatoric_total);
+  }
+  w.end_object();
+  return w.str();
+}
+
+bool set_variance(App& app, const std::string& key, const std::string& value) {
+  VarianceSettings& s = app.variance.settings;
+  const bool on = value == "1" || value == "true";
+  if (key == "variance") app.show_variance = on;
+  else if (key == "variance-compute") app.variance_requested = on;
+  else if (key == "variance-member") app.variance.take_next_model = on;   // the next .onnx opened is a member
+  else if (key == "variance-clear-members") app.variance.clear_members(), app.variance.reset();
+  else if (key == "variance-cov" && (value == "marg" || value == "diag")) s.cov = value;
+  else if (key == "variance-mc-dropout") s.mc_dropout = std::clamp(std::atoi(value.c_str()), 0, 1000);
+  else if (key == "variance-seed") s.seed = std::atoi(value.c_str());
+  else if (key == "variance-mean-unit") s.mean_unit = value;
+  else if (key == "variance-unit") s.var_unit = value;
+  else if (key == "variance-kind" && (value.empty() || value == "logvar" || value == "var" || value == "sd")) s.var_kind = value;
+  else return false;
+  return true;
+}
+
+const Tensor* variance_tensor(const App& app, int which) {
+  const VarianceResult& v = app.variance.result();
+  if (!v.valid) return nullptr;
+  const Tensor* t = which == 5 ? &v.mean_map : which == 6 ? &v.var_map : which == 7 ? &v.cov_map : nullptr;
+  return t && !t->f.empty() ? t : nullptr;
 }
 
 }  // namespace relscope::app

@@ -55,6 +55,17 @@ EM_JS(void, relscope_js_canvas_size, (double* w, double* h, double* dpr), {
   HEAPF64[h >> 3] = r.height;
   HEAPF64[dpr >> 3] = window.devicePixelRatio || 1;
 });
+
+// What glfwSetWindowSize does, without its trap: Emscripten's GLFW asks for fullscreen instead (and the
+// pointer lock with it, refused without a user gesture) when the size equals the screen's, as it does in a
+// browser window that fills the screen (F11, kiosk). The canvas then kept its old size.
+EM_JS(void, relscope_js_set_canvas_pixels, (int w, int h), {
+  Browser.setCanvasSize(w, h);
+  if (GLFW.active) {
+    GLFW.active.width = w;
+    GLFW.active.height = h;
+  }
+});
 // clang-format on
 
 namespace relscope::app {
@@ -68,6 +79,8 @@ void download_bytes(const std::string& name, const std::vector<uint8_t>& bytes, 
 void open_file_dialog() { relscope_js_open_dialog(); }
 
 void canvas_css_size(double* width, double* height, double* dpr) { relscope_js_canvas_size(width, height, dpr); }
+
+void set_canvas_pixels(int width, int height) { relscope_js_set_canvas_pixels(width, height); }
 
 namespace {
 
@@ -86,6 +99,9 @@ std::string snapshot(App& app) {
   j += ",\"busy\":" + std::string(app.compute_pending || app.state.dirty() ? "true" : "false");
   j += ",\"notice\":" + json_escape(app.notice);
   j += ",\"colormap\":" + json_escape(app.colormap);
+  j += ",\"lesson\":" + relscope::app::lessons_snapshot_json(app);   // app_lessons.cpp
+  j += ",\"catalog\":" + std::to_string(app.catalog.size());
+  j += ",\"variance\":" + relscope::app::variance_snapshot_json(app);   // app_variance.cpp
   j += ",\"concepts\":" + relscope::app::concepts_snapshot_json(app) + "}";
   return j;
 }
@@ -180,7 +196,8 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 // Settings by name, for the page and tests (the canvas has the same controls):
 // method, composite, target ("pred" or an index), colormap, opacity, compare ("0"/"1"),
 // compare-method, compare-composite, compare-target, output (graph output index), prune / prune-mode (pruned-lrp), layer / channels / joint
-// (crp), row (table row / .npy sample), sample (demo sample index), concepts / concept-* (app_concepts.cpp). 1 on success.
+// (crp), row (table row / .npy sample), sample (demo sample index), concepts / concept-* (app_concepts.cpp),
+// lesson / lesson-step / model (app_lessons.cpp), variance / variance-* (app_variance.cpp). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
   const std::string key = key_c, value = value_c;
@@ -202,6 +219,16 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   else if (key == "row") s.select_row(std::atoi(value.c_str()));
   else if (key == "sample") {
     const bool ok = s.guard([&] { s.select_sample(static_cast<size_t>(std::atoi(value.c_str()))); });
+    relscope::app::publish_state(app);
+    return ok ? 1 : 0;
+  }
+  else if (key == "lesson" || key == "lesson-step" || key == "model") {   // app_lessons.cpp
+    const bool ok = relscope::app::set_lessons(app, key, value);
+    relscope::app::publish_state(app);
+    return ok ? 1 : 0;
+  }
+  else if (key.rfind("variance", 0) == 0) {   // the Variance window (app_variance.cpp)
+    const bool ok = relscope::app::set_variance(app, key, value);
     relscope::app::publish_state(app);
     return ok ? 1 : 0;
   }
@@ -241,7 +268,8 @@ EMSCRIPTEN_KEEPALIVE const char* relscope_app_state_json() {
 }
 
 // The current main relevance (0), model input (1), compare relevance (2), the concept browser's maps (3:
-// concepts.mapsShape) or its selected channel's map (4: heatmapShape), float32, shape in the snapshot: element count and a pointer into wasm memory (the page copies at once).
+// concepts.mapsShape) or its selected channel's map (4: heatmapShape), the Variance window's mean, variance
+// and CovLRP maps (5, 6, 7: variance.mapShape), float32, shape in the snapshot: element count and a pointer into wasm memory (the page copies at once).
 namespace {
 const relscope::Tensor* result_tensor(int which) {
   const auto& r = the_app().state.results();
@@ -249,6 +277,7 @@ const relscope::Tensor* result_tensor(int which) {
   if (which == 0) return &r.main.relevance;
   if (which == 1) return &r.input;
   if (which == 2 && r.has_compare) return &r.compare.relevance;
+  if (which >= 5) return relscope::app::variance_tensor(the_app(), which);   // 5-7: the Variance window's maps
   return relscope::app::concepts_tensor(the_app(), which);   // 3, 4: the concept browser's maps
 }
 }  // namespace

@@ -2,7 +2,8 @@
 //
 // The page is opened once while its server runs; then the server is shut down (connections refused, as
 // with no network at all) and the page is reloaded and opened in a new tab: both come up with the
-// bundled demo predicted and explained exactly as before, from the service worker's copy.
+// bundled demo predicted and explained exactly as before, from the service worker's copy; lessons on other
+// bundled models (never opened online) open too.
 // The wasm build dir is RELSCOPE_WASM_BUILD (default build/wasm, as for scripts/serve.mjs).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,9 @@ test('with the network gone, the page reloads and opens from the offline copy', 
     assert.equal(online.status, 'ready', `console:\n${seen.console.join('\n')}`);
     assert.equal(online.offline.skipped, undefined, `offline copy: ${JSON.stringify(online.offline)}`);
     assert.deepEqual(online.offline.missing, []);
-    assert.ok(online.offline.stored >= 5, `stored ${online.offline.stored} files (page, module, wasm, demo)`);
+    // page, module, wasm, the catalog and every bundled model's manifest, model, labels and samples
+    const catalog = JSON.parse(fs.readFileSync(path.join(ROOT, 'assets', 'catalog.json'), 'utf8'));
+    assert.ok(online.offline.stored >= 5 + 3 * catalog.models.length, `stored ${online.offline.stored} files`);
     t.diagnostic(`offline copy: ${online.offline.stored} files`);
 
     await fx.server.close();   // from here every request to the origin is refused
@@ -57,6 +60,19 @@ test('with the network gone, the page reloads and opens from the offline copy', 
     const fresh = await whenReady(second);
     assert.equal(fresh.status, 'ready');
     assert.deepEqual(fresh.prediction, online.prediction);
+
+    // Every bundled model is in the copy, not only the demo the page opened: a lesson on another model
+    // (fetched for the first time now) opens, computes and makes its finding with the server gone.
+    for (const [lesson, model] of [['dna', 'dna_motif'], ['uncertainty', 'variance']]) {
+      assert.equal(await second.evaluate((id) => globalThis.relscopeAppSet('lesson', id), lesson), true);
+      await second.waitForFunction((m) => {
+        const s = globalThis.relscopeAppState();
+        return !s.busy && s.share.model === m && s.lesson.finding && s.lesson.computes === s.computes;
+      }, model, { timeout: 90_000 });
+      const l = await second.evaluate(() => globalThis.relscopeAppState().lesson);
+      assert.ok(l.finding.holds, `${lesson} offline: ${l.finding.sentence}`);
+      t.diagnostic(`offline lesson ${lesson}: ${l.finding.sentence}`);
+    }
     assert.deepEqual(seen.errors, []);
   } finally {
     await context.close();

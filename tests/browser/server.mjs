@@ -64,3 +64,23 @@ test('static server: headers, MIME types, overlay, traversal', async () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('static server: the default mounts serve assets/ (bundled models) and nothing beside it', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'relscope-serve-'));
+  const server = await startServer({ port: 0, roots: [tmp] });
+  try {
+    const cat = await request(server.url + 'assets/catalog.json');
+    assert.equal(cat.status, 200);
+    assert.match(cat.headers['content-type'], /^application\/json/);
+    const ids = JSON.parse(cat.body.toString()).models.map((m) => m.id);
+    assert.ok(ids.includes('demo') && ids.includes('clever_hans'), ids.join(','));
+    assert.equal((await request(server.url + 'assets/clever_hans/model.onnx', { method: 'HEAD' })).status, 200);
+    for (const p of ['/assets/../CMakeLists.txt', '/assets/%2e%2e/CMakeLists.txt', '/assets/..%2fCMakeLists.txt',
+      '/assets/demo/..%2f..%2fREADME.md']) {
+      assert.equal((await request(server.url, { rawPath: p })).status, 404, `traversal ${p} is refused`);
+    }
+  } finally {
+    await server.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

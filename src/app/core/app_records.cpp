@@ -147,6 +147,7 @@ std::string AppState::record_json() const {
 // ---- shared link -------------------------------------------------------------------------------------
 std::map<std::string, std::string> AppState::share_settings() const {
   std::map<std::string, std::string> v;
+  if (!bundle.empty()) v["model"] = bundle;
   if (selected_sample_ >= 0) v["sample"] = std::to_string(selected_sample_);
   v["method"] = settings.method;
   if (uses(settings.method, "composite")) v["composite"] = settings.composite;

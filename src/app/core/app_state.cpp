@@ -168,6 +168,7 @@ void AppState::load_model(const std::string& label, std::vector<uint8_t> bytes) 
   }
   labels_fresh_ = false;
   output = 0;
+  bundle.clear();   // the page names a bundled model after handing it over (relscope_app_bundle_loaded)
   explainer_ = std::move(explainer);   // before session_: it refers to the session
   session_ = std::move(session);
   model_bytes_ = std::move(bytes);
@@ -208,8 +209,18 @@ void AppState::add_sample(const std::string& name, std::vector<uint8_t> bytes) {
 
 void AppState::select_sample(size_t index) {
   if (index >= samples_.size()) fail_input("sample " + std::to_string(index) + " does not exist");
-  set_image(samples_[index].name, samples_[index].bytes);
+  // Bundled samples are images, arrays (.npy: sequences) or tables (.csv), as open() tells them apart.
+  const Sample& s = samples_[index];
+  if (is_npy(s.bytes)) set_array(s.name, s.bytes);
+  else if (!looks_like_image(s.bytes.data(), s.bytes.size()) && lower_ext(s.name) == "csv")
+    set_table(s.name, std::string(s.bytes.begin(), s.bytes.end()));
+  else set_image(s.name, s.bytes);
   selected_sample_ = static_cast<int>(index);
+}
+
+void AppState::clear_samples() {
+  samples_.clear();
+  selected_sample_ = -1;
 }
 
 void AppState::set_image(const std::string& label, const std::vector<uint8_t>& bytes) {

@@ -138,7 +138,8 @@ class AppState {
   // current model or the next one loaded).
   void load_preprocess_json(const std::string& text, const std::string& label);
   void add_sample(const std::string& name, std::vector<uint8_t> bytes);
-  void select_sample(size_t index);
+  void clear_samples();       // before another bundled model's samples are added
+  void select_sample(size_t index);   // images, .npy arrays and .csv tables alike
   void set_image(const std::string& label, const std::vector<uint8_t>& bytes);
   void set_array(const std::string& label, const std::vector<uint8_t>& bytes);
   void set_table(const std::string& label, const std::string& text);
@@ -180,13 +181,14 @@ class AppState {
   ExplainSettings settings, compare_settings;
   bool compare = false;
   size_t output = 0;            // which graph output is predicted and explained (0 after a model loads)
+  std::string bundle;           // id of the bundled model (assets/catalog.json) now loaded; "" for a user's
 
   // ---- exports (bytes for a download) ----
   std::vector<uint8_t> relevance_npy(bool compare_side = false) const;
   std::string record_json() const;          // model hash, method, params, target, output, timings
   std::string snapshot_json() const;        // small page-state summary for tests / JS
   // The settings a shared link carries (the page's URL fragment), as relscopeAppSet's key -> value:
-  // sample, method, composite, target, output and the method's own parameters.
+  // model (the bundled model's id), sample, method, composite, target, output and the method's own parameters.
   std::map<std::string, std::string> share_settings() const;
   std::string last_error;                   // set by guard()
 
