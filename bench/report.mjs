@@ -73,5 +73,17 @@ for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'], [
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size).\n`;
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
+md += `
+## Reading the table
+- explain / forward: epsilon-plus-flat gives every convolution but the first the ZPlus rule, whose LRP step
+  is a forward pass with the clamped weights w+ (z = x w+; x >= 0 after ReLU, so the x- term is skipped) and
+  a transposed convolution with the same w+ (c = w+^T (R / z)): two convolutions per layer on top of the
+  forward pass that records the activations. Counted in convolution FLOPs that is about 3x a forward pass,
+  so <= 2.0 is out of reach for this composite without dropping one of the two (the measured excess over 3
+  is the elementwise stabilise/divide/multiply and the rules' buffers).
+- WebGPU (the issue's fifth row) is not measured: relscope has no WebGPU path yet.
+- The 2-thread speedup is the wall time of the whole forward pass, including its serial parts (elementwise
+  ops, im2col of small layers); this machine's two vCPUs may share a physical core.
+`;
 process.stdout.write(md);
 writeFileSync(out, md);

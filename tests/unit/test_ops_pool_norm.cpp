@@ -142,6 +142,62 @@ TEST(KernelsPool, MaxAndAverageMatchTheDefinition) {
   }
 }
 
+// Indices from the definition (ONNX: the first maximum in window order wins; a NaN first tap stays), on
+// inputs full of ties (values 0..3) with a NaN, in both storage orders, single- and multi-threaded.
+TEST(KernelsPool, MaxIndicesFirstMaximumWithTiesAndNaN) {
+  for (int threads : {1, 2}) {
+    kernels::set_threads(threads);
+    uint32_t seed = 7;
+    for (const auto& pc : pool_cases()) {
+      for (int order = 0; order < 2; ++order) {
+        SCOPED_TRACE(std::string(pc.name) + " order " + std::to_string(order) + " threads " + std::to_string(threads));
+        Tensor x = random_tensor(pc.x, seed++);
+        for (float& v : x.f) v = std::floor(std::fabs(v) * 2.0f);   // many ties
+        x.f[x.f.size() / 3] = NAN;
+        auto attrs = pc.attrs;
+        attrs.push_back(attr_int("storage_order", order));
+        const PoolParams p = resolve_pool(make_node("MaxPool", attrs), pc.x, PoolKind::Max, "t");
+        std::vector<float> y(static_cast<size_t>(shape_numel(pc.expect_y)));
+        std::vector<int64_t> idx(y.size());
+        kernels::max_pool(p, x.f.data(), y.data(), idx.data());
+        size_t o = 0;
+        for (int64_t pl = 0; pl < p.N * p.C; ++pl)
+          for (int64_t oz = 0; oz < p.out[0]; ++oz)
+            for (int64_t oy = 0; oy < p.out[1]; ++oy)
+              for (int64_t ox = 0; ox < p.out[2]; ++ox, ++o) {
+                const int64_t out[3] = {oz, oy, ox};
+                float best = -INFINITY;
+                int64_t at[3] = {-1, 0, 0};
+                for (int64_t jz = 0; jz < p.kernel[0]; ++jz)
+                  for (int64_t jy = 0; jy < p.kernel[1]; ++jy)
+                    for (int64_t jx = 0; jx < p.kernel[2]; ++jx) {
+                      const int64_t j[3] = {jz, jy, jx};
+                      int64_t pos[3];
+                      bool in = true;
+                      for (int d = 0; d < 3; ++d) {
+                        pos[d] = out[d] * p.stride[d] - p.pad_begin[d] + j[d] * p.dilation[d];
+                        in = in && pos[d] >= 0 && pos[d] < p.in[d];
+                      }
+                      if (!in) continue;
+                      const float v = x.f[((pl * p.in[0] + pos[0]) * p.in[1] + pos[1]) * p.in[2] + pos[2]];
+                      if (at[0] < 0 || v > best) best = v, at[0] = pos[0], at[1] = pos[1], at[2] = pos[2];
+                    }
+                if (std::isnan(best)) {
+                  ASSERT_TRUE(std::isnan(y[o])) << o;
+                } else {
+                  ASSERT_EQ(y[o], best) << o;
+                }
+                const int64_t spatial = at[0] < 0 ? 0
+                                        : order == 0 ? (at[0] * p.in[1] + at[1]) * p.in[2] + at[2]
+                                                     : (at[2] * p.in[1] + at[1]) * p.in[0] + at[0];
+                ASSERT_EQ(idx[o], pl * p.in_size() + spatial) << o;
+              }
+      }
+    }
+  }
+  kernels::set_threads(1);
+}
+
 TEST(KernelsReduce, ReduceMeanOverEveryAxisSubset) {
   const Shape s{2, 3, 1, 4, 5};
   const Tensor x = random_tensor(s, 3);
