@@ -1,8 +1,8 @@
 // relscope/web/app.mjs — the canvas app page: load the ImGui app module (relscope_app.js, src/app), hand
 // it the bundled demo and the user's files, and expose its state.
 //
-// Sections: page state | files -> MEMFS -> app | bundled models | state for tests and scripts | shared links |
-//           offline copy | main()
+// Sections: page state | files -> MEMFS -> app | bundled models | explanations in a worker | state for tests
+//           and scripts | shared links | offline copy | main()
 //
 // Nothing leaves the device: the demo and the other bundled models (assets/catalog.json; each listed by its
 // preprocess.json) are fetched from this page's own origin, user files are read with the File API
@@ -200,6 +200,40 @@ function openBundled(id) {
   return bundleLoad;
 }
 
+// ---- explanations in a worker -------------------------------------------------------------------------
+// The canvas computes its forward pass itself and hands the explanations here (src/app/app_offload.cpp): they
+// run in createRelscopeWorker() (web/relscope_worker.mjs, the same engine), so the canvas keeps drawing and
+// its Cancel button can stop them. Results go back one by one, then the end of the job.
+let explainer = null;
+
+function deliverExplanation(job, index, e) {
+  const n = e.relevance.length;
+  const p = M._relscope_app_explain_buffer(n);
+  M.HEAPF32.set(e.relevance, p >> 2);
+  M.ccall('relscope_app_explained', null, ['number', 'number', 'number', 'number', 'string', 'number', 'string', 'string', 'number'],
+    [job, index, p, n, JSON.stringify(e.shape), e.targets.length ? e.targets[0] : -1, JSON.stringify(e.notes ?? []),
+      JSON.stringify(e.pruning ?? []), e.ms ?? 0]);
+}
+
+function explainInWorker(job, modelBytes, modelName, input, requests) {
+  (async () => {
+    let ok = 1, message = '';
+    try {
+      if (modelBytes) await explainer.loadModel(modelBytes, modelName);
+      for (let k = 0; k < requests.length; k++) {
+        const { method, composite, target, output, ...params } = requests[k];
+        const e = await explainer.explain({ ...input, method, composite, target: Number(target), output: Number(output), params });
+        deliverExplanation(job, k, e);
+      }
+    } catch (err) {
+      ok = 0;
+      message = err && err.kind === 'cancelled' ? 'cancelled' : `${err && err.kind ? err.kind : 'error'}: ${err && err.message ? err.message : err}`;
+    }
+    M.ccall('relscope_app_explain_done', null, ['number', 'number', 'string'], [job, ok, message]);
+    M._relscope_app_wake();
+  })();
+}
+
 // ---- state for tests and scripts -------------------------------------------------------------------
 function appState() {
   if (!M) return { status: root.dataset.relscope, model: null, prediction: null, heatmapShape: null, lastError: statusEl.textContent };
@@ -288,8 +322,10 @@ async function keepOffline(ms = 15000) {
   const work = (async () => {
     await navigator.serviceWorker.register('./sw.js');
     const reg = await navigator.serviceWorker.ready;
+    // The worker's own files load in its context, not in this page's resource list.
+    const workerFiles = ['relscope_worker.mjs', 'relscope.mjs', 'relscope_web.js', 'relscope_web.wasm'].map((u) => new URL(u, location.href).href);
     const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name),
-      ...(await bundleUrls())];
+      ...workerFiles, ...(await bundleUrls())];
     const channel = new MessageChannel();
     const reply = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
     reg.active.postMessage({ type: 'store', urls }, [channel.port2]);
@@ -329,6 +365,8 @@ async function main() {
     const first = linked.get('model');
     return fetchBundle(first && entryOf(first) && !linked.has('lesson') ? first : 'demo');
   }).catch((err) => ({ error: err }));
+  // The explanations' worker loads while the app module compiles (and before 'ready': no request after it).
+  const workerMade = import('./relscope_worker.mjs').then((w) => w.createRelscopeWorker()).catch((err) => ({ error: err }));
   const t0 = performance.now();
   const { default: createRelscopeApp } = await import('./relscope_app.js');
   M = await createRelscopeApp({
@@ -352,6 +390,15 @@ async function main() {
   globalThis.relscopeAppSet = appSet;
   globalThis.relscopeAppOpen = openFiles;
   wireFileInputs();
+
+  const made = await workerMade;
+  if (made.error) {
+    console.warn(`relscope: no worker, explanations run on the page's thread: ${made.error && made.error.message ? made.error.message : made.error}`);
+  } else {
+    explainer = made;
+    M.relscopeExplainInWorker = explainInWorker;
+    M.relscopeCancelExplain = () => explainer.cancel();
+  }
 
   const got = await demo;
   let withDemo = false;

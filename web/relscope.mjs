@@ -15,7 +15,8 @@
 //   const y = await rs.predict({data: Float32Array, shape: [1, 1, 28, 28]});   // {outputs: [{name, data, shape, dtype}], ms}
 //   const e = await rs.explain({data, shape, method: 'lrp', composite: 'epsilon-plus-flat',
 //                               params: {epsilon: 1e-6, rules: {'/fc1/Gemm': 'zplus'}}, target: 'pred', output: 0});
-//     // {relevance: Float32Array, shape, output: {name, data, shape, dtype}, targets: number[], notes, ms}
+//     // {relevance: Float32Array, shape, output: {name, data, shape, dtype}, targets: number[], notes, ms,
+//     //  pruning: [{node, zeroedFraction, giniBefore, giniAfter, kept}] for pruned-lrp}
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version

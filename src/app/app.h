@@ -1,7 +1,8 @@
 // relscope/app/app.h — the canvas app's front-end state shared by the loop, the panels and the page bridge.
 //
 // Sections: App | panels (app_ui.cpp) | concept browser (app_concepts.cpp) | variance view (app_variance.cpp) |
-//           lessons and bundled models (app_lessons.cpp) | page bridge (platform.cpp)
+//           lessons and bundled models (app_lessons.cpp) | explanations in a worker (app_offload.cpp) |
+//           page bridge (platform.cpp)
 //
 // AppState (app/core) holds model, input and results; App adds what only a canvas needs: textures,
 // view settings, where the heatmap was drawn (for tests), and the busy/boot flags of the main loop.
@@ -32,6 +33,17 @@ struct BundledModel {
   std::string id, title;          // assets/catalog.json
 };
 
+// The explanation running in the page's worker (app_offload.cpp): its id, the pending results, and what has
+// come back so far.
+struct Offload {
+  int job = 0;                         // in flight (0: none)
+  int next_job = 1;
+  AppState::PendingCompute pending;
+  std::vector<Explained> got;
+  std::string worker_model;            // hash of the model the worker holds ("" : none / unknown)
+  bool last_in_worker = false;         // the results on screen were explained in the worker
+};
+
 struct App {
   AppState state;
   std::string colormap = "bwr";   // zennit's imgify default
@@ -42,6 +54,7 @@ struct App {
   bool booted = false;            // the page finished handing over the demo
   bool expect_model = true;       // the page had a demo model: without a model after boot, 'error'
   bool compute_pending = false;   // draw one "computing..." frame first, then compute
+  Offload offload;                // explanations in the page's worker (app_offload.cpp)
   int computes = 0;               // successful computes (tests wait on it)
   float dpr = 1.0f;               // device pixels per CSS pixel (ImGui works in device pixels)
   float heat_rect[4] = {0, 0, 0, 0};   // x, y, w, h of the main heatmap, device pixels
@@ -95,6 +108,19 @@ std::string lessons_snapshot_json(const App& app);
 // Page/test settings: lesson (an id; "" closes), lesson-step (1-based), model (a bundled model id).
 bool set_lessons(App& app, const std::string& key, const std::string& value);
 void apply_lesson_step_now(App& app);   // the open lesson's step, on the model now loaded
+
+// ---- explanations in a worker (app_offload.cpp) -------------------------------------------------------
+// Starts the current compute with its explanations in the page's worker. False when the page has no worker
+// (the caller then computes on this thread); true otherwise, also when begin_compute() failed (the error is
+// in last_error).
+bool start_offloaded_compute(App& app);
+// Stops the explanation in flight (the heatmap stays the previous one). `quiet`: superseded by a new compute,
+// whose request simply queues behind it in the worker; else the worker is terminated (the Cancel button).
+void cancel_explanation(App& app, bool quiet);
+// The current compute on this thread, after the worker failed it (`why`: its message, shown as a notice).
+void compute_here(App& app, const std::string& why);
+// Busy: a compute is pending or an explanation is in flight.
+inline bool computing(const App& app) { return app.compute_pending || app.offload.job != 0; }
 
 // ---- page bridge (platform.cpp) ----------------------------------------------------------------------
 // A browser download of `bytes` made from a Blob URL: local, no network.

@@ -227,7 +227,7 @@ void draw_concepts(App& app) {
 
 // ---- page bridge -------------------------------------------------------------------------------------
 bool step_concepts(App& app) {
-  if (!app.show_concepts || app.compute_pending) return false;
+  if (!app.show_concepts || computing(app)) return false;
   return app.concepts.step(app.state);   // the page reads the state on demand (relscopeAppState)
 }
 

@@ -163,7 +163,7 @@ bool step_lessons(App& app) {
   const Lesson* l = find_lesson(run.id);
   if (!l || run.waiting_model || app.state.bundle != l->model) return false;
   AppState& s = app.state;
-  if (!s.results().valid || s.dirty() || app.compute_pending || run.finding_computes == app.computes) return false;
+  if (!s.results().valid || s.dirty() || computing(app) || run.finding_computes == app.computes) return false;
   run.finding_computes = app.computes;
   const std::string kept = s.last_error;
   // Surveys compute on their own (the app's compute counter stays), and put the input back.

@@ -98,15 +98,21 @@ void frame() {
   if (sync_canvas_size()) activity();
 
   // Compute between frames: the frame before shows "computing...".
+  // The explanations go to the page's worker when it has one (app_offload.cpp): the canvas keeps drawing.
   if (app.compute_pending) {
     app.compute_pending = false;
-    if (app.state.guard([&] { app.state.compute(); })) {
-      ++app.computes;
-      app.state.last_error.clear();
+    if (!start_offloaded_compute(app)) {
+      if (app.state.guard([&] { app.state.compute(); })) {
+        ++app.computes;
+        app.state.last_error.clear();
+        app.offload.last_in_worker = false;
+      }
+      app.textures_dirty = true;
     }
-    app.textures_dirty = true;
+    publish_state(app);
     activity();
   } else if (app.state.dirty() && app.state.has_model() && app.state.input().kind != InputKind::None) {
+    if (app.offload.job) cancel_explanation(app, true);   // superseded: its result would be stale
     app.compute_pending = true;
     activity();
   }

@@ -307,7 +307,13 @@ void view_panel(App& app) {
   } else if (!app.notice.empty()) {
     ImGui::TextColored(kDimColor, "%s", app.notice.c_str());
   }
-  if (app.compute_pending) ImGui::TextColored(ImVec4(1, 0.85f, 0.4f, 1), "computing...");
+  if (computing(app)) {
+    ImGui::TextColored(ImVec4(1, 0.85f, 0.4f, 1), app.offload.job ? "explaining (in a worker)..." : "computing...");
+    if (app.offload.job) {   // the canvas stays live meanwhile (app_offload.cpp); the result can be dropped
+      ImGui::SameLine();
+      if (ImGui::SmallButton("Cancel")) cancel_explanation(app, false);
+    }
+  }
 
   const Results& r = s.results();
   if (!r.valid) {

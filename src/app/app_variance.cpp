@@ -212,7 +212,7 @@ bool variance_take_model(App& app, const std::string& name, const std::vector<ui
 
 bool step_variance(App& app) {
   sync_variance(app);
-  if (!app.variance_requested || app.compute_pending || app.state.dirty() || !app.state.results().valid) return false;
+  if (!app.variance_requested || computing(app) || app.state.dirty() || !app.state.results().valid) return false;
   app.variance_requested = false;
   if (app.state.guard([&] { app.variance.compute(app.state); })) ++tex().version;
   publish_state(app);

@@ -96,7 +96,9 @@ std::string snapshot(App& app) {
   j += ",\"heatmapRect\":" + w.str();
   j += ",\"computes\":" + std::to_string(app.computes);
   j += ",\"booted\":" + std::string(app.booted ? "true" : "false");
-  j += ",\"busy\":" + std::string(app.compute_pending || app.state.dirty() ? "true" : "false");
+  j += ",\"busy\":" + std::string(computing(app) || app.state.dirty() ? "true" : "false");
+  j += ",\"explaining\":" + std::string(app.offload.job != 0 ? "true" : "false");
+  j += ",\"explainedIn\":" + std::string(app.offload.last_in_worker ? "\"worker\"" : "\"page\"");
   j += ",\"notice\":" + json_escape(app.notice);
   j += ",\"colormap\":" + json_escape(app.colormap);
   j += ",\"lesson\":" + relscope::app::lessons_snapshot_json(app);   // app_lessons.cpp
@@ -112,7 +114,7 @@ void publish_state(App& app) {
   // 'ready' once the app has something to show; 'error' only when the boot (demo) could not produce
   // that — a later bad file is a message in the canvas, and the page stays 'ready'.
   const AppState& s = app.state;
-  const bool working = s.has_model() && !s.results().valid && (s.dirty() || app.compute_pending);
+  const bool working = s.has_model() && !s.results().valid && (s.dirty() || computing(app));
   const char* status = !app.booted || working ? "loading"
                        : (s.has_model() || !app.expect_model) ? "ready" : "error";
   relscope_js_publish(snapshot(app).c_str(), status);
@@ -196,7 +198,8 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 // Settings by name, for the page and tests (the canvas has the same controls):
 // method, composite, target ("pred" or an index), colormap, opacity, compare ("0"/"1"),
 // compare-method, compare-composite, compare-target, output (graph output index), prune / prune-mode (pruned-lrp), layer / channels / joint
-// (crp), row (table row / .npy sample), sample (demo sample index), concepts / concept-* (app_concepts.cpp),
+// (crp), samples / noise (smoothgrad), steps (integrated-gradients), row (table row / .npy sample), sample (demo
+// sample index), cancel (the explanation in flight; 1 when there was one), concepts / concept-* (app_concepts.cpp),
 // lesson / lesson-step / model (app_lessons.cpp), variance / variance-* (app_variance.cpp). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
@@ -217,6 +220,14 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   else if (key == "channels") s.settings.channels = value;
   else if (key == "joint") s.settings.joint = value == "1" || value == "true";
   else if (key == "row") s.select_row(std::atoi(value.c_str()));
+  else if (key == "samples") s.settings.samples = std::max(1, std::atoi(value.c_str()));   // smoothgrad
+  else if (key == "steps") s.settings.steps = std::max(1, std::atoi(value.c_str()));       // integrated-gradients
+  else if (key == "noise") s.settings.noise = static_cast<float>(std::atof(value.c_str()));
+  else if (key == "cancel") {   // the Cancel button next to "explaining..."
+    const bool was = app.offload.job != 0;
+    relscope::app::cancel_explanation(app, false);
+    return was ? 1 : 0;
+  }
   else if (key == "sample") {
     const bool ok = s.guard([&] { s.select_sample(static_cast<size_t>(std::atoi(value.c_str()))); });
     relscope::app::publish_state(app);

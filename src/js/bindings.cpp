@@ -287,7 +287,8 @@ class Engine {
     }
   }
 
-  // {data, shape, inputs?, method, composite, params, target, output} -> {relevance, shape, output, targets, notes, ms}
+  // {data, shape, inputs?, method, composite, params, target, output} -> {relevance, shape, output, targets, notes,
+  // pruning: [{node, zeroedFraction, giniBefore, giniAfter, kept}], ms}
   val explain(val req) {
     try {
       const auto request = read_request(req);
@@ -299,6 +300,17 @@ class Engine {
       o.set("output", js_tensor(e.output.name, e.output.tensor));
       o.set("targets", targets);
       o.set("notes", js_string_array(e.notes));
+      val pruning = val::array();   // pruned-lrp: what each pruned layer lost (empty otherwise)
+      for (const auto& p : e.pruning) {
+        val l = val::object();
+        l.set("node", p.node);
+        l.set("zeroedFraction", p.zeroed_fraction);
+        l.set("giniBefore", p.gini_before);
+        l.set("giniAfter", p.gini_after);
+        l.set("kept", p.kept);
+        pruning.call<void>("push", l);
+      }
+      o.set("pruning", pruning);
       o.set("ms", e.ms);
       if (!e.explained.empty()) o.set("explained", e.explained);
       if (e.has_cov) {

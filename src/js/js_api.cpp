@@ -207,6 +207,7 @@ ExplainResult Api::explain(const std::vector<Tensor>& inputs, const relevance::R
   out.output = {g.values[g.outputs[r.output]].name, std::move(e.output)};
   out.targets = std::move(e.targets);
   out.notes = std::move(e.notes);
+  out.pruning = std::move(e.pruning);
   return out;
 }
 

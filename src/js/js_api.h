@@ -58,6 +58,7 @@ struct ExplainResult {
   NamedTensor output;                 // the explained output, whole batch
   std::vector<int64_t> targets;       // per sample
   std::vector<std::string> notes;     // canonizer notes
+  std::vector<relevance::LayerPruneReport> pruning;   // pruned-lrp: per pruned layer
   double ms = 0;
   std::string explained;              // Gaussian heads (explain mean|variance) and cov-lrp: what was explained
   bool has_cov = false;               // method cov-lrp: `relevance` is the chosen CovLRP map (+ aleatoric term)

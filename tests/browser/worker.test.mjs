@@ -1,7 +1,8 @@
 // relscope browser test — createRelscopeWorker() (web/relscope_worker.mjs) in a page, as a module Web
 // Worker under the app's own CSP and COOP/COEP headers: the same relevance as the page's own JS API, the
 // page keeps drawing frames while a long explanation runs, cancel() stops it (kind 'cancelled') and the
-// object explains again afterwards with the same model. The node side: tests/js/worker.test.mjs.
+// object explains again afterwards with the same model; and the canvas's own explanations run in it and
+// can be cancelled. The node side: tests/js/worker.test.mjs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -59,6 +60,71 @@ test('worker API in the page: same numbers, frames keep coming, cancel stops a l
       assert.equal(r.error?.name, 'RelscopeError');
       assert.equal(r.error?.kind, 'cancelled', JSON.stringify(r.error));
       assert.deepEqual(r.again, r.want, 'after cancel() the same model explains again');
+      assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+    } finally {
+      await page.close();
+    }
+  });
+
+// The canvas itself: its explanations run in such a worker (src/app/app_offload.cpp), so a long one leaves
+// the page drawing and the canvas' Cancel stops it, keeping the previous heatmap.
+test('canvas: explanations run in the worker; a long one can be cancelled and the canvas stays live',
+  { skip, timeout: 240_000 }, async () => {
+    const page = await fx.browser.newPage({ viewport: { width: 1024, height: 700 } });
+    const seen = watchPage(page);
+    const state = () => page.evaluate(() => globalThis.relscopeAppState());
+    try {
+      await page.goto(fx.server.url, { waitUntil: 'load', timeout: 60_000 });
+      await page.waitForFunction(() => {
+        const s = globalThis.relscopeAppState?.();
+        return document.documentElement.dataset.relscope === 'ready' && s && s.prediction && s.computes > 0 && !s.busy;
+      }, null, { timeout: 90_000 });
+      const first = await state();
+      assert.equal(first.explainedIn, 'worker', 'the heatmap was explained in the worker');
+      // The same numbers as the engine on the page's own thread (the JS API over the app's module).
+      const same = await page.evaluate(async () => {
+        const s = globalThis.relscopeAppState();
+        const x = globalThis.relscopeAppTensor(1);
+        const bytes = new Uint8Array(await (await fetch('assets/demo/fashion_cnn.onnx')).arrayBuffer());
+        await globalThis.relscope.loadModel(bytes, 'fashion_cnn.onnx');
+        const e = await globalThis.relscope.explain({ data: x.data, shape: x.shape, method: s.method, composite: s.composite, target: s.target });
+        const shown = globalThis.relscopeAppTensor(0);
+        return Array.from(e.relevance).every((v, k) => v === shown.data[k]);
+      });
+      assert.equal(same, true, 'worker relevance is bit-identical to the page thread\'s');
+      const before = await page.evaluate(() => Array.from(globalThis.relscopeAppTensor(0).data));
+
+      // A long SmoothGrad: the page keeps producing animation frames while the worker explains.
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('samples', '200000')), true);
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'smoothgrad')), true);
+      await page.waitForFunction(() => globalThis.relscopeAppState().explaining, null, { timeout: 30_000 });
+      const frames = await page.evaluate(async () => {
+        let n = 0;
+        while (n < 20 && globalThis.relscopeAppState().explaining) {
+          await new Promise((r) => requestAnimationFrame(r));
+          n++;
+        }
+        return n;
+      });
+      assert.equal(frames, 20, 'the page drew 20 frames during the explanation');
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('cancel', '1')), true, 'there was one to cancel');
+      let s = await state();
+      assert.equal(s.explaining, false);
+      assert.equal(s.busy, false);
+      assert.match(s.notice, /cancelled/);
+      assert.equal(s.computes, first.computes, 'no new result');
+      assert.deepEqual(await page.evaluate(() => Array.from(globalThis.relscopeAppTensor(0).data)), before, 'the previous heatmap stays');
+
+      // A shorter one afterwards runs (in a fresh worker) and lands.
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('samples', '4')), true);
+      await page.waitForFunction((n) => {
+        const st = globalThis.relscopeAppState();
+        return st.computes > n && !st.busy;
+      }, first.computes, { timeout: 60_000 });
+      s = await state();
+      assert.equal(s.lastError, '');
+      assert.equal(s.method, 'smoothgrad');
+      assert.equal(s.explainedIn, 'worker');
       assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
     } finally {
       await page.close();

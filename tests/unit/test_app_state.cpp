@@ -14,6 +14,7 @@
 #include "io/file.h"
 #include "io/npy.h"
 #include "relevance/explain.h"
+#include "relevance/request.h"
 #include "render/colormap.h"
 #include "render/heatmap.h"
 
@@ -120,6 +121,77 @@ TEST(AppState, ImageModelPredictsAndExplainsLikeTheEngine) {
   EXPECT_EQ(full.pixels[strongest * 3], heat.rgb.pixels[strongest * 3]);
   EXPECT_EQ(relevance_at(r.main.relevance, false, 3, 5), r.main.relevance.f[3 * 28 + 5]);
   EXPECT_EQ(relevance_at(r.main.relevance, false, 28, 0), 0.0f);
+}
+
+// The canvas' worker path (src/app/app_offload.cpp): begin_compute(), the jobs' request values explained by
+// another engine (as the worker's JS API does: its own Session, parse_request of the same values), then
+// explained() + finish_compute(), gives what compute() gives - main and compare, pruned-lrp's reports and a
+// crp channel view included.
+TEST(AppState, ExplanationsComputedElsewhereFinishLikeCompute) {
+  AppState s;
+  s.open("cnn.onnx", model_bytes("cnn_opset13.onnx"));
+  s.open("x.png", square_png());
+  Session other = Session::load_file(model_path("cnn_opset13.onnx"));
+  relevance::Explainer ex(other);
+  auto settings_cases = std::vector<std::pair<ExplainSettings, bool>>{};
+  ExplainSettings pruned;
+  pruned.method = "pruned-lrp";
+  pruned.prune = 0.5f;
+  ExplainSettings crp;
+  crp.method = "crp";
+  crp.channels = "0,1";
+  crp.joint = false;
+  crp.concept_view = 1;
+  settings_cases.push_back({ExplainSettings{}, true});
+  settings_cases.push_back({pruned, false});
+  settings_cases.push_back({crp, false});
+  for (const auto& [settings, with_compare] : settings_cases) {
+    SCOPED_TRACE(settings.method);
+    s.settings = settings;
+    s.compare = with_compare;
+    s.compare_settings.method = "gradient";
+    s.mark_dirty();
+    ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+    const Results want = s.results();
+    s.mark_dirty();
+    AppState::PendingCompute p = s.begin_compute();
+    EXPECT_FALSE(s.dirty());
+    ASSERT_EQ(p.jobs.size(), with_compare ? 2u : 1u);
+    std::vector<Explained> got;
+    for (size_t k = 0; k < p.jobs.size(); ++k) {
+      relevance::RequestText text;
+      text.values = p.jobs[k].values;
+      got.push_back(s.explained(p, k, ex.explain({p.results.input}, relevance::parse_request(text, other.graph(), "")), 1.0));
+    }
+    s.finish_compute(std::move(p), std::move(got));
+    const Results& r = s.results();
+    ASSERT_TRUE(r.valid);
+    EXPECT_EQ(r.main.relevance.f, want.main.relevance.f);
+    EXPECT_EQ(r.main.relevance.shape, want.main.relevance.shape);
+    EXPECT_EQ(r.main.target, want.main.target);
+    EXPECT_EQ(r.main.maps, want.main.maps);
+    EXPECT_EQ(r.main.gini, want.main.gini);
+    ASSERT_EQ(r.main.pruning.size(), want.main.pruning.size());
+    for (size_t k = 0; k < r.main.pruning.size(); ++k) EXPECT_EQ(r.main.pruning[k].kept, want.main.pruning[k].kept);
+    EXPECT_EQ(r.has_compare, with_compare);
+    if (with_compare) {
+      EXPECT_EQ(r.compare.relevance.f, want.compare.relevance.f);
+    }
+    if (settings.method == "pruned-lrp") {
+      EXPECT_FALSE(r.main.pruning.empty());
+    }
+    if (settings.method == "crp") {
+      EXPECT_EQ(r.main.maps, 2);
+    }
+  }
+  // A result that does not fit the job is refused, and the results stay.
+  s.mark_dirty();
+  AppState::PendingCompute p = s.begin_compute();
+  relevance::Explanation bad;
+  bad.relevance = Tensor::from_floats({1, 3}, {1, 2, 3});
+  EXPECT_THROW(s.explained(p, 0, bad, 1.0), Error);
+  EXPECT_THROW(s.finish_compute(std::move(p), {}), Error);
+  EXPECT_TRUE(s.results().valid);
 }
 
 TEST(AppState, EveryMethodRunsWithTheAppsDefaults) {

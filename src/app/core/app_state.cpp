@@ -350,27 +350,29 @@ std::map<std::string, std::string> AppState::request_values(const ExplainSetting
   return v;
 }
 
-Explained AppState::run_explain(const Tensor& x, const ExplainSettings& s, int64_t predicted) {
-  relevance::RequestText text;
-  text.values = request_values(s);
-  if (s.target < 0) text.values["target"] = std::to_string(predicted);
-  const auto req = relevance::parse_request(text, session_->graph(), "");
-  const auto t0 = std::chrono::steady_clock::now();
-  auto e = explainer_->explain({x}, req);
+Explained AppState::explained(const PendingCompute& p, size_t job, relevance::Explanation e, double ms) const {
+  const Tensor& x = p.results.input;
+  const ExplainJob& j = p.jobs.at(job);
+  const int64_t predicted = p.results.top.empty() ? 0 : p.results.top[0].index;
   Explained out;
-  out.ms = ms_since(t0);
-  out.settings = s;
+  out.ms = ms;
+  out.settings = j.settings;
   out.target = e.targets.empty() ? predicted : e.targets[0];
   out.relevance = std::move(e.relevance);
+  if (out.relevance.dtype != DType::Float32 || (out.relevance.f.empty() && out.relevance.numel() != 0))
+    fail(ErrorKind::Internal, "explanation of job " + std::to_string(job) + ": no float32 relevance");
   // crp per channel gives (1, K, input dims...): show one channel's map at a time.
   if (out.relevance.rank() == x.rank() + 1 && out.relevance.shape[0] == 1) {
     out.maps = out.relevance.shape[1];
-    const int64_t k = std::clamp<int64_t>(s.concept_view, 0, out.maps - 1);
+    const int64_t k = std::clamp<int64_t>(j.settings.concept_view, 0, out.maps - 1);
     const int64_t per = x.numel();
     Tensor one = Tensor::from_floats(x.shape, std::vector<float>(out.relevance.f.begin() + k * per,
                                                                  out.relevance.f.begin() + (k + 1) * per));
     out.relevance = std::move(one);
   }
+  if (out.relevance.shape != x.shape)
+    fail(ErrorKind::Internal, "explanation of job " + std::to_string(job) + ": relevance " + shape_str(out.relevance.shape) +
+                  " for input " + shape_str(x.shape));
   out.notes = std::move(e.notes);
   out.pruning = std::move(e.pruning);
   out.gini = relevance::gini(out.relevance.f.data(), out.relevance.numel());
@@ -402,10 +404,11 @@ void AppState::refresh_rules(const Tensor& x) {
   rules_key_ = key;
 }
 
-void AppState::compute() {
+AppState::PendingCompute AppState::begin_compute() {
   dirty_ = false;   // a failure is not retried every frame; the next edit marks dirty again
   if (!session_) fail_input("no model: open an .onnx file");
-  Results r;
+  PendingCompute p;
+  Results& r = p.results;
   r.input = make_input();
   // crp's layers: the engine's own notion of a concept layer (a MatMul of two activations is not one),
   // once per model, from the plan for the real input (cached by the session).
@@ -449,9 +452,26 @@ void AppState::compute() {
   if (settings.target >= classes) settings.target = -1;
   if (compare_settings.target >= classes) compare_settings.target = -1;
 
-  r.main = run_explain(r.input, settings, predicted);
-  if (compare) {
-    r.compare = run_explain(r.input, compare_settings, predicted);
+  auto job = [&](const ExplainSettings& s) {
+    ExplainJob j{s, request_values(s)};
+    if (s.target < 0) j.values["target"] = std::to_string(predicted);
+    relevance::RequestText text;
+    text.values = j.values;
+    relevance::parse_request(text, session_->graph(), "");   // a bad request fails here, before any work
+    return j;
+  };
+  p.jobs.push_back(job(settings));
+  if (compare) p.jobs.push_back(job(compare_settings));
+  return p;
+}
+
+void AppState::finish_compute(PendingCompute p, std::vector<Explained> explained) {
+  if (explained.size() != p.jobs.size())
+    fail(ErrorKind::Internal, "finish_compute: " + std::to_string(explained.size()) + " explanations for " + std::to_string(p.jobs.size()) + " jobs");
+  Results& r = p.results;
+  r.main = std::move(explained[0]);
+  if (explained.size() > 1) {
+    r.compare = std::move(explained[1]);
     r.has_compare = true;
   }
   try {
@@ -461,6 +481,20 @@ void AppState::compute() {
   }
   r.valid = true;
   results_ = std::move(r);
+}
+
+void AppState::compute() {
+  PendingCompute p = begin_compute();
+  std::vector<Explained> done;
+  for (size_t k = 0; k < p.jobs.size(); ++k) {
+    relevance::RequestText text;
+    text.values = p.jobs[k].values;
+    const auto req = relevance::parse_request(text, session_->graph(), "");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto e = explainer_->explain({p.results.input}, req);
+    done.push_back(explained(p, k, std::move(e), ms_since(t0)));
+  }
+  finish_compute(std::move(p), std::move(done));
 }
 
 // ---- guard -------------------------------------------------------------------------------------------

@@ -149,6 +149,23 @@ class AppState {
   // Forward pass + explanation(s) for the current model, input and settings. Throws; on failure the
   // previous results stay.
   void compute();
+  // compute() in three steps, so the explanations can run elsewhere (the canvas runs them in a worker,
+  // web/app.mjs): begin_compute() runs the forward pass and says which explanations are needed (main, then
+  // compare), each as request values; explained() post-processes one explanation as compute() does; and
+  // finish_compute() makes them the results. Throw like compute(); begin_compute() clears dirty().
+  struct ExplainJob {
+    ExplainSettings settings;
+    std::map<std::string, std::string> values;   // relevance::RequestText values, target resolved
+  };
+  struct PendingCompute {
+    Results results;                 // input, output, top-k: everything but the explanations
+    std::vector<ExplainJob> jobs;
+  };
+  PendingCompute begin_compute();
+  Explained explained(const PendingCompute& p, size_t job, relevance::Explanation e, double ms) const;
+  void finish_compute(PendingCompute p, std::vector<Explained> explained);
+  // The loaded model's file (what a worker loads to explain it).
+  const std::vector<uint8_t>& model_bytes() const { return model_bytes_; }
   // True when something changed since the last successful compute() (or failed one: no retry loop).
   bool dirty() const { return dirty_; }
   void mark_dirty() { dirty_ = true; }
@@ -206,7 +223,6 @@ class AppState {
  private:
   Tensor make_input() const;
   Shape declared_input_shape() const;   // graph input 0, unknown dims as 1; empty when undeclared
-  Explained run_explain(const Tensor& x, const ExplainSettings& s, int64_t predicted);
   void refresh_rules(const Tensor& x);
   void apply_model_layout();
 
