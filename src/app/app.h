@@ -117,7 +117,8 @@ bool start_offloaded_compute(App& app);
 // Stops the explanation in flight (the heatmap stays the previous one). `quiet`: superseded by a new compute,
 // whose request simply queues behind it in the worker; else the worker is terminated (the Cancel button).
 void cancel_explanation(App& app, bool quiet);
-// The current compute on this thread, after the worker failed it (`why`: its message, shown as a notice).
+// The pending compute's explanations on this thread, after the worker could not give them (`why`: its
+// message, shown as a notice).
 void compute_here(App& app, const std::string& why);
 // Busy: a compute is pending or an explanation is in flight.
 inline bool computing(const App& app) { return app.compute_pending || app.offload.job != 0; }

@@ -62,7 +62,11 @@ bool start_offloaded_compute(App& app) {
   }
   const Tensor& x = pending.results.input;
   const bool int64 = x.dtype == DType::Int64;
-  if (!int64 && x.dtype != DType::Float32) return false;   // the worker takes float32 and int64 inputs only
+  if (!int64 && x.dtype != DType::Float32) {   // the worker takes float32 and int64 inputs only
+    o.pending = std::move(pending);
+    compute_here(app, "it takes float32 and int64 inputs only");
+    return true;
+  }
   JsonWriter shape;
   shape.begin_array();
   for (int64_t d : x.shape) shape.value(static_cast<long long>(d));
@@ -89,20 +93,21 @@ bool start_offloaded_compute(App& app) {
                            app.state.model().label.c_str(), data, static_cast<int>(in.numel()), int64 ? 1 : 0,
                            shape.str().c_str(), jobs.str().c_str())) {
     o.job = 0;
-    o.worker_model.clear();
-    return false;
+    compute_here(app, "the page has no worker");
   }
   return true;
 }
 
 // ---- computing here instead ---------------------------------------------------------------------------
-// A compute the worker could not finish (any error but a cancel; its model may not have loaded), run on this
-// thread instead with this thread's engine, which reports the same errors the worker would have.
+// The pending compute's explanations, which the worker could not give (any error but a cancel; its model may
+// not have loaded), made on this thread with this thread's engine, which reports the same errors the worker
+// would have. The forward pass is not repeated.
 void compute_here(App& app, const std::string& why) {
   Offload& o = app.offload;
   o.worker_model.clear();   // sent again next time
   o.got.clear();
-  if (app.state.guard([&] { app.state.compute(); })) {
+  if (app.state.dirty()) return;   // stale: the next frame starts the compute that replaces it
+  if (app.state.guard([&] { app.state.finish_here(std::move(o.pending)); })) {
     ++app.computes;
     app.state.last_error.clear();
     o.last_in_worker = false;
@@ -120,8 +125,8 @@ void cancel_explanation(App& app, bool quiet) {
   o.got.clear();
   // Superseded (quiet): the worker finishes it unseen and takes the next request after it. Cancelled: the
   // worker is terminated at once, and a fresh one re-loads its files and the model on the next compute.
-  if (!quiet) relscope_js_cancel_explain();
   if (!quiet) {
+    relscope_js_cancel_explain();
     app.notice = "explanation cancelled: the heatmap is the previous one (change a setting to explain again)";
     app.textures_dirty = true;
   }

@@ -483,8 +483,9 @@ void AppState::finish_compute(PendingCompute p, std::vector<Explained> explained
   results_ = std::move(r);
 }
 
-void AppState::compute() {
-  PendingCompute p = begin_compute();
+void AppState::compute() { finish_here(begin_compute()); }
+
+void AppState::finish_here(PendingCompute p) {
   std::vector<Explained> done;
   for (size_t k = 0; k < p.jobs.size(); ++k) {
     relevance::RequestText text;

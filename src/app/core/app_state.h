@@ -164,6 +164,9 @@ class AppState {
   PendingCompute begin_compute();
   Explained explained(const PendingCompute& p, size_t job, relevance::Explanation e, double ms) const;
   void finish_compute(PendingCompute p, std::vector<Explained> explained);
+  // The jobs explained with this state's own engine, then finish_compute(): compute() is
+  // finish_here(begin_compute()); the canvas falls back to it when its worker cannot take a compute.
+  void finish_here(PendingCompute p);
   // The loaded model's file (what a worker loads to explain it).
   const std::vector<uint8_t>& model_bytes() const { return model_bytes_; }
   // True when something changed since the last successful compute() (or failed one: no retry loop).

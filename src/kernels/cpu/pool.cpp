@@ -78,8 +78,9 @@ void max_pool(const PoolParams& p, const float* x, float* y, int64_t* indices) {
             // flip, and mispredicting it cost ~3 ns per tap), then, if asked, the first tap holding it (ONNX:
             // the first maximum wins). Seeded with the first tap, so a NaN there stays, as a strict > keeps it.
             const bool any = rz.lo < rz.hi && ry.lo < ry.hi && rx.lo < rx.hi;
-            int64_t first = -1;
-            if (any) taps([&](int64_t k) { first = first < 0 ? k : first; });
+            const int64_t first = any ? ((oz * s[0] - pb[0] + rz.lo * dl[0]) * in[1] + oy * s[1] - pb[1] + ry.lo * dl[1]) * in[2] +
+                                            ox * s[2] - pb[2] + rx.lo * dl[2]
+                                      : -1;   // the window's first tap, in the order taps() visits them
             float best = any ? xp[first] : -std::numeric_limits<float>::infinity();
             if (any) taps([&](int64_t k) { best = std::max(best, xp[k]); });
             int64_t at = first;
