@@ -142,6 +142,18 @@ function(relscope_wasm_targets)
         configure_file(${CMAKE_SOURCE_DIR}/web/${api_file} ${CMAKE_BINARY_DIR}/web/${api_file} COPYONLY)
       endif()
     endforeach()
+    # The WebGPU bridge (src/kernels/webgpu/bridge.mjs) beside the JS API, which imports it as
+    # ./relscope_webgpu.mjs, and the WGSL kernels as one ES module it imports (embed_shaders.mjs).
+    set(webgpu_dir ${CMAKE_SOURCE_DIR}/src/kernels/webgpu)
+    configure_file(${webgpu_dir}/bridge.mjs ${CMAKE_BINARY_DIR}/web/relscope_webgpu.mjs COPYONLY)
+    file(GLOB RELSCOPE_WGSL CONFIGURE_DEPENDS ${webgpu_dir}/*.wgsl)
+    find_program(RELSCOPE_NODE node REQUIRED)
+    set(shaders_module ${CMAKE_BINARY_DIR}/web/relscope_webgpu_shaders.mjs)
+    add_custom_command(OUTPUT ${shaders_module}
+      COMMAND ${RELSCOPE_NODE} ${webgpu_dir}/embed_shaders.mjs ${shaders_module} ${RELSCOPE_WGSL}
+      DEPENDS ${RELSCOPE_WGSL} ${webgpu_dir}/embed_shaders.mjs VERBATIM)
+    add_custom_target(relscope_webgpu_shaders ALL DEPENDS ${shaders_module})
+    add_dependencies(relscope_web relscope_webgpu_shaders)
   endif()
 
   relscope_app_target()

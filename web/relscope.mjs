@@ -17,6 +17,13 @@
 //                               params: {epsilon: 1e-6, rules: {'/fc1/Gemm': 'zplus'}}, target: 'pred', output: 0});
 //     // {relevance: Float32Array, shape, output: {name, data, shape, dtype}, targets: number[], notes, ms,
 //     //  pruning: [{node, zeroedFraction, giniBefore, giniAfter, kept}] for pruned-lrp}
+//   explain({..., backend: 'webgpu' | 'auto' | 'cpu'}): where it runs (default 'cpu'). 'webgpu' compiles the
+//     explanation into one GPU program (forward pass, seed and relevance sweep; buffers stay on the GPU) and
+//     runs it through ./relscope_webgpu.mjs; what the GPU path does not run (other methods, ops without a
+//     GPU kernel) rejects with kind 'unsupported', GPU failures with kind 'gpu'. 'auto' uses the GPU when
+//     it can and otherwise explains on the CPU, saying why in the result's `fallback`. Results carry
+//     `backend` ('webgpu' | 'cpu'), WebGPU results `gpu`: {steps, buffers, uploadedBytes} (a model's weights
+//     stay on the GPU between explanations); rs.gpuInfo() -> the adapter's {vendor, architecture, description} or null.
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -115,12 +122,57 @@ export async function createRelscope(options = {}) {
     return r;
   };
 
+  // The WebGPU runner (src/kernels/webgpu/bridge.mjs), made on first use; forgotten when its device is lost
+  // or it could not be made, so a later call tries again.
+  let gpu = null;
+  const gpuRunner = () => {
+    gpu ??= import('./relscope_webgpu.mjs').then((m) => m.createGpuRunner());
+    return gpu.then((r) => {
+      if (r.lost) throw Object.assign(new Error('the GPU device was lost'), { kind: 'gpu-lost' });
+      return r;
+    }).catch((e) => {
+      gpu = null;
+      throw e;
+    });
+  };
+  const gpuError = (e) => (e instanceof RelscopeError ? e
+    : new RelscopeError(`WebGPU: ${e && e.message ? e.message : String(e)}`, 'gpu'));
+
+  const explainTensors = (request) => {
+    if (request === null || typeof request !== 'object') throw badInput('explain: expected {data, shape, method, ...}');
+    const { data, shape, inputs, backend, ...rest } = request;
+    const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, 'explain.inputs') } : tensorArg({ data, shape }, 'explain');
+    return { ...rest, ...tensors };
+  };
+  const explainOnCpu = (request) => ({ ...call(() => engine.explain(explainTensors(request))), backend: 'cpu' });
+  const explainOnGpu = async (request) => {
+    const t0 = performance.now();
+    let runner;
+    try {
+      runner = await gpuRunner();
+    } catch (e) {
+      throw gpuError(e);
+    }
+    // gpuProgram's data views point into wasm memory: run() uploads them before its first await.
+    const program = call(() => engine.gpuProgram(explainTensors(request)));
+    let readback;
+    try {
+      readback = await runner.run(program);
+    } catch (e) {
+      throw gpuError(e);
+    }
+    const r = call(() => engine.gpuFinish(readback));
+    return { ...r, ms: performance.now() - t0, backend: 'webgpu', gpu: runner.lastRun };
+  };
+
   const api = {
     version: M.version(),
     module: M,
 
     async loadModel(bytes, name = 'model.onnx') {
-      return call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
+      const info = call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
+      gpu?.then((r) => r.dropConstants(), () => {});   // the old model's weights
+      return info;
     },
 
     async loadInput(bytes, name = 'input.npy', { slot = 0 } = {}) {
@@ -132,12 +184,25 @@ export async function createRelscope(options = {}) {
     },
 
     async explain(request) {
-      return call(() => {
-        if (request === null || typeof request !== 'object') throw badInput('explain: expected {data, shape, method, ...}');
-        const { data, shape, inputs, ...rest } = request;
-        const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, 'explain.inputs') } : tensorArg({ data, shape }, 'explain');
-        return engine.explain({ ...rest, ...tensors });
-      });
+      const backend = request?.backend ?? 'cpu';
+      if (backend === 'cpu') return explainOnCpu(request);
+      if (backend === 'webgpu') return explainOnGpu(request);
+      if (backend !== 'auto') throw badInput(`explain: backend '${backend}' (cpu, webgpu or auto)`);
+      try {
+        return await explainOnGpu(request);
+      } catch (e) {
+        if (e.kind !== 'gpu' && e.kind !== 'unsupported') throw e;   // a bad request fails on the CPU too
+        return { ...explainOnCpu(request), fallback: e.message };
+      }
+    },
+
+    // The WebGPU adapter's {vendor, architecture, description}, or null when there is none.
+    async gpuInfo() {
+      try {
+        return (await gpuRunner()).info;
+      } catch {
+        return null;
+      }
     },
 
     // cov-lrp over a deep ensemble: load the other members (the loaded model is the first), then

@@ -136,6 +136,7 @@ export async function createRelscopeWorker(options = {}) {
     loadInput: (bytes, name, opts) => call('loadInput', [bytes, name, opts]),
     predict: (input) => call('predict', [input]),
     explain: (request) => call('explain', [request]),
+    gpuInfo: () => call('gpuInfo', []),
     rules: (request) => call('rules', [request]),
     methods: () => info.methods,
     composites: () => info.composites,

@@ -21,6 +21,8 @@
 #include "js/js_api.h"
 #include "relevance/composite.h"
 #include "relevance/explain.h"
+#include "kernels/webgpu/program.h"
+#include "core/limits.h"
 
 using emscripten::val;
 
@@ -201,6 +203,124 @@ relevance::RequestText read_request(const val& req) {
   return text;
 }
 
+// ---- GPU programs -----------------------------------------------------------------------------------------
+// The result object of explain (and gpuFinish).
+val js_explain_result(const ExplainResult& e) {
+  val o = val::object(), targets = val::array();
+  for (int64_t t : e.targets) targets.call<void>("push", static_cast<double>(t));
+  o.set("relevance", js_data(e.relevance));
+  o.set("shape", js_shape(e.relevance.shape));
+  o.set("output", js_tensor(e.output.name, e.output.tensor));
+  o.set("targets", targets);
+  o.set("notes", js_string_array(e.notes));
+  val pruning = val::array();   // pruned-lrp: what each pruned layer lost (empty otherwise)
+  for (const auto& p : e.pruning) {
+    val l = val::object();
+    l.set("node", p.node);
+    l.set("zeroedFraction", p.zeroed_fraction);
+    l.set("giniBefore", p.gini_before);
+    l.set("giniAfter", p.gini_after);
+    l.set("kept", p.kept);
+    pruning.call<void>("push", l);
+  }
+  o.set("pruning", pruning);
+  o.set("ms", e.ms);
+  if (!e.explained.empty()) o.set("explained", e.explained);
+  if (e.has_cov) {
+    o.set("output", val::null());   // members each have their own; see cov.memberOutputs
+    o.set("cov", js_cov(e.cov));
+  }
+  return o;
+}
+
+constexpr size_t kStepWords = 37;   // kernel id, 32 words, 4 bindings (0xffffffff: unused)
+
+// {buffers: [{words, data: Float32Array view or null, key}], steps: Uint32Array (kStepWords per step), readback}
+val js_program(const kernels::gpu::Program& p) {
+  val o = val::object(), buffers = val::array(), readback = val::array();
+  for (const auto& b : p.buffers) {
+    val d = val::object();
+    d.set("words", static_cast<double>(b.words));
+    d.set("data", b.data ? val(emscripten::typed_memory_view(static_cast<size_t>(b.words), b.data)) : val::null());
+    d.set("key", b.key);
+    buffers.call<void>("push", d);
+  }
+  std::vector<uint32_t> flat(p.steps.size() * kStepWords);
+  for (size_t k = 0; k < p.steps.size(); ++k) {
+    uint32_t* w = flat.data() + k * kStepWords;
+    w[0] = static_cast<uint32_t>(p.steps[k].kernel);
+    std::copy(p.steps[k].words.begin(), p.steps[k].words.end(), w + 1);
+    for (int b = 0; b < 4; ++b) w[33 + b] = static_cast<uint32_t>(p.steps[k].bind[b]);
+  }
+  for (int id : p.readback) readback.call<void>("push", id);
+  o.set("buffers", buffers);
+  o.set("steps", val::global("Uint32Array").new_(emscripten::typed_memory_view(flat.size(), flat.data())));
+  o.set("readback", readback);
+  return o;
+}
+
+// A JS typed array copied into `out` (converted to float by Float32Array's set).
+void copy_floats(const val& arr, std::vector<float>& out) {
+  emscripten::val view(emscripten::typed_memory_view(out.size(), out.data()));
+  view.call<void>("set", val::global("Float32Array").call<val>("from", arr));
+}
+
+std::vector<std::vector<float>> read_float_arrays(const val& arrays, const std::string& what) {
+  if (!arrays.isArray()) fail_input(what + ": expected an array of Float32Array");
+  std::vector<std::vector<float>> out(arrays["length"].as<size_t>());
+  for (size_t k = 0; k < out.size(); ++k) {
+    const val a = arrays[k];
+    if (!val::global("ArrayBuffer").call<bool>("isView", a)) fail_input(what + "[" + std::to_string(k) + "]: expected a Float32Array");
+    out[k].resize(a["length"].as<size_t>());
+    emscripten::val view(emscripten::typed_memory_view(out[k].size(), out[k].data()));
+    view.call<void>("set", a);
+  }
+  return out;
+}
+
+// The CPU reference of a program in js_program's form (tests compare the WebGPU bridge with it).
+val runProgramOnCpu(val prog) {
+  try {
+    const val buffers = prog["buffers"], steps = prog["steps"], readback = prog["readback"];
+    if (!buffers.isArray() || !readback.isArray() || !val::global("ArrayBuffer").call<bool>("isView", steps))
+      fail_input("runProgramOnCpu: expected {buffers: [...], steps: Uint32Array, readback: [...]}");
+    kernels::gpu::Program p;
+    const size_t nb = buffers["length"].as<size_t>();
+    std::vector<std::vector<float>> store(nb);
+    for (size_t k = 0; k < nb; ++k) {
+      const double words = buffers[k]["words"].as<double>();
+      if (!(words >= 1 && words <= static_cast<double>(limit_defaults().max_tensor_elements)) || words != std::floor(words))
+        fail_input("runProgramOnCpu: buffer " + std::to_string(k) + " has a bad size");
+      store[k].assign(static_cast<size_t>(words), 0.0f);
+      const val data = buffers[k]["data"];
+      if (!data.isNull() && !data.isUndefined()) {
+        if (data["length"].as<double>() != words) fail_input("runProgramOnCpu: buffer " + std::to_string(k) + "'s data is not `words` long");
+        copy_floats(data, store[k]);
+      }
+      p.add_buffer(static_cast<int64_t>(words), store[k].data());
+    }
+    const size_t nw = steps["length"].as<size_t>();
+    if (nw % kStepWords) fail_input("runProgramOnCpu: steps is not a multiple of 37 words");
+    std::vector<uint32_t> flat(nw);
+    emscripten::val(emscripten::typed_memory_view(flat.size(), flat.data())).call<void>("set", steps);
+    for (size_t k = 0; k < nw / kStepWords; ++k) {
+      const uint32_t* w = flat.data() + k * kStepWords;
+      kernels::gpu::Step s;
+      s.kernel = static_cast<kernels::gpu::Kernel>(w[0]);
+      std::copy(w + 1, w + 33, s.words.begin());
+      for (int b = 0; b < 4; ++b) s.bind[b] = w[33 + b] == 0xffffffffu ? -1 : static_cast<int>(w[33 + b]);
+      p.steps.push_back(s);
+    }
+    for (size_t k = 0; k < readback["length"].as<size_t>(); ++k) p.readback.push_back(readback[k].as<int>());
+    val out = val::array();
+    for (const auto& r : kernels::gpu::run_on_cpu(p))
+      out.call<void>("push", val::global("Float32Array").new_(emscripten::typed_memory_view(r.size(), r.data())));
+    return out;
+  } catch (...) {
+    return js_error();
+  }
+}
+
 // ---- Engine -------------------------------------------------------------------------------------------
 class Engine {
  public:
@@ -292,32 +412,27 @@ class Engine {
   val explain(val req) {
     try {
       const auto request = read_request(req);
-      const ExplainResult e = api_.explain(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request);
-      val o = val::object(), targets = val::array();
-      for (int64_t t : e.targets) targets.call<void>("push", static_cast<double>(t));
-      o.set("relevance", js_data(e.relevance));
-      o.set("shape", js_shape(e.relevance.shape));
-      o.set("output", js_tensor(e.output.name, e.output.tensor));
-      o.set("targets", targets);
-      o.set("notes", js_string_array(e.notes));
-      val pruning = val::array();   // pruned-lrp: what each pruned layer lost (empty otherwise)
-      for (const auto& p : e.pruning) {
-        val l = val::object();
-        l.set("node", p.node);
-        l.set("zeroedFraction", p.zeroed_fraction);
-        l.set("giniBefore", p.gini_before);
-        l.set("giniAfter", p.gini_after);
-        l.set("kept", p.kept);
-        pruning.call<void>("push", l);
-      }
-      o.set("pruning", pruning);
-      o.set("ms", e.ms);
-      if (!e.explained.empty()) o.set("explained", e.explained);
-      if (e.has_cov) {
-        o.set("output", val::null());   // members each have their own; see cov.memberOutputs
-        o.set("cov", js_cov(e.cov));
-      }
-      return o;
+      return js_explain_result(api_.explain(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request));
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // The same request as explain -> the GPU program (js_program) for src/kernels/webgpu/bridge.mjs; its data
+  // views are valid until the next call into the engine.
+  val gpuProgram(val req) {
+    try {
+      const auto request = read_request(req);
+      return js_program(api_.gpu_program(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request));
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // The program's readback (array of Float32Array, in its readback order) -> explain's result.
+  val gpuFinish(val arrays) {
+    try {
+      return js_explain_result(api_.gpu_finish(read_float_arrays(arrays, "gpuFinish")));
     } catch (...) {
       return js_error();
     }
@@ -376,10 +491,13 @@ EMSCRIPTEN_BINDINGS(relscope) {
       .function("setLimits", &Engine::setLimits)
       .function("predict", &Engine::predict)
       .function("explain", &Engine::explain)
+      .function("gpuProgram", &Engine::gpuProgram)
+      .function("gpuFinish", &Engine::gpuFinish)
       .function("rules", &Engine::rules)
       .function("loadEnsembleMember", &Engine::loadEnsembleMember)
       .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);
   emscripten::function("composites", &composites);
   emscripten::function("version", &version);
+  emscripten::function("runProgramOnCpu", &runProgramOnCpu);
 }

@@ -88,6 +88,8 @@ ModelInfo Api::load_model(const uint8_t* bytes, size_t size, const std::string& 
   auto next = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
   next->graph().require_supported();   // refuse at load, naming every unsupported node, not at first run
   explainer_.reset();                   // it refers to the old session
+  gpu_pending_.reset();
+  ++model_generation_;
   members_.clear();                     // members of the old model's ensemble
   session_ = std::move(next);
 
@@ -208,6 +210,33 @@ ExplainResult Api::explain(const std::vector<Tensor>& inputs, const relevance::R
   out.targets = std::move(e.targets);
   out.notes = std::move(e.notes);
   out.pruning = std::move(e.pruning);
+  return out;
+}
+
+const kernels::gpu::Program& Api::gpu_program(const std::vector<Tensor>& inputs, const relevance::RequestText& request) {
+  gpu_pending_.reset();
+  Session& s = session();
+  const Graph& g = s.graph();
+  check_input_count(g, inputs.size());
+  auto r = relevance::parse_request(request, g, "");
+  if (r.method == "cov-lrp") fail(ErrorKind::Unsupported, "method cov-lrp (the GPU path runs on the CPU instead)");
+  gpu_explained_ = relevance::apply_explain_choice(s, inputs, r, "");
+  gpu_output_name_ = g.values[g.outputs[r.output]].name;
+  gpu_pending_ = std::make_unique<relevance::GpuExplanation>(
+      relevance::compile_gpu_explanation(explainer(), inputs, r, "m" + std::to_string(model_generation_) + ":"));
+  return gpu_pending_->program;
+}
+
+ExplainResult Api::gpu_finish(const std::vector<std::vector<float>>& readback) {
+  if (!gpu_pending_) fail(ErrorKind::Internal, "gpuFinish: no GPU program is pending");
+  const auto pending = std::move(gpu_pending_);
+  auto e = relevance::finish_gpu_explanation(explainer(), *pending, readback);
+  ExplainResult out;
+  out.relevance = std::move(e.relevance);
+  out.output = {gpu_output_name_, std::move(e.output)};
+  out.targets = std::move(e.targets);
+  out.notes = std::move(e.notes);
+  out.explained = gpu_explained_;
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "engine/session.h"
 #include "relevance/cov_lrp.h"
 #include "relevance/explain.h"
+#include "relevance/gpu_explain.h"
 #include "relevance/request.h"
 
 namespace relscope::js {
@@ -113,6 +114,13 @@ class Api {
   // The explained input is inputs[0] (float32). `request` uses relevance::parse_request's names; method
   // cov-lrp runs relevance::explain_cov over the loaded members or MC-dropout samples.
   ExplainResult explain(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
+  // The same explanation as one GPU program (relevance/gpu_explain.h) for a runner to execute (the JS bridge
+  // src/kernels/webgpu/bridge.mjs); the program and what it points at stay alive until the next call or
+  // gpu_finish. Throws Unsupported for what the GPU path does not run (the caller explains on the CPU), and
+  // what explain() throws for bad requests.
+  const kernels::gpu::Program& gpu_program(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
+  // The result of the program from gpu_program, from its readback buffers.
+  ExplainResult gpu_finish(const std::vector<std::vector<float>>& readback);
   // The rule each node of the canonized graph gets (symbolic dims planned as 1, like `relscope rules`).
   std::vector<OpDesc> rules(const relevance::RequestText& request);
 
@@ -124,6 +132,9 @@ class Api {
   Limits limits_;
   std::unique_ptr<Session> session_;
   std::unique_ptr<relevance::Explainer> explainer_;
+  std::unique_ptr<relevance::GpuExplanation> gpu_pending_;   // gpu_program's, until gpu_finish
+  std::string gpu_output_name_, gpu_explained_;
+  int model_generation_ = 0;   // part of GPU constant keys: a runner never mixes two models' weights
   std::vector<std::pair<std::string, std::unique_ptr<Session>>> members_;   // cov-lrp ensemble members   // made on first use: canonizing copies the weights
 };
 

@@ -209,6 +209,10 @@ const std::vector<std::string>& method_names() {
 Explainer::Explainer(Session& session)
     : model_(session), canonical_(Session::from_graph(canonize(session.graph(), &report_), session.limits())) {}
 
+Session& Explainer::session_for(const std::string& method) {
+  return method == "lrp" || method == "pruned-lrp" || method == "crp" ? canonical_ : model_;
+}
+
 std::vector<Rule> Explainer::rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request) {
   const Plan& p = canonical_.plan_for(inputs);
   return assign_rules(canonical_.graph(), p, request.composite, request.params, request.overrides);

@@ -111,6 +111,8 @@ class Explainer {
   // The rule each node gets, on the canonized graph, for these input shapes.
   std::vector<Rule> rules_for(const std::vector<Tensor>& inputs, const ExplainRequest& request);
   const Graph& canonical_graph() const { return canonical_.graph(); }
+  // The session a method runs on: the canonized copy for LRP-family methods, the model as it is otherwise.
+  Session& session_for(const std::string& method);
   const CanonizeReport& canonize_report() const { return report_; }
 
  private:

@@ -13,8 +13,6 @@
 
 namespace relscope::relevance {
 
-namespace {
-
 // ---- modifiers --------------------------------------------------------------------------------------------
 float modify_param(float v, ParamMod m, float gamma) {
   switch (m) {
@@ -48,6 +46,8 @@ std::vector<float> bound_tensor(const std::vector<float>& bounds, const Shape& s
   return out;
 }
 
+namespace {
+
 // x under input modifier m, written into `out` (a reused buffer).
 void modify_input(const Tensor& x, InputMod m, const Rule& r, int axis, const std::string& where, std::vector<float>& out) {
   out.resize(x.f.size());
@@ -79,6 +79,8 @@ void use_weight(LinearLayer& L, const Plan& p, const std::vector<float>& w, std:
   L.memo_key = std::move(key);
 }
 
+}  // namespace
+
 // "m" or "m/gamma-bits": gamma only matters to the Gamma modifiers, and is keyed by its exact bits.
 std::string modifier_key(ParamMod m, float gamma) {
   std::string key = std::to_string(static_cast<int>(m));
@@ -91,7 +93,7 @@ std::string modifier_key(ParamMod m, float gamma) {
 }
 
 // The layer's weight under modifier m: the weight itself for Identity, else computed once per plan.
-const float* weight_for(const LinearLayer& L, ParamMod m, float gamma) {
+const float* modified_weight(const LinearLayer& L, ParamMod m, float gamma) {
   if (m == ParamMod::Identity) return L.weight;
   const std::string key = L.memo_key + "/" + modifier_key(m, gamma);
   return memoised(*L.plan, key, [&] {
@@ -100,8 +102,6 @@ const float* weight_for(const LinearLayer& L, ParamMod m, float gamma) {
     return out;
   }).data();
 }
-
-}  // namespace
 
 // ---- layer construction -------------------------------------------------------------------------------------
 LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
@@ -117,6 +117,8 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
                                     : resolve_conv(n, L.x_shape, w.shape, where);
     use_weight(L, p, w.f, "w" + std::to_string(n.inputs[1]));
     L.y_shape = p.shapes[n.outputs[0]];
+    L.form = transpose ? LinearLayer::Form::ConvTranspose : LinearLayer::Form::Conv;
+    L.conv = cp;
     if (has_bias(2)) {
       if (!p.is_constant(n.inputs[2])) fail(ErrorKind::Unsupported, where + ": relevance needs a constant bias");
       L.bias = constant_input(p, n, 2).f;   // one per output channel (axis 1)
@@ -159,6 +161,8 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
           L.bias[i * gp.N + j] = gp.beta * ct.f[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
     }
     L.channel_axis = gp.transA ? 0 : 1;
+    L.form = LinearLayer::Form::Gemm;
+    L.M = gp.M, L.N = gp.N, L.K = gp.K, L.trans_x = gp.transA;
     const bool tA = gp.transA;
     const int64_t M = gp.M, N = gp.N, K = gp.K;
     L.forward = [=](const float* x, const float* w, float* y) {
@@ -185,6 +189,8 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     if (b_const) {   // y[..., N] = x[..., K] @ W[K, N]  (1-D W: N = 1, dropped)
       const int64_t K = w.shape[0], N = w.rank() == 2 ? w.shape[1] : 1, rows = shape_numel(L.x_shape) / K;
       L.channel_axis = static_cast<int>(L.x_shape.size()) - 1;
+      L.form = LinearLayer::Form::MatMulRight;
+      L.M = rows, L.N = N, L.K = K;
       L.forward = [=](const float* x, const float* wp, float* y) { kernels::gemm(false, false, rows, N, K, 1, x, K, wp, N, 0, y, N); };
       L.backward = [=](const float* dy, const float* wp, float* dx) { kernels::gemm(false, true, rows, K, N, 1, dy, N, wp, N, 0, dx, K); };
     } else {         // y[b] = W[M, K] @ x[b][K, N]
@@ -194,6 +200,8 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
       const int64_t M = w.shape[0], K = w.shape[1], N = L.x_shape.back();
       const int64_t batches = shape_numel(L.x_shape) / (K * N);
       L.channel_axis = static_cast<int>(L.x_shape.size()) - 2;
+      L.form = LinearLayer::Form::MatMulLeft;
+      L.M = M, L.N = N, L.K = K, L.batches = batches;
       L.forward = [=](const float* x, const float* wp, float* y) {
         for (int64_t b = 0; b < batches; ++b) kernels::gemm(false, false, M, N, K, 1, wp, K, x + b * K * N, N, 0, y + b * M * N, N);
       };
@@ -256,7 +264,7 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
     auto& d = s.denom[term.group];
     const float sign = term.denom_sign;
     const bool active = !all_zero(xt);
-    if (active) ws[t] = weight_for(L, term.weight, r.gamma);
+    if (active) ws[t] = modified_weight(L, term.weight, r.gamma);
     if (active && reruns_layer(term, L, keep)) {   // z = y, bias included
       for (size_t j = 0; j < ny; ++j) d[j] += sign * y.f[j];
       continue;

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "engine/executor.h"
+#include "graph/op_params.h"
 #include "relevance/rule.h"
 
 namespace relscope::relevance {
@@ -27,11 +28,30 @@ struct LinearLayer {
   int channel_axis = 1;          // axis of x along which per-channel ZBox bounds apply
   std::function<void(const float* x, const float* w, float* y)> forward;     // y = f(x; w), no bias
   std::function<void(const float* dy, const float* w, float* dx)> backward;  // dx = f^T(dy; w)
+
+  // The same layer as data, for back-ends that run it themselves (gpu_explain.h builds GPU dispatches):
+  //   Conv           y = conv(x, w; conv)               ConvTranspose  y = conv^T(x, w; conv)
+  //   Gemm           y(M,N) = op(x)(M,K) W(K,N), op = transpose when trans_x
+  //   MatMulRight    y(rows = M, N) = x(M,K) W(K,N)     MatMulLeft     y[b](M,N) = W(M,K) x[b](K,N), b < batches
+  enum class Form : unsigned char { Conv, ConvTranspose, Gemm, MatMulRight, MatMulLeft };
+  Form form = Form::Conv;
+  ConvParams conv;
+  int64_t M = 0, N = 0, K = 0, batches = 1;
+  bool trans_x = false;
 };
 
 // Conv, ConvTranspose, Gemm (constant B), MatMul (one constant 1-D/2-D operand).
 // Throws Unsupported naming the node for layouts relevance does not handle.
 LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n);
+
+// The layer's weight under parameter modifier m: the weight itself for Identity, else computed once per
+// plan (Plan::memo). `modifier_key(m, gamma)` tells modified weights apart (gamma only for the Gamma mods).
+const float* modified_weight(const LinearLayer& L, ParamMod m, float gamma);
+std::string modifier_key(ParamMod m, float gamma);
+float modify_param(float v, ParamMod m, float gamma);
+// ZBox bounds as a tensor of `shape`: one value everywhere, or one per channel along `axis` (BadInput naming
+// `where` when the count does not match).
+std::vector<float> bound_tensor(const std::vector<float>& bounds, const Shape& shape, int axis, const std::string& where);
 
 // Relevance at the layer's input x for relevance R at its output (shapes of x and y).
 // `y` is the layer's actual output (the plain z that Gamma's output masks read). With `keep` (x's size,

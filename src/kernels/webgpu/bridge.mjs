@@ -1,0 +1,359 @@
+// relscope/kernels/webgpu/bridge.mjs — runs a GPU program (src/kernels/webgpu/program.h) on navigator.gpu.
+// Installed as build/wasm/web/relscope_webgpu.mjs next to relscope_webgpu_shaders.mjs (embed_shaders.mjs).
+//
+// Sections: errors | kernels and dispatch sizes | createGpuRunner() | run()
+//
+// Works in a page and in a module Web Worker. Usage:
+//   const gpu = await createGpuRunner();          // throws kind 'gpu-unavailable'
+//   const [y, r] = await gpu.run(program);        // Float32Array per readback buffer (uint32 ones bit-cast)
+//   gpu.dropConstants(); gpu.destroy();
+// program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
+// step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids] }.
+//
+// Why everything before the first await happens synchronously in run(): `data` may be a view into wasm memory
+// that a later allocation (memory growth) invalidates, so every buffer is created and uploaded at once, and
+// the whole program is encoded and submitted in the same turn. Error scopes are pushed and popped in that same
+// turn too, so concurrent run() calls never see each other's errors.
+// Errors are Error objects with `.kind`: 'gpu-unavailable', 'gpu-limit' (a buffer over the device's limits,
+// checked before anything is created), 'gpu-error' (validation / out-of-memory / shader compilation),
+// 'gpu-lost' (the device was lost or destroyed; the runner is then unusable), 'bad-program' (a malformed
+// program object).
+import { shaders } from './relscope_webgpu_shaders.mjs';
+
+// ---- errors -----------------------------------------------------------------------------------------------
+function gpuError(kind, message) {
+  const e = new Error(message);
+  e.name = 'RelscopeGpuError';
+  e.kind = kind;
+  return e;
+}
+
+// ---- kernels and dispatch sizes -------------------------------------------------------------------------------
+// In program.h's enum order. `access`: per binding 1..n, 'r' (read-only storage) or 'w' (read_write storage).
+const KERNELS = [
+  { name: 'conv_forward', access: 'rrrw' },         // [x, w, b, y]
+  { name: 'conv_backward_data', access: 'rrw' },    // [dy, w, dx]
+  { name: 'gemm', access: 'rrw' },                  // [A, B, C]
+  { name: 'elementwise', access: 'rrrw' },          // [a, b, c, out]
+  { name: 'max_pool', access: 'rww' },              // [x, y, idx]
+  { name: 'max_pool_backward', access: 'rrw' },     // [dy, idx, dx]
+  { name: 'avg_pool', access: 'rw' },               // [x, y]
+  { name: 'avg_pool_backward', access: 'rw' },      // [dy, dx]
+  { name: 'row_mean', access: 'rw' },               // [x, y]
+  { name: 'seed', access: 'rww' },                  // [y, seed, targets]
+];
+const GEMM = 2;
+const STEP_WORDS = 37;
+const UNUSED = 0xffffffff;
+const UNIFORM_STRIDE = 256;   // >= minUniformBufferOffsetAlignment (at most 256 by the spec)
+const UNIFORM_BYTES = 128;    // 32 words
+const WG = 64;                // workgroup size of the 1-D kernels
+const GEMM_TILE = 64;         // gemm: one 16x16 workgroup per 64x64 tile of C
+
+// Workgroup counts of a step. 1-D kernels: ceil(count / 64) workgroups, x capped at the per-dimension limit
+// and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count).
+// gemm: (ceil(N/64), ceil(M/64), batch), each capped; the shader strides over what the grid leaves out.
+function dispatchSize(kernel, words, maxDim) {
+  if (kernel === GEMM) {
+    const M = words[1], N = words[2], batch = words[9];
+    if (M === 0 || N === 0 || batch === 0) return null;
+    return [Math.min(Math.ceil(N / GEMM_TILE), maxDim), Math.min(Math.ceil(M / GEMM_TILE), maxDim),
+      Math.min(batch, maxDim)];
+  }
+  const count = words[0];
+  if (count === 0) return null;
+  const groups = Math.ceil(count / WG);
+  const x = Math.min(groups, maxDim);
+  const y = Math.ceil(groups / x);
+  if (y > maxDim) throw gpuError('gpu-limit', `${KERNELS[kernel].name}: ${count} invocations exceed the device's dispatch limit`);
+  return [x, y, 1];
+}
+
+// ---- createGpuRunner() ------------------------------------------------------------------------------------------
+export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) {
+  if (!gpu) throw gpuError('gpu-unavailable', 'WebGPU is not available here (no navigator.gpu)');
+  let adapter;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    throw gpuError('gpu-unavailable', `WebGPU: requestAdapter failed: ${e?.message || e}`);
+  }
+  if (!adapter) throw gpuError('gpu-unavailable', 'WebGPU: no GPU adapter is available');
+  const wanted = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'];
+  const requiredLimits = {};
+  for (const k of wanted) if (adapter.limits?.[k] !== undefined) requiredLimits[k] = adapter.limits[k];
+  let device;
+  try {
+    device = await adapter.requestDevice({ requiredLimits });
+  } catch (e) {
+    throw gpuError('gpu-unavailable', `WebGPU: requestDevice failed: ${e?.message || e}`);
+  }
+  if (!device) throw gpuError('gpu-unavailable', 'WebGPU: requestDevice gave no device');
+
+  const ai = adapter.info || {};
+  const info = { vendor: ai.vendor || '', architecture: ai.architecture || '', description: ai.description || '' };
+  const dl = device.limits;
+  const limits = {
+    maxStorageBufferBindingSize: dl.maxStorageBufferBindingSize,
+    maxBufferSize: dl.maxBufferSize,
+    maxComputeWorkgroupsPerDimension: dl.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: dl.maxStorageBuffersPerShaderStage,
+    maxUniformBufferBindingSize: dl.maxUniformBufferBindingSize,
+    minUniformBufferOffsetAlignment: dl.minUniformBufferOffsetAlignment,
+  };
+
+  const state = { lost: false, lostMessage: '' };
+  const lostPromise = device.lost.then((li) => {
+    state.lost = true;
+    state.lostMessage = `the GPU device was lost (${li?.reason || 'unknown'}${li?.message ? `: ${li.message}` : ''})`;
+    return gpuError('gpu-lost', `WebGPU: ${state.lostMessage}`);
+  });
+  const lostRejection = lostPromise.then((e) => { throw e; });   // what run() races its work against
+  lostRejection.catch(() => {});
+
+  // Pipelines, all compiled up front (run() must not await before it has uploaded its data).
+  let pipelines;
+  try {
+    pipelines = await compilePipelines(device);
+  } catch (e) {
+    device.destroy();
+    throw e;
+  }
+
+  const GPUBufferUsage = globalThis.GPUBufferUsage;
+  const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
+  const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
+  const constants = new Map();   // key -> { buffer, bytes }
+
+  const runner = {
+    info,
+    limits,
+    get lost() { return state.lost; },
+    // What the last run() did: {steps, buffers, uploadedBytes} (constants kept from earlier runs upload nothing).
+    get lastRun() { return state.lastRun; },
+    run: (program) => run(program),
+    dropConstants() {
+      for (const { buffer } of constants.values()) buffer.destroy();
+      constants.clear();
+    },
+    destroy() {
+      runner.dropConstants();
+      state.lost = true;
+      if (!state.lostMessage) state.lostMessage = 'the runner was destroyed';
+      device.destroy();
+    },
+  };
+
+  // ---- run() ----------------------------------------------------------------------------------------------------
+  function checkProgram(program) {
+    const bad = (m) => gpuError('bad-program', `GPU program: ${m}`);
+    if (!program || !Array.isArray(program.buffers)) throw bad('buffers must be an array');
+    const steps = program.steps;
+    if (!(steps instanceof Uint32Array)) throw bad('steps must be a Uint32Array');
+    if (steps.length % STEP_WORDS !== 0) throw bad(`steps has ${steps.length} words, not a multiple of ${STEP_WORDS}`);
+    const nb = program.buffers.length;
+    const bytes = program.buffers.map((b, i) => {
+      const words = Number(b?.words);
+      if (!Number.isSafeInteger(words) || words < 1) throw bad(`buffer ${i}: words must be a positive integer (${b?.words})`);
+      if (b.data != null) {
+        if (!(b.data instanceof Float32Array)) throw bad(`buffer ${i}: data must be a Float32Array or null`);
+        if (b.data.length < words) throw bad(`buffer ${i}: data has ${b.data.length} floats, the buffer ${words} words`);
+      }
+      return words * 4;
+    });
+    for (let s = 0; s * STEP_WORDS < steps.length; s++) {
+      const o = s * STEP_WORDS;
+      const k = steps[o];
+      if (k >= KERNELS.length) throw bad(`step ${s}: unknown kernel id ${k}`);
+      const { access, name } = KERNELS[k];
+      for (let j = 0; j < 4; j++) {
+        const id = steps[o + 33 + j];
+        if (id === UNUSED) continue;
+        if (id >= nb) throw bad(`step ${s} (${name}): binding ${j + 1} names buffer ${id}, the program has ${nb}`);
+        if (j >= access.length) throw bad(`step ${s} (${name}): binding ${j + 1} is not one of the kernel's`);
+        for (let q = 0; q < 4; q++) {
+          if (q !== j && steps[o + 33 + q] === id && (access[j] === 'w' || access[q] === 'w')) {
+            throw bad(`step ${s} (${name}): buffer ${id} is written and bound twice`);
+          }
+        }
+      }
+    }
+    const readback = program.readback ?? [];
+    if (!Array.isArray(readback)) throw bad('readback must be an array');
+    for (const id of readback) if (!Number.isInteger(id) || id < 0 || id >= nb) throw bad(`readback names buffer ${id}, the program has ${nb}`);
+    // The device's limits, before anything is created.
+    bytes.forEach((n, i) => {
+      const lim = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+      if (n > lim) {
+        const which = n > limits.maxStorageBufferBindingSize ? `maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`
+          : `maxBufferSize ${limits.maxBufferSize}`;
+        throw gpuError('gpu-limit', `GPU program: buffer ${i} needs ${n} bytes, over this device's ${which} bytes`);
+      }
+    });
+    if (steps.length / STEP_WORDS * UNIFORM_STRIDE > limits.maxBufferSize) {
+      throw gpuError('gpu-limit', `GPU program: ${steps.length / STEP_WORDS} steps need a uniform buffer over maxBufferSize`);
+    }
+    return { bytes, readback };
+  }
+
+  async function run(program) {
+    if (state.lost) throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}; create a new runner`);
+    const { bytes, readback } = checkProgram(program);
+    const steps = program.steps;
+    const nsteps = steps.length / STEP_WORDS;
+    const sizes = [];
+    for (let s = 0; s < nsteps; s++) {
+      const o = s * STEP_WORDS;
+      sizes.push(dispatchSize(steps[o], steps.subarray(o + 1, o + 33), limits.maxComputeWorkgroupsPerDimension));
+    }
+
+    // Everything up to submit() in this turn: data views stay valid, error scopes are our own.
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const temporary = [];
+    const newConstants = [];   // made in this run: forgotten again if the run fails
+    let uploadedBytes = 0;
+    let scopes;
+    let maps = [];
+    let thrown = null;
+    try {
+      const buffers = program.buffers.map((b, i) => {
+        const key = b.key || '';
+        if (key) {
+          const have = constants.get(key);
+          if (have && have.bytes === bytes[i]) return have.buffer;
+          if (have) have.buffer.destroy();
+        }
+        const buffer = device.createBuffer({ size: bytes[i], usage: STORAGE });
+        if (b.data) {
+          device.queue.writeBuffer(buffer, 0, b.data, 0, bytes[i] / 4);
+          uploadedBytes += bytes[i];
+        }
+        if (key) {
+          constants.set(key, { buffer, bytes: bytes[i] });
+          newConstants.push(key);
+        } else {
+          temporary.push(buffer);
+        }
+        return buffer;
+      });
+
+      const encoder = device.createCommandEncoder();
+      if (nsteps > 0) {
+        const uniforms = device.createBuffer({ size: nsteps * UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        temporary.push(uniforms);
+        const words = new Uint32Array(nsteps * UNIFORM_STRIDE / 4);
+        for (let s = 0; s < nsteps; s++) words.set(steps.subarray(s * STEP_WORDS + 1, s * STEP_WORDS + 33), s * UNIFORM_STRIDE / 4);
+        device.queue.writeBuffer(uniforms, 0, words);
+
+        const pass = encoder.beginComputePass();
+        for (let s = 0; s < nsteps; s++) {
+          if (!sizes[s]) continue;   // nothing to compute
+          const o = s * STEP_WORDS;
+          const k = steps[o];
+          const { access } = KERNELS[k];
+          const entries = [{ binding: 0, resource: { buffer: uniforms, offset: s * UNIFORM_STRIDE, size: UNIFORM_BYTES } }];
+          for (let j = 0; j < access.length; j++) {
+            const id = steps[o + 33 + j];
+            const buffer = id !== UNUSED ? buffers[id] : access[j] === 'w' ? dummyWrite[j] : dummyRead;
+            entries.push({ binding: j + 1, resource: { buffer } });
+          }
+          pass.setPipeline(pipelines[k].pipeline);
+          pass.setBindGroup(0, device.createBindGroup({ layout: pipelines[k].layout, entries }));
+          pass.dispatchWorkgroups(...sizes[s]);
+        }
+        pass.end();
+      }
+      const staging = readback.map((id) => {
+        const st = device.createBuffer({ size: bytes[id], usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        temporary.push(st);
+        encoder.copyBufferToBuffer(buffers[id], 0, st, 0, bytes[id]);
+        return st;
+      });
+      device.queue.submit([encoder.finish()]);
+      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes };
+      maps = staging.map((st) => {
+        const p = st.mapAsync(GPUMapMode.READ).then(() => st);
+        p.catch(() => {});   // awaited below unless an error comes first
+        return p;
+      });
+    } catch (e) {
+      thrown = e;   // an exception from the API itself (not a validation error, those go to the scopes)
+    } finally {
+      scopes = [device.popErrorScope(), device.popErrorScope()];   // validation, then out-of-memory
+    }
+
+    try {
+      if (thrown) throw gpuError(state.lost ? 'gpu-lost' : 'gpu-error', `WebGPU: ${thrown?.message || thrown}`);
+      const work = (async () => {
+        const [validation, oom] = await Promise.all(scopes);
+        const err = validation || oom;
+        if (err) {
+          throw gpuError(state.lost ? 'gpu-lost' : 'gpu-error',
+            `WebGPU ${validation ? 'validation' : 'out-of-memory'} error: ${err.message}`);
+        }
+        const mapped = await Promise.all(maps);
+        return mapped.map((st) => {
+          const out = new Float32Array(st.getMappedRange().slice(0));
+          st.unmap();
+          return out;
+        });
+      })();
+      work.catch(() => {});   // a loss below wins the race; do not leave this rejection unhandled
+      return await Promise.race([work, lostRejection]);
+    } catch (e) {
+      for (const key of newConstants) {   // maybe never uploaded (or not even created): not to be reused
+        constants.get(key)?.buffer.destroy();
+        constants.delete(key);
+      }
+      if (state.lost && e?.kind !== 'gpu-lost') throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}`);
+      if (e?.kind) throw e;
+      throw gpuError('gpu-error', `WebGPU: ${e?.message || e}`);
+    } finally {
+      for (const b of temporary) b.destroy();
+    }
+  }
+
+  return runner;
+}
+
+// All kernels of KERNELS with explicit layouts (so a binding a shader leaves unused still validates). Shader
+// compilation messages are checked and name the kernel. The modules are created in one turn under one error
+// scope (scopes are a stack: interleaved async pushes would mix them up), then compiled in parallel.
+async function compilePipelines(device) {
+  device.pushErrorScope('validation');
+  const modules = KERNELS.map(({ name }) => {
+    const code = shaders[name];
+    return typeof code === 'string' ? device.createShaderModule({ label: name, code }) : null;
+  });
+  const scope = device.popErrorScope();
+  const infos = await Promise.all(modules.map((m) => m?.getCompilationInfo()));
+  KERNELS.forEach(({ name }, k) => {
+    if (!modules[k]) throw gpuError('gpu-error', `WebGPU: no WGSL source for kernel ${name}`);
+    const errors = infos[k].messages.filter((m) => m.type === 'error');
+    if (errors.length) {
+      const text = errors.map((m) => `${m.lineNum}:${m.linePos}: ${m.message}`).join('; ');
+      throw gpuError('gpu-error', `WebGPU: kernel ${name} does not compile: ${text}`);
+    }
+  });
+  const scopeError = await scope;
+  if (scopeError) throw gpuError('gpu-error', `WebGPU: shader modules: ${scopeError.message}`);
+  return Promise.all(KERNELS.map(async ({ name, access }, k) => {
+    const entries = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', minBindingSize: UNIFORM_BYTES } }];
+    for (let j = 0; j < access.length; j++) {
+      entries.push({ binding: j + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: access[j] === 'w' ? 'storage' : 'read-only-storage' } });
+    }
+    const layout = device.createBindGroupLayout({ label: name, entries });
+    try {
+      const pipeline = await device.createComputePipelineAsync({
+        label: name,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: modules[k], entryPoint: 'main' },
+      });
+      return { pipeline, layout };
+    } catch (e) {
+      throw gpuError('gpu-error', `WebGPU: kernel ${name}: pipeline creation failed: ${e?.message || e}`);
+    }
+  }));
+}

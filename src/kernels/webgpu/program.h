@@ -1,0 +1,125 @@
+// relscope/kernels/webgpu/program.h — a GPU program: buffers and a list of kernel dispatches.
+//
+// Sections: kernels and their words | Program | running it on the CPU (the reference)
+//
+// Why a program and not one call per kernel: in the browser WebGPU results come back asynchronously
+// (mapAsync), and a synchronous engine cannot wait for them. So the engine *compiles* a whole forward pass
+// plus relevance sweep into a Program (src/relevance/gpu_explain.h); the JS bridge (bridge.mjs) creates the
+// buffers, encodes every dispatch into one command buffer and reads the results back once. Buffers stay
+// on the GPU between layers. The same Program runs on the CPU (run_on_cpu, through src/kernels/cpu), which
+// is what every WGSL kernel is tested against (ggml's pattern: one op, one kernel per back-end).
+//
+// A buffer is an array of 32-bit words (float32, or uint32 for max-pool indices and targets). Every step
+// binds its uniform words at binding 0 and up to four buffers at bindings 1..4 (-1: unused; the bridge
+// binds a dummy). A buffer a step writes is bound once in that step (WebGPU forbids aliasing a writable
+// binding); run_on_cpu checks this, so native tests catch a builder that breaks it.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace relscope::kernels::gpu {
+
+// ---- kernels and their words ---------------------------------------------------------------------------
+// Word 0 of every step is `count`: the number of invocations (one per output element unless said).
+// Geometry triples are (d, h, w) as in ConvParams/PoolParams: 1-D and 2-D ops pad the front with 1s.
+//
+// ConvForward      [x, w, b, y]  y = conv(x, w) (+ b). count = N*M*out.  words: 1 N, 2 C, 3 M, 4 group,
+//                  5-7 in, 8-10 out, 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias
+// ConvBackwardData [dy, w, dx]   dx = conv^T(dy, w), the same words as the forward conv; count = N*C*in.
+// Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
+//                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
+//                  op(A)(i,k) = transA ? A[k*lda+i] : A[i*lda+k]; op(B)(k,j) = transB ? B[j*ldb+k] : B[k*ldb+j].
+// Elementwise      [a, b, c, out] words: 1 op (Ew), 2 inner, 3 channels, 4 f (float), 5 mode, 6 f2 (float). ch(j) =
+//                  (j / inner) % channels. Ops below; `out +=` ops read and write out.
+// MaxPool          [x, y, idx]   count = planes*out. words: 1 planes (N*C), 2-4 in, 5-7 out, 8-10 kernel,
+//                  11-13 stride, 14-16 dilation, 17-19 pad_begin. idx (uint32): flat index into x of the
+//                  first maximum in row-major window order; padding never wins; a window with no tap in
+//                  the input gives -inf and idx 0xffffffff.
+// MaxPoolBackward  [dy, idx, dx] dx[i] = sum of dy[o] over outputs o with idx[o] == i; MaxPool's words,
+//                  count = planes*in.
+// AvgPool          [x, y]        MaxPool's words, plus 20-22 pad_end, 23 count_include_pad. Divisor: taps in
+//                  the input, or (count_include_pad) taps inside [-pad_begin, in + pad_end); 0 taps give 0.
+// AvgPoolBackward  [dy, dx]      dx[i] = sum of dy[o] / divisor(o) over windows o holding i; count = planes*in.
+// RowMean          [x, y]        y[r] = mean of x[r*size .. r*size+size); count = rows, word 1 size.
+// Seed             [y, seed, targets]  per sample b (count = batch): t = word 2, or (0xffffffff) the first
+//                  arg-max of y's row b (word 1 values per sample); seed's row b is 0 but for seed[b*per+t] =
+//                  word 3 ? y[b*per+t] : 1; targets[b] = t (uint32).
+enum class Kernel : uint32_t {
+  ConvForward, ConvBackwardData, Gemm, Elementwise, MaxPool, MaxPoolBackward, AvgPool, AvgPoolBackward, RowMean,
+  Seed,
+};
+constexpr int kernel_count = 10;
+// The WGSL entry file of each kernel (src/kernels/webgpu/<name>.wgsl) and its name in JS.
+const char* kernel_name(Kernel k);
+
+// Elementwise ops (word 1). j is the element index, f = word 4 and f2 = word 6 as floats (may be +-inf).
+enum class Ew : uint32_t {
+  Copy,               // out = a
+  Fill,               // out = f
+  Relu,               // out = max(a, 0)
+  Negative,           // out = min(a, 0)
+  Add,                // out = a + b
+  Mul,                // out = a * b
+  Broadcast,          // out = b[ch(j)]
+  ChannelAffine,      // out = a * b[ch(j)] + c[ch(j)]
+  StabDivide,         // out = on(j) ? a / (b + (b >= 0 ? f : -f)) : 0; on: mode 0 always, 1 c > 0, 2 c < 0
+  Accumulate,         // out += f * a
+  AccumulateProduct,  // out += f * a * b
+  AccumulateBias,     // out += f * b[ch(j)]
+  ReluGrad,           // out = b > 0 ? a : 0
+  Expand,             // out = f * a[j / inner]
+  LeakyRelu,          // out = a < 0 ? f * a : a
+  LeakyReluGrad,      // out = b > 0 ? a : f * a        (b: the activation's input)
+  Sigmoid,            // out = 1 / (1 + exp(-a))
+  Tanh,               // out = tanh(a)
+  SigmoidGrad,        // out = a * c * (1 - c)          (c: the activation's output)
+  TanhGrad,           // out = a * (1 - c * c)
+  Clip,               // out = min(max(a, f), f2)
+  ClipGrad,           // out = f <= b && b <= f2 ? a : 0   (b: the activation's input)
+};
+constexpr int ew_count = 22;
+
+constexpr uint32_t no_target = 0xffffffffu;
+
+inline uint32_t float_word(float f) {
+  uint32_t w;
+  std::memcpy(&w, &f, sizeof w);
+  return w;
+}
+inline float word_float(uint32_t w) {
+  float f;
+  std::memcpy(&f, &w, sizeof f);
+  return f;
+}
+
+// ---- Program ------------------------------------------------------------------------------------------------
+struct Buffer {
+  int64_t words = 0;             // size in 32-bit words (at least 1)
+  const float* data = nullptr;   // initial contents (`words` floats), else zero-filled
+  std::string key;               // non-empty: a constant (weights) the bridge may keep between runs under this key
+};
+
+struct Step {
+  Kernel kernel = Kernel::Elementwise;
+  std::array<uint32_t, 32> words{};
+  std::array<int, 4> bind{-1, -1, -1, -1};
+};
+
+struct Program {
+  std::vector<Buffer> buffers;
+  std::vector<Step> steps;
+  std::vector<int> readback;     // buffers whose contents the caller gets back, in this order
+
+  int add_buffer(int64_t words, const float* data = nullptr, std::string key = {});
+};
+
+// ---- running it on the CPU ----------------------------------------------------------------------------------
+// Runs every step with src/kernels/cpu and returns the readback buffers' words (floats; uint32 buffers
+// bit-cast). Throws Internal on a malformed program (binding out of range, a written buffer bound twice,
+// words that do not fit the buffers).
+std::vector<std::vector<float>> run_on_cpu(const Program& program);
+
+}  // namespace relscope::kernels::gpu

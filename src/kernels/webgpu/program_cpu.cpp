@@ -1,0 +1,305 @@
+// relscope/kernels/webgpu/program_cpu.cpp — a GPU program run with the CPU kernels: the reference every
+// WGSL kernel is tested against, and what lets native tests check the program builder (gpu_explain.h).
+//
+// Sections: names | checks | geometry from words | the interpreter
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "kernels/kernels.h"
+#include "kernels/webgpu/program.h"
+
+namespace relscope::kernels::gpu {
+
+// ---- names ---------------------------------------------------------------------------------------------------
+const char* kernel_name(Kernel k) {
+  static const char* names[kernel_count] = {"conv_forward", "conv_backward_data", "gemm", "elementwise", "max_pool",
+                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed"};
+  const auto i = static_cast<uint32_t>(k);
+  return i < kernel_count ? names[i] : "unknown";
+}
+
+int Program::add_buffer(int64_t words, const float* data, std::string key) {
+  buffers.push_back({std::max<int64_t>(words, 1), data, std::move(key)});
+  return static_cast<int>(buffers.size()) - 1;
+}
+
+namespace {
+
+// ---- checks --------------------------------------------------------------------------------------------------
+[[noreturn]] void bad(size_t step, const Step& s, const std::string& why) {
+  fail(ErrorKind::Internal, std::string("GPU program step ") + std::to_string(step) + " (" + kernel_name(s.kernel) + "): " + why);
+}
+
+// Which bindings a kernel writes (bit i: binding i).
+unsigned written_bindings(Kernel k) {
+  switch (k) {
+    case Kernel::ConvForward: return 1u << 3;
+    case Kernel::ConvBackwardData: return 1u << 2;
+    case Kernel::Gemm: return 1u << 2;
+    case Kernel::Elementwise: return 1u << 3;
+    case Kernel::MaxPool: return (1u << 1) | (1u << 2);
+    case Kernel::MaxPoolBackward: return 1u << 2;
+    case Kernel::AvgPool: return 1u << 1;
+    case Kernel::AvgPoolBackward: return 1u << 1;
+    case Kernel::RowMean: return 1u << 1;
+    case Kernel::Seed: return (1u << 1) | (1u << 2);
+  }
+  return 0;
+}
+
+// ---- geometry from words ---------------------------------------------------------------------------------------
+Dims3 dims(const Step& s, int at) { return {s.words[at], s.words[at + 1], s.words[at + 2]}; }
+
+ConvParams conv_params(const Step& s) {
+  ConvParams p;
+  p.nspatial = 3;
+  p.N = s.words[1], p.C = s.words[2], p.M = s.words[3], p.group = s.words[4];
+  p.in = dims(s, 5), p.out = dims(s, 8), p.kernel = dims(s, 11), p.stride = dims(s, 14), p.dilation = dims(s, 17);
+  p.pad_begin = dims(s, 20);
+  // conv_forward/backward never read pad_end (the output size already says where the input ends)
+  for (int d = 0; d < 3; ++d)
+    p.pad_end[d] = std::max<int64_t>(0, (p.out[d] - 1) * p.stride[d] + (p.kernel[d] - 1) * p.dilation[d] + 1 - p.in[d] - p.pad_begin[d]);
+  return p;
+}
+
+PoolParams pool_params(const Step& s, bool with_end) {
+  PoolParams p;
+  p.nspatial = 3;
+  p.N = 1, p.C = s.words[1];
+  p.in = dims(s, 2), p.out = dims(s, 5), p.kernel = dims(s, 8), p.stride = dims(s, 11), p.dilation = dims(s, 14);
+  p.pad_begin = dims(s, 17);
+  if (with_end) {
+    p.pad_end = dims(s, 20);
+    p.count_include_pad = s.words[23] != 0;
+  }
+  return p;
+}
+
+// The divisor AvgPool used for output o of a plane (the CPU kernel's rule, per dim).
+int64_t avg_divisor(const PoolParams& p, const int64_t o3[3]) {
+  int64_t count = 1;
+  for (int d = 0; d < 3; ++d) {
+    int64_t taps = 0;
+    for (int64_t j = 0; j < p.kernel[d]; ++j) {
+      const int64_t i = o3[d] * p.stride[d] - p.pad_begin[d] + j * p.dilation[d];
+      const bool in_input = i >= 0 && i < p.in[d];
+      const bool in_padded = i >= -p.pad_begin[d] && i < p.in[d] + p.pad_end[d];
+      taps += p.count_include_pad ? in_padded : in_input;
+    }
+    count *= taps;
+  }
+  return count;
+}
+
+float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, float out, uint32_t inner, uint32_t channels,
+               float f, uint32_t mode, float f2) {
+  const size_t ch = channels ? (j / inner) % channels : 0;
+  switch (op) {
+    case Ew::Copy: return a[j];
+    case Ew::Fill: return f;
+    case Ew::Relu: return std::max(a[j], 0.0f);
+    case Ew::Negative: return std::min(a[j], 0.0f);
+    case Ew::Add: return a[j] + b[j];
+    case Ew::Mul: return a[j] * b[j];
+    case Ew::Broadcast: return b[ch];
+    case Ew::ChannelAffine: return a[j] * b[ch] + c[ch];
+    case Ew::StabDivide: {
+      const bool on = mode == 0 || (mode == 1 ? c[j] > 0.0f : c[j] < 0.0f);
+      return on ? a[j] / (b[j] + (b[j] >= 0.0f ? f : -f)) : 0.0f;
+    }
+    case Ew::Accumulate: return out + f * a[j];
+    case Ew::AccumulateProduct: return out + f * a[j] * b[j];
+    case Ew::AccumulateBias: return out + f * b[ch];
+    case Ew::ReluGrad: return b[j] > 0.0f ? a[j] : 0.0f;
+    case Ew::Expand: return f * a[j / inner];
+    case Ew::LeakyRelu: return a[j] < 0.0f ? f * a[j] : a[j];
+    case Ew::LeakyReluGrad: return b[j] > 0.0f ? a[j] : f * a[j];
+    case Ew::Sigmoid: return 1.0f / (1.0f + std::exp(-a[j]));
+    case Ew::Tanh: return std::tanh(a[j]);
+    case Ew::SigmoidGrad: return a[j] * c[j] * (1.0f - c[j]);
+    case Ew::TanhGrad: return a[j] * (1.0f - c[j] * c[j]);
+    case Ew::Clip: return std::min(std::max(a[j], f), f2);
+    case Ew::ClipGrad: return f <= b[j] && b[j] <= f2 ? a[j] : 0.0f;
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+// ---- the interpreter ---------------------------------------------------------------------------------------------
+std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
+  std::vector<std::vector<float>> mem(prog.buffers.size());
+  for (size_t b = 0; b < prog.buffers.size(); ++b) {
+    const Buffer& buf = prog.buffers[b];
+    if (buf.data) mem[b].assign(buf.data, buf.data + buf.words);
+    else mem[b].assign(static_cast<size_t>(buf.words), 0.0f);
+  }
+  for (size_t si = 0; si < prog.steps.size(); ++si) {
+    const Step& s = prog.steps[si];
+    if (static_cast<uint32_t>(s.kernel) >= kernel_count) bad(si, s, "unknown kernel");
+    const unsigned writes = written_bindings(s.kernel);
+    float* p[4] = {nullptr, nullptr, nullptr, nullptr};
+    size_t size[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i) {
+      const int id = s.bind[i];
+      if (id < 0) {
+        if (writes & (1u << i)) bad(si, s, "binding " + std::to_string(i + 1) + " is written but unbound");
+        continue;
+      }
+      if (id >= static_cast<int>(mem.size())) bad(si, s, "binding " + std::to_string(i + 1) + " names buffer " + std::to_string(id) + " of " + std::to_string(mem.size()));
+      for (int k = 0; k < 4; ++k)
+        if (k != i && s.bind[k] == id && ((writes >> i) & 1u)) bad(si, s, "buffer " + std::to_string(id) + " is written and bound twice");
+      p[i] = mem[id].data();
+      size[i] = mem[id].size();
+    }
+    const uint32_t count = s.words[0];
+    auto need = [&](int i, int64_t n, const char* what) {
+      if (!p[i] || static_cast<int64_t>(size[i]) < n)
+        bad(si, s, std::string(what) + " needs " + std::to_string(n) + " words, buffer has " + std::to_string(size[i]));
+    };
+    switch (s.kernel) {
+      case Kernel::ConvForward:
+      case Kernel::ConvBackwardData: {
+        const ConvParams cp = conv_params(s);
+        const int64_t xs = cp.N * cp.C * cp.in_size(), ys = cp.N * cp.M * cp.out_size();
+        const int64_t ws = cp.M * cp.C_per_group() * cp.kernel_size();
+        if (s.kernel == Kernel::ConvForward) {
+          need(0, xs, "x"), need(1, ws, "w"), need(3, ys, "y");
+          if (s.words[23]) need(2, cp.M, "b");
+          if (count != ys) bad(si, s, "count is not N*M*out");
+          conv_forward(cp, p[0], p[1], s.words[23] ? p[2] : nullptr, p[3]);
+        } else {
+          need(0, ys, "dy"), need(1, ws, "w"), need(2, xs, "dx");
+          if (count != xs) bad(si, s, "count is not N*C*in");
+          conv_backward_data(cp, p[0], p[1], p[2]);
+        }
+        break;
+      }
+      case Kernel::Gemm: {
+        const int64_t M = s.words[1], N = s.words[2], K = s.words[3], batch = s.words[9];
+        const bool tA = s.words[4], tB = s.words[5];
+        const int64_t lda = s.words[6], ldb = s.words[7], ldc = s.words[8];
+        const int64_t oa = s.words[10], ob = s.words[11], oc = s.words[12];
+        if (count != batch * M * N) bad(si, s, "count is not batch*M*N");
+        need(0, (batch - 1) * oa + (tA ? (K - 1) * lda + M : (M - 1) * lda + K), "A");
+        need(1, (batch - 1) * ob + (tB ? (N - 1) * ldb + K : (K - 1) * ldb + N), "B");
+        need(2, (batch - 1) * oc + (M - 1) * ldc + N, "C");
+        for (int64_t b = 0; b < batch; ++b) gemm(tA, tB, M, N, K, 1.0f, p[0] + b * oa, lda, p[1] + b * ob, ldb, 0.0f, p[2] + b * oc, ldc);
+        break;
+      }
+      case Kernel::Elementwise: {
+        const auto op = static_cast<Ew>(s.words[1]);
+        if (s.words[1] >= ew_count) bad(si, s, "unknown elementwise op " + std::to_string(s.words[1]));
+        const uint32_t inner = std::max<uint32_t>(1, s.words[2]), channels = s.words[3], mode = s.words[5];
+        const float f = word_float(s.words[4]);
+        need(3, count, "out");
+        const bool reads_a = op != Ew::Fill && op != Ew::Broadcast && op != Ew::AccumulateBias;
+        const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
+                             op == Ew::ReluGrad || op == Ew::LeakyReluGrad || op == Ew::ClipGrad;
+        const bool reads_ch = op == Ew::Broadcast || op == Ew::ChannelAffine || op == Ew::AccumulateBias;
+        if (reads_a) need(0, op == Ew::Expand ? (count + inner - 1) / inner : count, "a");
+        if (reads_b) need(1, count, "b");
+        if (reads_ch) {
+          if (channels == 0) bad(si, s, "channels is 0");
+          need(1, channels, "b");
+          if (op == Ew::ChannelAffine) need(2, channels, "c");
+        }
+        if ((op == Ew::StabDivide && s.words[5] != 0) || op == Ew::SigmoidGrad || op == Ew::TanhGrad) need(2, count, "c");
+        for (size_t j = 0; j < count; ++j) p[3][j] = ew_value(op, j, p[0], p[1], p[2], p[3][j], inner, channels, f, mode, word_float(s.words[6]));
+        break;
+      }
+      case Kernel::MaxPool:
+      case Kernel::MaxPoolBackward: {
+        const PoolParams pp = pool_params(s, false);
+        const int64_t xs = pp.C * pp.in_size(), ys = pp.C * pp.out_size();
+        if (s.kernel == Kernel::MaxPool) {
+          need(0, xs, "x"), need(1, ys, "y"), need(2, ys, "idx");
+          if (count != ys) bad(si, s, "count is not planes*out");
+          std::vector<int64_t> idx(static_cast<size_t>(ys));
+          max_pool(pp, p[0], p[1], idx.data());
+          for (int64_t o = 0; o < ys; ++o) {
+            const bool empty = p[1][o] == -std::numeric_limits<float>::infinity() && p[0][idx[o]] != p[1][o];
+            const uint32_t w = empty ? 0xffffffffu : static_cast<uint32_t>(idx[o]);
+            std::memcpy(&p[2][o], &w, sizeof w);
+          }
+        } else {
+          need(0, ys, "dy"), need(1, ys, "idx"), need(2, xs, "dx");
+          if (count != xs) bad(si, s, "count is not planes*in");
+          std::fill(p[2], p[2] + xs, 0.0f);
+          for (int64_t o = 0; o < ys; ++o) {
+            uint32_t w;
+            std::memcpy(&w, &p[1][o], sizeof w);
+            if (w != 0xffffffffu && w < xs) p[2][w] += p[0][o];
+          }
+        }
+        break;
+      }
+      case Kernel::AvgPool:
+      case Kernel::AvgPoolBackward: {
+        const PoolParams pp = pool_params(s, true);
+        const int64_t xs = pp.C * pp.in_size(), ys = pp.C * pp.out_size();
+        if (s.kernel == Kernel::AvgPool) {
+          need(0, xs, "x"), need(1, ys, "y");
+          if (count != ys) bad(si, s, "count is not planes*out");
+          avg_pool(pp, p[0], p[1]);
+        } else {
+          need(0, ys, "dy"), need(1, xs, "dx");
+          if (count != xs) bad(si, s, "count is not planes*in");
+          std::fill(p[1], p[1] + xs, 0.0f);
+          for (int64_t plane = 0; plane < pp.C; ++plane) {
+            int64_t o = 0;
+            for (int64_t oz = 0; oz < pp.out[0]; ++oz)
+              for (int64_t oy = 0; oy < pp.out[1]; ++oy)
+                for (int64_t ox = 0; ox < pp.out[2]; ++ox, ++o) {
+                  const int64_t o3[3] = {oz, oy, ox};
+                  const int64_t div = avg_divisor(pp, o3);
+                  if (div == 0) continue;
+                  const float share = p[0][plane * pp.out_size() + o] / static_cast<float>(div);
+                  for (int64_t jz = 0; jz < pp.kernel[0]; ++jz)
+                    for (int64_t jy = 0; jy < pp.kernel[1]; ++jy)
+                      for (int64_t jx = 0; jx < pp.kernel[2]; ++jx) {
+                        const int64_t iz = oz * pp.stride[0] - pp.pad_begin[0] + jz * pp.dilation[0];
+                        const int64_t iy = oy * pp.stride[1] - pp.pad_begin[1] + jy * pp.dilation[1];
+                        const int64_t ix = ox * pp.stride[2] - pp.pad_begin[2] + jx * pp.dilation[2];
+                        if (iz < 0 || iz >= pp.in[0] || iy < 0 || iy >= pp.in[1] || ix < 0 || ix >= pp.in[2]) continue;
+                        p[1][plane * pp.in_size() + (iz * pp.in[1] + iy) * pp.in[2] + ix] += share;
+                      }
+                }
+          }
+        }
+        break;
+      }
+      case Kernel::RowMean: {
+        const int64_t sz = s.words[1];
+        need(0, count * sz, "x"), need(1, count, "y");
+        global_pool(false, count, sz, p[0], p[1]);
+        break;
+      }
+      case Kernel::Seed: {
+        const int64_t per = s.words[1];
+        need(0, count * per, "y"), need(1, count * per, "seed"), need(2, count, "targets");
+        for (int64_t b = 0; b < count; ++b) {
+          const float* y = p[0] + b * per;
+          int64_t t = s.words[2];
+          if (s.words[2] == no_target) t = std::max_element(y, y + per) - y;
+          if (t < 0 || t >= per) bad(si, s, "target " + std::to_string(t) + " out of range");
+          std::fill(p[1] + b * per, p[1] + (b + 1) * per, 0.0f);
+          p[1][b * per + t] = s.words[3] ? y[t] : 1.0f;
+          const uint32_t w = static_cast<uint32_t>(t);
+          std::memcpy(&p[2][b], &w, sizeof w);
+        }
+        break;
+      }
+    }
+  }
+  std::vector<std::vector<float>> out;
+  for (int id : prog.readback) {
+    if (id < 0 || id >= static_cast<int>(mem.size())) fail(ErrorKind::Internal, "GPU program: readback of buffer " + std::to_string(id));
+    out.push_back(mem[id]);
+  }
+  return out;
+}
+
+}  // namespace relscope::kernels::gpu

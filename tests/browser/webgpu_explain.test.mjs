@@ -1,0 +1,103 @@
+// relscope browser test — explanations on WebGPU (headless Chromium, SwiftShader; flags in _harness.mjs) equal
+// the wasm CPU engine's on every bundled model the GPU path runs, for every composite and the gradient
+// methods (normalised max error <= 1e-5, same targets); backend 'auto' picks WebGPU when there is an
+// adapter; what the GPU path does not run (the attention model, smoothgrad) falls back to the CPU with the
+// reason; and a model's weights stay on the GPU between explanations. Kernel by kernel: webgpu_kernels.test.mjs.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WASM_BUILD } from '../../scripts/serve.mjs';
+import { appFixture, watchPage, ROOT } from './_harness.mjs';
+
+const skip = !fs.existsSync(path.join(WASM_BUILD, 'web', 'relscope_web.js')) ? 'no wasm build (build/wasm/web)'
+  : !fs.existsSync(path.join(WASM_BUILD, 'web', 'relscope_webgpu.mjs')) ? 'no WebGPU bridge in build/wasm/web' : false;
+const fx = appFixture(skip);
+
+test('WebGPU explanations equal the CPU engine on the bundled models', { skip, timeout: 300_000 }, async () => {
+  const page = await fx.browser.newPage();
+  const seen = watchPage(page);
+  try {
+    await page.goto(fx.server.url + 'minimal.html', { waitUntil: 'load', timeout: 60_000 });
+    await page.waitForFunction(() => document.documentElement.dataset.relscope === 'ready', null, { timeout: 90_000 });
+    const r = await page.evaluate(async () => {
+      const rs = globalThis.relscope;
+      const models = ['assets/demo/fashion_cnn.onnx', 'assets/fashion_resnet/model.onnx', 'assets/clever_hans/model.onnx',
+        'assets/dna_motif/model.onnx', 'assets/variance/gaussian_mlp.onnx'];
+      const cases = [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon'], ['lrp', 'epsilon-plus'], ['lrp', 'epsilon-alpha2-beta1'],
+        ['lrp', 'epsilon-alpha2-beta1-flat'], ['lrp', 'epsilon-gamma-box'], ['gradient'], ['gradient-x-input']];
+      let seed = 12345;
+      const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+      const out = { results: [], info: await rs.gpuInfo() };
+      for (const file of models) {
+        const bytes = new Uint8Array(await (await fetch(file)).arrayBuffer());
+        const info = await rs.loadModel(bytes, file.split('/').pop());
+        const shape = info.inputs[0].shape.map((d) => d ?? 1);
+        const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand);
+        for (const [method, composite] of cases) {
+          const request = { data, shape, method, composite, params: { low: -3, high: 3 } };
+          if (method !== 'lrp' || composite !== 'epsilon-gamma-box') delete request.params;
+          const cpu = await rs.explain({ ...request, backend: 'cpu' });
+          const gpu = await rs.explain({ ...request, backend: 'webgpu' });
+          let top = 1e-30, err = 0, otop = 1e-30, oerr = 0;
+          for (let k = 0; k < cpu.relevance.length; ++k) {
+            top = Math.max(top, Math.abs(cpu.relevance[k]));
+            err = Math.max(err, Math.abs(gpu.relevance[k] - cpu.relevance[k]));
+          }
+          for (let k = 0; k < cpu.output.data.length; ++k) {
+            otop = Math.max(otop, Math.abs(cpu.output.data[k]));
+            oerr = Math.max(oerr, Math.abs(gpu.output.data[k] - cpu.output.data[k]));
+          }
+          out.results.push({ file, method, composite, err: err / top, outErr: oerr / otop, backend: gpu.backend,
+            sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets), nonzero: top > 1e-20 });
+        }
+      }
+      // auto: the GPU when it can; the attention model and smoothgrad fall back, saying why.
+      const demo = new Uint8Array(await (await fetch(models[0])).arrayBuffer());
+      await rs.loadModel(demo, 'fashion_cnn.onnx');
+      const x = { data: Float32Array.from({ length: 784 }, rand), shape: [1, 1, 28, 28] };
+      const auto = await rs.explain({ ...x, method: 'lrp', backend: 'auto' });
+      const sg = await rs.explain({ ...x, method: 'smoothgrad', backend: 'auto', params: { samples: 2 } });
+      const att = new Uint8Array(await (await fetch('assets/attention/model.onnx')).arrayBuffer());
+      const ainfo = await rs.loadModel(att, 'attention.onnx');
+      const ashape = ainfo.inputs[0].shape.map((d) => d ?? 1);
+      let attention;
+      try {
+        const ax = { data: Float32Array.from({ length: ashape.reduce((a, b) => a * b, 1) }, rand), shape: ashape };
+        attention = await rs.explain({ ...ax, method: 'lrp', backend: 'auto' });
+      } catch (e) {
+        attention = { error: e.message };
+      }
+      // Weights stay on the GPU: a second explanation of the same model uploads no constant again.
+      await rs.loadModel(demo, 'fashion_cnn.onnx');
+      const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
+      const second = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
+      return { ...out, auto: { backend: auto.backend, fallback: auto.fallback ?? null },
+        smoothgrad: { backend: sg.backend, fallback: sg.fallback ?? '' },
+        attention: { backend: attention.backend, fallback: attention.fallback ?? attention.error ?? '' }, first, second };
+    });
+    console.log(`adapter: ${JSON.stringify(r.info)}; demo lrp: ${r.first.steps} steps, ${r.first.buffers} buffers, ` +
+      `uploads ${r.first.uploadedBytes} then ${r.second.uploadedBytes} bytes`);
+    // The weights (fashion_cnn: ~0.4 MB) go up once; later runs upload the input and small per-run data only.
+    assert.ok(r.first.uploadedBytes > 200_000, JSON.stringify(r.first));
+    assert.ok(r.second.uploadedBytes < 20_000, JSON.stringify(r.second));
+    assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');
+    assert.equal(r.results.length, 5 * 8);
+    for (const c of r.results) {
+      const what = `${c.file} ${c.method} ${c.composite ?? ''}`;
+      assert.equal(c.backend, 'webgpu', what);
+      assert.ok(c.nonzero, `${what}: relevance is not all zero`);
+      assert.ok(c.err <= 1e-5, `${what}: normalised max error ${c.err}`);
+      assert.ok(c.outErr <= 1e-5, `${what}: output error ${c.outErr}`);
+      assert.ok(c.sameTargets, `${what}: targets`);
+    }
+    assert.deepEqual(r.auto, { backend: 'webgpu', fallback: null });
+    assert.equal(r.smoothgrad.backend, 'cpu');
+    assert.match(r.smoothgrad.fallback, /method smoothgrad/);
+    assert.equal(r.attention.backend, 'cpu', r.attention.fallback);
+    assert.match(r.attention.fallback, /GPU path runs on the CPU instead/);
+    assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+  } finally {
+    await page.close();
+  }
+});

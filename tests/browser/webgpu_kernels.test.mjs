@@ -1,0 +1,519 @@
+// relscope browser test — every WGSL kernel (src/kernels/webgpu/*.wgsl) through the JS bridge
+// (relscope_webgpu.mjs) on WebGPU (SwiftShader in headless Chromium) against the engine's C++ CPU kernels
+// (the wasm module's runProgramOnCpu(program): src/kernels/webgpu/program_cpu.cpp).
+//
+// Sections: setup | random cases (conv, gemm, elementwise, pooling, row mean, seed) | the page side | tests
+//
+// What it checks: for every kernel and every elementwise op, programs of one step (pooling: forward then
+// backward, so the backward kernels read the forward's indices) on random shapes — odd sizes, strides,
+// dilations, padding (asymmetric pad_end, ceil-mode overhang, windows entirely in the padding), groups and
+// depthwise, 1-D/2-D/3-D, transposed GEMMs with leading dimensions and batch offsets, a count past one grid
+// row — agree with the CPU: max|gpu - cpu| / max(max|cpu|, 1e-30) <= 1e-5; max-pool values and indices
+// and the seed's targets exactly. And the bridge's contract: its error kinds, constants kept by key across
+// runs, multi-step programs, readback order.
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SECURITY_HEADERS, WASM_BUILD, startServer } from '../../scripts/serve.mjs';
+import { launchChromium, watchPage, ROOT } from './_harness.mjs';
+
+// ---- setup -----------------------------------------------------------------------------------------
+const WEB = path.join(WASM_BUILD, 'web');
+const need = ['relscope_web.js', 'relscope_webgpu.mjs', 'relscope_webgpu_shaders.mjs'];
+const missing = need.filter((f) => !fs.existsSync(path.join(WEB, f)));
+const skip = missing.length ? `no WebGPU build output (${missing.map((f) => path.relative(ROOT, path.join(WEB, f))).join(', ')})` : false;
+
+const TOL = 1e-5;
+const NO_INDEX = 0xffffffff;
+const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, avgPool: 6, avgPoolBack: 7, rowMean: 8, seed: 9 };
+const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
+  'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
+  'TanhGrad', 'Clip', 'ClipGrad'];
+
+// Deterministic: the same cases every run, whichever tests run (each generator reseeds).
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+let rng = null;
+let dataSeed = 1;
+function reseed(n) {
+  rng = mulberry32(20240601 + n);
+  dataSeed = 1 + n * 100000;
+}
+const int = (lo, hi) => lo + Math.floor(rng() * (hi - lo + 1));   // inclusive
+const pick = (xs) => xs[Math.floor(rng() * xs.length)];
+const f32bits = (f) => new Uint32Array(new Float32Array([f]).buffer)[0];
+
+// A buffer: `fill` says how the page fills it ('uniform' in [-1,1), 'int' small integers for ties, 'signed0':
+// uniform with exact zeros, null: zero-filled by the program).
+const buf = (words, fill = 'uniform', key = '') => ({ words: Math.max(1, words), fill, seed: dataSeed++, key });
+function step(kernel, wordList, bind) {
+  const words = new Array(32).fill(0);
+  wordList.forEach((w, i) => { words[i] = w >>> 0; });
+  return { kernel, words, bind: [0, 1, 2, 3].map((i) => (bind[i] === undefined || bind[i] < 0 ? NO_INDEX : bind[i])) };
+}
+// Pad a 1-/2-/3-D triple to (d, h, w): sizes with 1s, paddings with 0s.
+const dhw = (v, fill = 1) => [...new Array(3 - v.length).fill(fill), ...v];
+const outSize = (n, k, s, dl, pb, pe, ceil = false) => {
+  const span = n + pb + pe - dl * (k - 1) - 1;
+  return span < 0 ? 0 : (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+};
+
+// Whether, in every dim, some window has a tap in the input (else a conv's result is all bias or zero).
+function reaches(inp, out, k, s, dl, pb) {
+  return inp.every((n, d) => {
+    for (let o = 0; o < out[d]; o++) for (let j = 0; j < k[d]; j++) {
+      const i = o * s[d] - pb[d] + j * dl[d];
+      if (i >= 0 && i < n) return true;
+    }
+    return false;
+  });
+}
+
+// ---- random cases: convolutions ------------------------------------------------------------------------
+function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false } = {}) {
+  for (;;) {
+    const N = int(1, 2);
+    const g = depthwise ? int(2, 5) : groups;
+    const cpg = depthwise ? 1 : int(1, big ? 8 : 4), mpg = depthwise ? 1 : int(1, big ? 8 : 4);
+    const C = g * cpg, M = g * mpg;
+    const inp = [], out = [], k = [], s = [], dl = [], pb = [];
+    for (let d = 0; d < nd; d++) {
+      const n = nd === 3 ? int(2, 6) : nd === 2 ? int(3, big ? 17 : 11) : int(4, 29);
+      const kk = int(1, Math.min(nd === 3 ? 3 : 5, n)), ss = int(1, 3), dd = int(1, 2), p0 = int(0, kk), p1 = int(0, kk);
+      const o = outSize(n, kk, ss, dd, p0, p1);
+      inp.push(n); k.push(kk); s.push(ss); dl.push(dd); pb.push(p0); out.push(o);
+    }
+    if (out.some((o) => o < 1) || !reaches(inp, out, k, s, dl, pb)) continue;
+    const isz = inp.reduce((a, b) => a * b, 1), osz = out.reduce((a, b) => a * b, 1), ksz = k.reduce((a, b) => a * b, 1);
+    const geo = [N, C, M, g, ...dhw(inp), ...dhw(out), ...dhw(k), ...dhw(s), ...dhw(dl), ...dhw(pb, 0)];
+    const label = `${nd}-D N${N} C${C} M${M} g${g} in ${inp} k ${k} s ${s} dl ${dl} pb ${pb} out ${out}${bias ? ' +b' : ''}`;
+    const fwd = {
+      name: `conv_forward ${label}`,
+      buffers: [buf(N * C * isz), buf(M * cpg * ksz), bias ? buf(M) : buf(1), buf(N * M * osz, null)],
+      steps: [step(K.conv, [N * M * osz, ...geo, bias ? 1 : 0], [0, 1, bias ? 2 : -1, 3])],
+      readback: [3], exact: [false],
+    };
+    if (!bias) fwd.buffers[2] = buf(1, null);
+    const back = {
+      name: `conv_backward_data ${label}`,
+      buffers: [buf(N * M * osz), buf(M * cpg * ksz), buf(N * C * isz, null)],
+      steps: [step(K.convBack, [N * C * isz, ...geo, 0], [0, 1, 2])],
+      readback: [2], exact: [false],
+    };
+    return [fwd, back];
+  }
+}
+
+function convCases() {
+  reseed(1);
+  const cases = [];
+  for (let i = 0; i < 4; i++) cases.push(...convCase(2, { groups: pick([1, 1, 2, 3]), bias: i % 2 === 0 }));
+  cases.push(...convCase(2, { big: true }));
+  for (let i = 0; i < 2; i++) cases.push(...convCase(2, { depthwise: true }));
+  for (let i = 0; i < 3; i++) cases.push(...convCase(1, { groups: pick([1, 2]), bias: i !== 1 }));
+  for (let i = 0; i < 3; i++) cases.push(...convCase(3, { groups: pick([1, 2]), bias: i !== 2 }));
+  cases.push(...convCase(3, { depthwise: true }));
+  // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
+  const N = 2, C = 5, M = 7, H = 6, W = 9;
+  const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
+  cases.push({
+    name: 'conv_forward pointwise 2-D', buffers: [buf(N * C * H * W), buf(M * C), buf(M), buf(N * M * H * W, null)],
+    steps: [step(K.conv, [N * M * H * W, ...geo, 1], [0, 1, 2, 3])], readback: [3], exact: [false],
+  });
+  cases.push({
+    name: 'conv_backward_data pointwise 2-D', buffers: [buf(N * M * H * W), buf(M * C), buf(N * C * H * W, null)],
+    steps: [step(K.convBack, [N * C * H * W, ...geo, 0], [0, 1, 2])], readback: [2], exact: [false],
+  });
+  return cases;
+}
+
+// ---- random cases: GEMM -------------------------------------------------------------------------------------
+function gemmCase(M, N, Kd, tA, tB, batch, { pad = 0, shareA = false, shareB = false } = {}) {
+  const lda = (tA ? M : Kd) + pad, ldb = (tB ? Kd : N) + pad, ldc = N + pad;
+  const aExt = tA ? (Kd - 1) * lda + M : (M - 1) * lda + Kd;
+  const bExt = tB ? (N - 1) * ldb + Kd : (Kd - 1) * ldb + N;
+  const cExt = (M - 1) * ldc + N;
+  const oa = shareA ? 0 : aExt + int(0, 3), ob = shareB ? 0 : bExt + int(0, 3), oc = cExt + int(0, 3);
+  return {
+    name: `gemm M${M} N${N} K${Kd} tA${+tA} tB${+tB} batch ${batch} lda ${lda} ldb ${ldb} ldc ${ldc} offsets ${oa},${ob},${oc}`,
+    buffers: [buf((batch - 1) * oa + aExt), buf((batch - 1) * ob + bExt), buf((batch - 1) * oc + cExt, null)],
+    steps: [step(K.gemm, [batch * M * N, M, N, Kd, +tA, +tB, lda, ldb, ldc, batch, oa, ob, oc], [0, 1, 2])],
+    readback: [2], exact: [false],
+  };
+}
+
+function gemmCases() {
+  reseed(2);
+  const cases = [];
+  for (const tA of [false, true]) {
+    for (const tB of [false, true]) {
+      cases.push(gemmCase(int(1, 9), int(1, 9), int(1, 9), tA, tB, 1));
+      cases.push(gemmCase(int(60, 140), int(60, 140), int(15, 70), tA, tB, 1, { pad: int(1, 5) }));
+      cases.push(gemmCase(int(2, 40), int(2, 70), int(1, 40), tA, tB, int(2, 3), { pad: int(0, 2), shareA: rng() < 0.3, shareB: rng() < 0.3 }));
+    }
+  }
+  cases.push(gemmCase(1, 131, 257, false, true, 1));    // a dense layer's row
+  cases.push(gemmCase(129, 1, 33, true, false, 2));     // a column
+  cases.push(gemmCase(65, 65, 1, false, false, 1));     // K = 1
+  cases.push(gemmCase(200, 190, 300, false, false, 1)); // several tiles and K steps
+  return cases;
+}
+
+// ---- random cases: elementwise --------------------------------------------------------------------------------
+function ewCase(op, { count = int(1, 700), mode = 0 } = {}) {
+  const inner = int(1, 13), channels = int(1, 7), f = pick([1, -0.5, 0.37, 1e-3, 2.5]), f2 = f + pick([0.25, 2]);
+  const name = `elementwise ${EW[op]}${op === 8 ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}`;
+  const perChannel = [6, 7, 11].includes(op);
+  const a = op === 13 ? buf(Math.ceil(count / inner)) : buf(count);
+  const b = perChannel ? buf(channels) : buf(count, op === 8 || op === 12 ? 'signed0' : 'uniform');
+  const c = op === 7 ? buf(channels) : buf(count, 'signed0');
+  const out = buf(count, [9, 10, 11].includes(op) ? 'uniform' : null);   // `out +=` ops start from data
+  return {
+    name, buffers: [a, b, c, out],
+    steps: [step(K.ew, [count, op, inner, channels, f32bits(f), mode, f32bits(f2)], [0, 1, 2, 3])],
+    readback: [3], exact: [false],
+  };
+}
+
+function ewCases() {
+  reseed(3);
+  const cases = [];
+  for (let op = 0; op < EW.length; op++) {
+    if (op === 8) for (const mode of [0, 1, 2]) cases.push(ewCase(op, { mode }), ewCase(op, { mode }));
+    else cases.push(ewCase(op), ewCase(op, { count: int(1, 5) }));
+  }
+  // Past one grid row (65535 workgroups of 64): invocations on gid.y. out += 0.5 * a.
+  const count = 65535 * 64 + 1000;
+  cases.push({
+    name: `elementwise Accumulate count ${count} (a 2-D grid)`, buffers: [buf(count), buf(count, 'uniform')],
+    steps: [step(K.ew, [count, 9, 1, 1, f32bits(0.5), 0], [0, -1, -1, 1])], readback: [1], exact: [false],
+  });
+  return cases;
+}
+
+// ---- random cases: pooling --------------------------------------------------------------------------------------
+// Forward then backward in one program; readback [y, idx, dx] (max) or [y, dx] (avg).
+function poolCase(kind, nd, { empty = false, ceil = false, includePad = false } = {}) {
+  for (;;) {
+    const planes = int(1, 6);
+    const inp = [], out = [], k = [], s = [], dl = [], pb = [], pe = [];
+    for (let d = 0; d < nd; d++) {
+      const n = nd === 3 ? int(2, 7) : nd === 2 ? int(2, 13) : int(3, 31);
+      const kk = int(1, Math.min(4, n + 1)), ss = int(1, 3), dd = kind === 'max' ? int(1, 2) : int(1, 2);
+      // empty: a begin padding past the kernel's reach, so the first windows hold no input tap
+      const p0 = empty && d === nd - 1 ? (kk - 1) * dd + 1 + int(0, 1) : int(0, Math.max(0, kk - 1));
+      const p1 = int(0, Math.max(0, kk - 1));
+      const o = outSize(n, kk, ss, dd, p0, p1, ceil);
+      inp.push(n); k.push(kk); s.push(ss); dl.push(dd); pb.push(p0); pe.push(p1); out.push(o);
+    }
+    if (out.some((o) => o < 1)) continue;
+    const isz = inp.reduce((a, b) => a * b, 1), osz = out.reduce((a, b) => a * b, 1);
+    const geo = [planes, ...dhw(inp), ...dhw(out), ...dhw(k), ...dhw(s), ...dhw(dl), ...dhw(pb, 0)];
+    const label = `${nd}-D planes ${planes} in ${inp} k ${k} s ${s} dl ${dl} pb ${pb} pe ${pe} out ${out}` +
+      `${ceil ? ' ceil' : ''}${empty ? ' empty windows' : ''}`;
+    if (kind === 'max') {
+      return {
+        name: `max_pool + max_pool_backward ${label}`,
+        // 'int': small integers, so windows hold ties and the first maximum must win
+        buffers: [buf(planes * isz, 'int'), buf(planes * osz, null), buf(planes * osz, null), buf(planes * osz), buf(planes * isz, null)],
+        steps: [step(K.maxPool, [planes * osz, ...geo], [0, 1, 2]), step(K.maxPoolBack, [planes * isz, ...geo], [3, 2, 4])],
+        readback: [1, 2, 4], exact: [true, true, false],
+      };
+    }
+    const words = [...geo, ...dhw(pe, 0), includePad ? 1 : 0];
+    return {
+      name: `avg_pool + avg_pool_backward ${label}${includePad ? ' count_include_pad' : ''}`,
+      buffers: [buf(planes * isz), buf(planes * osz, null), buf(planes * osz), buf(planes * isz, null)],
+      steps: [step(K.avgPool, [planes * osz, ...words], [0, 1]), step(K.avgPoolBack, [planes * isz, ...words], [2, 3])],
+      readback: [1, 3], exact: [false, false],
+    };
+  }
+}
+
+function poolCases() {
+  reseed(4);
+  const cases = [];
+  for (const kind of ['max', 'avg']) {
+    for (const nd of [1, 2, 3]) {
+      cases.push(poolCase(kind, nd), poolCase(kind, nd, { ceil: true, includePad: true }));
+    }
+    cases.push(poolCase(kind, 2, { ceil: true }), poolCase(kind, 2, { includePad: true }));
+    cases.push(poolCase(kind, 2, { empty: true }), poolCase(kind, 1, { empty: true, ceil: true, includePad: true }));
+  }
+  return cases;
+}
+
+// ---- random cases: row mean, seed ------------------------------------------------------------------------------
+function rowMeanCases() {
+  reseed(5);
+  return [[1, 1], [7, 49], [13, 3], [3, 5000], [64, 197], [70, 1]].map(([rows, size]) => ({
+    name: `row_mean rows ${rows} size ${size}`,
+    buffers: [buf(rows * size, 'positive'), buf(rows, null)],
+    steps: [step(K.rowMean, [rows, size], [0, 1])], readback: [1], exact: [false],
+  }));
+}
+
+function seedCases() {
+  reseed(6);
+  const cases = [];
+  for (const [batch, per, target, multiply, fill] of [
+    [1, 10, NO_INDEX, 1, 'uniform'], [3, 7, NO_INDEX, 0, 'int'], [5, 1, NO_INDEX, 1, 'uniform'],
+    [2, 1000, NO_INDEX, 1, 'int'], [4, 9, 3, 1, 'uniform'], [70, 5, 0, 0, 'uniform'], [3, 11, 10, 1, 'int']]) {
+    cases.push({
+      name: `seed batch ${batch} per ${per} target ${target === NO_INDEX ? 'argmax' : target} multiply ${multiply} (${fill})`,
+      // the seed buffer starts dirty: every word of it must be written
+      buffers: [buf(batch * per, fill), buf(batch * per, 'uniform'), buf(batch, null)],
+      steps: [step(K.seed, [batch, per, target, multiply], [0, 1, 2])], readback: [1, 2], exact: [true, true],
+    });
+  }
+  return cases;
+}
+
+// ---- the page side ------------------------------------------------------------------------------------------------
+// Runs in the page: builds each case's program (data from its seeds), runs it on the GPU and on the CPU
+// reference, and returns per readback the normalised max error (or the number of differing words).
+async function runCasesInPage(cases) {
+  const fillData = (b) => {
+    if (!b.fill) return null;
+    let a = (b.seed * 2654435761) >>> 0;
+    const next = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const d = new Float32Array(b.words);
+    for (let i = 0; i < d.length; i++) {
+      const r = next();
+      d[i] = b.fill === 'int' ? Math.floor(r * 7) - 3 : b.fill === 'positive' ? r + 0.5
+        : b.fill === 'signed0' ? (r < 0.25 ? 0 : r * 2 - 1) : r * 2 - 1;
+    }
+    return d;
+  };
+  const results = [];
+  for (const c of cases) {
+    const steps = new Uint32Array(c.steps.length * 37);
+    c.steps.forEach((s, i) => {
+      steps[i * 37] = s.kernel;
+      steps.set(s.words, i * 37 + 1);
+      steps.set(s.bind, i * 37 + 33);
+    });
+    const program = { buffers: c.buffers.map((b) => ({ words: b.words, data: fillData(b), key: b.key })), steps, readback: c.readback };
+    let gpu, cpu;
+    try {
+      gpu = await globalThis.gpuRunner.run(program);
+      cpu = await globalThis.cpuReference(program);
+    } catch (e) {
+      results.push({ name: c.name, error: `${e.kind || e.name}: ${e.message}` });
+      continue;
+    }
+    if (!Array.isArray(cpu) || cpu.length !== c.readback.length || gpu.length !== c.readback.length) {
+      results.push({ name: c.name, error: `readback: gpu ${gpu?.length} arrays, cpu ${JSON.stringify(cpu)?.slice(0, 200)}` });
+      continue;
+    }
+    const out = { name: c.name, errors: [], mismatches: [], firstBad: [] };
+    c.readback.forEach((id, r) => {
+      const g = gpu[r], w = cpu[r];
+      if (g.length !== w.length) {
+        out.errors.push(Infinity);
+        out.mismatches.push(-1);
+        out.firstBad.push(`length ${g.length} vs ${w.length}`);
+        return;
+      }
+      if (c.exact[r]) {
+        const gb = new Uint32Array(g.buffer, g.byteOffset, g.length), wb = new Uint32Array(w.buffer, w.byteOffset, w.length);
+        let bad = 0, first = '';
+        for (let i = 0; i < gb.length; i++) {
+          if (gb[i] !== wb[i]) {
+            if (!bad) first = `[${i}] gpu ${g[i]} (0x${gb[i].toString(16)}) cpu ${w[i]} (0x${wb[i].toString(16)})`;
+            bad++;
+          }
+        }
+        out.mismatches.push(bad);
+        out.firstBad.push(first);
+        out.errors.push(0);
+      } else {
+        let scale = 0, err = 0, at = -1;
+        for (let i = 0; i < w.length; i++) scale = Math.max(scale, Math.abs(w[i]));
+        if (!(scale > 0)) out.degenerate = true;   // an all-zero reference would test nothing
+        for (let i = 0; i < w.length; i++) {
+          const e = Math.abs(g[i] - w[i]);
+          if (!(e <= err)) { err = e; at = i; }   // NaN counts as the worst
+        }
+        const rel = err / Math.max(scale, 1e-30);
+        out.errors.push(Number.isNaN(rel) ? Infinity : rel);
+        out.mismatches.push(0);
+        out.firstBad.push(at >= 0 ? `[${at}] gpu ${g[at]} cpu ${w[at]}` : '');
+      }
+    });
+    results.push(out);
+  }
+  return results;
+}
+
+// ---- tests ------------------------------------------------------------------------------------------------------
+let server = null, browser = null, page = null, seen = null, runnerInfo = null;
+const stats = { cases: 0, maxError: 0 };
+
+before(async () => {
+  if (skip) return;
+  server = await startServer({ port: 0 });
+  browser = await launchChromium({ gpu: true });
+  page = await browser.newPage();
+  seen = watchPage(page);
+  // An empty page of the server's origin, with its headers (CSP, COOP/COEP); the modules come from the server.
+  const blank = `${server.url}webgpu-kernels-test.html`;
+  await page.route(blank, (route) => route.fulfill({
+    status: 200, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' },
+    body: '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>WebGPU kernels</title></head></html>',
+  }));
+  await page.goto(blank, { waitUntil: 'load' });
+  runnerInfo = await page.evaluate(async () => {
+    const { createRelscope } = await import('./relscope.mjs');
+    const { createGpuRunner } = await import('./relscope_webgpu.mjs');
+    const rs = await createRelscope();
+    const M = rs.module;
+    if (typeof M.runProgramOnCpu !== 'function') throw new Error('the wasm module has no runProgramOnCpu(): an old wasm build?');
+    globalThis.cpuReference = (program) => {
+      const r = M.runProgramOnCpu(program);
+      if (r && typeof r.error === 'string') throw new Error(`CPU reference: ${r.error}`);
+      return r;
+    };
+    globalThis.gpuRunner = await createGpuRunner();
+    return { info: globalThis.gpuRunner.info, limits: globalThis.gpuRunner.limits };
+  });
+});
+
+after(async () => {
+  if (stats.cases) console.log(`# webgpu kernels: ${stats.cases} cases, max normalised error ${stats.maxError.toExponential(2)} on ${runnerInfo?.info?.architecture || '?'}`);
+  await browser?.close();
+  await server?.close();
+});
+
+async function check(cases) {
+  const results = await page.evaluate(runCasesInPage, cases);
+  const failures = [];
+  for (const r of results) {
+    stats.cases++;
+    if (r.error) { failures.push(`${r.name}: ${r.error}`); continue; }
+    if (r.degenerate) failures.push(`${r.name}: the CPU reference is all zero (a degenerate case)`);
+    r.errors.forEach((e, i) => {
+      stats.maxError = Math.max(stats.maxError, e);
+      if (!(e <= TOL) || r.mismatches[i] !== 0) {
+        failures.push(`${r.name}: readback ${i}: ${r.mismatches[i] ? `${r.mismatches[i]} words differ` : `error ${e}`} ${r.firstBad[i]}`);
+      }
+    });
+  }
+  assert.deepEqual(failures, [], `${failures.length} of ${results.length} cases failed:\n${failures.join('\n')}`);
+  assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+}
+
+test('the runner reports its adapter and the limits it asked for', { skip }, () => {
+  assert.equal(typeof runnerInfo.info.vendor, 'string');
+  assert.equal(typeof runnerInfo.info.architecture, 'string');
+  assert.ok(runnerInfo.limits.maxStorageBufferBindingSize >= 128 << 20, JSON.stringify(runnerInfo.limits));
+  assert.ok(runnerInfo.limits.maxComputeWorkgroupsPerDimension >= 65535);
+});
+
+test('conv_forward and conv_backward_data: 1-D/2-D/3-D, groups, depthwise, stride, dilation, padding', { skip, timeout: 120_000 },
+  () => check(convCases()));
+test('gemm: transposes, odd sizes, leading dimensions, batch offsets (shared operands)', { skip, timeout: 120_000 },
+  () => check(gemmCases()));
+test('elementwise: every op (StabDivide in every mode), a count past one grid row', { skip, timeout: 120_000 },
+  () => check(ewCases()));
+test('max_pool (+ backward) and avg_pool (+ backward): padding, overhang, empty windows, count_include_pad', { skip, timeout: 120_000 },
+  () => check(poolCases()));
+test('row_mean and seed', { skip, timeout: 60_000 }, () => check([...rowMeanCases(), ...seedCases()]));
+
+test('bridge contract: errors by kind, constants by key, multi-step programs, readback order, in a worker', { skip, timeout: 60_000 }, async () => {
+  const r = await page.evaluate(async () => {
+    const { createGpuRunner } = await import('./relscope_webgpu.mjs');
+    const kindOf = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e.kind}: ${e.message}`; } };
+    const gpu = globalThis.gpuRunner;
+    const out = {};
+    out.noGpu = await kindOf(() => createGpuRunner({ gpu: null }));
+    out.noAdapter = await kindOf(() => createGpuRunner({ gpu: { requestAdapter: async () => null } }));
+    const words = Math.floor(gpu.limits.maxStorageBufferBindingSize / 4) + 1;
+    out.limit = await kindOf(() => gpu.run({ buffers: [{ words: 4, data: null, key: '' }, { words, data: null, key: '' }], steps: new Uint32Array(0), readback: [0] }));
+    out.badProgram = await kindOf(() => gpu.run({ buffers: [{ words: 4, data: null, key: '' }], steps: new Uint32Array(36), readback: [0] }));
+
+    // y = a + w: a per-run buffer and a constant `w`; the second run's different data under the same key is
+    // not uploaded (the device keeps the first), after dropConstants() it is.
+    const ew = (op, a, b, o, count, f = 0) => {
+      const s = new Uint32Array(37);
+      s[0] = 3; s[1] = count; s[2] = op; s[3] = 1; s[4] = 1;
+      s[5] = new Uint32Array(new Float32Array([f]).buffer)[0];
+      s.set([a, b, 0xffffffff, o], 33);
+      return s;
+    };
+    const program = (wv) => ({
+      buffers: [{ words: 3, data: new Float32Array([1, 2, 3]), key: '' }, { words: 3, data: new Float32Array(wv), key: 'test-w' },
+        { words: 3, data: null, key: '' }],
+      steps: ew(4, 0, 1, 2, 3), readback: [2, 1],
+    });
+    out.first = (await gpu.run(program([10, 20, 30]))).map((a) => Array.from(a));
+    out.kept = (await gpu.run(program([100, 200, 300]))).map((a) => Array.from(a));
+    gpu.dropConstants();
+    out.dropped = (await gpu.run(program([100, 200, 300]))).map((a) => Array.from(a));
+    gpu.dropConstants();
+
+    // Three steps, each reading the previous one's output; readback in the caller's order, a buffer twice.
+    const steps = new Uint32Array(3 * 37);
+    steps.set(ew(1, 0xffffffff, 0xffffffff, 0, 5, 2), 0);      // b0 = 2
+    steps.set(ew(9, 0, 0xffffffff, 1, 5, 3), 37);              // b1 += 3 * b0
+    steps.set(ew(10, 0, 1, 2, 5, 0.5), 74);                    // b2 += 0.5 * b0 * b1
+    out.chain = (await gpu.run({
+      buffers: [{ words: 5, data: null, key: '' }, { words: 5, data: new Float32Array([1, 1, 1, 1, 1]), key: '' },
+        { words: 5, data: null, key: '' }],
+      steps, readback: [2, 0, 2],
+    })).map((a) => Array.from(a));
+
+    // In a module Web Worker: out = 1.5 (Fill) there.
+    const workerSource = `import { createGpuRunner } from '${location.origin}/relscope_webgpu.mjs';
+      const gpu = await createGpuRunner();
+      const steps = new Uint32Array(37);
+      steps.set([3, 5, 1, 1, 1, 0x3fc00000], 0);
+      steps.set([0xffffffff, 0xffffffff, 0xffffffff, 0], 33);
+      const [y] = await gpu.run({ buffers: [{ words: 5, data: null, key: '' }], steps, readback: [0] });
+      postMessage({ y: Array.from(y), vendor: gpu.info.vendor });`;
+    const url = URL.createObjectURL(new Blob([workerSource], { type: 'text/javascript' }));
+    const worker = new Worker(url, { type: 'module' });
+    out.worker = await new Promise((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => resolve({ error: e.message || 'worker error' });
+      setTimeout(() => resolve({ error: 'no answer from the worker in 30 s' }), 30_000);
+    });
+    worker.terminate();
+    URL.revokeObjectURL(url);
+
+    // A second runner: destroy() makes it unusable, run() says so.
+    const other = await createGpuRunner();
+    other.destroy();
+    out.lost = await kindOf(() => other.run(program([1, 2, 3])));
+    out.lostFlag = other.lost;
+    return out;
+  });
+  assert.match(r.noGpu, /^gpu-unavailable: .*navigator\.gpu/);
+  assert.match(r.noAdapter, /^gpu-unavailable: .*adapter/);
+  assert.match(r.limit, /^gpu-limit: .*buffer 1 needs \d+ bytes.*maxStorageBufferBindingSize \d+/);
+  assert.match(r.badProgram, /^bad-program: /);
+  assert.deepEqual(r.first, [[11, 22, 33], [10, 20, 30]]);
+  assert.deepEqual(r.kept, [[11, 22, 33], [10, 20, 30]], 'a constant stays on the device under its key');
+  assert.deepEqual(r.dropped, [[101, 202, 303], [100, 200, 300]], 'dropConstants() forgets it');
+  assert.deepEqual(r.chain, [[7, 7, 7, 7, 7], [2, 2, 2, 2, 2], [7, 7, 7, 7, 7]]);   // b1 = 1 + 3 * 2, b2 = 0.5 * 2 * 7
+  assert.deepEqual(r.worker.y, [1.5, 1.5, 1.5, 1.5, 1.5], `in a worker: ${JSON.stringify(r.worker)}`);
+  assert.equal(r.worker.vendor, runnerInfo.info.vendor);
+  assert.match(r.lost, /^gpu-lost: /);
+  assert.equal(r.lostFlag, true);
+  assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+});

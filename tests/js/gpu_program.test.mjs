@@ -1,0 +1,94 @@
+// relscope/tests/js/gpu_program.test.mjs — the JS API's GPU path under node, where there is no WebGPU: the
+// program from gpuProgram, run by the engine's CPU reference (runProgramOnCpu) and handed to gpuFinish,
+// equals explain's relevance (the bindings' conversions both ways); backend 'auto' falls back to the CPU and
+// says why; 'webgpu' rejects with kind 'gpu'; what the GPU path does not run rejects with kind 'unsupported'.
+// The WGSL kernels themselves: tests/browser/webgpu_kernels.test.mjs and webgpu_explain.test.mjs.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WASM_BUILD = path.resolve(ROOT, process.env.RELSCOPE_WASM_BUILD || 'build/wasm');
+const API_MODULE = path.join(WASM_BUILD, 'web', 'relscope.mjs');
+const skip = !fs.existsSync(path.join(WASM_BUILD, 'web', 'relscope_web.js')) ? 'no wasm build (build/wasm/web)' : false;
+
+const load = async (file) => {
+  const { createRelscope } = await import(pathToFileURL(API_MODULE).href);
+  const rs = await createRelscope();
+  await rs.loadModel(fs.readFileSync(path.join(ROOT, file)), path.basename(file));
+  return rs;
+};
+
+function randomInput(shape, seed) {
+  let s = seed >>> 0;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let k = 0; k < n; ++k) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[k] = s / 2 ** 32 - 0.5;
+  }
+  return { data, shape };
+}
+
+const maxErr = (a, b) => {
+  let top = 1e-30, err = 0;
+  for (let k = 0; k < b.length; ++k) {
+    top = Math.max(top, Math.abs(b[k]));
+    err = Math.max(err, Math.abs(a[k] - b[k]));
+  }
+  return err / top;
+};
+
+test('the GPU program through the bindings, run on the CPU reference, equals explain', { skip }, async () => {
+  for (const [file, shape] of [['assets/demo/fashion_cnn.onnx', [1, 1, 28, 28]], ['assets/fashion_resnet/model.onnx', [1, 1, 28, 28]],
+    ['assets/dna_motif/model.onnx', null]]) {
+    const rs = await load(file);
+    const engine = new rs.module.Engine();
+    const bytes = fs.readFileSync(path.join(ROOT, file));
+    engine.loadModel(bytes, path.basename(file));
+    const info = await rs.loadModel(bytes, path.basename(file));
+    const dims = shape ?? info.inputs[0].shape.map((d) => d ?? 1);
+    const x = randomInput(dims, 7);
+    for (const [method, composite] of [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon-alpha2-beta1'], ['gradient', undefined]]) {
+      const request = { ...x, method, composite, target: 1 };
+      const want = await rs.explain(request);
+      const program = engine.gpuProgram(request);
+      assert.equal(program.error, undefined, program.error);
+      assert.equal(program.steps.length % 37, 0);
+      assert.ok(program.buffers.some((b) => b.key !== ''), 'weights are keyed constants');
+      const got = engine.gpuFinish(rs.module.runProgramOnCpu(program));
+      assert.equal(got.error, undefined, got.error);
+      assert.deepEqual(got.shape, want.shape);
+      assert.deepEqual(got.targets, want.targets);
+      assert.ok(maxErr(got.relevance, want.relevance) <= 1e-5, `${file} ${method} ${composite}: ${maxErr(got.relevance, want.relevance)}`);
+      assert.ok(maxErr(got.output.data, want.output.data) <= 1e-6);
+    }
+    engine.delete();
+  }
+});
+
+test('backend auto falls back to the CPU and says why; webgpu and unsupported methods reject', { skip }, async () => {
+  const rs = await load('assets/demo/fashion_cnn.onnx');
+  const x = randomInput([1, 1, 28, 28], 3);
+  const cpu = await rs.explain({ ...x, method: 'lrp' });
+  assert.equal(cpu.backend, 'cpu');
+  const auto = await rs.explain({ ...x, method: 'lrp', backend: 'auto' });
+  assert.equal(auto.backend, 'cpu');
+  assert.match(auto.fallback, /WebGPU/);
+  assert.deepEqual(Array.from(auto.relevance), Array.from(cpu.relevance));
+  await assert.rejects(rs.explain({ ...x, method: 'lrp', backend: 'webgpu' }), (e) => e.kind === 'gpu' && /WebGPU/.test(e.message));
+  await assert.rejects(rs.explain({ ...x, method: 'lrp', backend: 'metal' }), (e) => e.kind === 'bad-input' && /backend 'metal'/.test(e.message));
+  assert.equal(await rs.gpuInfo(), null);
+
+  const engine = new rs.module.Engine();
+  engine.loadModel(fs.readFileSync(path.join(ROOT, 'assets/demo/fashion_cnn.onnx')), 'fashion_cnn.onnx');
+  const r = engine.gpuProgram({ ...x, method: 'smoothgrad' });
+  assert.equal(r.kind, 'unsupported');
+  assert.match(r.error, /method smoothgrad/);
+  const bad = engine.gpuProgram({ ...x, method: 'lrp', target: 99 });
+  assert.equal(bad.kind, 'bad-input');
+  assert.match(bad.error, /--target 99 is out of range/);
+  engine.delete();
+});

@@ -1,0 +1,176 @@
+// The GPU program of an explanation (relevance/gpu_explain.h), run by the CPU interpreter of
+// kernels/webgpu/program.h, equals Explainer::explain: every composite, every linear-layer rule, the gradient
+// methods, on the fixtures, the bundled models and a model of every op the GPU path runs (strides, dilations,
+// groups, padding, ceil mode, a transposed conv, a standalone BatchNorm, residual Add, Sub). The WGSL kernels
+// are checked against the same interpreter in Chromium (tests/browser/webgpu_kernels.test.mjs).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/session.h"
+#include "expect_error.h"
+#include "io/npy.h"
+#include "kernels/webgpu/program.h"
+#include "model_builder.h"
+#include "op_test_util.h"
+#include "relevance/gpu_explain.h"
+
+namespace relscope::relevance {
+namespace {
+
+using kernels::gpu::Program;
+using kernels::gpu::run_on_cpu;
+using testing::attr_float;
+using testing::attr_int;
+using testing::attr_ints;
+using testing::ModelBuilder;
+using testing::random_tensor;
+
+const std::string kRoot = std::string(RELSCOPE_SOURCE_DIR) + "/";
+
+double normalised_error(const Tensor& got, const Tensor& want) {
+  EXPECT_EQ(got.shape, want.shape);
+  double top = 1e-30, err = 0;
+  for (size_t k = 0; k < want.f.size() && k < got.f.size(); ++k) {
+    top = std::max(top, static_cast<double>(std::fabs(want.f[k])));
+    err = std::max(err, static_cast<double>(std::fabs(got.f[k] - want.f[k])));
+  }
+  return err / top;
+}
+
+// The program run on the CPU against the explanation itself.
+void expect_gpu_matches(Session& s, const std::vector<Tensor>& inputs, const ExplainRequest& req, const std::string& what) {
+  SCOPED_TRACE(what + " " + req.method + " " + req.composite);
+  Explainer ex(s);
+  const Explanation want = ex.explain(inputs, req);
+  const GpuExplanation gx = compile_gpu_explanation(ex, inputs, req);
+  const Explanation got = finish_gpu_explanation(ex, gx, run_on_cpu(gx.program));
+  EXPECT_LE(normalised_error(got.relevance, want.relevance), 1e-5);
+  EXPECT_LE(normalised_error(got.output, want.output), 1e-6);
+  EXPECT_EQ(got.targets, want.targets);
+  EXPECT_EQ(got.notes, want.notes);
+}
+
+std::vector<Tensor> random_inputs(const Session& s, uint32_t seed) {
+  std::vector<Tensor> in = example_inputs(s.graph());
+  for (auto& t : in) t = random_tensor(t.shape, seed++, -1.0f, 1.0f);
+  return in;
+}
+
+ExplainRequest request(const std::string& method, const std::string& composite = "epsilon-plus-flat") {
+  ExplainRequest r;
+  r.method = method;
+  r.composite = composite;
+  r.params.low = {-3.0f};   // epsilon-gamma-box's input bounds
+  r.params.high = {3.0f};
+  return r;
+}
+
+// Every op of the GPU path: Conv (stride 2; groups 2 with dilation 2), Relu, residual Add, standalone
+// BatchNormalization, AveragePool (ceil mode, padding), MaxPool (asymmetric padding), ConvTranspose, Sub of two
+// activations, GlobalAveragePool, Flatten, MatMul and Gemm with constant weights.
+onnx::ModelProto zoo_model() {
+  ModelBuilder b;
+  b.input("x", {3, 9, 9});
+  b.init("W1", random_tensor({4, 3, 3, 3}, 1)).init("b1", random_tensor({4}, 2));
+  b.init("W2", random_tensor({4, 2, 3, 3}, 3)).init("b2", random_tensor({4}, 4));
+  b.init("scale", random_tensor({4}, 5, 0.5f, 1.5f)).init("shift", random_tensor({4}, 6));
+  b.init("mean", random_tensor({4}, 7)).init("var", random_tensor({4}, 8, 0.5f, 2.0f));
+  b.init("Wt", random_tensor({4, 3, 2, 2}, 9)).init("bt", random_tensor({3}, 10));
+  b.init("Wm", random_tensor({3, 5}, 11)).init("Wg", random_tensor({4, 5}, 12)).init("bg", random_tensor({4}, 13));
+  b.node("Conv", {"x", "W1", "b1"}, {"c1"}, {attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})}, "conv1")
+      .node("Relu", {"c1"}, {"r1"})
+      .node("Conv", {"r1", "W2", "b2"}, {"c2"},
+            {attr_int("group", 2), attr_ints("dilations", {2, 2}), attr_ints("pads", {2, 2, 2, 2})}, "conv2")
+      .node("Relu", {"c2"}, {"r2"})
+      .node("Add", {"r1", "r2"}, {"s"})
+      .node("BatchNormalization", {"s", "scale", "shift", "mean", "var"}, {"bn"}, {attr_float("epsilon", 1e-3f)})
+      .node("AveragePool", {"bn"}, {"ap"},
+            {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}), attr_int("ceil_mode", 1)})
+      .node("MaxPool", {"ap"}, {"mp"}, {attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {0, 0, 1, 1})})
+      .node("ConvTranspose", {"mp", "Wt", "bt"}, {"ct"}, {attr_ints("strides", {2, 2})}, "deconv")
+      .node("Relu", {"ct"}, {"r3"})
+      .node("Sub", {"r3", "ct"}, {"d"})
+      .node("GlobalAveragePool", {"d"}, {"g"})
+      .node("Flatten", {"g"}, {"f"})
+      .node("MatMul", {"f", "Wm"}, {"m"}, {}, "matmul")
+      .node("Gemm", {"m", "Wg", "bg"}, {"y"}, {attr_int("transB", 1)}, "fc")
+      .output("y");
+  return b.build();
+}
+
+TEST(GpuProgram, EveryCompositeAndGradientOnTheOpZoo) {
+  Session s = Session::from_model(zoo_model(), "zoo.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 99)};
+  for (const auto& c : composite_names()) expect_gpu_matches(s, x, request("lrp", c), "zoo");
+  expect_gpu_matches(s, x, request("gradient"), "zoo");
+  expect_gpu_matches(s, x, request("gradient-x-input"), "zoo");
+}
+
+TEST(GpuProgram, EveryLinearRuleOnTheOpZoo) {
+  Session s = Session::from_model(zoo_model(), "zoo.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 7)};
+  for (const char* spec : {"epsilon:0.01", "zplus", "alphabeta:2,1", "alphabeta:1,0", "gamma:0.5", "zbox:-1,1", "flat", "wsquare"}) {
+    ExplainRequest r = request("lrp", "epsilon");
+    for (const char* layer : {"conv1", "conv2", "deconv", "matmul", "fc"}) r.overrides[layer] = parse_rule(spec, "test");
+    expect_gpu_matches(s, x, r, spec);
+  }
+  ExplainRequest one = request("lrp");
+  one.targets = {2};
+  expect_gpu_matches(s, x, one, "target 2");
+}
+
+TEST(GpuProgram, FixturesAndBundledModels) {
+  for (const char* file : {"tests/data/models/cnn_opset13.onnx", "tests/data/models/conv_bn_opset13.onnx",
+                           "tests/data/models/two_heads_opset13.onnx",
+                           "tests/data/models/resnet_tiny_opset13.onnx", "assets/demo/fashion_cnn.onnx",
+                           "assets/fashion_resnet/model.onnx", "assets/clever_hans/model.onnx", "assets/dna_motif/model.onnx",
+                           "assets/variance/gaussian_mlp.onnx"}) {
+    Session s = Session::load_file(kRoot + file);
+    const std::vector<Tensor> x = random_inputs(s, 3);
+    expect_gpu_matches(s, x, request("lrp"), file);
+    expect_gpu_matches(s, x, request("lrp", "epsilon-gamma-box"), file);
+    expect_gpu_matches(s, x, request("gradient"), file);
+  }
+}
+
+TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
+  Session att = Session::load_file(kRoot + "tests/data/models/attention_opset17.onnx");
+  const std::vector<Tensor> xa = {read_npy_file(kRoot + "tests/data/models/attention_opset17_input.npy", Limits{})};
+  Explainer ea(att);
+  testing::expect_error([&] { compile_gpu_explanation(ea, xa, request("lrp")); }, ErrorKind::Unsupported,
+                        "node '/emb/Add' (Add): broadcasting Add (the GPU path runs on the CPU instead)");
+
+  Session s = Session::from_model(zoo_model(), "zoo.onnx");
+  Explainer ex(s);
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 1)};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("smoothgrad")); }, ErrorKind::Unsupported,
+                        "method smoothgrad");
+  ExplainRequest two = request("lrp");
+  two.targets = {0, 1};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, two); }, ErrorKind::Unsupported, "a different target per sample");
+  ExplainRequest far = request("lrp");
+  far.targets = {4};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, far); }, ErrorKind::BadInput, "--target 4 is out of range");
+}
+
+TEST(GpuProgram, InterpreterRefusesWhatWebGpuWouldRefuse) {
+  Program p;
+  const int a = p.add_buffer(4), out = p.add_buffer(4);
+  kernels::gpu::Step s;
+  s.kernel = kernels::gpu::Kernel::Elementwise;
+  s.words[0] = 4;
+  s.words[1] = static_cast<uint32_t>(kernels::gpu::Ew::Accumulate);
+  s.bind = {out, -1, -1, out};   // reads the buffer it writes through a second binding
+  p.steps.push_back(s);
+  testing::expect_error([&] { run_on_cpu(p); }, ErrorKind::Internal, "written and bound twice");
+  p.steps[0].bind = {a, -1, -1, out};
+  p.steps[0].words[0] = 5;   // more invocations than the buffers hold
+  testing::expect_error([&] { run_on_cpu(p); }, ErrorKind::Internal, "out needs 5 words");
+  p.steps[0].words[0] = 4;
+  p.readback = {out};
+  EXPECT_EQ(run_on_cpu(p).at(0), std::vector<float>(4, 0.0f));
+}
+
+}  // namespace
+}  // namespace relscope::relevance
