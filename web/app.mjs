@@ -210,19 +210,21 @@ function deliverExplanation(job, index, e) {
   const n = e.relevance.length;
   const p = M._relscope_app_explain_buffer(n);
   M.HEAPF32.set(e.relevance, p >> 2);
-  M.ccall('relscope_app_explained', null, ['number', 'number', 'number', 'number', 'string', 'number', 'string', 'string', 'number'],
+  M.ccall('relscope_app_explained', null,
+    ['number', 'number', 'number', 'number', 'string', 'number', 'string', 'string', 'number', 'string', 'string'],
     [job, index, p, n, JSON.stringify(e.shape), e.targets.length ? e.targets[0] : -1, JSON.stringify(e.notes ?? []),
-      JSON.stringify(e.pruning ?? []), e.ms ?? 0]);
+      JSON.stringify(e.pruning ?? []), e.ms ?? 0, e.backend ?? 'cpu', e.fallback ?? '']);
 }
 
-function explainInWorker(job, modelBytes, modelName, input, requests) {
+// backend: 'auto' (WebGPU when it can run the request, else the CPU with the reason) or 'cpu'.
+function explainInWorker(job, modelBytes, modelName, input, requests, backend = 'cpu') {
   (async () => {
     let ok = 1, message = '';
     try {
       if (modelBytes) await explainer.loadModel(modelBytes, modelName);
       for (let k = 0; k < requests.length; k++) {
         const { method, composite, target, output, ...params } = requests[k];
-        const e = await explainer.explain({ ...input, method, composite, target: Number(target), output: Number(output), params });
+        const e = await explainer.explain({ ...input, method, composite, target: Number(target), output: Number(output), params, backend });
         deliverExplanation(job, k, e);
       }
     } catch (err) {
@@ -323,7 +325,8 @@ async function keepOffline(ms = 15000) {
     await navigator.serviceWorker.register('./sw.js');
     const reg = await navigator.serviceWorker.ready;
     // The worker's own files load in its context, not in this page's resource list.
-    const workerFiles = ['relscope_worker.mjs', 'relscope.mjs', 'relscope_web.js', 'relscope_web.wasm'].map((u) => new URL(u, location.href).href);
+    const workerFiles = ['relscope_worker.mjs', 'relscope.mjs', 'relscope_web.js', 'relscope_web.wasm', 'relscope_webgpu.mjs',
+      'relscope_webgpu_shaders.mjs'].map((u) => new URL(u, location.href).href);
     const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name),
       ...workerFiles, ...(await bundleUrls())];
     const channel = new MessageChannel();
@@ -398,6 +401,10 @@ async function main() {
     explainer = made;
     M.relscopeExplainInWorker = explainInWorker;
     M.relscopeCancelExplain = () => explainer.cancel();
+    // A WebGPU adapter in the worker makes it the canvas' default back-end (asked now, while the page loads:
+    // the bridge's files are fetched here, not after 'ready').
+    const gpu = await explainer.gpuInfo().catch(() => null);
+    M.ccall('relscope_app_gpu', null, ['string'], [gpu ? [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'adapter' : '']);
   }
 
   const got = await demo;

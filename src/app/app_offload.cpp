@@ -29,18 +29,19 @@ EM_JS(int, relscope_js_can_offload, (), {
 });
 
 // Hands one compute's explanations to the page: the model's bytes when the worker does not hold it yet
-// (model_len 0 otherwise), the input tensor (float32 or int64), and the requests as JSON (an array of
-// relevance::RequestText values). The page copies everything before returning.
+// (model_len 0 otherwise), the input tensor (float32 or int64), the requests as JSON (an array of
+// relevance::RequestText values) and the JS API backend ('auto': WebGPU, else the CPU with the reason;
+// 'cpu'). The page copies everything before returning.
 EM_JS(int, relscope_js_explain, (int job, const uint8_t* model, int model_len, const char* model_name,
                                  const void* input, int count, int is_int64, const char* shape_json,
-                                 const char* jobs_json), {
+                                 const char* jobs_json, const char* backend), {
   const f = Module['relscopeExplainInWorker'];
   if (typeof f !== 'function') return 0;
   const bytes = model_len > 0 ? HEAPU8.slice(model, model + model_len) : null;
   const data = is_int64 ? new BigInt64Array(HEAPU8.buffer, input, count).slice()
                         : HEAPF32.slice(input >> 2, (input >> 2) + count);
   f(job, bytes, UTF8ToString(model_name), { data: data, shape: JSON.parse(UTF8ToString(shape_json)) },
-    JSON.parse(UTF8ToString(jobs_json)));
+    JSON.parse(UTF8ToString(jobs_json)), UTF8ToString(backend));
   return 1;
 });
 
@@ -86,12 +87,14 @@ bool start_offloaded_compute(App& app) {
   o.job = job;
   o.pending = std::move(pending);
   o.got.clear();
+  o.got_backend.clear();
+  o.got_fallback.clear();
   o.worker_model = hash;   // the page loads it before the first request; a failure clears this again
   const Tensor& in = o.pending.results.input;
   const void* data = int64 ? static_cast<const void*>(in.i.data()) : static_cast<const void*>(in.f.data());
   if (!relscope_js_explain(job, send_model ? bytes.data() : nullptr, send_model ? static_cast<int>(bytes.size()) : 0,
                            app.state.model().label.c_str(), data, static_cast<int>(in.numel()), int64 ? 1 : 0,
-                           shape.str().c_str(), jobs.str().c_str())) {
+                           shape.str().c_str(), jobs.str().c_str(), o.backend == "webgpu" ? "auto" : "cpu")) {
     o.job = 0;
     compute_here(app, "the page has no worker");
   }
@@ -111,6 +114,8 @@ void compute_here(App& app, const std::string& why) {
     ++app.computes;
     app.state.last_error.clear();
     o.last_in_worker = false;
+    o.last_backend = "cpu";
+    o.last_fallback = o.backend == "webgpu" ? "the worker: " + why : "";
     app.notice = "explained on the page's thread (the worker: " + why + ")";
   }
   app.textures_dirty = true;
@@ -141,6 +146,14 @@ using relscope::app::the_app;
 
 extern "C" {
 
+// The page's WebGPU adapter ("" : none), found while the page loads: with one, the worker explains there.
+EMSCRIPTEN_KEEPALIVE void relscope_app_gpu(const char* adapter) {
+  App& app = the_app();
+  app.offload.gpu_adapter = adapter;
+  app.offload.backend = app.offload.gpu_adapter.empty() ? "cpu" : "webgpu";
+  relscope::app::publish_state(app);
+}
+
 // Where the page writes one explanation's relevance (`count` floats) before relscope_app_explained().
 EMSCRIPTEN_KEEPALIVE float* relscope_app_explain_buffer(int count) {
   static std::vector<float> buffer;
@@ -149,12 +162,17 @@ EMSCRIPTEN_KEEPALIVE float* relscope_app_explain_buffer(int count) {
 }
 
 // Explanation `index` of `job`: the relevance in the buffer (shape as JSON), the explained target, the
-// canonizer notes and the pruning reports (JSON arrays, web/relscope.mjs names), the worker's time.
+// canonizer notes and the pruning reports (JSON arrays, web/relscope.mjs names), the worker's time, where it
+// ran ("webgpu" | "cpu") and, when WebGPU was chosen but could not run it, why.
 EMSCRIPTEN_KEEPALIVE void relscope_app_explained(int job, int index, const float* data, int count, const char* shape_json,
-                                                 double target, const char* notes_json, const char* pruning_json, double ms) {
+                                                 double target, const char* notes_json, const char* pruning_json, double ms,
+                                                 const char* backend, const char* fallback) {
   App& app = the_app();
   relscope::app::Offload& o = app.offload;
   if (job != o.job || index != static_cast<int>(o.got.size())) return;   // cancelled or superseded
+  // Several explanations (main + compare): on the GPU only if all were; the first reason counts.
+  if (o.got_backend.empty() || std::strcmp(backend, "webgpu") != 0) o.got_backend = backend;
+  if (o.got_fallback.empty()) o.got_fallback = fallback;
   const bool ok = app.state.guard([&] {
     using relscope::app::Json;
     relscope::relevance::Explanation e;
@@ -196,6 +214,8 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_explain_done(int job, int ok, const char*
       ++app.computes;
       app.state.last_error.clear();
       o.last_in_worker = true;
+      o.last_backend = o.got_backend.empty() ? "cpu" : o.got_backend;
+      o.last_fallback = o.got_fallback;
     }
   } else if (std::strncmp(message, "cancelled", 9) != 0) {
     relscope::app::compute_here(app, message);

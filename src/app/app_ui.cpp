@@ -515,6 +515,36 @@ void explain_settings(App& app, ExplainSettings& e, const char* id) {
   ImGui::PopID();
 }
 
+// Where the worker explains (app_offload.cpp): WebGPU when the page found an adapter, else wasm. What WebGPU
+// cannot run (some methods and ops) runs on the CPU, and the panel says why.
+void compute_on(App& app) {
+  Offload& o = app.offload;
+  const bool has_gpu = !o.gpu_adapter.empty();
+  const std::string gpu_label = has_gpu ? "WebGPU (" + o.gpu_adapter + ")" : "WebGPU (no adapter here)";
+  if (ImGui::BeginCombo("compute on", o.backend == "webgpu" ? gpu_label.c_str() : "CPU (wasm)")) {
+    if (ImGui::Selectable(gpu_label.c_str(), o.backend == "webgpu", has_gpu ? 0 : ImGuiSelectableFlags_Disabled) &&
+        o.backend != "webgpu") {
+      o.backend = "webgpu";
+      app.state.mark_dirty();
+    }
+    if (ImGui::Selectable("CPU (wasm)", o.backend == "cpu") && o.backend != "cpu") {
+      o.backend = "cpu";
+      app.state.mark_dirty();
+    }
+    ImGui::EndCombo();
+  }
+  help_marker("WebGPU runs the forward pass and the relevance sweep on the GPU (lrp, gradient, gradient x input; "
+              "the common CNN and MLP layers). Anything else, or a GPU failure, runs on the CPU (wasm) instead.");
+  if (!app.state.results().valid) return;
+  if (o.last_backend == "webgpu") {
+    ImGui::TextColored(kDimColor, "explained on WebGPU");
+  } else if (!o.last_fallback.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDimColor);
+    ImGui::TextWrapped("explained on the CPU: %s", o.last_fallback.c_str());
+    ImGui::PopStyleColor();
+  }
+}
+
 void explain_panel(App& app) {
   AppState& s = app.state;
   ImGui::PushItemWidth(-ImGui::GetFontSize() * 5.5f);
@@ -539,6 +569,7 @@ void explain_panel(App& app) {
     explain_settings(app, s.compare_settings, "compare");
     ImGui::Unindent();
   }
+  compute_on(app);
   ImGui::PopItemWidth();
 }
 

@@ -99,6 +99,10 @@ std::string snapshot(App& app) {
   j += ",\"busy\":" + std::string(computing(app) || app.state.dirty() ? "true" : "false");
   j += ",\"explaining\":" + std::string(app.offload.job != 0 ? "true" : "false");
   j += ",\"explainedIn\":" + std::string(app.offload.last_in_worker ? "\"worker\"" : "\"page\"");
+  j += ",\"computeOn\":" + json_escape(app.offload.backend);
+  j += ",\"gpuAdapter\":" + json_escape(app.offload.gpu_adapter);
+  j += ",\"explainedOn\":" + json_escape(app.offload.last_backend);
+  j += ",\"fallback\":" + json_escape(app.offload.last_fallback);
   j += ",\"notice\":" + json_escape(app.notice);
   j += ",\"colormap\":" + json_escape(app.colormap);
   j += ",\"lesson\":" + relscope::app::lessons_snapshot_json(app);   // app_lessons.cpp
@@ -199,7 +203,7 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 // method, composite, target ("pred" or an index), colormap, opacity, compare ("0"/"1"),
 // compare-method, compare-composite, compare-target, output (graph output index), prune / prune-mode (pruned-lrp), layer / channels / joint
 // (crp), samples / noise (smoothgrad), steps (integrated-gradients), row (table row / .npy sample), sample (demo
-// sample index), cancel (the explanation in flight; 1 when there was one), concepts / concept-* (app_concepts.cpp),
+// sample index), compute-on (webgpu | cpu: where the worker explains), cancel (the explanation in flight; 1 when there was one), concepts / concept-* (app_concepts.cpp),
 // lesson / lesson-step / model (app_lessons.cpp), variance / variance-* (app_variance.cpp). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
@@ -223,6 +227,10 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   else if (key == "samples") s.settings.samples = std::max(1, std::atoi(value.c_str()));   // smoothgrad
   else if (key == "steps") s.settings.steps = std::max(1, std::atoi(value.c_str()));       // integrated-gradients
   else if (key == "noise") s.settings.noise = static_cast<float>(std::atof(value.c_str()));
+  else if (key == "compute-on") {   // the Compute-on combo: "webgpu" (needs an adapter) or "cpu"
+    if (value != "cpu" && (value != "webgpu" || app.offload.gpu_adapter.empty())) return 0;
+    app.offload.backend = value;
+  }
   else if (key == "cancel") {   // the Cancel button next to "explaining..."
     const bool was = app.offload.job != 0;
     relscope::app::cancel_explanation(app, false);

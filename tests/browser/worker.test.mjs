@@ -79,8 +79,17 @@ test('canvas: explanations run in the worker; a long one can be cancelled and th
         const s = globalThis.relscopeAppState?.();
         return document.documentElement.dataset.relscope === 'ready' && s && s.prediction && s.computes > 0 && !s.busy;
       }, null, { timeout: 90_000 });
+      // On the CPU (wasm) in the worker, for a bit-for-bit comparison with the page's thread (the WebGPU path
+      // agrees to 1e-5: app_webgpu.test.mjs).
+      const onGpu = await state();
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('compute-on', 'cpu')), true);
+      await page.waitForFunction((n) => {
+        const st = globalThis.relscopeAppState();
+        return st.computes > n && !st.busy;
+      }, onGpu.computes, { timeout: 60_000 });
       const first = await state();
       assert.equal(first.explainedIn, 'worker', 'the heatmap was explained in the worker');
+      assert.equal(first.explainedOn, 'cpu');
       // The same numbers as the engine on the page's own thread (the JS API over the app's module).
       const same = await page.evaluate(async () => {
         const s = globalThis.relscopeAppState();

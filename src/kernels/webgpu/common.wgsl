@@ -28,9 +28,75 @@ fn ceil_div(a : i32, b : i32) -> i32 {
   return (a + b - 1) / b;
 }
 
+// ---- flat indices ------------------------------------------------------------------------------------------
+// Volumes are (d, h, w) triples, row-major: position p sits at (p.x * h + p.y) * w + p.z.
+fn volume(dims : vec3<i32>) -> u32 { return u32(dims.x * dims.y * dims.z); }
+fn flat3(p : vec3<i32>, dims : vec3<i32>) -> i32 { return (p.x * dims.y + p.y) * dims.z + p.z; }
+
+// Element `idx` of a stack of volumes of `dims`: idx = plane * volume(dims) + flat3(pos, dims).
+struct Element { plane : u32, pos : vec3<i32> }
+fn element_at(idx : u32, dims : vec3<i32>) -> Element {
+  let vol = volume(dims);
+  let o = idx % vol;
+  let w = u32(dims.z);
+  return Element(idx / vol, vec3<i32>(i32(o / (w * u32(dims.y))), i32((o / w) % u32(dims.y)), i32(o % w)));
+}
+
+// ---- windows (conv and pool) -------------------------------------------------------------------------------
+// The geometry words of a conv or pool step (program.h): the in, out, kernel, stride, dilation and pad_begin
+// triples, one after another from word CONV_GEOMETRY or POOL_GEOMETRY.
+struct Geometry { inp : vec3<i32>, out : vec3<i32>, k : vec3<i32>, s : vec3<i32>, dl : vec3<i32>, pb : vec3<i32> }
+const CONV_GEOMETRY : u32 = 5u;
+const POOL_GEOMETRY : u32 = 2u;
+fn geometry(first : u32) -> Geometry {
+  return Geometry(word3(first), word3(first + 3u), word3(first + 6u), word3(first + 9u), word3(first + 12u),
+                  word3(first + 15u));
+}
+
 // Kernel taps [lo, hi) of a window starting at `start` (= o * stride - pad_begin) that land in [0, size):
 // start + j * dil in [0, size) for j in [0, k).
 fn tap_lo(start : i32, dil : i32, k : i32) -> i32 { return clamp(ceil_div(-start, dil), 0, k); }
 fn tap_hi(start : i32, size : i32, dil : i32, lo : i32, k : i32) -> i32 {
   return clamp(ceil_div(size - start, dil), lo, k);
+}
+// The same for all three dims. Clipping the window once per dim is what keeps the loops over taps free of
+// bounds checks.
+struct Taps { lo : vec3<i32>, hi : vec3<i32> }
+fn window_taps(start : vec3<i32>, size : vec3<i32>, dil : vec3<i32>, k : vec3<i32>) -> Taps {
+  let lo = vec3<i32>(tap_lo(start.x, dil.x, k.x), tap_lo(start.y, dil.y, k.y), tap_lo(start.z, dil.z, k.z));
+  let hi = vec3<i32>(tap_hi(start.x, size.x, dil.x, lo.x, k.x), tap_hi(start.y, size.y, dil.y, lo.y, k.y),
+                     tap_hi(start.z, size.z, dil.z, lo.z, k.z));
+  return Taps(lo, hi);
+}
+
+// The window of output element `idx` (kernels with one invocation per output element): its plane, where it
+// starts in the input (tap j sits at start + j * dilation) and its taps in the input.
+struct Window { plane : u32, start : vec3<i32>, taps : Taps }
+fn output_window(g : Geometry, idx : u32) -> Window {
+  let e = element_at(idx, g.out);
+  let start = e.pos * g.s - g.pb;
+  return Window(e.plane, start, window_taps(start, g.inp, g.dl, g.k));
+}
+
+// The gathers of the backward kernels run one invocation per input element and sum over the windows that
+// hold it. gather_at: input element `idx`'s plane and p = its position + pad_begin, which is
+// o * stride + j * dilation for every output o whose window holds it at tap j.
+struct Gather { plane : u32, p : vec3<i32> }
+fn gather_at(g : Geometry, idx : u32) -> Gather {
+  let e = element_at(idx, g.inp);
+  return Gather(e.plane, e.pos + g.pb);
+}
+// One dim: the output whose window holds the input at p as its tap j, or -1 when there is none (p - j * dil is
+// negative, off the stride, or past the last output).
+fn window_holding(p : i32, j : i32, dil : i32, stride : i32, out : i32) -> i32 {
+  let t = p - j * dil;
+  if (t < 0 || t % stride != 0) { return -1; }
+  return select(-1, t / stride, t / stride < out);
+}
+
+// A conv step's channels: words 2 C, 3 M, 4 group; cg = C / group inputs and mg = M / group outputs a group.
+struct ConvChannels { C : u32, M : u32, cg : u32, mg : u32 }
+fn conv_channels() -> ConvChannels {
+  let group = word(4u);
+  return ConvChannels(word(2u), word(3u), word(2u) / group, word(3u) / group);
 }

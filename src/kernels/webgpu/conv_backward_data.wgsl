@@ -10,48 +10,30 @@
 fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>) {
   let idx = flat_id(gid, nwg);
   if (idx >= word(0u)) { return; }
-  let C = word(2u);
-  let M = word(3u);
-  let group = word(4u);
-  let inp = word3(5u);
-  let out = word3(8u);
-  let k = word3(11u);
-  let s = word3(14u);
-  let dl = word3(17u);
-  let pb = word3(20u);
-
-  let isz = u32(inp.x * inp.y * inp.z);
-  let i = idx % isz;
-  let nc = idx / isz;
-  let c = nc % C;
-  let n = nc / C;
-  let ix = i32(i % u32(inp.z));
-  let iy = i32((i / u32(inp.z)) % u32(inp.y));
-  let iz = i32(i / u32(inp.z * inp.y));
-
-  let cg = C / group;
-  let mg = M / group;
-  let g = c / cg;
-  let osz = u32(out.x * out.y * out.z);
-  let ksz = u32(k.x * k.y * k.z);
-  let dy0 = (n * M + g * mg) * osz;          // the group's first output plane of image n
-  let w0 = (g * mg * cg + c % cg) * ksz;     // w[g * mg, c % cg, 0]
-  let wstep = cg * ksz;                      // next output channel
-  let p = vec3<i32>(iz, iy, ix) + pb;        // i + pad_begin = o * stride + j * dilation
+  let g = geometry(CONV_GEOMETRY);
+  let ch = conv_channels();
+  let e = gather_at(g, idx);                 // plane n * C + c
+  let c = e.plane % ch.C;
+  let n = e.plane / ch.C;
+  let grp = c / ch.cg;
+  let osz = volume(g.out);
+  let ksz = volume(g.k);
+  let dy0 = (n * ch.M + grp * ch.mg) * osz;          // the group's first output plane of image n
+  let w0 = (grp * ch.mg * ch.cg + c % ch.cg) * ksz;  // w[grp * mg, c % cg, 0]
+  let wstep = ch.cg * ksz;                           // next output channel
   var acc = 0.0;
-  for (var jz = 0; jz < k.x; jz++) {
-    let tz = p.x - jz * dl.x;
-    if (tz < 0 || tz % s.x != 0 || tz / s.x >= out.x) { continue; }
-    for (var jy = 0; jy < k.y; jy++) {
-      let ty = p.y - jy * dl.y;
-      if (ty < 0 || ty % s.y != 0 || ty / s.y >= out.y) { continue; }
-      for (var jx = 0; jx < k.z; jx++) {
-        let tx = p.z - jx * dl.z;
-        if (tx < 0 || tx % s.z != 0 || tx / s.z >= out.z) { continue; }
-        let o = u32(((tz / s.x) * out.y + ty / s.y) * out.z + tx / s.z);
-        var di = dy0 + o;
-        var wi = w0 + u32((jz * k.y + jy) * k.z + jx);
-        for (var m = 0u; m < mg; m++) {
+  for (var jz = 0; jz < g.k.x; jz++) {
+    let oz = window_holding(e.p.x, jz, g.dl.x, g.s.x, g.out.x);
+    if (oz < 0) { continue; }
+    for (var jy = 0; jy < g.k.y; jy++) {
+      let oy = window_holding(e.p.y, jy, g.dl.y, g.s.y, g.out.y);
+      if (oy < 0) { continue; }
+      for (var jx = 0; jx < g.k.z; jx++) {
+        let ox = window_holding(e.p.z, jx, g.dl.z, g.s.z, g.out.z);
+        if (ox < 0) { continue; }
+        var di = dy0 + u32(flat3(vec3<i32>(oz, oy, ox), g.out));
+        var wi = w0 + u32(flat3(vec3<i32>(jz, jy, jx), g.k));
+        for (var m = 0u; m < ch.mg; m++) {
           acc += dy[di] * w[wi];
           di += osz;
           wi += wstep;

@@ -11,51 +11,28 @@
 fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>) {
   let idx = flat_id(gid, nwg);
   if (idx >= word(0u)) { return; }
-  let C = word(2u);
-  let M = word(3u);
-  let group = word(4u);
-  let inp = word3(5u);
-  let out = word3(8u);
-  let k = word3(11u);
-  let s = word3(14u);
-  let dl = word3(17u);
-  let pb = word3(20u);
+  let g = geometry(CONV_GEOMETRY);
+  let ch = conv_channels();
+  let win = output_window(g, idx);           // plane n * M + m
+  let m = win.plane % ch.M;
+  let n = win.plane / ch.M;
+  let t = win.taps;
 
-  // idx = ((n * M + m) * out_d + oz) * out_h + oy) * out_w + ox
-  let osz = u32(out.x * out.y * out.z);
-  let o = idx % osz;
-  let nm = idx / osz;
-  let m = nm % M;
-  let n = nm / M;
-  let ox = i32(o % u32(out.z));
-  let oy = i32((o / u32(out.z)) % u32(out.y));
-  let oz = i32(o / u32(out.z * out.y));
-
-  let cg = C / group;
-  let mg = M / group;
-  let g = m / mg;
-  let start = vec3<i32>(oz, oy, ox) * s - pb;
-  let lz = tap_lo(start.x, dl.x, k.x);
-  let hz = tap_hi(start.x, inp.x, dl.x, lz, k.x);
-  let ly = tap_lo(start.y, dl.y, k.y);
-  let hy = tap_hi(start.y, inp.y, dl.y, ly, k.y);
-  let lx = tap_lo(start.z, dl.z, k.z);
-  let hx = tap_hi(start.z, inp.z, dl.z, lx, k.z);
-
-  let isz = u32(inp.x * inp.y * inp.z);
-  let ksz = u32(k.x * k.y * k.z);
-  var xc = (n * C + g * cg) * isz;           // this group's first input plane
-  var wc = m * cg * ksz;                     // this output channel's first weight
+  let isz = volume(g.inp);
+  let ksz = volume(g.k);
+  var xc = (n * ch.C + (m / ch.mg) * ch.cg) * isz;   // this group's first input plane
+  var wc = m * ch.cg * ksz;                          // this output channel's first weight
   var acc = 0.0;
-  for (var c = 0u; c < cg; c++) {
-    for (var jz = lz; jz < hz; jz++) {
-      let iz = start.x + jz * dl.x;
-      for (var jy = ly; jy < hy; jy++) {
-        let iy = start.y + jy * dl.y;
-        let xrow = xc + u32((iz * inp.y + iy) * inp.z + start.z);   // + jx * dl.x, in the row for lx <= jx < hx
-        let wrow = wc + u32((jz * k.y + jy) * k.z);
-        for (var jx = lx; jx < hx; jx++) {
-          acc += x[xrow + u32(jx * dl.z)] * w[wrow + u32(jx)];
+  for (var c = 0u; c < ch.cg; c++) {
+    for (var jz = t.lo.x; jz < t.hi.x; jz++) {
+      let iz = win.start.x + jz * g.dl.x;
+      for (var jy = t.lo.y; jy < t.hi.y; jy++) {
+        let iy = win.start.y + jy * g.dl.y;
+        // the row's taps: x[xrow + jx * dilation_w] for t.lo.z <= jx < t.hi.z, all in the input
+        let xrow = xc + u32(flat3(vec3<i32>(iz, iy, win.start.z), g.inp));
+        let wrow = wc + u32(flat3(vec3<i32>(jz, jy, 0), g.k));
+        for (var jx = t.lo.z; jx < t.hi.z; jx++) {
+          acc += x[xrow + u32(jx * g.dl.z)] * w[wrow + u32(jx)];
         }
       }
     }

@@ -1,0 +1,174 @@
+// relscope/relevance/gpu_explain_detail.h — the state and helpers gpu_explain's source files share (not a public API).
+//
+// Sections: Builder (buffers, steps) | linear layers (gpu_program_builder.cpp) | compile state |
+//           forward pass (gpu_forward.cpp) | rules and the sweep (gpu_sweep.cpp)
+//
+// Buffer discipline: every graph value of the forward pass keeps its buffer (the sweep reads them); ops that
+// only reshape alias their input's buffer. Relevance buffers and work buffers come from a free list by size,
+// and go back to it as soon as the sweep is done with them; the GPU runs steps in order, so reuse is safe.
+#pragma once
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "graph/op_params.h"
+#include "relevance/gpu_explain.h"
+#include "relevance/linear_rule.h"
+
+namespace relscope::relevance::gpu_detail {
+
+using kernels::gpu::Ew;
+using kernels::gpu::Kernel;
+using kernels::gpu::Step;
+using kernels::gpu::float_word;
+
+[[noreturn]] inline void unsupported(const std::string& what) { fail(ErrorKind::Unsupported, what + " (the GPU path runs on the CPU instead)"); }
+
+// ---- Builder (buffers, steps) -----------------------------------------------------------------------------------
+struct Builder {
+  GpuExplanation& gx;
+  std::string key_prefix;
+  std::map<int64_t, std::vector<int>> free_by_size;
+  std::map<std::string, int> by_key;
+
+  kernels::gpu::Program& prog() { return gx.program; }
+
+  int fresh(int64_t words, const float* data = nullptr, std::string key = {}) {
+    gx.bytes += static_cast<uint64_t>(std::max<int64_t>(words, 1)) * 4;
+    return prog().add_buffer(words, data, std::move(key));
+  }
+  // A work buffer of `words` words; contents undefined (reused buffers keep old data).
+  int temp(int64_t words) {
+    auto it = free_by_size.find(words);
+    if (it != free_by_size.end() && !it->second.empty()) {
+      const int id = it->second.back();
+      it->second.pop_back();
+      return id;
+    }
+    return fresh(words);
+  }
+  void release(int id) {
+    if (id >= 0) free_by_size[prog().buffers[id].words].push_back(id);
+  }
+  // A constant buffer kept by the runner between runs under key_prefix + key (one buffer per key per program).
+  int constant(const std::string& key, const float* data, int64_t words) {
+    auto it = by_key.find(key);
+    if (it != by_key.end()) return it->second;
+    const int id = fresh(words, data, key_prefix + key);
+    by_key[key] = id;
+    return id;
+  }
+  // A buffer holding `data`, owned by the GpuExplanation (not kept between runs).
+  int owned(std::vector<float> data) {
+    auto p = std::make_shared<const std::vector<float>>(std::move(data));
+    gx.owned.push_back(p);
+    return fresh(static_cast<int64_t>(p->size()), p->data());
+  }
+
+  Step& step(Kernel k, int64_t count, std::initializer_list<int> bind) {
+    if (count > 0xffffffffll) fail(ErrorKind::Limit, "a GPU step of " + std::to_string(count) + " elements is more than 2^32");
+    Step s;
+    s.kernel = k;
+    s.words[0] = static_cast<uint32_t>(count);
+    int i = 0;
+    for (int b : bind) s.bind[i++] = b;
+    prog().steps.push_back(s);
+    return prog().steps.back();
+  }
+  void ew(Ew op, int64_t count, int a, int b, int c, int out, float f = 0.0f, int64_t inner = 1, int64_t channels = 0,
+          uint32_t mode = 0, float f2 = 0.0f) {
+    Step& s = step(Kernel::Elementwise, count, {a, b, c, out});
+    s.words[1] = static_cast<uint32_t>(op);
+    s.words[2] = static_cast<uint32_t>(inner);
+    s.words[3] = static_cast<uint32_t>(channels);
+    s.words[4] = float_word(f);
+    s.words[5] = mode;
+    s.words[6] = float_word(f2);
+  }
+  int copy_of(int src, int64_t n) {
+    const int t = temp(n);
+    ew(Ew::Copy, n, src, -1, -1, t);
+    return t;
+  }
+  int zeros(int64_t n) {
+    const int t = temp(n);
+    ew(Ew::Fill, n, -1, -1, -1, t, 0.0f);
+    return t;
+  }
+};
+
+void put3(Step& s, int at, const Dims3& d);
+
+// ---- linear layers (gpu_program_builder.cpp) --------------------------------------------------------------------
+void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out);
+void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int a, int64_t lda, int b, int64_t ldb,
+               int c, int64_t ldc, int64_t batch = 1, int64_t off_a = 0, int64_t off_b = 0, int64_t off_c = 0);
+// y = f(x; w) without bias.
+void linear_forward(Builder& B, const LinearLayer& L, int x, int w, int y);
+// dx = f^T(dy; w).
+void linear_backward(Builder& B, const LinearLayer& L, int dy, int w, int dx);
+int weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
+// The layer's bias under modifier m times `sign`, or -1 when it has none (or m zeroes it).
+int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign);
+void add_bias(Builder& B, const LinearLayer& L, int bias, int y);
+
+// ---- compile state -------------------------------------------------------------------------------------------------
+struct Compiler {
+  Builder B;
+  const Graph& g;
+  const Plan& p;
+  std::vector<int> buf;        // value id -> forward buffer (-1: none)
+  std::vector<bool> nonneg;    // value id -> known >= 0 (after a ReLU): x- of it is all zero
+  std::vector<int> rel;        // value id -> relevance buffer (-1: none yet)
+  std::map<int, Step> pools;   // output value -> its pool's forward step (the backward reuses the geometry)
+  std::map<int, int> bn_scale; // output value -> a BatchNormalization's per-channel scale buffer
+
+  int64_t numel(int v) const { return shape_numel(p.shapes[v]); }
+  bool varying(int v) const { return v >= 0 && !p.is_constant(v) && p.dtypes[v] == DType::Float32; }
+
+  // The buffer of a value: its forward buffer, or a constant's (uploaded once, kept by the runner).
+  int value(int v) {
+    if (buf[v] >= 0) return buf[v];
+    if (!p.is_constant(v)) fail(ErrorKind::Internal, "GPU program: value '" + g.values[v].name + "' has no buffer");
+    const Tensor& t = *p.constants[v];
+    if (t.dtype != DType::Float32) unsupported("value '" + g.values[v].name + "' is not float32");
+    buf[v] = B.constant("v" + std::to_string(v), t.f.data(), t.numel());
+    return buf[v];
+  }
+};
+
+// ---- forward pass (gpu_forward.cpp) -----------------------------------------------------------------------------
+// Clip's bounds: attributes before opset 11, optional constant inputs after.
+std::pair<float, float> clip_bounds(const Compiler& c, const Node& n);
+// Ops that only give their input another shape: on the GPU their output is their input's buffer.
+bool only_reshapes(Op op);
+void forward_node(Compiler& c, const Node& n);
+
+// ---- rules and the sweep (gpu_sweep.cpp) ------------------------------------------------------------------------
+struct NodeSweep {
+  Compiler& c;
+  const Node& n;
+  const Rule& rule;
+  std::string where;
+  int R = -1;             // relevance at the node's output
+  bool r_moved = false;   // R now belongs to an input
+
+  Builder& B() { return c.B; }
+  int64_t nx(size_t slot) const { return c.numel(n.inputs[slot]); }
+
+  // A contribution to input `slot`'s relevance from a buffer this rule made (it is consumed).
+  void give_fresh(size_t slot, int b);
+  // R itself passed on to input `slot` (the first taker gets the buffer, later ones a copy).
+  void give_R(size_t slot);
+  std::vector<size_t> varying_slots() const;
+  void need_same_shapes() const;
+};
+
+// The node's rule applied to s.R: relevance (or gradient) handed to its inputs through give_fresh / give_R.
+void apply_rule(NodeSweep& s);
+
+}  // namespace relscope::relevance::gpu_detail

@@ -1,0 +1,282 @@
+// relscope/relevance/gpu_sweep.cpp — the rules of the backward sweep as GPU steps, one node at a time.
+//
+// Sections: NodeSweep (handing relevance to inputs) | linear-layer rule | pool vjp | apply_rule
+#include "relevance/composite.h"
+#include "relevance/gpu_explain_detail.h"
+
+namespace relscope::relevance::gpu_detail {
+
+// ---- NodeSweep -------------------------------------------------------------------------------------------------------
+void NodeSweep::give_fresh(size_t slot, int b) {
+  int& r = c.rel[n.inputs[slot]];
+  if (r < 0) {
+    r = b;
+    return;
+  }
+  B().ew(Ew::Accumulate, nx(slot), b, -1, -1, r, 1.0f);
+  if (b != R) B().release(b);
+}
+
+void NodeSweep::give_R(size_t slot) {
+  if (!r_moved && c.rel[n.inputs[slot]] < 0) {
+    c.rel[n.inputs[slot]] = R;
+    r_moved = true;
+    return;
+  }
+  give_fresh(slot, B().copy_of(R, nx(slot)));
+}
+
+std::vector<size_t> NodeSweep::varying_slots() const {
+  std::vector<size_t> s;
+  for (size_t k = 0; k < n.inputs.size(); ++k)
+    if (c.varying(n.inputs[k])) s.push_back(k);
+  return s;
+}
+
+void NodeSweep::need_same_shapes() const {
+  for (size_t k : varying_slots())
+    if (c.p.shapes[n.inputs[k]] != c.p.shapes[n.outputs[0]]) unsupported(where + ": relevance through a broadcast");
+}
+
+namespace {
+
+// ---- linear-layer rule -------------------------------------------------------------------------------------------
+// x under input modifier m: a buffer (x itself, or a work buffer to release), or -1 when it is all zero.
+struct TermInput {
+  int buffer = -1;
+  bool temp = false;
+};
+
+TermInput term_input(Compiler& c, const LinearLayer& L, const Rule& r, InputMod m, int xv, const std::string& where) {
+  Builder& B = c.B;
+  const int x = c.value(xv);
+  const int64_t n = c.numel(xv);
+  switch (m) {
+    case InputMod::Identity: return {x, false};
+    case InputMod::Positive:
+      if (c.nonneg[xv]) return {x, false};
+      break;
+    case InputMod::Negative:
+      if (c.nonneg[xv]) return {-1, false};   // x- of a ReLU output: the CPU skips this term too
+      break;
+    case InputMod::Ones: {
+      const int t = B.temp(n);
+      B.ew(Ew::Fill, n, -1, -1, -1, t, 1.0f);
+      return {t, true};
+    }
+    case InputMod::Low:
+    case InputMod::High:
+      return {B.owned(bound_tensor(m == InputMod::Low ? r.low : r.high, L.x_shape, L.channel_axis, where)), false};
+  }
+  const int t = B.temp(n);
+  B.ew(m == InputMod::Positive ? Ew::Relu : Ew::Negative, n, x, -1, -1, t);
+  return {t, true};
+}
+
+// A linear layer's rule (rule.h): per group the stabilised sum of its terms' z, R / that, and each term's
+// x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule.
+int linear_rule(NodeSweep& s) {
+  Compiler& c = s.c;
+  Builder& B = c.B;
+  const Rule& r = s.rule;
+  const LinearLayer L = linear_layer(c.g, c.p, s.n);
+  const int xv = s.n.inputs[L.input_slot], y = c.value(s.n.outputs[0]);
+  const int64_t nx = c.numel(xv), ny = c.numel(s.n.outputs[0]);
+  std::vector<int> denom(r.groups.size());
+  for (int& d : denom) d = B.zeros(ny);
+  std::vector<TermInput> xs(r.terms.size());
+  std::vector<int> ws(r.terms.size(), -1);
+  for (size_t t = 0; t < r.terms.size(); ++t) {
+    const Term& term = r.terms[t];
+    xs[t] = term_input(c, L, r, term.input, xv, s.where);
+    const int d = denom[term.group];
+    if (xs[t].buffer >= 0) {
+      ws[t] = weight_buffer(B, L, term.weight, r.gamma);
+      const bool reruns = term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
+                          (term.bias == ParamMod::Identity || L.bias.empty());
+      if (reruns) {   // z is the recorded output, bias included
+        B.ew(Ew::Accumulate, ny, y, -1, -1, d, term.denom_sign);
+        continue;
+      }
+      const int z = B.temp(ny);
+      linear_forward(B, L, xs[t].buffer, ws[t], z);
+      B.ew(Ew::Accumulate, ny, z, -1, -1, d, term.denom_sign);
+      B.release(z);
+    }
+    const int bias = bias_buffer(B, L, term.bias, r.gamma, term.denom_sign);
+    if (bias >= 0) add_bias(B, L, bias, d);
+  }
+  std::vector<int> ratio(r.groups.size());
+  for (size_t gi = 0; gi < r.groups.size(); ++gi) {
+    const OutputMask mask = r.groups[gi].mask;
+    const uint32_t mode = mask == OutputMask::All ? 0 : mask == OutputMask::ZPositive ? 1 : 2;
+    ratio[gi] = B.temp(ny);
+    B.ew(Ew::StabDivide, ny, s.R, denom[gi], mode ? y : -1, ratio[gi], r.epsilon, 1, 0, mode);
+    B.release(denom[gi]);
+  }
+  const int out = B.zeros(nx);
+  const int grad = B.temp(nx);
+  for (size_t t = 0; t < r.terms.size(); ++t) {
+    if (xs[t].buffer < 0) continue;
+    linear_backward(B, L, ratio[r.terms[t].group], ws[t], grad);
+    B.ew(Ew::AccumulateProduct, nx, xs[t].buffer, grad, -1, out, r.terms[t].coef);
+    if (xs[t].temp) B.release(xs[t].buffer);
+  }
+  B.release(grad);
+  for (int rb : ratio) B.release(rb);
+  return out;
+}
+
+// ---- pool vjp ------------------------------------------------------------------------------------------------------
+// The vector-Jacobian product of a pool or GAP applied to `dy` (a fresh buffer of the input's size).
+int pool_vjp(NodeSweep& s, int dy) {
+  Builder& B = s.B();
+  const int64_t nx = s.nx(0);
+  const int dx = B.temp(nx);
+  if (s.n.op == Op::GlobalAveragePool) {
+    const int64_t size = nx / s.c.numel(s.n.outputs[0]);
+    B.ew(Ew::Expand, nx, dy, -1, -1, dx, 1.0f / static_cast<float>(size), size);
+    return dx;
+  }
+  Step st = s.c.pools.at(s.n.outputs[0]);
+  st.words[0] = static_cast<uint32_t>(nx);
+  if (st.kernel == Kernel::MaxPool) {
+    st.kernel = Kernel::MaxPoolBackward;
+    st.bind = {dy, st.bind[2], dx, -1};
+  } else {
+    st.kernel = Kernel::AvgPoolBackward;
+    st.bind = {dy, dx, -1, -1};
+  }
+  B.prog().steps.push_back(st);
+  return dx;
+}
+
+}  // namespace
+
+// ---- apply_rule ----------------------------------------------------------------------------------------------------
+void apply_rule(NodeSweep& s) {
+  Compiler& c = s.c;
+  Builder& B = c.B;
+  const Node& n = s.n;
+  const int64_t ny = c.numel(n.outputs[0]);
+  switch (s.rule.kind) {
+    case RuleKind::Linear:
+      s.give_fresh(linear_layer(c.g, c.p, n).input_slot, linear_rule(s));
+      return;
+    case RuleKind::Pass:
+      s.need_same_shapes();
+      for (size_t k : s.varying_slots()) s.give_R(k);
+      return;
+    case RuleKind::Norm: {
+      // x * vjp(R / stab(y))
+      const int ratio = B.temp(ny);
+      B.ew(Ew::StabDivide, ny, s.R, c.value(n.outputs[0]), -1, ratio, s.rule.epsilon);
+      if (n.op == Op::Add || n.op == Op::Sub) {
+        s.need_same_shapes();
+        for (size_t k : s.varying_slots()) {
+          const int t = B.zeros(ny);
+          B.ew(Ew::AccumulateProduct, ny, c.value(n.inputs[k]), ratio, -1, t, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
+          s.give_fresh(k, t);
+        }
+      } else if (n.op == Op::AveragePool || n.op == Op::GlobalAveragePool) {
+        const int g = pool_vjp(s, ratio);
+        const int t = B.temp(s.nx(0));
+        B.ew(Ew::Mul, s.nx(0), c.value(n.inputs[0]), g, -1, t);
+        B.release(g);
+        s.give_fresh(0, t);
+      } else {
+        unsupported(s.where + ": the norm rule on " + std::string(op_name(n.op)));
+      }
+      B.release(ratio);
+      return;
+    }
+    case RuleKind::Gradient:
+      if (only_reshapes(n.op)) {
+        if (c.varying(n.inputs[0])) s.give_R(0);
+        return;
+      }
+      switch (n.op) {
+        case Op::Conv:
+        case Op::ConvTranspose:
+        case Op::Gemm:
+        case Op::MatMul: {
+          const LinearLayer L = linear_layer(c.g, c.p, n);
+          const int dx = B.temp(c.numel(n.inputs[L.input_slot]));
+          linear_backward(B, L, s.R, weight_buffer(B, L, ParamMod::Identity, 0.0f), dx);
+          s.give_fresh(L.input_slot, dx);
+          return;
+        }
+        case Op::Relu: {
+          const int dx = B.temp(ny);
+          B.ew(Ew::ReluGrad, ny, s.R, c.value(n.inputs[0]), -1, dx);
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::MaxPool:
+        case Op::AveragePool:
+        case Op::GlobalAveragePool:
+        case Op::GlobalMaxPool:
+        case Op::ReduceMax:
+          s.give_fresh(0, pool_vjp(s, s.R));
+          return;
+        case Op::LeakyRelu: {
+          const int dx = B.temp(ny);
+          B.ew(Ew::LeakyReluGrad, ny, s.R, c.value(n.inputs[0]), -1, dx, n.attrs.get_float("alpha", 0.01f));
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::Clip: {
+          const auto [lo, hi] = clip_bounds(c, n);
+          const int dx = B.temp(ny);
+          B.ew(Ew::ClipGrad, ny, s.R, c.value(n.inputs[0]), -1, dx, lo, 1, 0, 0, hi);
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::Sigmoid:
+        case Op::Tanh: {
+          const int dx = B.temp(ny);
+          B.ew(n.op == Op::Sigmoid ? Ew::SigmoidGrad : Ew::TanhGrad, ny, s.R, -1, c.value(n.outputs[0]), dx);
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::Add:
+        case Op::Sub:
+          s.need_same_shapes();
+          for (size_t k : s.varying_slots()) {
+            if (n.op == Op::Sub && k == 1) {
+              const int t = B.zeros(ny);
+              B.ew(Ew::Accumulate, ny, s.R, -1, -1, t, -1.0f);
+              s.give_fresh(k, t);
+            } else {
+              s.give_R(k);
+            }
+          }
+          return;
+        case Op::Mul:
+          s.need_same_shapes();
+          for (size_t k : s.varying_slots()) {
+            const int t = B.temp(ny);
+            B.ew(Ew::Mul, ny, s.R, c.value(n.inputs[1 - k]), -1, t);
+            s.give_fresh(k, t);
+          }
+          return;
+        case Op::BatchNormalization: {
+          const Shape& xs = c.p.shapes[n.inputs[0]];
+          const int64_t C = xs.size() > 1 ? xs[1] : 1;
+          const int zero = B.zeros(C);
+          const int dx = B.temp(ny);
+          B.ew(Ew::ChannelAffine, ny, s.R, c.bn_scale.at(n.outputs[0]), zero, dx, 0.0f, ny / std::max<int64_t>(1, xs[0] * C), C);
+          B.release(zero);
+          s.give_fresh(0, dx);
+          return;
+        }
+        default:
+          unsupported(s.where + ": the gradient of " + std::string(op_name(n.op)));
+      }
+    case RuleKind::Softmax:
+    case RuleKind::Product:
+      unsupported(s.where + ": rule " + s.rule.name);
+  }
+}
+
+}  // namespace relscope::relevance::gpu_detail
