@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — issue 7's speed table: relscope native vs wasm (node) vs onnxruntime-web, ResNet-18, one run.
 #
-# usage: bench/run.sh [--rounds K] [--repeat R] [--native BIN] [--wasm JS] [--model M.onnx] [--no-ort] [--out FILE]
+# usage: bench/run.sh [--rounds K] [--repeat R] [--native BIN] [--wasm JS] [--model M.onnx] [--no-ort] [--no-webgpu]
+#                     [--out FILE]
 #   defaults: 3 rounds of 3 timed runs each, build/native/bin/relscope, build/wasm/bin/relscope.js,
 #   build/bench/resnet18.onnx (made by bench/make_resnet18.py with Debian's python3-torch if missing),
 #   writes bench/RESULTS.md.
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODE_PATH=/usr/share/nodejs NODE_OPTIONS=--no-experimental-fetch
 
-rounds=3 repeat=3 ort=1 out=bench/RESULTS.md
+rounds=3 repeat=3 ort=1 webgpu=1 out=bench/RESULTS.md
 native=build/native/bin/relscope wasm=build/wasm/bin/relscope.js model=build/bench/resnet18.onnx
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-ort) ort=0; shift ;;
+    --no-webgpu) webgpu=0; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +61,13 @@ for r in $(seq 1 "$rounds"); do
   [ "$ort" = 1 ] && node bench/ort_forward.mjs "$ortdir" "$model" 1,3,224,224 "$repeat" > "$logs/ort.$r"
   "$native" bench "$model" "${common[@]}" --threads 2 > "$logs/threads.$r"
 done
+# The browser row: WebGPU vs wasm in headless Chromium (bench/webgpu_explain.mjs), once: on SwiftShader (no GPU
+# here) one WebGPU explanation of ResNet-18 takes about a minute.
+if [ "$webgpu" = 1 ]; then
+  echo "[bench] WebGPU vs wasm in Chromium"
+  # (playwright-core does not load under --no-experimental-fetch)
+  env -u NODE_OPTIONS node bench/webgpu_explain.mjs "$model" 1 > "$logs/webgpu.1" 2>&1 || { echo "[bench] the WebGPU row failed:"; cat "$logs/webgpu.1"; }
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ------------------------------------------------------------------------------------------------------------

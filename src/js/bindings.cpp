@@ -23,6 +23,7 @@
 #include "relevance/explain.h"
 #include "kernels/webgpu/program.h"
 #include "core/limits.h"
+#include "kernels/kernels.h"
 
 using emscripten::val;
 
@@ -236,15 +237,11 @@ val js_explain_result(const ExplainResult& e) {
 constexpr size_t kStepWords = 37;   // kernel id, 32 words, 4 bindings (0xffffffff: unused)
 
 // {buffers: [{words, data: Float32Array view or null, key}], steps: Uint32Array (kStepWords per step), readback}
+// The data views point into wasm memory, and any allocation that grows it detaches them (as does passing a
+// std::string to JS, which mallocs): so everything else is built first, the views last, with nothing
+// allocated after them.
 val js_program(const kernels::gpu::Program& p) {
   val o = val::object(), buffers = val::array(), readback = val::array();
-  for (const auto& b : p.buffers) {
-    val d = val::object();
-    d.set("words", static_cast<double>(b.words));
-    d.set("data", b.data ? val(emscripten::typed_memory_view(static_cast<size_t>(b.words), b.data)) : val::null());
-    d.set("key", b.key);
-    buffers.call<void>("push", d);
-  }
   std::vector<uint32_t> flat(p.steps.size() * kStepWords);
   for (size_t k = 0; k < p.steps.size(); ++k) {
     uint32_t* w = flat.data() + k * kStepWords;
@@ -252,10 +249,20 @@ val js_program(const kernels::gpu::Program& p) {
     std::copy(p.steps[k].words.begin(), p.steps[k].words.end(), w + 1);
     for (int b = 0; b < 4; ++b) w[33 + b] = static_cast<uint32_t>(p.steps[k].bind[b]);
   }
-  for (int id : p.readback) readback.call<void>("push", id);
-  o.set("buffers", buffers);
   o.set("steps", val::global("Uint32Array").new_(emscripten::typed_memory_view(flat.size(), flat.data())));
+  for (int id : p.readback) readback.call<void>("push", id);
   o.set("readback", readback);
+  for (const auto& b : p.buffers) {
+    val d = val::object();
+    d.set("words", static_cast<double>(b.words));
+    d.set("key", b.key);
+    buffers.call<void>("push", d);
+  }
+  for (size_t k = 0; k < p.buffers.size(); ++k) {   // no allocation from here on
+    const auto& b = p.buffers[k];
+    buffers[k].set("data", b.data ? val(emscripten::typed_memory_view(static_cast<size_t>(b.words), b.data)) : val::null());
+  }
+  o.set("buffers", buffers);
   return o;
 }
 
@@ -284,16 +291,23 @@ val runProgramOnCpu(val prog) {
     const val buffers = prog["buffers"], steps = prog["steps"], readback = prog["readback"];
     if (!buffers.isArray() || !readback.isArray() || !val::global("ArrayBuffer").call<bool>("isView", steps))
       fail_input("runProgramOnCpu: expected {buffers: [...], steps: Uint32Array, readback: [...]}");
-    kernels::gpu::Program p;
+    // The data may be views into this module's memory (js_program's): copied out before anything here
+    // allocates, since a memory growth would detach them.
     const size_t nb = buffers["length"].as<size_t>();
+    val copies = val::array();
+    for (size_t k = 0; k < nb; ++k) {
+      const val data = buffers[k]["data"];
+      copies.call<void>("push", data.isNull() || data.isUndefined() ? val::null() : data.call<val>("slice"));
+    }
+    kernels::gpu::Program p;
     std::vector<std::vector<float>> store(nb);
     for (size_t k = 0; k < nb; ++k) {
       const double words = buffers[k]["words"].as<double>();
       if (!(words >= 1 && words <= static_cast<double>(limit_defaults().max_tensor_elements)) || words != std::floor(words))
         fail_input("runProgramOnCpu: buffer " + std::to_string(k) + " has a bad size");
       store[k].assign(static_cast<size_t>(words), 0.0f);
-      const val data = buffers[k]["data"];
-      if (!data.isNull() && !data.isUndefined()) {
+      const val data = copies[k];
+      if (!data.isNull()) {
         if (data["length"].as<double>() != words) fail_input("runProgramOnCpu: buffer " + std::to_string(k) + "'s data is not `words` long");
         copy_floats(data, store[k]);
       }
@@ -500,4 +514,9 @@ EMSCRIPTEN_BINDINGS(relscope) {
   emscripten::function("composites", &composites);
   emscripten::function("version", &version);
   emscripten::function("runProgramOnCpu", &runProgramOnCpu);
+  // CPU kernel threads (web/relscope.mjs sets them once, after loading the module). In a module built
+  // without -pthread setThreads() does nothing and threads() stays 1; in relscope_web_mt the caller must
+  // not ask for more than the worker pool + 1 (threads beyond it would wait for an event loop turn).
+  emscripten::function("setThreads", +[](int n) { relscope::kernels::set_threads(n); });
+  emscripten::function("threads", +[]() { return relscope::kernels::threads(); });
 }
