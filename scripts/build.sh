@@ -3,7 +3,8 @@
 #   (default: all; with targets, only those are built, e.g. `scripts/build.sh wasm relscope_web`)
 #
 #   native -> build/native  (Release, g++, Ninja when available)
-#   wasm   -> build/wasm    (emcmake, Release; CLI/tests run under node; browser module in build/wasm/web)
+#   wasm   -> build/wasm    (emcmake, Release; CLI/tests run under node; browser module in build/wasm/web;
+#                            RELSCOPE_WASM_BUILD names another folder, e.g. for -DRELSCOPE_WASM_THREADS=ON)
 #   asan   -> build/asan    (clang++-14, -O1 -g, ASan + UBSan, plus the libFuzzer targets of tests/fuzz;
 #                            not part of "all": scripts/test.sh and scripts/fuzz.sh build it; RELSCOPE_ASAN_BUILD
 #                            names another folder)
@@ -38,7 +39,7 @@ build_native() {
 }
 
 build_wasm() {
-  local dir=build/wasm t0=$SECONDS
+  local dir=${RELSCOPE_WASM_BUILD:-build/wasm} t0=$SECONDS
   # /work/shared/TOOLCHAIN.md: Debian's emscripten needs its node modules path, and node 20 must not
   # load the emitted .wasm through fetch.
   export NODE_PATH=/usr/share/nodejs

@@ -325,8 +325,13 @@ async function keepOffline(ms = 15000) {
     await navigator.serviceWorker.register('./sw.js');
     const reg = await navigator.serviceWorker.ready;
     // The worker's own files load in its context, not in this page's resource list.
-    const workerFiles = ['relscope_worker.mjs', 'relscope.mjs', 'relscope_web.js', 'relscope_web.wasm', 'relscope_webgpu.mjs',
-      'relscope_webgpu_shaders.mjs'].map((u) => new URL(u, location.href).href);
+    // The threaded module's files only when this build has them (relscope_build.mjs; the worker loads them on
+    // cross-origin isolated pages).
+    const { threaded } = await import('./relscope_build.mjs').catch(() => ({ threaded: false }));
+    const workerFiles = ['relscope_worker.mjs', 'relscope.mjs', 'relscope_build.mjs', 'relscope_web.js', 'relscope_web.wasm',
+      'relscope_webgpu.mjs', 'relscope_webgpu_shaders.mjs',
+      ...(threaded ? ['relscope_web_mt.js', 'relscope_web_mt.wasm', 'relscope_web_mt.worker.js'] : [])]
+      .map((u) => new URL(u, location.href).href);
     const urls = [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((e) => e.name),
       ...workerFiles, ...(await bundleUrls())];
     const channel = new MessageChannel();
@@ -401,10 +406,11 @@ async function main() {
     explainer = made;
     M.relscopeExplainInWorker = explainInWorker;
     M.relscopeCancelExplain = () => explainer.cancel();
-    // A WebGPU adapter in the worker makes it the canvas' default back-end (asked now, while the page loads:
-    // the bridge's files are fetched here, not after 'ready').
+    // A hardware WebGPU adapter in the worker makes it the canvas' default back-end; a software one (SwiftShader)
+    // is offered but not chosen. Asked now, while the page loads: the bridge's files come with the page.
     const gpu = await explainer.gpuInfo().catch(() => null);
-    M.ccall('relscope_app_gpu', null, ['string'], [gpu ? [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'adapter' : '']);
+    M.ccall('relscope_app_gpu', null, ['string', 'number'],
+      [gpu ? [gpu.vendor, gpu.architecture].filter(Boolean).join(' ') || 'adapter' : '', gpu?.software ? 1 : 0]);
   }
 
   const got = await demo;

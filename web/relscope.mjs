@@ -23,7 +23,9 @@
 //     GPU kernel) rejects with kind 'unsupported', GPU failures with kind 'gpu'. 'auto' uses the GPU when
 //     it can and otherwise explains on the CPU, saying why in the result's `fallback`. Results carry
 //     `backend` ('webgpu' | 'cpu'), WebGPU results `gpu`: {steps, buffers, uploadedBytes} (a model's weights
-//     stay on the GPU between explanations); rs.gpuInfo() -> the adapter's {vendor, architecture, description} or null.
+//     stay on the GPU between explanations); rs.gpuInfo() -> the adapter's {vendor, architecture, description,
+//     software} or null. 'auto' uses any adapter, also a software one (software: true, e.g. SwiftShader, which
+//     emulates the GPU on the CPU and is far slower than wasm); the canvas does not pick those by default.
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -32,6 +34,12 @@
 //     // reads INPUT files; refused (RelscopeError) when malformed, empty or not finite. Needs a model.
 //   createRelscope({limits: {maxMemoryMB, maxElements, maxFileMB, maxImagePixels}}): the resource limits
 //     for models and inputs loaded afterwards (defaults as the CLI's: 4096 MB, 2^28, 2048 MB, 64 Mpixel).
+//   createRelscope({threads: N}): CPU kernel threads. With N >= 2 and SharedArrayBuffer available (a page that
+//     is cross-origin isolated: COOP/COEP, as scripts/serve.mjs sends; node always) it loads the threaded
+//     module ./relscope_web_mt.js (built with -DRELSCOPE_WASM_THREADS=ON) with N - 1 pool workers, and
+//     otherwise ./relscope_web.js, as it does whenever the threaded files are missing. Default: in a
+//     cross-origin isolated page min(navigator.hardwareConcurrency, 4); elsewhere, and in node, 1 (opt in).
+//     rs.threads: the threads explanations actually use (1 on the single-threaded module).
 //
 // Variance heatmaps (same names as the CLI's flags, in params): a Gaussian head's mean or variance with
 // params {explain: 'mean'|'variance', 'mean-unit', 'var-unit', 'var-kind'} (the result's `explained` says
@@ -90,13 +98,76 @@ function inputsArg(x, what) {
   return Array.isArray(x) ? x.map((t, k) => tensorArg(t, `${what}[${k}]`)) : tensorArg(x, what);
 }
 
+// ---- module choice: threads ------------------------------------------------------------------------------
+const inNode = typeof process === 'object' && !!process.versions?.node;
+
+// Wasm threads need a shared memory: a page has SharedArrayBuffer only when it is cross-origin isolated.
+export function threadsAvailable() {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  return inNode || globalThis.crossOriginIsolated === true;
+}
+
+function threadsArg(threads) {
+  if (threads === undefined || threads === null) {
+    if (inNode || globalThis.crossOriginIsolated !== true) return 1;
+    return Math.max(1, Math.min(Number(globalThis.navigator?.hardwareConcurrency) || 1, 4));
+  }
+  const n = Number(threads);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw badInput(`threads: expected an integer from 1 to 64, got ${threads}`);
+  return n;
+}
+
+// Under node, pthread workers (worker_threads) would keep the process alive after the caller is done.
+function unrefNodeWorkers(M) {
+  const P = M.PThread;
+  if (!inNode || !P) return;
+  for (const w of [...P.unusedWorkers, ...P.runningWorkers]) w.unref?.();
+  const allocate = P.allocateUnusedWorker;
+  P.allocateUnusedWorker = function () {
+    allocate.call(P);
+    P.unusedWorkers[P.unusedWorkers.length - 1]?.unref?.();
+  };
+}
+
+// Whether the build beside this file has the threaded module: ./relscope_build.mjs, written by emscripten.cmake
+// in every wasm build (so a build without it causes no 404 on each page load; a build older than that file
+// counts as single-threaded).
+async function threadedBuilt() {
+  try {
+    return (await import('./relscope_build.mjs')).threaded === true;
+  } catch {
+    return false;
+  }
+}
+
+// The threaded module with n threads (n - 1 pool workers started before it resolves: a thread started
+// later would need the calling thread to yield, which a parallel region never does), or null when it is
+// not there (not built, or not served).
+async function loadThreaded(n, factoryOptions) {
+  if (!(await threadedBuilt())) return null;
+  let create;
+  try {
+    ({ default: create } = await import('./relscope_web_mt.js'));
+  } catch {
+    return null;
+  }
+  const M = await create({ ...factoryOptions, pthreadPoolSize: n - 1 });
+  unrefNodeWorkers(M);
+  M.setThreads(n);
+  return M;
+}
+
 // ---- createRelscope() -----------------------------------------------------------------------------------
 // options: passed to the Emscripten module factory (print, printErr, locateFile, wasmBinary, ...), except
 // `module`: an already instantiated Emscripten module that links src/js/bindings.cpp (the ImGui app's),
-// used instead of loading ./relscope_web.js.
+// used instead of loading ./relscope_web.js; `limits`; and `threads` (see the header).
 export async function createRelscope(options = {}) {
-  const { module: given, limits, ...factoryOptions } = options ?? {};
+  const { module: given, limits, threads, ...factoryOptions } = options ?? {};
   let M = given;
+  if (!M) {
+    const n = threadsArg(threads);
+    if (n >= 2 && threadsAvailable()) M = await loadThreaded(n, factoryOptions);
+  }
   if (!M) {
     const { default: createRelscopeModule } = await import('./relscope_web.js');
     M = await createRelscopeModule(factoryOptions);
@@ -168,6 +239,7 @@ export async function createRelscope(options = {}) {
   const api = {
     version: M.version(),
     module: M,
+    threads: typeof M.threads === 'function' ? M.threads() : 1,
 
     async loadModel(bytes, name = 'model.onnx') {
       const info = call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));

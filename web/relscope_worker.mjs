@@ -34,7 +34,7 @@ function serve() {
     try {
       if (fn === 'init') {
         rs = await createRelscope(args[0] ?? {});
-        port.postMessage({ id, result: { version: rs.version, methods: rs.methods(), composites: rs.composites() } });
+        port.postMessage({ id, result: { version: rs.version, threads: rs.threads, methods: rs.methods(), composites: rs.composites() } });
         return;
       }
       if (!rs || typeof rs[fn] !== 'function') throw new RelscopeError(`relscope worker: no method '${fn}'`, 'internal');
@@ -50,9 +50,9 @@ function serve() {
 if (isWorker) serve();
 
 // ---- client side: createRelscopeWorker() -------------------------------------------------------------
-// options: {limits} as for createRelscope(). Resolves once the worker has loaded the engine.
+// options: {limits, threads} as for createRelscope(). Resolves once the worker has loaded the engine.
 export async function createRelscopeWorker(options = {}) {
-  const { limits } = options ?? {};
+  const { limits, threads } = options ?? {};
   const pending = new Map();   // id -> {resolve, reject}
   let worker = null, ready = null, nextId = 1, closed = false, info = null;
   let model = null;            // {bytes, name} of the loaded model: re-loaded by a fresh worker
@@ -93,7 +93,7 @@ export async function createRelscopeWorker(options = {}) {
       worker.onerror = (e) => { e.preventDefault?.(); onCrash(e.message || 'worker error'); };
     }
     ready = (async () => {
-      info = await send('init', [{ limits }]);
+      info = await send('init', [{ limits, threads }]);
       if (model) await send('loadModel', [model.bytes, model.name]);
       for (const m of members) await send('loadEnsembleMember', [m.bytes, m.name]);
     })();
@@ -116,6 +116,7 @@ export async function createRelscopeWorker(options = {}) {
   const api = {
     version: info.version,
     module: null,   // the engine lives in the worker
+    get threads() { return info.threads; },
 
     async loadModel(bytes, name = 'model.onnx') {
       const own = keep(bytes);

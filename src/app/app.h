@@ -43,9 +43,10 @@ struct Offload {
   std::string worker_model;            // hash of the model the worker holds ("" : none / unknown)
   bool last_in_worker = false;         // the results on screen were explained in the worker
   // Where the worker explains: "webgpu" (its GPU path, falling back to the CPU with a reason; the default
-  // when the page found an adapter) or "cpu" (wasm). The Compute-on combo and relscopeAppSet('backend').
+  // when the page found a hardware adapter) or "cpu" (wasm). The Compute-on combo and relscopeAppSet('backend').
   std::string backend = "cpu";
   std::string gpu_adapter;             // the page's WebGPU adapter ("" : none)
+  bool gpu_software = false;           // ... emulated on the CPU (SwiftShader): offered, not the default
   std::string got_backend, got_fallback;    // of the explanations in flight
   std::string last_backend = "cpu";    // where the results on screen were computed ("webgpu" | "cpu")
   std::string last_fallback;           // why they were not computed on the GPU although it was chosen

@@ -146,11 +146,13 @@ using relscope::app::the_app;
 
 extern "C" {
 
-// The page's WebGPU adapter ("" : none), found while the page loads: with one, the worker explains there.
-EMSCRIPTEN_KEEPALIVE void relscope_app_gpu(const char* adapter) {
+// The page's WebGPU adapter ("" : none), found while the page loads: with a hardware one the worker explains
+// there; a software one (SwiftShader: the GPU emulated on the CPU, far slower than wasm) is offered, not chosen.
+EMSCRIPTEN_KEEPALIVE void relscope_app_gpu(const char* adapter, int software) {
   App& app = the_app();
   app.offload.gpu_adapter = adapter;
-  app.offload.backend = app.offload.gpu_adapter.empty() ? "cpu" : "webgpu";
+  app.offload.gpu_software = software != 0;
+  app.offload.backend = app.offload.gpu_adapter.empty() || software ? "cpu" : "webgpu";
   relscope::app::publish_state(app);
 }
 

@@ -515,12 +515,13 @@ void explain_settings(App& app, ExplainSettings& e, const char* id) {
   ImGui::PopID();
 }
 
-// Where the worker explains (app_offload.cpp): WebGPU when the page found an adapter, else wasm. What WebGPU
+// Where the worker explains (app_offload.cpp): WebGPU when the page found a hardware adapter, else wasm. What WebGPU
 // cannot run (some methods and ops) runs on the CPU, and the panel says why.
 void compute_on(App& app) {
   Offload& o = app.offload;
   const bool has_gpu = !o.gpu_adapter.empty();
-  const std::string gpu_label = has_gpu ? "WebGPU (" + o.gpu_adapter + ")" : "WebGPU (no adapter here)";
+  const std::string gpu_label = !has_gpu ? "WebGPU (no adapter here)"
+                                : "WebGPU (" + o.gpu_adapter + (o.gpu_software ? ", software: slower than wasm)" : ")");
   if (ImGui::BeginCombo("compute on", o.backend == "webgpu" ? gpu_label.c_str() : "CPU (wasm)")) {
     if (ImGui::Selectable(gpu_label.c_str(), o.backend == "webgpu", has_gpu ? 0 : ImGuiSelectableFlags_Disabled) &&
         o.backend != "webgpu") {

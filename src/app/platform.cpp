@@ -101,6 +101,7 @@ std::string snapshot(App& app) {
   j += ",\"explainedIn\":" + std::string(app.offload.last_in_worker ? "\"worker\"" : "\"page\"");
   j += ",\"computeOn\":" + json_escape(app.offload.backend);
   j += ",\"gpuAdapter\":" + json_escape(app.offload.gpu_adapter);
+  j += ",\"gpuSoftware\":" + std::string(app.offload.gpu_software ? "true" : "false");
   j += ",\"explainedOn\":" + json_escape(app.offload.last_backend);
   j += ",\"fallback\":" + json_escape(app.offload.last_fallback);
   j += ",\"notice\":" + json_escape(app.notice);

@@ -1,5 +1,6 @@
-// relscope browser test — the canvas explains on WebGPU when the page has an adapter (SwiftShader here): the
-// worker's GPU path gives the heatmap the CPU engine gives (normalised max error <= 1e-5), the Compute-on
+// relscope browser test — the canvas offers WebGPU when the page has an adapter (SwiftShader here: a software
+// one, so not chosen by default; a hardware adapter would be): on WebGPU the worker's GPU path gives the
+// heatmap the CPU engine gives (normalised max error <= 1e-5), the Compute-on
 // choice switches to the CPU (wasm) and back, a method the GPU path does not run (smoothgrad) runs on the CPU
 // with the reason shown, and the page fetches nothing after it said 'ready' (the bridge loads with the page).
 import test from 'node:test';
@@ -14,7 +15,7 @@ const skip = !fs.existsSync(APP_JS) ? `no app build (${path.relative(ROOT, APP_J
   : !fs.existsSync(path.join(WASM_BUILD, 'web', 'relscope_webgpu.mjs')) ? 'no WebGPU bridge in the build' : false;
 const fx = appFixture(skip);
 
-test('canvas: WebGPU by default with an adapter, the same heatmap as the CPU, fallback with a reason',
+test('canvas: WebGPU offered (software adapter: not by default), the same heatmap as the CPU, fallback with a reason',
   { skip, timeout: 240_000 }, async () => {
     const page = await fx.browser.newPage({ viewport: { width: 1024, height: 700 } });
     const seen = watchPage(page);
@@ -51,7 +52,12 @@ test('canvas: WebGPU by default with an adapter, the same heatmap as the CPU, fa
       const requestsAtReady = seen.requests.length;
       let s = await state();
       assert.match(s.gpuAdapter, /swiftshader/, 'the worker found the SwiftShader adapter');
-      assert.equal(s.computeOn, 'webgpu', 'an adapter makes WebGPU the default');
+      assert.equal(s.gpuSoftware, true, 'SwiftShader is a software adapter');
+      assert.equal(s.computeOn, 'cpu', 'a software adapter is offered, not chosen');
+      assert.equal(s.explainedOn, 'cpu');
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('compute-on', 'webgpu')), true);
+      await settled(s.computes);
+      s = await state();
       assert.equal(s.explainedOn, 'webgpu', `fallback: ${s.fallback}`);
       assert.equal(s.fallback, '');
       const gpuErr = await errorVsCpu();

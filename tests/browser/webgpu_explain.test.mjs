@@ -1,6 +1,6 @@
 // relscope browser test — explanations on WebGPU (headless Chromium, SwiftShader; flags in _harness.mjs) equal
 // the wasm CPU engine's on every bundled model the GPU path runs, for every composite and the gradient
-// methods (normalised max error <= 1e-5, same targets); backend 'auto' picks WebGPU when there is an
+// methods, and for every linear-layer rule set per node (normalised max error <= 1e-5, same targets); backend 'auto' picks WebGPU when there is an
 // adapter; what the GPU path does not run (the attention model, smoothgrad) falls back to the CPU with the
 // reason; and a model's weights stay on the GPU between explanations. Kernel by kernel: webgpu_kernels.test.mjs.
 import test from 'node:test';
@@ -52,6 +52,29 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
             sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets), nonzero: top > 1e-20 });
         }
       }
+      // Every linear-layer rule by per-node overrides on the ResNet (strided convs, residual Adds, BatchNorm
+      // merged): each rule on all its linear layers, and a mix.
+      const resnet = new Uint8Array(await (await fetch(models[1])).arrayBuffer());
+      const rinfo = await rs.loadModel(resnet, 'model.onnx');
+      const linear = rinfo.ops.filter((o) => o.op === 'Conv' || o.op === 'Gemm').map((o) => o.name);
+      const rshape = rinfo.inputs[0].shape.map((d) => d ?? 1);
+      const rx = Float32Array.from({ length: rshape.reduce((a, b) => a * b, 1) }, rand);
+      const specs = ['epsilon:0.01', 'zplus', 'alphabeta:2,1', 'alphabeta:1,0', 'gamma:0.5', 'zbox:-2,2', 'flat', 'wsquare', 'mix'];
+      for (const spec of specs) {
+        const rules = Object.fromEntries(linear.map((name, k) => [name,
+          spec !== 'mix' ? spec : ['zbox:-2,2', 'gamma:0.25', 'alphabeta:2,1', 'zplus', 'epsilon'][Math.min(k, 4)]]));
+        const request = { data: rx, shape: rshape, method: 'lrp', composite: 'epsilon', params: { rules } };
+        const cpu = await rs.explain({ ...request, backend: 'cpu' });
+        const gpu = await rs.explain({ ...request, backend: 'webgpu' });
+        let top = 1e-30, err = 0;
+        for (let k = 0; k < cpu.relevance.length; ++k) {
+          top = Math.max(top, Math.abs(cpu.relevance[k]));
+          err = Math.max(err, Math.abs(gpu.relevance[k] - cpu.relevance[k]));
+        }
+        out.results.push({ file: 'fashion_resnet rules', method: 'lrp', composite: spec, err: err / top, outErr: 0,
+          backend: gpu.backend, sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets), nonzero: top > 1e-20 });
+      }
+
       // auto: the GPU when it can; the attention model and smoothgrad fall back, saying why.
       const demo = new Uint8Array(await (await fetch(models[0])).arrayBuffer());
       await rs.loadModel(demo, 'fashion_cnn.onnx');
@@ -82,7 +105,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
     assert.ok(r.first.uploadedBytes > 200_000, JSON.stringify(r.first));
     assert.ok(r.second.uploadedBytes < 20_000, JSON.stringify(r.second));
     assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');
-    assert.equal(r.results.length, 5 * 8);
+    assert.equal(r.info.software, true, 'and says it is a software one');
+    assert.equal(r.results.length, 5 * 8 + 9);
     for (const c of r.results) {
       const what = `${c.file} ${c.method} ${c.composite ?? ''}`;
       assert.equal(c.backend, 'webgpu', what);

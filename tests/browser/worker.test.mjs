@@ -79,8 +79,8 @@ test('canvas: explanations run in the worker; a long one can be cancelled and th
         const s = globalThis.relscopeAppState?.();
         return document.documentElement.dataset.relscope === 'ready' && s && s.prediction && s.computes > 0 && !s.busy;
       }, null, { timeout: 90_000 });
-      // On the CPU (wasm) in the worker, for a bit-for-bit comparison with the page's thread (the WebGPU path
-      // agrees to 1e-5: app_webgpu.test.mjs).
+      // On the CPU (wasm) in the worker (the default with this software adapter; set anyway), for a bit-for-bit
+      // comparison with the page's thread (the WebGPU path agrees to 1e-5: app_webgpu.test.mjs).
       const onGpu = await state();
       assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('compute-on', 'cpu')), true);
       await page.waitForFunction((n) => {

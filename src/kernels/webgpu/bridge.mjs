@@ -92,6 +92,10 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
 
   const ai = adapter.info || {};
   const info = { vendor: ai.vendor || '', architecture: ai.architecture || '', description: ai.description || '' };
+  // A software adapter (SwiftShader, llvmpipe, WARP) emulates the GPU on the CPU, far slower than wasm: front
+  // ends should not pick it by default.
+  info.software = Boolean(adapter.isFallbackAdapter || ai.isFallbackAdapter ||
+    /swiftshader|llvmpipe|lavapipe|softpipe|warp|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`));
   const dl = device.limits;
   const limits = {
     maxStorageBufferBindingSize: dl.maxStorageBufferBindingSize,
