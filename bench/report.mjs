@@ -46,6 +46,7 @@ const webgpuLog = read('webgpu', 1);
 const webgpu = {
   cw: time(webgpuLog, 'chromium wasm explain'), gw: time(webgpuLog, 'webgpu explain'),
   adapter: (webgpuLog.match(/^adapter: (.*)$/m) || [])[1] || null,
+  threads: (webgpuLog.match(/^chromium wasm threads: (\d+)/m) || [])[1] || '?',
   agreement: Number((webgpuLog.match(/^webgpu agreement: ([0-9.e+-]+)/m) || [])[1]),
 };
 
@@ -76,7 +77,7 @@ for (const [name, num, den, target, ok, cpuMeaningful] of rows) {
 }
 if (webgpu.gw && webgpu.cw) {
   const r = webgpu.gw.wall / webgpu.cw.wall;
-  md += `| WebGPU explain / wasm explain in Chromium (adapter: ${webgpu.adapter}) | correct; faster on a real GPU | ${f(r)} | n/a | `;
+  md += `| WebGPU explain / wasm explain (${webgpu.threads} threads) in Chromium (adapter: ${webgpu.adapter}) | correct; faster on a real GPU | ${f(r)} | n/a | `;
   md += `agrees to ${webgpu.agreement.toExponential(1)} of max abs R; speed: no real GPU here |\n`;
 } else {
   md += `| WebGPU explain / wasm explain in Chromium | correct; faster on a real GPU | skipped | n/a | - |\n`;
@@ -85,7 +86,7 @@ md += `\n| median time (ms) | wall | process CPU |\n|---|---|---|\n`;
 for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'], ['wasm forward', 'wf'], ['wasm explain', 'we'],
   ['onnxruntime-web forward', 'of'], ['native forward, 2 threads', 't2'], ['native forward, 1 thread (same run)', 't1']])
   md += `| ${name} | ${f(abs(key, 'wall'), 1)} | ${f(abs(key, 'cpu'), 1)} |\n`;
-if (webgpu.gw) md += `| Chromium wasm explain (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
+if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size).\n`;
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;

@@ -2,7 +2,8 @@
 // Chromium on WebGPU vs on wasm (the same page, the same JS API, interleaved), and how far apart they are.
 //
 // usage: node bench/webgpu_explain.mjs MODEL.onnx REPEAT [C,H,W]
-// prints: "adapter: <vendor architecture>", "chromium wasm explain: X ms (cpu -1 ms)", "webgpu explain: Y ms
+// prints: "adapter: <vendor architecture>", "chromium wasm threads: N" (the page is cross-origin isolated, so
+// the JS API runs its threaded module), "chromium wasm explain: X ms (cpu -1 ms)", "webgpu explain: Y ms
 // (cpu -1 ms)" (medians of REPEAT timed runs after one warm-up each; wall clock in the page) and
 // "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|). Here WebGPU runs on SwiftShader, Chromium's CPU
 // implementation of Vulkan: the row shows correctness and what the GPU path costs without a GPU, not the
@@ -52,10 +53,11 @@ try {
     }
     const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const info = await rs.gpuInfo();
-    return { cpu: med(cpu), gpu: med(gpu), err: err / top, adapter: info ? `${info.vendor} ${info.architecture}`.trim() : 'none',
+    return { threads: rs.threads ?? 1, cpu: med(cpu), gpu: med(gpu), err: err / top, adapter: info ? `${info.vendor} ${info.architecture}`.trim() : 'none',
       steps: gpu0.e.gpu?.steps, sameTarget: gpu0.e.targets[0] === cpu0.e.targets[0] };
   }, { repeat, chw: chwArg.split(',').map(Number) });
   console.log(`adapter: ${r.adapter}`);
+  console.log(`chromium wasm threads: ${r.threads}`);
   console.log(`chromium wasm explain: ${r.cpu.toFixed(1)} ms (cpu -1 ms)`);
   console.log(`webgpu explain: ${r.gpu.toFixed(1)} ms (cpu -1 ms)`);
   console.log(`webgpu agreement: ${r.err.toExponential(2)} (${r.steps} GPU steps, same target: ${r.sameTarget})`);
