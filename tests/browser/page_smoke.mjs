@@ -41,6 +41,7 @@ test('minimal page loads the JS API in Chromium and runs a model', { skip: noWeb
       functions: ['loadModel', 'predict', 'explain', 'rules', 'methods', 'composites']
         .filter((f) => typeof globalThis.relscope?.[f] === 'function'),
       hasModule: typeof globalThis.relscope?.module === 'object',
+      threads: globalThis.relscope?.threads,
       methods: globalThis.relscope?.methods?.(),
     }));
     assert.match(info.version ?? '', /^\d+\.\d+\.\d+/, 'globalThis.relscope.version');
@@ -85,7 +86,9 @@ test('minimal page loads the JS API in Chromium and runs a model', { skip: noWeb
     const offOrigin = seen.requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:'));
     assert.deepEqual(offOrigin, [], 'every request goes to the page\'s own origin');
     assert.ok(seen.requests.some((u) => u.endsWith('/relscope.mjs')), 'the JS API module was fetched');
-    assert.ok(seen.requests.some((u) => u.endsWith('/relscope_web.wasm')), 'the .wasm was fetched');
+    // Cross-origin isolated: the threaded module when the build has it and the machine has 2+ cores.
+    const wasm = info.threads >= 2 ? '/relscope_web_mt.wasm' : '/relscope_web.wasm';
+    assert.ok(seen.requests.some((u) => u.endsWith(wasm)), `${wasm} was fetched (threads: ${info.threads})`);
   } finally {
     await browser.close();
     await server.close();

@@ -42,6 +42,7 @@ const KERNELS = [
   { name: 'row_mean', access: 'rw' },               // [x, y]
   { name: 'seed', access: 'rww' },                  // [y, seed, targets]
 ];
+const CONV_FORWARD = 0;
 const GEMM = 2;
 const STEP_WORDS = 37;
 const UNUSED = 0xffffffff;
@@ -54,6 +55,11 @@ const GEMM_TILE = 64;         // gemm: one 16x16 workgroup per 64x64 tile of C
 // and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count).
 // gemm: (ceil(N/64), ceil(M/64), batch), each capped; the shader strides over what the grid leaves out.
 function dispatchSize(kernel, words, maxDim) {
+  if (kernel === CONV_FORWARD) {   // an implicit GEMM per (image, group): 64x64 tiles of (channels, positions)
+    const planes = words[1] * words[4], mg = words[3] / words[4], osz = words[8] * words[9] * words[10];
+    if (planes === 0 || mg === 0 || osz === 0) return null;
+    return [Math.min(Math.ceil(osz / GEMM_TILE), maxDim), Math.min(Math.ceil(mg / GEMM_TILE), maxDim), Math.min(planes, maxDim)];
+  }
   if (kernel === GEMM) {
     const M = words[1], N = words[2], batch = words[9];
     if (M === 0 || N === 0 || batch === 0) return null;

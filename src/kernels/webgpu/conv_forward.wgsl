@@ -1,44 +1,98 @@
-// relscope/kernels/webgpu/conv_forward.wgsl — y = conv(x, w) (+ b), direct: one invocation per output element.
-// Bindings [x, w, b, y]; words: 0 count = N*M*out, 1 N, 2 C, 3 M, 4 group, 5-7 in, 8-10 out, 11-13 kernel,
-// 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias. Geometry triples are (d, h, w).
-// The window is clipped to the input once per dim (tap ranges), so the inner loops carry no bounds checks.
+// relscope/kernels/webgpu/conv_forward.wgsl — y = conv(x, w) (+ b) as an implicit GEMM, tiled like gemm.wgsl.
+// Bindings [x, w, b, y]; words: 0 count = N*M*out (not used), 1 N, 2 C, 3 M, 4 group, 5-7 in, 8-10 out,
+// 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias. Geometry triples are (d, h, w).
+// Per image n and group g: Y(m, p) = sum_k W(m, k) X(k, p) with m < mg output channels, p < out positions and
+// k = (c, tap) < cg * kernel taps: W is the group's weights as they lie (row m, K contiguous), X the im2col
+// matrix, gathered while staging (a tap outside the input reads 0), never stored. A 16x16 workgroup computes a
+// 64x64 tile of Y (4x4 per invocation) staging 64x16 of W and 16x64 of X per K step in workgroup memory: every
+// input value is read from memory once per tile instead of once per output, which is what a GPU needs.
+// Dispatch (bridge): workgroups (ceil(out/64), ceil(mg/64), N * group), each dimension capped at
+// maxComputeWorkgroupsPerDimension; the kernel strides over tiles and planes past the grid.
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> w : array<f32>;
 @group(0) @binding(3) var<storage, read> b : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>) {
-  let idx = flat_id(gid, nwg);
-  if (idx >= word(0u)) { return; }
+const TILE : u32 = 64u;
+const TK : u32 = 16u;
+var<workgroup> Ws : array<array<f32, 64>, 16>;   // Ws[kk][i]: W(m0 + i, k0 + kk)
+var<workgroup> Xs : array<array<f32, 64>, 16>;   // Xs[kk][j]: X(k0 + kk, p0 + j)
+
+// X(k, p) for image n, group g: tap (c, t) of output position p, 0 outside the input (padding).
+fn im2col_at(g : Geometry, xbase : u32, k : u32, p : u32) -> f32 {
+  let ksz = volume(g.k);
+  let c = k / ksz;
+  let tap = element_at(k % ksz, g.k).pos;
+  let o = element_at(p, g.out).pos;
+  let at = o * g.s - g.pb + tap * g.dl;
+  if (any(at < vec3<i32>(0)) || any(at >= g.inp)) { return 0.0; }
+  return x[xbase + c * volume(g.inp) + u32(flat3(at, g.inp))];
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wid : vec3<u32>,
+        @builtin(num_workgroups) nwg : vec3<u32>) {
   let g = geometry(CONV_GEOMETRY);
   let ch = conv_channels();
-  let win = output_window(g, idx);           // plane n * M + m
-  let m = win.plane % ch.M;
-  let n = win.plane / ch.M;
-  let t = win.taps;
-
-  let isz = volume(g.inp);
-  let ksz = volume(g.k);
-  var xc = (n * ch.C + (m / ch.mg) * ch.cg) * isz;   // this group's first input plane
-  var wc = m * ch.cg * ksz;                          // this output channel's first weight
-  var acc = 0.0;
-  for (var c = 0u; c < ch.cg; c++) {
-    for (var jz = t.lo.x; jz < t.hi.x; jz++) {
-      let iz = win.start.x + jz * g.dl.x;
-      for (var jy = t.lo.y; jy < t.hi.y; jy++) {
-        let iy = win.start.y + jy * g.dl.y;
-        // the row's taps: x[xrow + jx * dilation_w] for t.lo.z <= jx < t.hi.z, all in the input
-        let xrow = xc + u32(flat3(vec3<i32>(iz, iy, win.start.z), g.inp));
-        let wrow = wc + u32(flat3(vec3<i32>(jz, jy, 0), g.k));
-        for (var jx = t.lo.z; jx < t.hi.z; jx++) {
-          acc += x[xrow + u32(jx * g.dl.z)] * w[wrow + u32(jx)];
+  let groups = word(4u);
+  let planes = word(1u) * groups;
+  let osz = volume(g.out);
+  let kdim = ch.cg * volume(g.k);
+  let tiles_p = (osz + TILE - 1u) / TILE;
+  let tiles_m = (ch.mg + TILE - 1u) / TILE;
+  let t = lid.y * 16u + lid.x;   // 0..255: stages 4 elements of each tile
+  for (var plane = wid.z; plane < planes; plane += nwg.z) {
+    let n = plane / groups;
+    let grp = plane % groups;
+    let xbase = (n * ch.C + grp * ch.cg) * volume(g.inp);
+    let wbase = grp * ch.mg * kdim;
+    let ybase = (n * ch.M + grp * ch.mg) * osz;
+    for (var tm = wid.y; tm < tiles_m; tm += nwg.y) {
+      for (var tp = wid.x; tp < tiles_p; tp += nwg.x) {
+        let m0 = tm * TILE;
+        let p0 = tp * TILE;
+        var acc : array<array<f32, 4>, 4>;
+        for (var r = 0u; r < 4u; r++) { for (var q = 0u; q < 4u; q++) { acc[r][q] = 0.0; } }
+        for (var k0 = 0u; k0 < kdim; k0 += TK) {
+          // Element e = t + 256 * r of each 16x64 tile: W along k (its rows are contiguous), X along p.
+          for (var r = 0u; r < 4u; r++) {
+            let e = t + 256u * r;
+            let wk = e % 16u;
+            let wi = e / 16u;
+            var wv = 0.0;
+            if (m0 + wi < ch.mg && k0 + wk < kdim) { wv = w[wbase + (m0 + wi) * kdim + k0 + wk]; }
+            Ws[wk][wi] = wv;
+            let xk = e / 64u;
+            let xj = e % 64u;
+            var xv = 0.0;
+            if (k0 + xk < kdim && p0 + xj < osz) { xv = im2col_at(g, xbase, k0 + xk, p0 + xj); }
+            Xs[xk][xj] = xv;
+          }
+          workgroupBarrier();
+          for (var kk = 0u; kk < TK; kk++) {
+            var av : array<f32, 4>;
+            var bv : array<f32, 4>;
+            for (var r = 0u; r < 4u; r++) {
+              av[r] = Ws[kk][lid.y + 16u * r];
+              bv[r] = Xs[kk][lid.x + 16u * r];
+            }
+            for (var r = 0u; r < 4u; r++) {
+              for (var q = 0u; q < 4u; q++) { acc[r][q] += av[r] * bv[q]; }
+            }
+          }
+          workgroupBarrier();
+        }
+        for (var r = 0u; r < 4u; r++) {
+          let m = m0 + lid.y + 16u * r;
+          if (m >= ch.mg) { continue; }
+          var bias = 0.0;
+          if (word(23u) != 0u) { bias = b[grp * ch.mg + m]; }
+          for (var q = 0u; q < 4u; q++) {
+            let p = p0 + lid.x + 16u * q;
+            if (p < osz) { y[ybase + m * osz + p] = acc[r][q] + bias; }
+          }
         }
       }
     }
-    xc += isz;
-    wc += ksz;
   }
-  if (word(23u) != 0u) { acc += b[m]; }
-  y[idx] = acc;
 }
