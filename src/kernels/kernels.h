@@ -64,6 +64,10 @@ void max_pool(const PoolParams& p, const float* x, float* y, int64_t* indices_or
 // Mean over each window; divisor = real taps, or with p.count_include_pad the taps inside the padded
 // input (a ceil_mode overhang past the end padding never counts). A window with divisor 0 gives 0.
 void avg_pool(const PoolParams& p, const float* x, float* y);
+// The adjoint of avg_pool: dx (N,C,in) = the sum of dy / divisor over the windows holding each input, with
+// avg_pool's divisor; overwritten. Why here: LRP's vector-Jacobian product and the GPU program's CPU reference
+// both need it, and both must divide exactly as the forward pass does.
+void avg_pool_backward(const PoolParams& p, const float* dy, float* dx);
 // Mean or max of each of `planes` contiguous runs of `size` floats (GlobalAverage/MaxPool).
 void global_pool(bool is_max, int64_t planes, int64_t size, const float* x, float* y);
 

@@ -65,13 +65,14 @@ int weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma) {
 
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign) {
   if (L.bias.empty() || m == ParamMod::Zero) return -1;
+  const std::string key = "b" + std::to_string(L.output_value) + ":" + modifier_key(m, gamma) + (sign < 0 ? "-" : "+") +
+                          ":" + std::to_string(L.bias.size());
+  if (const auto it = B.by_key.find(key); it != B.by_key.end()) return it->second;   // made by an earlier term
   std::vector<float> b(L.bias.size());
   for (size_t c = 0; c < b.size(); ++c) b[c] = sign * modify_param(L.bias[c], m, gamma);
   auto p = std::make_shared<const std::vector<float>>(std::move(b));
   B.gx.owned.push_back(p);
-  return B.constant("b" + std::to_string(L.output_value) + ":" + modifier_key(m, gamma) + (sign < 0 ? "-" : "+") + ":" +
-                        std::to_string(p->size()),
-                    p->data(), static_cast<int64_t>(p->size()));
+  return B.constant(key, p->data(), static_cast<int64_t>(p->size()));
 }
 
 void add_bias(Builder& B, const LinearLayer& L, int bias, int y) {

@@ -308,41 +308,11 @@ void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, c
     }
     case Op::AveragePool: {
       if (!want(0)) return;
-      const PoolParams pp = resolve_pool(n, in(0).shape, PoolKind::Average, where);
-      // The pool is linear: its adjoint scatters dy / divisor over each window's real taps, with the
-      // forward kernel's divisor (real taps, or with count_include_pad the taps inside the padded
-      // input; a ceil_mode overhang past the end padding never counts).
+      // The pool is linear: its adjoint spreads dy / divisor over each window's real taps, with the forward
+      // kernel's divisor (real taps, or with count_include_pad the taps inside the padded input; a ceil_mode
+      // overhang past the end padding never counts).
       gi[0] = same_as(0);
-      const int64_t planes = pp.N * pp.C, isz = pp.in_size(), osz = pp.out_size();
-      for (int64_t pl = 0; pl < planes; ++pl)
-        for (int64_t o0 = 0; o0 < pp.out[0]; ++o0)
-          for (int64_t o1 = 0; o1 < pp.out[1]; ++o1)
-            for (int64_t o2 = 0; o2 < pp.out[2]; ++o2) {
-              const int64_t o = (o0 * pp.out[1] + o1) * pp.out[2] + o2;
-              int64_t real = 0, padded = 0;
-              const int64_t oc[3] = {o0, o1, o2};
-              for (int pass = 0; pass < 2; ++pass)
-                for (int64_t k0 = 0; k0 < pp.kernel[0]; ++k0)
-                  for (int64_t k1 = 0; k1 < pp.kernel[1]; ++k1)
-                    for (int64_t k2 = 0; k2 < pp.kernel[2]; ++k2) {
-                      const int64_t kc[3] = {k0, k1, k2};
-                      int64_t pos[3];
-                      bool inside = true, in_padded = true;
-                      for (int d = 0; d < 3; ++d) {
-                        pos[d] = oc[d] * pp.stride[d] - pp.pad_begin[d] + kc[d] * pp.dilation[d];
-                        inside &= pos[d] >= 0 && pos[d] < pp.in[d];
-                        in_padded &= pos[d] >= -pp.pad_begin[d] && pos[d] < pp.in[d] + pp.pad_end[d];
-                      }
-                      if (pass == 0) {
-                        real += inside;
-                        padded += in_padded;
-                      } else if (inside) {
-                        const int64_t div = pp.count_include_pad ? padded : real;
-                        if (div > 0)
-                          gi[0].f[pl * isz + (pos[0] * pp.in[1] + pos[1]) * pp.in[2] + pos[2]] += dy[pl * osz + o] / div;
-                      }
-                    }
-            }
+      kernels::avg_pool_backward(resolve_pool(n, in(0).shape, PoolKind::Average, where), dy.data(), gi[0].f.data());
       return;
     }
     case Op::GlobalAveragePool:

@@ -1,6 +1,6 @@
 // relscope/kernels/cpu/pool.cpp — max/average pooling over 1-3 spatial dims, and global pooling.
 //
-// Sections: tap ranges | max_pool | avg_pool | global_pool
+// Sections: tap ranges | max_pool | avg_pool | avg_pool_backward | global_pool
 //
 // Why tap ranges: each output's window is clipped to the input once per dim (a small table per call),
 // so the inner loops carry no bounds checks and padding never has to be materialised.
@@ -134,6 +134,36 @@ void avg_pool(const PoolParams& p, const float* x, float* y) {
           }
     }
   });
+}
+
+// ---- avg_pool_backward --------------------------------------------------------------------------------------------
+void avg_pool_backward(const PoolParams& p, const float* dy, float* dx) {
+  const Taps t(p);
+  const Dims3 &in = p.in, &out = p.out, &s = p.stride, &dl = p.dilation, &pb = p.pad_begin;
+  const int64_t is = p.in_size(), os = p.out_size();
+  std::fill(dx, dx + p.N * p.C * is, 0.0f);
+  for (int64_t plane = 0; plane < p.N * p.C; ++plane) {
+    const float* dyp = dy + plane * os;
+    float* dxp = dx + plane * is;
+    int64_t o = 0;
+    for (int64_t oz = 0; oz < out[0]; ++oz)
+      for (int64_t oy = 0; oy < out[1]; ++oy)
+        for (int64_t ox = 0; ox < out[2]; ++ox, ++o) {
+          const TapRange &rz = t.z[oz], &ry = t.y[oy], &rx = t.x[ox];
+          const int64_t count = p.count_include_pad ? rz.padded * ry.padded * rx.padded
+                                                    : (rz.hi - rz.lo) * (ry.hi - ry.lo) * (rx.hi - rx.lo);
+          if (count <= 0) continue;
+          const float share = dyp[o] / static_cast<float>(count);
+          for (int64_t jz = rz.lo; jz < rz.hi; ++jz) {
+            const int64_t iz = oz * s[0] - pb[0] + jz * dl[0];
+            for (int64_t jy = ry.lo; jy < ry.hi; ++jy) {
+              const int64_t iy = oy * s[1] - pb[1] + jy * dl[1];
+              const int64_t row = (iz * in[1] + iy) * in[2] + (ox * s[2] - pb[2]);
+              for (int64_t jx = rx.lo; jx < rx.hi; ++jx) dxp[row + jx * dl[2]] += share;
+            }
+          }
+        }
+  }
 }
 
 // ---- global_pool -------------------------------------------------------------------------------------------------

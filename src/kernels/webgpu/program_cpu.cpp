@@ -77,22 +77,6 @@ PoolParams pool_params(const Step& s, bool with_end) {
   return p;
 }
 
-// The divisor AvgPool used for output o of a plane (the CPU kernel's rule, per dim).
-int64_t avg_divisor(const PoolParams& p, const int64_t o3[3]) {
-  int64_t count = 1;
-  for (int d = 0; d < 3; ++d) {
-    int64_t taps = 0;
-    for (int64_t j = 0; j < p.kernel[d]; ++j) {
-      const int64_t i = o3[d] * p.stride[d] - p.pad_begin[d] + j * p.dilation[d];
-      const bool in_input = i >= 0 && i < p.in[d];
-      const bool in_padded = i >= -p.pad_begin[d] && i < p.in[d] + p.pad_end[d];
-      taps += p.count_include_pad ? in_padded : in_input;
-    }
-    count *= taps;
-  }
-  return count;
-}
-
 float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, float out, uint32_t inner, uint32_t channels,
                float f, uint32_t mode, float f2) {
   const size_t ch = channels ? (j / inner) % channels : 0;
@@ -247,27 +231,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         } else {
           need(0, ys, "dy"), need(1, xs, "dx");
           if (count != xs) bad(si, s, "count is not planes*in");
-          std::fill(p[1], p[1] + xs, 0.0f);
-          for (int64_t plane = 0; plane < pp.C; ++plane) {
-            int64_t o = 0;
-            for (int64_t oz = 0; oz < pp.out[0]; ++oz)
-              for (int64_t oy = 0; oy < pp.out[1]; ++oy)
-                for (int64_t ox = 0; ox < pp.out[2]; ++ox, ++o) {
-                  const int64_t o3[3] = {oz, oy, ox};
-                  const int64_t div = avg_divisor(pp, o3);
-                  if (div == 0) continue;
-                  const float share = p[0][plane * pp.out_size() + o] / static_cast<float>(div);
-                  for (int64_t jz = 0; jz < pp.kernel[0]; ++jz)
-                    for (int64_t jy = 0; jy < pp.kernel[1]; ++jy)
-                      for (int64_t jx = 0; jx < pp.kernel[2]; ++jx) {
-                        const int64_t iz = oz * pp.stride[0] - pp.pad_begin[0] + jz * pp.dilation[0];
-                        const int64_t iy = oy * pp.stride[1] - pp.pad_begin[1] + jy * pp.dilation[1];
-                        const int64_t ix = ox * pp.stride[2] - pp.pad_begin[2] + jx * pp.dilation[2];
-                        if (iz < 0 || iz >= pp.in[0] || iy < 0 || iy >= pp.in[1] || ix < 0 || ix >= pp.in[2]) continue;
-                        p[1][plane * pp.in_size() + (iz * pp.in[1] + iy) * pp.in[2] + ix] += share;
-                      }
-                }
-          }
+          avg_pool_backward(pp, p[0], p[1]);
         }
         break;
       }
