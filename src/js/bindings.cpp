@@ -267,9 +267,14 @@ val js_program(const kernels::gpu::Program& p) {
 }
 
 // A JS typed array copied into `out` (converted to float by Float32Array's set).
-void copy_floats(const val& arr, std::vector<float>& out) {
-  emscripten::val view(emscripten::typed_memory_view(out.size(), out.data()));
-  view.call<void>("set", val::global("Float32Array").call<val>("from", arr));
+// Bytes, not values: a program's index buffers hold uint32 words in float buffers, and no_index (0xffffffff) is
+// a NaN pattern that a conversion through JS numbers need not keep.
+void copy_words(const val& arr, std::vector<float>& out, const std::string& what) {
+  if (!val::global("ArrayBuffer").call<bool>("isView", arr) || arr["BYTES_PER_ELEMENT"].as<double>() != 4)
+    fail_input(what + ": expected a Float32Array or Uint32Array");
+  const val bytes = val::global("Uint8Array").new_(arr["buffer"], arr["byteOffset"], arr["byteLength"]);
+  emscripten::val view(emscripten::typed_memory_view(out.size() * sizeof(float), reinterpret_cast<uint8_t*>(out.data())));
+  view.call<void>("set", bytes);
 }
 
 std::vector<std::vector<float>> read_float_arrays(const val& arrays, const std::string& what) {
@@ -309,7 +314,7 @@ val runProgramOnCpu(val prog) {
       const val data = copies[k];
       if (!data.isNull()) {
         if (data["length"].as<double>() != words) fail_input("runProgramOnCpu: buffer " + std::to_string(k) + "'s data is not `words` long");
-        copy_floats(data, store[k]);
+        copy_words(data, store[k], "runProgramOnCpu: buffer " + std::to_string(k));
       }
       p.add_buffer(static_cast<int64_t>(words), store[k].data());
     }

@@ -70,12 +70,21 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   c.rel[out_value] = seed;
   for (auto it = plan.steps.rbegin(); it != plan.steps.rend(); ++it) {
     const Node& node = g.nodes[*it];
+    bool any = false;   // relevance at some output (Split's may reach only its later ones)
+    for (int v : node.outputs) any = any || (v >= 0 && c.rel[v] >= 0);
+    if (!any) continue;
     const int out0 = node.outputs[0];
-    if (c.rel[out0] < 0) continue;
     NodeSweep ns{c, node, rules[*it], g.node_label(node), c.rel[out0]};
+    if (ns.R < 0) {
+      if (!is_routing(node.op)) fail(ErrorKind::Internal, "GPU program: relevance only at a later output of " + ns.where);
+      ns.R = B.zeros(c.numel(out0));
+    }
     apply_rule(ns);
     if (!ns.r_moved) B.release(ns.R);
-    c.rel[out0] = -1;
+    for (int v : node.outputs)
+      if (v >= 0 && v != out0 && c.rel[v] >= 0) B.release(c.rel[v]);
+    for (int v : node.outputs)
+      if (v >= 0) c.rel[v] = -1;
   }
   const int x0 = g.inputs[0];
   int relevance = c.rel[x0] >= 0 ? c.rel[x0] : B.zeros(c.numel(x0));

@@ -1,7 +1,8 @@
 // relscope/relevance/gpu_explain_detail.h — the state and helpers gpu_explain's source files share (not a public API).
 //
 // Sections: Builder (buffers, steps) | linear layers (gpu_program_builder.cpp) | compile state |
-//           forward pass (gpu_forward.cpp) | rules and the sweep (gpu_sweep.cpp)
+//           forward pass (gpu_forward.cpp) | rules and the sweep (gpu_sweep.cpp) |
+//           index maps (gpu_index_maps.cpp) | softmax, layer norm, products (gpu_attention.cpp)
 //
 // Buffer discipline: every graph value of the forward pass keeps its buffer (the sweep reads them); ops that
 // only reshape alias their input's buffer. Relevance buffers and work buffers come from a free list by size,
@@ -144,6 +145,7 @@ struct Compiler {
 // ---- forward pass (gpu_forward.cpp) -----------------------------------------------------------------------------
 // Clip's bounds: attributes before opset 11, optional constant inputs after.
 std::pair<float, float> clip_bounds(const Compiler& c, const Node& n);
+float pow_exponent(const Compiler& c, const Node& n);   // Pow's exponent: one constant, else Unsupported
 // Ops that only give their input another shape: on the GPU their output is their input's buffer.
 bool only_reshapes(Op op);
 void forward_node(Compiler& c, const Node& n);
@@ -165,10 +167,43 @@ struct NodeSweep {
   // R itself passed on to input `slot` (the first taker gets the buffer, later ones a copy).
   void give_R(size_t slot);
   std::vector<size_t> varying_slots() const;
-  void need_same_shapes() const;
 };
 
 // The node's rule applied to s.R: relevance (or gradient) handed to its inputs through give_fresh / give_R.
 void apply_rule(NodeSweep& s);
+// The gradient of an elementwise Add/Sub/Mul/Div with respect to input `slot` applied to `dy` (output-shaped),
+// summed back onto that input's shape when it was broadcast: a fresh buffer.
+int binary_vjp(NodeSweep& s, size_t slot, int dy);
+
+// ---- index maps (gpu_index_maps.cpp) --------------------------------------------------------------------------
+// A buffer, and whether it is a work buffer the caller releases.
+struct Operand {
+  int buffer = -1;
+  bool temp = false;
+};
+// Value v broadcast to `shape` (numpy rules): v's own buffer when the shapes agree, else a gathered copy.
+Operand broadcast_value(Compiler& c, int v, const Shape& shape);
+// The adjoint of broadcasting: `src` (shape `from`) summed onto shape `to`; a fresh work buffer.
+int sum_to_shape(Compiler& c, int src, const Shape& from, const Shape& to);
+// ReduceMean / ReduceSum over any axes (the sum along the map's inverse), and their gradient (a fresh buffer).
+void reduce_forward(Compiler& c, const Node& n);
+int reduce_vjp(Compiler& c, const Node& n, int dy);
+// Transpose, Slice, Gather, Concat, Split, Pad: moved along the maps routing_sources() gives.
+bool is_routing(Op op);
+void routing_forward(Compiler& c, const Node& n);
+// The gradient of a routing op for the relevance at its outputs (s.R at the first, c.rel at Split's others),
+// handed to every varying input.
+void routing_vjp(NodeSweep& s);
+
+// ---- softmax, layer norm, products of activations (gpu_attention.cpp) ----------------------------------------
+void softmax_forward(Compiler& c, const Node& n);
+void layer_norm_forward(Compiler& c, const Node& n);
+void matmul_forward(Compiler& c, const Node& n);   // both operands computed (AttnLRP's products)
+void softmax_rule(NodeSweep& s);                   // AttnLRP: x * (R - s * sum(R))
+void product_rule(NodeSweep& s);                   // AttnLRP: an even share per varying factor
+// Gradients (the Gradient rule, and the gradient methods).
+void softmax_vjp(NodeSweep& s);
+void layer_norm_vjp(NodeSweep& s);
+void matmul_vjp(NodeSweep& s);
 
 }  // namespace relscope::relevance::gpu_detail

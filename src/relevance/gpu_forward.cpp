@@ -1,6 +1,6 @@
 // relscope/relevance/gpu_forward.cpp — the forward pass of the plan as GPU steps, one node at a time.
 //
-// Sections: helpers (Clip bounds, reshapes, same shapes) | forward_node
+// Sections: helpers (Clip bounds, Pow's exponent, trailing reductions, reshapes) | forward_node
 #include <cmath>
 
 #include "relevance/composite.h"
@@ -21,20 +21,38 @@ std::pair<float, float> clip_bounds(const Compiler& c, const Node& n) {
   return {lo, hi};
 }
 
+float pow_exponent(const Compiler& c, const Node& n) {
+  const int v = n.inputs.size() > 1 ? n.inputs[1] : -1;
+  if (v < 0 || !c.p.is_constant(v) || c.p.constants[v]->numel() != 1)
+    unsupported(c.g.node_label(n) + ": Pow with an exponent that is not one constant");
+  return c.p.constants[v]->as_floats()[0];
+}
+
+namespace {
+
+// The number of elements a ReduceMax reduces: only trailing dims (a max pool over the plane), else Unsupported.
+int64_t trailing_reduce_size(const Compiler& c, const Node& n) {
+  const Shape& xs = c.p.shapes[n.inputs[0]];
+  const Tensor* axes = n.inputs.size() > 1 && n.inputs[1] >= 0 ? c.p.constants[n.inputs[1]] : nullptr;
+  const ReduceParams rp = resolve_reduce(n, c.g.opset, xs, axes, c.g.node_label(n));
+  size_t first = rp.mask.size();
+  for (size_t d = 0; d < rp.mask.size(); ++d)
+    if (rp.mask[d] && first == rp.mask.size()) first = d;
+  int64_t size = 1;
+  for (size_t d = first; d < rp.mask.size(); ++d) {
+    if (!rp.mask[d]) unsupported(c.g.node_label(n) + ": " + std::string(op_name(n.op)) + " over dims that are not the trailing ones");
+    size *= xs[d];
+  }
+  return size;
+}
+
+}  // namespace
+
 bool only_reshapes(Op op) {
   return op == Op::Flatten || op == Op::Reshape || op == Op::Squeeze || op == Op::Unsqueeze || op == Op::Identity ||
          op == Op::Dropout;
 }
 
-namespace {
-
-bool same_shapes(const Plan& p, const Node& n) {
-  for (int v : n.inputs)
-    if (v >= 0 && p.shapes[v] != p.shapes[n.outputs[0]]) return false;
-  return true;
-}
-
-}  // namespace
 
 // ---- forward_node ----------------------------------------------------------------------------------------------------
 void forward_node(Compiler& c, const Node& n) {
@@ -42,6 +60,10 @@ void forward_node(Compiler& c, const Node& n) {
   const std::string where = c.g.node_label(n);
   const int out = n.outputs[0];
   const int64_t ny = c.numel(out);
+  if (is_routing(n.op)) {   // Split's several outputs included
+    routing_forward(c, n);
+    return;
+  }
   for (size_t k = 1; k < n.outputs.size(); ++k)
     if (n.outputs[k] >= 0) unsupported(where + ": a second output");
   auto alias = [&] {
@@ -58,6 +80,10 @@ void forward_node(Compiler& c, const Node& n) {
     case Op::ConvTranspose:
     case Op::Gemm:
     case Op::MatMul: {
+      if (n.op == Op::MatMul && node_role(c.g, c.p, n) == NodeRole::Product) {
+        matmul_forward(c, n);
+        return;
+      }
       if (node_role(c.g, c.p, n) != NodeRole::Linear) unsupported(where + ": only constant weights");
       const LinearLayer L = linear_layer(c.g, c.p, n);
       const int x = c.value(n.inputs[L.input_slot]), w = weight_buffer(B, L, ParamMod::Identity, 0.0f);
@@ -93,18 +119,30 @@ void forward_node(Compiler& c, const Node& n) {
     }
     case Op::Add:
     case Op::Sub:
-    case Op::Mul: {
-      if (n.inputs.size() != 2 || !same_shapes(c.p, n)) unsupported(where + ": broadcasting " + std::string(op_name(n.op)));
-      const int a = c.value(n.inputs[0]), b = c.value(n.inputs[1]), y = new_out();
+    case Op::Mul:
+    case Op::Div: {
+      if (n.inputs.size() != 2) unsupported(where + ": " + std::string(op_name(n.op)) + " of " + std::to_string(n.inputs.size()) + " inputs");
+      const Shape& ys = c.p.shapes[out];
+      const Operand a = broadcast_value(c, n.inputs[0], ys), b = broadcast_value(c, n.inputs[1], ys);
+      const int y = new_out();
       if (n.op == Op::Sub) {   // y = a - b: a copy of a, then y += -1 * b
-        B.ew(Ew::Copy, ny, a, -1, -1, y);
-        B.ew(Ew::Accumulate, ny, b, -1, -1, y, -1.0f);
-        return;
+        B.ew(Ew::Copy, ny, a.buffer, -1, -1, y);
+        B.ew(Ew::Accumulate, ny, b.buffer, -1, -1, y, -1.0f);
+      } else {
+        B.ew(n.op == Op::Add ? Ew::Add : n.op == Op::Mul ? Ew::Mul : Ew::Divide, ny, a.buffer, b.buffer, -1, y);
+        c.nonneg[out] = c.nonneg[n.inputs[0]] && c.nonneg[n.inputs[1]];
       }
-      B.ew(n.op == Op::Add ? Ew::Add : Ew::Mul, ny, a, b, -1, y);
-      c.nonneg[out] = c.nonneg[n.inputs[0]] && c.nonneg[n.inputs[1]];
+      if (a.temp) B.release(a.buffer);
+      if (b.temp) B.release(b.buffer);
       return;
     }
+    case Op::Softmax:
+    case Op::LogSoftmax:
+      softmax_forward(c, n);
+      return;
+    case Op::LayerNormalization:
+      layer_norm_forward(c, n);
+      return;
     case Op::BatchNormalization: {
       for (size_t k = 1; k < 5; ++k)
         if (k >= n.inputs.size() || !c.p.is_constant(n.inputs[k])) unsupported(where + ": BatchNormalization with non-constant statistics");
@@ -139,21 +177,28 @@ void forward_node(Compiler& c, const Node& n) {
       c.nonneg[out] = c.nonneg[n.inputs[0]];
       return;
     }
+    case Op::Sqrt:
+      B.ew(Ew::Sqrt, ny, c.value(n.inputs[0]), -1, -1, new_out());
+      c.nonneg[out] = true;
+      return;
+    case Op::Erf:
+      B.ew(Ew::Erf, ny, c.value(n.inputs[0]), -1, -1, new_out());
+      return;
+    case Op::Pow: {
+      const float e = pow_exponent(c, n);
+      B.ew(Ew::Pow, ny, c.value(n.inputs[0]), -1, -1, new_out(), e);
+      c.nonneg[out] = c.nonneg[n.inputs[0]] || (e == std::floor(e) && std::fmod(e, 2.0f) == 0.0f);
+      return;
+    }
+    case Op::ReduceMean:
+    case Op::ReduceSum:
+      reduce_forward(c, n);
+      return;
     case Op::GlobalMaxPool:
     case Op::ReduceMax: {
       // The maximum over trailing dims is a max pool whose window is the whole plane (its index routes the
       // gradient, as the CPU's vjp does).
-      const Shape& xs = c.p.shapes[n.inputs[0]];
-      int64_t planes = ny, size = c.numel(n.inputs[0]) / std::max<int64_t>(ny, 1);
-      if (n.op == Op::ReduceMax) {
-        const Tensor* axes = n.inputs.size() > 1 && n.inputs[1] >= 0 ? c.p.constants[n.inputs[1]] : nullptr;
-        const ReduceParams rp = resolve_reduce(n, c.g.opset, xs, axes, where);
-        size_t first = rp.mask.size();
-        for (size_t d = 0; d < rp.mask.size(); ++d)
-          if (rp.mask[d] && first == rp.mask.size()) first = d;
-        for (size_t d = first; d < rp.mask.size(); ++d)
-          if (!rp.mask[d]) unsupported(where + ": ReduceMax over dims that are not the trailing ones");
-      }
+      const int64_t planes = ny, size = n.op == Op::ReduceMax ? trailing_reduce_size(c, n) : c.numel(n.inputs[0]) / std::max<int64_t>(ny, 1);
       Step& s = B.step(Kernel::MaxPool, planes, {c.value(n.inputs[0]), new_out(), B.fresh(ny)});
       s.words[1] = static_cast<uint32_t>(planes);
       put3(s, 2, {1, 1, size}), put3(s, 5, {1, 1, 1}), put3(s, 8, {1, 1, size}), put3(s, 11, {1, 1, 1}), put3(s, 14, {1, 1, 1});

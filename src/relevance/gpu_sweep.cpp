@@ -33,11 +33,6 @@ std::vector<size_t> NodeSweep::varying_slots() const {
   return s;
 }
 
-void NodeSweep::need_same_shapes() const {
-  for (size_t k : varying_slots())
-    if (c.p.shapes[n.inputs[k]] != c.p.shapes[n.outputs[0]]) unsupported(where + ": relevance through a broadcast");
-}
-
 namespace {
 
 // ---- linear-layer rule -------------------------------------------------------------------------------------------
@@ -132,6 +127,7 @@ int linear_rule(NodeSweep& s) {
 int pool_vjp(NodeSweep& s, int dy) {
   Builder& B = s.B();
   const int64_t nx = s.nx(0);
+  if (s.n.op == Op::ReduceMean || s.n.op == Op::ReduceSum) return reduce_vjp(s.c, s.n, dy);
   const int dx = B.temp(nx);
   if (s.n.op == Op::GlobalAveragePool) {
     const int64_t size = nx / s.c.numel(s.n.outputs[0]);
@@ -164,21 +160,26 @@ void apply_rule(NodeSweep& s) {
       s.give_fresh(linear_layer(c.g, c.p, n).input_slot, linear_rule(s));
       return;
     case RuleKind::Pass:
-      s.need_same_shapes();
-      for (size_t k : s.varying_slots()) s.give_R(k);
+      // As sweep.cpp: R itself to an input of the output's shape, the op's gradient of R to a broadcast one.
+      for (size_t k : s.varying_slots()) {
+        if (c.p.shapes[n.inputs[k]] == c.p.shapes[n.outputs[0]]) s.give_R(k);
+        else s.give_fresh(k, binary_vjp(s, k, s.R));
+      }
       return;
     case RuleKind::Norm: {
       // x * vjp(R / stab(y))
       const int ratio = B.temp(ny);
       B.ew(Ew::StabDivide, ny, s.R, c.value(n.outputs[0]), -1, ratio, s.rule.epsilon);
       if (n.op == Op::Add || n.op == Op::Sub) {
-        s.need_same_shapes();
         for (size_t k : s.varying_slots()) {
-          const int t = B.zeros(ny);
-          B.ew(Ew::AccumulateProduct, ny, c.value(n.inputs[k]), ratio, -1, t, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
+          const int64_t nk = s.nx(k);
+          const int g = sum_to_shape(c, ratio, c.p.shapes[n.outputs[0]], c.p.shapes[n.inputs[k]]);
+          const int t = B.zeros(nk);
+          B.ew(Ew::AccumulateProduct, nk, c.value(n.inputs[k]), g, -1, t, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
+          B.release(g);
           s.give_fresh(k, t);
         }
-      } else if (n.op == Op::AveragePool || n.op == Op::GlobalAveragePool) {
+      } else if (n.op == Op::AveragePool || n.op == Op::GlobalAveragePool || n.op == Op::ReduceMean || n.op == Op::ReduceSum) {
         const int g = pool_vjp(s, ratio);
         const int t = B.temp(s.nx(0));
         B.ew(Ew::Mul, s.nx(0), c.value(n.inputs[0]), g, -1, t);
@@ -195,11 +196,19 @@ void apply_rule(NodeSweep& s) {
         if (c.varying(n.inputs[0])) s.give_R(0);
         return;
       }
+      if (is_routing(n.op)) {
+        routing_vjp(s);
+        return;
+      }
       switch (n.op) {
         case Op::Conv:
         case Op::ConvTranspose:
         case Op::Gemm:
         case Op::MatMul: {
+          if (n.op == Op::MatMul && node_role(c.g, c.p, n) == NodeRole::Product) {
+            matmul_vjp(s);
+            return;
+          }
           const LinearLayer L = linear_layer(c.g, c.p, n);
           const int dx = B.temp(c.numel(n.inputs[L.input_slot]));
           linear_backward(B, L, s.R, weight_buffer(B, L, ParamMod::Identity, 0.0f), dx);
@@ -217,8 +226,30 @@ void apply_rule(NodeSweep& s) {
         case Op::GlobalAveragePool:
         case Op::GlobalMaxPool:
         case Op::ReduceMax:
+        case Op::ReduceMean:
+        case Op::ReduceSum:
           s.give_fresh(0, pool_vjp(s, s.R));
           return;
+        case Op::Erf: {
+          const int dx = B.temp(ny);
+          B.ew(Ew::ErfGrad, ny, s.R, c.value(n.inputs[0]), -1, dx);
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::Pow: {
+          const int dx = B.temp(ny);
+          B.ew(Ew::PowGrad, ny, s.R, c.value(n.inputs[0]), -1, dx, pow_exponent(c, n));
+          s.give_fresh(0, dx);
+          return;
+        }
+        case Op::Sqrt: {   // dy * 0.5 / y
+          const int q = B.temp(ny), dx = B.temp(ny);
+          B.ew(Ew::Divide, ny, s.R, c.value(n.outputs[0]), -1, q);
+          B.ew(Ew::Expand, ny, q, -1, -1, dx, 0.5f);
+          B.release(q);
+          s.give_fresh(0, dx);
+          return;
+        }
         case Op::LeakyRelu: {
           const int dx = B.temp(ny);
           B.ew(Ew::LeakyReluGrad, ny, s.R, c.value(n.inputs[0]), -1, dx, n.attrs.get_float("alpha", 0.01f));
@@ -241,24 +272,19 @@ void apply_rule(NodeSweep& s) {
         }
         case Op::Add:
         case Op::Sub:
-          s.need_same_shapes();
+        case Op::Mul:
+        case Op::Div:
           for (size_t k : s.varying_slots()) {
-            if (n.op == Op::Sub && k == 1) {
-              const int t = B.zeros(ny);
-              B.ew(Ew::Accumulate, ny, s.R, -1, -1, t, -1.0f);
-              s.give_fresh(k, t);
-            } else {
-              s.give_R(k);
-            }
+            if (n.op == Op::Add && c.p.shapes[n.inputs[k]] == c.p.shapes[n.outputs[0]]) s.give_R(k);
+            else s.give_fresh(k, binary_vjp(s, k, s.R));
           }
           return;
-        case Op::Mul:
-          s.need_same_shapes();
-          for (size_t k : s.varying_slots()) {
-            const int t = B.temp(ny);
-            B.ew(Ew::Mul, ny, s.R, c.value(n.inputs[1 - k]), -1, t);
-            s.give_fresh(k, t);
-          }
+        case Op::Softmax:
+        case Op::LogSoftmax:
+          softmax_vjp(s);
+          return;
+        case Op::LayerNormalization:
+          layer_norm_vjp(s);
           return;
         case Op::BatchNormalization: {
           const Shape& xs = c.p.shapes[n.inputs[0]];
@@ -274,9 +300,53 @@ void apply_rule(NodeSweep& s) {
           unsupported(s.where + ": the gradient of " + std::string(op_name(n.op)));
       }
     case RuleKind::Softmax:
+      if (n.op != Op::Softmax) unsupported(s.where + ": the softmax rule on " + std::string(op_name(n.op)));
+      softmax_rule(s);
+      return;
     case RuleKind::Product:
-      unsupported(s.where + ": rule " + s.rule.name);
+      product_rule(s);
+      return;
   }
+}
+
+// ---- binary_vjp -------------------------------------------------------------------------------------------------------
+// vjp.cpp's elementwise cases: dy (Add), -dy (Sub's second input), dy * b, dy * a, dy / b, -dy * a / b^2, each
+// summed back onto a broadcast input's shape.
+int binary_vjp(NodeSweep& s, size_t slot, int dy) {
+  Compiler& c = s.c;
+  Builder& B = c.B;
+  const Node& n = s.n;
+  if (n.op != Op::Add && n.op != Op::Sub && n.op != Op::Mul && n.op != Op::Div)
+    unsupported(s.where + ": relevance through a broadcast " + std::string(op_name(n.op)));
+  const Shape& ys = c.p.shapes[n.outputs[0]];
+  const int64_t ny = shape_numel(ys);
+  int d = B.temp(ny);
+  auto then = [&](Ew op, int a, int b, float f = 0.0f) {
+    const int t = B.temp(ny);
+    B.ew(op, ny, a, b, -1, t, f);
+    B.release(d);
+    d = t;
+  };
+  B.ew(Ew::Copy, ny, dy, -1, -1, d);
+  if (n.op == Op::Sub && slot == 1) then(Ew::Expand, d, -1, -1.0f);
+  if (n.op == Op::Mul || n.op == Op::Div) {
+    const Operand a = broadcast_value(c, n.inputs[0], ys), b = broadcast_value(c, n.inputs[1], ys);
+    if (n.op == Op::Mul) {
+      then(Ew::Mul, d, slot == 0 ? b.buffer : a.buffer);
+    } else if (slot == 0) {
+      then(Ew::Divide, d, b.buffer);
+    } else {
+      then(Ew::Mul, d, a.buffer);
+      then(Ew::Divide, d, b.buffer);
+      then(Ew::Divide, d, b.buffer);
+      then(Ew::Expand, d, -1, -1.0f);
+    }
+    if (a.temp) B.release(a.buffer);
+    if (b.temp) B.release(b.buffer);
+  }
+  const int out = sum_to_shape(c, d, ys, c.p.shapes[n.inputs[slot]]);
+  B.release(d);
+  return out;
 }
 
 }  // namespace relscope::relevance::gpu_detail

@@ -23,27 +23,6 @@ namespace {
 // ---- helpers ------------------------------------------------------------------------------------------------
 bool varying(const Plan& p, int v) { return v >= 0 && !p.is_constant(v) && p.dtypes[v] == DType::Float32; }
 
-// For each element of `out` (numpy broadcasting), the flat index of the element of `in` it reads.
-std::vector<int64_t> broadcast_map(const Shape& out, const Shape& in) {
-  const size_t r = out.size();
-  Shape padded(r, 1);
-  std::copy(in.begin(), in.end(), padded.begin() + (r - in.size()));
-  const auto in_strides = shape_strides(padded);
-  const int64_t n = shape_numel(out);
-  std::vector<int64_t> map(static_cast<size_t>(n));
-  std::vector<int64_t> idx(r, 0);
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t src = 0;
-    for (size_t d = 0; d < r; ++d) src += (padded[d] == 1 ? 0 : idx[d]) * in_strides[d];
-    map[k] = src;
-    for (int d = static_cast<int>(r) - 1; d >= 0; --d) {
-      if (++idx[d] < out[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return map;
-}
-
 // Sum of `values` (out-shaped) into a tensor of shape `in` along the broadcast map.
 Tensor reduce_to(const std::vector<float>& values, const Shape& out, const Shape& in) {
   Tensor t = Tensor::zeros(in);
@@ -72,23 +51,60 @@ const std::vector<float>& grad_values(const std::vector<const Tensor*>& go, size
 }
 
 // ---- routing ops by index tracking ----------------------------------------------------------------------------
-// Source ids: input k's element i is encoded as (k << 40) + i + 1; 0 (or anything a constant fill
-// produced, e.g. Pad's value) means "no source".
-constexpr int64_t kIdShift = 40;
-
 void vjp_routing(const Graph& g, const Plan& p, const Node& n, const std::vector<const Tensor*>& go, std::vector<Tensor>& gi) {
+  const std::vector<Tensor> outs = routing_sources(g, p, n);
+  for (size_t k = 0; k < n.inputs.size(); ++k)
+    if (varying(p, n.inputs[k])) gi[k] = Tensor::zeros(p.shapes[n.inputs[k]]);
+  for (size_t o = 0; o < outs.size(); ++o) {
+    if (o >= go.size() || !go[o] || outs[o].i.empty()) continue;
+    for (size_t j = 0; j < outs[o].i.size(); ++j) {
+      const int64_t id = outs[o].i[j];
+      if (id <= 0) continue;
+      const size_t k = routing_slot(id);
+      const int64_t i = routing_index(id);
+      if (k < gi.size() && !gi[k].f.empty() && i >= 0 && i < static_cast<int64_t>(gi[k].f.size())) gi[k].f[i] += go[o]->f[j];
+    }
+  }
+}
+
+}  // namespace
+
+// ---- public helpers -------------------------------------------------------------------------------------------
+// For each element of `out` (numpy broadcasting), the flat index of the element of `in` it reads.
+std::vector<int64_t> broadcast_map(const Shape& out, const Shape& in) {
+  const size_t r = out.size();
+  Shape padded(r, 1);
+  std::copy(in.begin(), in.end(), padded.begin() + (r - in.size()));
+  const auto in_strides = shape_strides(padded);
+  const int64_t n = shape_numel(out);
+  std::vector<int64_t> map(static_cast<size_t>(n));
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t src = 0;
+    for (size_t d = 0; d < r; ++d) src += (padded[d] == 1 ? 0 : idx[d]) * in_strides[d];
+    map[k] = src;
+    for (int d = static_cast<int>(r) - 1; d >= 0; --d) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return map;
+}
+
+std::vector<Tensor> routing_sources(const Graph& g, const Plan& p, const Node& n) {
   RunCtx ctx{g, n, g.opset, {}, {}};
   std::vector<Tensor> ids(n.inputs.size());
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const int v = n.inputs[k];
+    const bool tracked = v >= 0 && p.dtypes[v] == DType::Float32;
     if (v < 0) {
       ctx.in.push_back(nullptr);
-    } else if (varying(p, v)) {
-      ids[k] = Tensor::zeros(p.shapes[v], DType::Int64);
-      for (size_t i = 0; i < ids[k].i.size(); ++i) ids[k].i[i] = (static_cast<int64_t>(k) << kIdShift) + static_cast<int64_t>(i) + 1;
-      ctx.in.push_back(&ids[k]);
     } else if (n.op == Op::Pad && k == 2) {   // the fill value must be int64 for an int64 data input
       ids[k] = Tensor::from_ints({}, {0});
+      ctx.in.push_back(&ids[k]);
+    } else if (tracked) {
+      ids[k] = Tensor::zeros(p.shapes[v], DType::Int64);
+      for (size_t i = 0; i < ids[k].i.size(); ++i) ids[k].i[i] = (static_cast<int64_t>(k) << kRoutingSlotShift) + static_cast<int64_t>(i) + 1;
       ctx.in.push_back(&ids[k]);
     } else {
       ctx.in.push_back(p.constants[v]);
@@ -105,22 +121,8 @@ void vjp_routing(const Graph& g, const Plan& p, const Node& n, const std::vector
     ctx.out.push_back(&outs[o]);
   }
   op_impl(n.op).run(ctx);
-  for (size_t k = 0; k < n.inputs.size(); ++k)
-    if (varying(p, n.inputs[k])) gi[k] = Tensor::zeros(p.shapes[n.inputs[k]]);
-  const int64_t mask = (int64_t{1} << kIdShift) - 1;
-  for (size_t o = 0; o < outs.size(); ++o) {
-    if (o >= go.size() || !go[o] || outs[o].i.empty()) continue;
-    for (size_t j = 0; j < outs[o].i.size(); ++j) {
-      const int64_t id = outs[o].i[j];
-      if (id <= 0) continue;
-      const size_t k = static_cast<size_t>(id >> kIdShift);
-      const int64_t i = (id & mask) - 1;
-      if (k < gi.size() && !gi[k].f.empty() && i >= 0 && i < static_cast<int64_t>(gi[k].f.size())) gi[k].f[i] += go[o]->f[j];
-    }
-  }
+  return outs;
 }
-
-}  // namespace
 
 void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, const std::vector<const Tensor*>& go,
          std::vector<Tensor>& gi) {

@@ -2,15 +2,17 @@
 // (relscope_webgpu.mjs) on WebGPU (SwiftShader in headless Chromium) against the engine's C++ CPU kernels
 // (the wasm module's runProgramOnCpu(program): src/kernels/webgpu/program_cpu.cpp).
 //
-// Sections: setup | random cases (conv, gemm, elementwise, pooling, row mean, seed) | the page side | tests
+// Sections: setup | random cases (conv, gemm, elementwise, pooling, row mean, seed, gather, rows) | the page
+// side | tests
 //
 // What it checks: for every kernel and every elementwise op, programs of one step (pooling: forward then
 // backward, so the backward kernels read the forward's indices) on random shapes — odd sizes, strides,
 // dilations, padding (asymmetric pad_end, ceil-mode overhang, windows entirely in the padding), groups and
 // depthwise, 1-D/2-D/3-D, transposed GEMMs with leading dimensions and batch offsets, a count past one grid
-// row — agree with the CPU: max|gpu - cpu| / max(max|cpu|, 1e-30) <= 1e-5; max-pool values and indices
-// and the seed's targets exactly. And the bridge's contract: its error kinds, constants kept by key across
-// runs, multi-step programs, readback order.
+// row, gathers along random index maps with holes and CSR sums with empty rows, row ops over odd lengths
+// with strided rows (inner > 1) — agree with the CPU: max|gpu - cpu| / max(max|cpu|, 1e-30) <= 1e-5;
+// max-pool values and indices, the seed's targets and gathers exactly. And the bridge's contract: its error
+// kinds, constants kept by key across runs, multi-step programs, readback order.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -26,10 +28,13 @@ const skip = missing.length ? `no WebGPU build output (${missing.map((f) => path
 
 const TOL = 1e-5;
 const NO_INDEX = 0xffffffff;
-const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, avgPool: 6, avgPoolBack: 7, rowMean: 8, seed: 9 };
+const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, avgPool: 6, avgPoolBack: 7, rowMean: 8, seed: 9,
+  gather: 10, rows: 11 };
 const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
   'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
-  'TanhGrad', 'Clip', 'ClipGrad'];
+  'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad'];
+const GATHER = ['Select', 'Place', 'Sum'];
+const ROW_OPS = ['Softmax', 'SoftmaxGrad', 'SoftmaxRule', 'LayerNorm', 'LayerNormGrad', 'LogSoftmax', 'LogSoftmaxGrad'];
 
 // Deterministic: the same cases every run, whichever tests run (each generator reseeds).
 function mulberry32(seed) {
@@ -53,8 +58,11 @@ const pick = (xs) => xs[Math.floor(rng() * xs.length)];
 const f32bits = (f) => new Uint32Array(new Float32Array([f]).buffer)[0];
 
 // A buffer: `fill` says how the page fills it ('uniform' in [-1,1), 'int' small integers for ties, 'signed0':
-// uniform with exact zeros, null: zero-filled by the program).
+// uniform with exact zeros, 'positive' in [0.5,1.5), 'apart' +-[0.5,1.5), 'spread' in [-3,3), 'wide' in
+// [60,120) (exp overflows unless a softmax subtracts the row max), null: zero-filled by the program).
+// wordBuf: given uint32 words (index maps).
 const buf = (words, fill = 'uniform', key = '') => ({ words: Math.max(1, words), fill, seed: dataSeed++, key });
+const wordBuf = (values) => ({ words: Math.max(1, values.length), fill: 'words', values, seed: dataSeed++, key: '' });
 function step(kernel, wordList, bind) {
   const words = new Array(32).fill(0);
   wordList.forEach((w, i) => { words[i] = w >>> 0; });
@@ -169,12 +177,19 @@ function gemmCases() {
 }
 
 // ---- random cases: elementwise --------------------------------------------------------------------------------
-function ewCase(op, { count = int(1, 700), mode = 0 } = {}) {
-  const inner = int(1, 13), channels = int(1, 7), f = pick([1, -0.5, 0.37, 1e-3, 2.5]), f2 = f + pick([0.25, 2]);
-  const name = `elementwise ${EW[op]}${op === 8 ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}`;
+// Fills for the ops with a restricted domain: a divisor away from 0, square roots of positives, erf's tails.
+const EW_FILL_A = { 23: 'positive', 24: 'spread' };
+const EW_FILL_B = { 8: 'signed0', 12: 'signed0', 22: 'positive', 26: 'spread' };
+const POW = 25, POW_GRAD = 27;
+
+// base: the fill of Pow's and PowGrad's base (a, b), for the exponent f they are given.
+function ewCase(op, { count = int(1, 700), mode = 0, f: given, base = 'uniform' } = {}) {
+  const inner = int(1, 13), channels = int(1, 7), f = given ?? pick([1, -0.5, 0.37, 1e-3, 2.5]), f2 = f + pick([0.25, 2]);
+  const name = `elementwise ${EW[op]}${op === 8 ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}` +
+    `${base !== 'uniform' ? ` (${base} base)` : ''}`;
   const perChannel = [6, 7, 11].includes(op);
-  const a = op === 13 ? buf(Math.ceil(count / inner)) : buf(count);
-  const b = perChannel ? buf(channels) : buf(count, op === 8 || op === 12 ? 'signed0' : 'uniform');
+  const a = op === 13 ? buf(Math.ceil(count / inner)) : buf(count, op === POW ? base : EW_FILL_A[op] || 'uniform');
+  const b = perChannel ? buf(channels) : buf(count, op === POW_GRAD ? base : EW_FILL_B[op] || 'uniform');
   const c = op === 7 ? buf(channels) : buf(count, 'signed0');
   const out = buf(count, [9, 10, 11].includes(op) ? 'uniform' : null);   // `out +=` ops start from data
   return {
@@ -188,8 +203,15 @@ function ewCases() {
   reseed(3);
   const cases = [];
   for (let op = 0; op < EW.length; op++) {
-    if (op === 8) for (const mode of [0, 1, 2]) cases.push(ewCase(op, { mode }), ewCase(op, { mode }));
-    else cases.push(ewCase(op), ewCase(op, { count: int(1, 5) }));
+    if (op === 8) {
+      for (const mode of [0, 1, 2]) cases.push(ewCase(op, { mode }), ewCase(op, { mode }));
+    } else if (op === POW || op === POW_GRAD) {
+      // Integral exponents of signed bases (the sign by parity; Pow's f = 0 gives 1), others of positive ones.
+      cases.push(ewCase(op, { f: pick(op === POW ? [0, 2, 3, -2, 5] : [1, 2, 3, -2, 5]), base: 'apart' }),
+        ewCase(op, { f: 3, base: 'apart', count: int(1, 5) }), ewCase(op, { f: pick([0.37, 2.5, -0.5]), base: 'positive' }));
+    } else {
+      cases.push(ewCase(op), ewCase(op, { count: int(1, 5) }));
+    }
   }
   // Past one grid row (65535 workgroups of 64): invocations on gid.y. out += 0.5 * a.
   const count = 65535 * 64 + 1000;
@@ -278,12 +300,101 @@ function seedCases() {
   return cases;
 }
 
+// ---- random cases: gather ------------------------------------------------------------------------------------
+// An index map of `count` entries into `n` sources, about a fifth of them NO_INDEX.
+const indexMap = (count, n) => Array.from({ length: count }, () => (rng() < 0.2 ? NO_INDEX : int(0, n - 1)));
+
+// Select and Place: out starts dirty, so Select must write every element and Place exactly the mapped ones.
+function gatherCase(mode, count, n) {
+  const f = pick([0.75, -2.5, 1e-3]);
+  return {
+    name: `gather ${GATHER[mode]} count ${count} src ${n} f ${f}`,
+    buffers: [buf(n), wordBuf(indexMap(count, n)), buf(1, null), buf(count)],
+    steps: [step(K.gather, [count, mode, f32bits(f)], [0, 1, -1, 3])], readback: [3], exact: [true],
+  };
+}
+
+// Sum over CSR rows: `lists[j]` the sources of out[j] (empty rows included); the offsets are their prefix sums.
+function gatherSumCase(lists, n, label) {
+  const offsets = [0];
+  for (const l of lists) offsets.push(offsets[offsets.length - 1] + l.length);
+  return {
+    name: `gather Sum count ${lists.length} src ${n} terms ${offsets[lists.length]} (${label})`,
+    buffers: [buf(n), wordBuf(lists.flat()), wordBuf(offsets), buf(lists.length)],
+    steps: [step(K.gather, [lists.length, 2, 0], [0, 1, 2, 3])], readback: [3], exact: [true],
+  };
+}
+
+function gatherCases() {
+  reseed(7);
+  const cases = [];
+  for (const mode of [0, 1]) {
+    cases.push(gatherCase(mode, int(200, 700), int(1, 300)), gatherCase(mode, int(1, 5), int(1, 5)));
+  }
+  // Random lists (a fifth of them empty, repeats allowed), and the adjoint of a Select map: source i of
+  // Select's out becomes row i here, holding the out elements that read it.
+  const n = int(20, 200);
+  cases.push(gatherSumCase(Array.from({ length: int(100, 400) }, () => (rng() < 0.2 ? []
+    : Array.from({ length: int(1, 9) }, () => int(0, n - 1)))), n, 'random lists'));
+  const map = indexMap(int(300, 600), n), adjoint = Array.from({ length: n }, () => []);
+  map.forEach((i, j) => { if (i !== NO_INDEX) adjoint[i].push(j); });
+  cases.push(gatherSumCase(adjoint, map.length, 'the adjoint of a Select'));
+  cases.push(gatherSumCase([[], [0, 0, 0], []], 1, 'tiny'));
+  return cases;
+}
+
+// ---- random cases: rows -------------------------------------------------------------------------------------
+// What each row op reads (program.h): the forward softmaxes a alone; the layer norms' scale and bias (b, c) are
+// indexed by l alone.
+const ROW_FORWARD = [0, 5], ROW_NO_A = [1, 6], ROW_PER_L = [3, 4];
+
+// One row op on outer*inner rows of `len`; out starts dirty (every element must be written). A (log-)softmax or
+// layer norm of rows of one element is all zero (its bias): `zeroOk` lets such a reference through.
+function rowsCase(op, len, inner, { hasC = false, outer = int(1, 4), fill = 'uniform' } = {}) {
+  const rows = outer * inner, total = rows * len, f = pick([1e-5, 1e-3, 0.5]);
+  const perL = ROW_PER_L.includes(op);
+  const readsA = !ROW_NO_A.includes(op), readsB = !ROW_FORWARD.includes(op), readsC = op === 3 ? hasC : readsB;
+  const a = readsA ? buf(total, fill) : buf(1, null);
+  const b = readsB ? buf(perL ? len : total) : buf(1, null);
+  const c = readsC ? buf(op === 3 ? len : total) : buf(1, null);
+  return {
+    name: `rows ${ROW_OPS[op]} outer ${outer} len ${len} inner ${inner}${perL ? ` eps ${f}` : ''}${hasC ? ' +c' : ''}` +
+      `${fill !== 'uniform' ? ` (${fill})` : ''}`,
+    buffers: [a, b, c, buf(total)],
+    steps: [step(K.rows, [rows, op, len, inner, f32bits(f), hasC ? 1 : 0], [readsA ? 0 : -1, readsB ? 1 : -1, readsC ? 2 : -1, 3])],
+    readback: [3], exact: [false],
+    zeroOk: len === 1 && [3, 4, 5].includes(op) && !hasC,
+  };
+}
+
+function rowsCases() {
+  reseed(8);
+  const cases = [];
+  for (let op = 0; op < ROW_OPS.length; op++) {
+    for (const len of [1, 7, 33]) {
+      for (const inner of [1, int(2, 5)]) {
+        const fill = ROW_FORWARD.includes(op) && inner > 1 ? 'wide' : 'uniform';
+        for (const hasC of op === 3 ? [false, true] : [false]) cases.push(rowsCase(op, len, inner, { hasC, fill }));
+      }
+    }
+  }
+  // Transformer-sized rows: attention scores (rows of 197), a layer norm over 384 features.
+  cases.push(rowsCase(0, 197, 1, { outer: 64, fill: 'wide' }), rowsCase(2, 197, 1, { outer: 64 }));
+  cases.push(rowsCase(3, 384, 1, { outer: 16, hasC: true }), rowsCase(4, 384, 1, { outer: 16 }));
+  return cases;
+}
+
 // ---- the page side ------------------------------------------------------------------------------------------------
 // Runs in the page: builds each case's program (data from its seeds), runs it on the GPU and on the CPU
 // reference, and returns per readback the normalised max error (or the number of differing words).
 async function runCasesInPage(cases) {
   const fillData = (b) => {
     if (!b.fill) return null;
+    if (b.fill === 'words') {
+      const u = new Uint32Array(b.words);
+      u.set(b.values);
+      return new Float32Array(u.buffer);
+    }
     let a = (b.seed * 2654435761) >>> 0;
     const next = () => {
       a = (a + 0x6d2b79f5) >>> 0;
@@ -295,8 +406,9 @@ async function runCasesInPage(cases) {
     const d = new Float32Array(b.words);
     for (let i = 0; i < d.length; i++) {
       const r = next();
-      d[i] = b.fill === 'int' ? Math.floor(r * 7) - 3 : b.fill === 'positive' ? r + 0.5
-        : b.fill === 'signed0' ? (r < 0.25 ? 0 : r * 2 - 1) : r * 2 - 1;
+      d[i] = b.fill === 'int' ? Math.floor(r * 7) - 3 : b.fill === 'positive' ? r + 0.5 : b.fill === 'wide' ? 60 + r * 60
+        : b.fill === 'apart' ? (r < 0.5 ? -1.5 + r * 2 : r * 2 - 0.5) : b.fill === 'spread' ? r * 6 - 3
+          : b.fill === 'signed0' ? (r < 0.25 ? 0 : r * 2 - 1) : r * 2 - 1;
     }
     return d;
   };
@@ -345,7 +457,7 @@ async function runCasesInPage(cases) {
       } else {
         let scale = 0, err = 0, at = -1;
         for (let i = 0; i < w.length; i++) scale = Math.max(scale, Math.abs(w[i]));
-        if (!(scale > 0)) out.degenerate = true;   // an all-zero reference would test nothing
+        if (!(scale > 0) && !c.zeroOk) out.degenerate = true;   // an all-zero reference would test nothing
         for (let i = 0; i < w.length; i++) {
           const e = Math.abs(g[i] - w[i]);
           if (!(e <= err)) { err = e; at = i; }   // NaN counts as the worst
@@ -363,7 +475,7 @@ async function runCasesInPage(cases) {
 
 // ---- tests ------------------------------------------------------------------------------------------------------
 let server = null, browser = null, page = null, seen = null, runnerInfo = null;
-const stats = { cases: 0, maxError: 0 };
+const stats = { cases: 0, maxError: 0, byKernel: new Map() };   // byKernel: a case name's first word -> max error
 
 before(async () => {
   if (skip) return;
@@ -395,7 +507,10 @@ before(async () => {
 });
 
 after(async () => {
-  if (stats.cases) console.log(`# webgpu kernels: ${stats.cases} cases, max normalised error ${stats.maxError.toExponential(2)} on ${runnerInfo?.info?.architecture || '?'}`);
+  if (stats.cases) {
+    const per = [...stats.byKernel].map(([k, e]) => `${k} ${e.toExponential(1)}`).join(', ');
+    console.log(`# webgpu kernels: ${stats.cases} cases, max normalised error ${stats.maxError.toExponential(2)} on ${runnerInfo?.info?.architecture || '?'} (${per})`);
+  }
   await browser?.close();
   await server?.close();
 });
@@ -409,6 +524,8 @@ async function check(cases) {
     if (r.degenerate) failures.push(`${r.name}: the CPU reference is all zero (a degenerate case)`);
     r.errors.forEach((e, i) => {
       stats.maxError = Math.max(stats.maxError, e);
+      const kernel = r.name.split(' ')[0];
+      stats.byKernel.set(kernel, Math.max(stats.byKernel.get(kernel) ?? 0, e));
       if (!(e <= TOL) || r.mismatches[i] !== 0) {
         failures.push(`${r.name}: readback ${i}: ${r.mismatches[i] ? `${r.mismatches[i]} words differ` : `error ${e}`} ${r.firstBad[i]}`);
       }
@@ -434,6 +551,9 @@ test('elementwise: every op (StabDivide in every mode), a count past one grid ro
 test('max_pool (+ backward) and avg_pool (+ backward): padding, overhang, empty windows, count_include_pad', { skip, timeout: 120_000 },
   () => check(poolCases()));
 test('row_mean and seed', { skip, timeout: 60_000 }, () => check([...rowMeanCases(), ...seedCases()]));
+test('gather: Select and Place with holes, CSR sums with empty rows', { skip, timeout: 60_000 }, () => check(gatherCases()));
+test('rows: every row op, odd lengths, strided rows, layer norm with and without bias', { skip, timeout: 60_000 },
+  () => check(rowsCases()));
 
 test('bridge contract: errors by kind, constants by key, multi-step programs, readback order, in a worker', { skip, timeout: 60_000 }, async () => {
   const r = await page.evaluate(async () => {

@@ -117,6 +117,22 @@ TEST(RelevanceInvariants, GradientMatchesFiniteDifferencesOnDecoder) {
   check_finite_differences(s, x, 1e-2f, 5e-3f);
 }
 
+// A routing op with a float constant among its data inputs (a learned class token concatenated to the
+// tokens): its gradient used to hand the kernel int64 ids next to float data (a crash), now every float input
+// is tracked and the constant gets no gradient.
+TEST(RelevanceInvariants, GradientMatchesFiniteDifferencesThroughConcatWithAConstant) {
+  ModelBuilder b;
+  b.input("x", {3, 4});
+  b.init("token", random_tensor({1, 1, 4}, 31)).init("W", random_tensor({4, 2}, 32));
+  b.node("Concat", {"token", "x"}, {"c"}, {testing::attr_int("axis", 1)})
+      .node("Tanh", {"c"}, {"t"})
+      .node("MatMul", {"t", "W"}, {"m"})
+      .node("Flatten", {"m"}, {"y"})
+      .output("y");
+  Session s = Session::from_model(b.build(), "token.onnx");
+  check_finite_differences(s, random_tensor({1, 3, 4}, 33), 1e-2f, 5e-3f);
+}
+
 TEST(RelevanceInvariants, EverySampleIsExplainedOnItsOwn) {
   Session s = Session::load_file(kModels + "cnn_opset13.onnx");
   Explainer ex(s);

@@ -41,6 +41,8 @@ const KERNELS = [
   { name: 'avg_pool_backward', access: 'rw' },      // [dy, dx]
   { name: 'row_mean', access: 'rw' },               // [x, y]
   { name: 'seed', access: 'rww' },                  // [y, seed, targets]
+  { name: 'gather', access: 'rrrw' },               // [src, idx, offsets, out] (Place keeps out's other elements)
+  { name: 'rows', access: 'rrrw' },                 // [a, b, c, out]
 ];
 const CONV_FORWARD = 0;
 const GEMM = 2;

@@ -22,6 +22,15 @@ fn neg_inf() -> f32 {
   return bitcast<f32>(bits);
 }
 
+// A compensated (Kahan) f32 sum, exactly as program_cpu.cpp's KahanSum (gather's Sum and the row ops: the CPU
+// engine sums those statistics in double, the GPU has none). Use: var s = Kahan(); s = kahan_add(s, v); s.sum.
+struct Kahan { sum : f32, carry : f32 }
+fn kahan_add(k : Kahan, v : f32) -> Kahan {
+  let y = v - k.carry;
+  let t = k.sum + y;
+  return Kahan(t, (t - k.sum) - y);
+}
+
 // Floor-free integer ceil(a / b) for b > 0 (a may be negative), as in src/kernels/cpu.
 fn ceil_div(a : i32, b : i32) -> i32 {
   if (a <= 0) { return -((-a) / b); }

@@ -47,11 +47,19 @@ namespace relscope::kernels::gpu {
 // Seed             [y, seed, targets]  per sample b (count = batch): t = word 2, or (0xffffffff) the first
 //                  arg-max of y's row b (word 1 values per sample); seed's row b is 0 but for seed[b*per+t] =
 //                  word 3 ? y[b*per+t] : 1; targets[b] = t (uint32).
+// Gather           [src, idx, offsets, out]  moves elements along an index map made on the CPU (routing ops,
+//                  broadcasting and its adjoint); count = out's elements; words: 1 mode (GatherMode), 2 f (float).
+//                  idx and offsets are uint32; no_index means "no source".
+// Rows             [a, b, c, out]  one invocation per row (count = outer*inner rows); words: 1 op (RowOp), 2 len,
+//                  3 inner, 4 f (float), 5 has_c. Row r = (o, i) with o = r / inner, i = r % inner holds the
+//                  elements (o*len + l)*inner + i, l < len; "b[l]" below is b indexed by l alone (a per-row
+//                  parameter such as LayerNorm's scale), sums run over l in order, Kahan-compensated (the CPU
+//                  engine sums these statistics in double; the GPU has no double).
 enum class Kernel : uint32_t {
   ConvForward, ConvBackwardData, Gemm, Elementwise, MaxPool, MaxPoolBackward, AvgPool, AvgPoolBackward, RowMean,
-  Seed,
+  Seed, Gather, Rows,
 };
-constexpr int kernel_count = 10;
+constexpr int kernel_count = 12;
 // The WGSL entry file of each kernel (src/kernels/webgpu/<name>.wgsl) and its name in JS.
 const char* kernel_name(Kernel k);
 
@@ -79,10 +87,38 @@ enum class Ew : uint32_t {
   TanhGrad,           // out = a * (1 - c * c)
   Clip,               // out = min(max(a, f), f2)
   ClipGrad,           // out = f <= b && b <= f2 ? a : 0   (b: the activation's input)
+  Divide,             // out = a / b
+  Sqrt,               // out = sqrt(a)
+  Erf,                // out = erf(a)  (WGSL has none: Abramowitz-Stegun 7.1.26, |error| <= 1.5e-7)
+  Pow,                // out = a^f; an integral f keeps the sign rules of a negative base (WGSL's pow does not)
+  ErfGrad,            // out = a * 2/sqrt(pi) * exp(-b*b)        (b: the activation's input)
+  PowGrad,            // out = a * f * b^(f-1)                   (b: the activation's input; Pow's rules)
 };
-constexpr int ew_count = 22;
+constexpr int ew_count = 28;
 
 constexpr uint32_t no_target = 0xffffffffu;
+constexpr uint32_t no_index = 0xffffffffu;
+
+// Gather modes (word 1).
+enum class GatherMode : uint32_t {
+  Select,   // out[j] = idx[j] == no_index ? f : src[idx[j]]
+  Place,    // out[j] = src[idx[j]] where idx[j] != no_index; the other elements keep their value
+  Sum,      // out[j] = sum of src[idx[t]] for t in [offsets[j], offsets[j+1]), in t order, Kahan-compensated
+            // (an adjoint of Select; also ReduceMean/ReduceSum, which the CPU sums in double)
+};
+
+// Row ops (word 1); each reads and writes whole rows (see Rows above).
+enum class RowOp : uint32_t {
+  Softmax,        // out = exp(a - max_l a) * (1 / sum_l exp(a - max_l a))  (the reciprocal as the CPU engine)
+  SoftmaxGrad,    // out = b * (c - sum_l c*b)                   b: the softmax output, c: dy
+  SoftmaxRule,    // out = a * (c - b * sum_l c)                  AttnLRP; a: x, b: the softmax output, c: R
+  LayerNorm,      // out = (a - mean) * rstd * b[l] + (has_c ? c[l] : 0), rstd = 1 / sqrt(var + f), var biased
+  LayerNormGrad,  // out = rstd * (g - mean_l g - xh * mean_l(g * xh)), xh = (a - mean) * rstd, g = c * b[l]
+                  //       (the gradient of LayerNorm with respect to its input; a: x, b: scale, c: dy)
+  LogSoftmax,     // out = (a - max_l a) - log(sum_l exp(a - max_l a))
+  LogSoftmaxGrad, // out = c - exp(b) * sum_l c                  b: the log-softmax output, c: dy
+};
+constexpr int row_op_count = 7;
 
 inline uint32_t float_word(float f) {
   uint32_t w;

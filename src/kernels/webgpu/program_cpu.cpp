@@ -15,7 +15,7 @@ namespace relscope::kernels::gpu {
 // ---- names ---------------------------------------------------------------------------------------------------
 const char* kernel_name(Kernel k) {
   static const char* names[kernel_count] = {"conv_forward", "conv_backward_data", "gemm", "elementwise", "max_pool",
-                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed"};
+                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed", "gather", "rows"};
   const auto i = static_cast<uint32_t>(k);
   return i < kernel_count ? names[i] : "unknown";
 }
@@ -45,6 +45,8 @@ unsigned written_bindings(Kernel k) {
     case Kernel::AvgPoolBackward: return 1u << 1;
     case Kernel::RowMean: return 1u << 1;
     case Kernel::Seed: return (1u << 1) | (1u << 2);
+    case Kernel::Gather: return 1u << 3;
+    case Kernel::Rows: return 1u << 3;
   }
   return 0;
 }
@@ -106,8 +108,95 @@ float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, 
     case Ew::TanhGrad: return a[j] * (1.0f - c[j] * c[j]);
     case Ew::Clip: return std::min(std::max(a[j], f), f2);
     case Ew::ClipGrad: return f <= b[j] && b[j] <= f2 ? a[j] : 0.0f;
+    case Ew::Divide: return a[j] / b[j];
+    case Ew::Sqrt: return std::sqrt(a[j]);
+    case Ew::Erf: return std::erf(a[j]);
+    case Ew::Pow: return std::pow(a[j], f);
+    case Ew::ErfGrad: return a[j] * 1.1283791670955126f * std::exp(-b[j] * b[j]);
+    case Ew::PowGrad: return a[j] * f * std::pow(b[j], f - 1.0f);
   }
   return 0.0f;
+}
+
+uint32_t word_of(const float* p, size_t k) {
+  uint32_t w;
+  std::memcpy(&w, p + k, sizeof w);
+  return w;
+}
+
+// A compensated (Kahan) float sum: the GPU has no double, and the CPU engine sums LayerNorm's and ReduceMean's
+// statistics in double; compensation brings a float sum to within about one rounding of that, which is what
+// keeps relevance through epsilon-stabilised near-zero denominators within 1e-5 of the CPU's.
+struct KahanSum {
+  float sum = 0.0f, carry = 0.0f;
+  void add(float v) {
+    const float y = v - carry, t = sum + y;
+    carry = (t - sum) - y;
+    sum = t;
+  }
+};
+
+// One row of a Rows step (program.h): element l of the row is at base + l * inner.
+void row_op(RowOp op, size_t base, size_t len, size_t inner, const float* a, const float* b, const float* c, bool has_c,
+            float f, float* out) {
+  auto at = [&](size_t l) { return base + l * inner; };
+  switch (op) {
+    case RowOp::Softmax:
+    case RowOp::LogSoftmax: {
+      float mx = -std::numeric_limits<float>::infinity();
+      for (size_t l = 0; l < len; ++l) mx = std::max(mx, a[at(l)]);
+      KahanSum sum;
+      for (size_t l = 0; l < len; ++l) sum.add(std::exp(a[at(l)] - mx));
+      if (op == RowOp::LogSoftmax) {   // (x - max) - log(sum): adding max back first would lose digits
+        const float ls = std::log(sum.sum);
+        for (size_t l = 0; l < len; ++l) out[at(l)] = (a[at(l)] - mx) - ls;
+        return;
+      }
+      const float inv = 1.0f / sum.sum;   // times the reciprocal, as the CPU engine's softmax
+      for (size_t l = 0; l < len; ++l) out[at(l)] = std::exp(a[at(l)] - mx) * inv;
+      return;
+    }
+    case RowOp::LogSoftmaxGrad: {
+      KahanSum total;
+      for (size_t l = 0; l < len; ++l) total.add(c[at(l)]);
+      for (size_t l = 0; l < len; ++l) out[at(l)] = c[at(l)] - std::exp(b[at(l)]) * total.sum;
+      return;
+    }
+    case RowOp::SoftmaxGrad:
+    case RowOp::SoftmaxRule: {
+      const bool rule = op == RowOp::SoftmaxRule;
+      KahanSum dot;
+      for (size_t l = 0; l < len; ++l) dot.add(rule ? c[at(l)] : c[at(l)] * b[at(l)]);
+      for (size_t l = 0; l < len; ++l) {
+        const size_t k = at(l);
+        out[k] = rule ? a[k] * (c[k] - b[k] * dot.sum) : b[k] * (c[k] - dot.sum);
+      }
+      return;
+    }
+    case RowOp::LayerNorm:
+    case RowOp::LayerNormGrad: {
+      KahanSum sum, sq;
+      for (size_t l = 0; l < len; ++l) sum.add(a[at(l)]);
+      const float mean = sum.sum / static_cast<float>(len);
+      for (size_t l = 0; l < len; ++l) sq.add((a[at(l)] - mean) * (a[at(l)] - mean));
+      const float rstd = 1.0f / std::sqrt(sq.sum / static_cast<float>(len) + f);
+      if (op == RowOp::LayerNorm) {
+        for (size_t l = 0; l < len; ++l) out[at(l)] = (a[at(l)] - mean) * rstd * b[l] + (has_c ? c[l] : 0.0f);
+        return;
+      }
+      KahanSum sg, sgx;
+      for (size_t l = 0; l < len; ++l) {
+        const float g = c[at(l)] * b[l], xh = (a[at(l)] - mean) * rstd;
+        sg.add(g), sgx.add(g * xh);
+      }
+      const float mg = sg.sum / static_cast<float>(len), mgx = sgx.sum / static_cast<float>(len);
+      for (size_t l = 0; l < len; ++l) {
+        const float g = c[at(l)] * b[l], xh = (a[at(l)] - mean) * rstd;
+        out[at(l)] = rstd * (g - mg - xh * mgx);
+      }
+      return;
+    }
+  }
 }
 
 }  // namespace
@@ -180,7 +269,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         const float f = word_float(s.words[4]);
         need(3, count, "out");
         const bool reads_a = op != Ew::Fill && op != Ew::Broadcast && op != Ew::AccumulateBias;
-        const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
+        const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::Divide || op == Ew::ErfGrad || op == Ew::PowGrad || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
                              op == Ew::ReluGrad || op == Ew::LeakyReluGrad || op == Ew::ClipGrad;
         const bool reads_ch = op == Ew::Broadcast || op == Ew::ChannelAffine || op == Ew::AccumulateBias;
         if (reads_a) need(0, op == Ew::Expand ? (count + inner - 1) / inner : count, "a");
@@ -253,6 +342,52 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
           p[1][b * per + t] = s.words[3] ? y[t] : 1.0f;
           const uint32_t w = static_cast<uint32_t>(t);
           std::memcpy(&p[2][b], &w, sizeof w);
+        }
+        break;
+      }
+      case Kernel::Gather: {
+        const uint32_t mode = s.words[1];
+        if (mode > static_cast<uint32_t>(GatherMode::Sum)) bad(si, s, "unknown gather mode " + std::to_string(mode));
+        need(3, count, "out");
+        auto source = [&](uint32_t i) {
+          if (static_cast<size_t>(i) >= size[0]) bad(si, s, "index " + std::to_string(i) + " past src's " + std::to_string(size[0]) + " words");
+          return p[0][i];
+        };
+        if (mode == static_cast<uint32_t>(GatherMode::Sum)) {
+          need(2, int64_t{count} + 1, "offsets");
+          for (size_t j = 0; j < count; ++j) {
+            const uint32_t from = word_of(p[2], j), to = word_of(p[2], j + 1);
+            if (to < from || to > size[1]) bad(si, s, "offsets " + std::to_string(from) + ".." + std::to_string(to) + " outside idx");
+            KahanSum sum;
+            for (uint32_t t = from; t < to; ++t) sum.add(source(word_of(p[1], t)));
+            p[3][j] = sum.sum;
+          }
+          break;
+        }
+        need(1, count, "idx");
+        const float f = word_float(s.words[2]);
+        for (size_t j = 0; j < count; ++j) {
+          const uint32_t i = word_of(p[1], j);
+          if (i != no_index) p[3][j] = source(i);
+          else if (mode == static_cast<uint32_t>(GatherMode::Select)) p[3][j] = f;
+        }
+        break;
+      }
+      case Kernel::Rows: {
+        const auto op = static_cast<RowOp>(s.words[1]);
+        if (s.words[1] >= row_op_count) bad(si, s, "unknown row op " + std::to_string(s.words[1]));
+        const int64_t len = s.words[2], inner = std::max<uint32_t>(1, s.words[3]), total = int64_t{count} * len;
+        if (count % inner) bad(si, s, "count is not a multiple of inner");
+        const bool per_l = op == RowOp::LayerNorm || op == RowOp::LayerNormGrad, has_c = s.words[5] != 0;
+        need(3, total, "out");
+        const bool forward = op == RowOp::Softmax || op == RowOp::LogSoftmax;
+        if (op != RowOp::SoftmaxGrad && op != RowOp::LogSoftmaxGrad) need(0, total, "a");
+        if (!forward) need(1, per_l ? len : total, "b");
+        if (op == RowOp::LayerNorm ? has_c : !forward) need(2, op == RowOp::LayerNorm ? len : total, "c");
+        for (int64_t r = 0; r < count; ++r) {
+          const int64_t o = r / inner, i = r % inner;
+          row_op(op, static_cast<size_t>(o * len * inner + i), static_cast<size_t>(len), static_cast<size_t>(inner), p[0], p[1], p[2],
+                 has_c, word_float(s.words[4]), p[3]);
         }
         break;
       }
