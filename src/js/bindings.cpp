@@ -154,18 +154,18 @@ val js_cov(const relevance::CovExplanation& c) {
 }
 
 // ---- request conversion -------------------------------------------------------------------------------
-// JS parameter value -> the text relevance::parse_request reads: numbers and strings as String()
-// writes them, arrays of numbers comma-joined (low/high, target).
+// JS parameter value -> the text relevance::parse_request reads: numbers, strings and booleans (joint: true)
+// as String() writes them, arrays of numbers comma-joined (low/high, target).
 std::string param_text(const val& v, const std::string& name) {
   const std::string type = v.typeOf().as<std::string>();
-  if (type == "number" || type == "string" || type == "bigint") return val::global("String")(v).as<std::string>();
+  if (type == "number" || type == "string" || type == "bigint" || type == "boolean") return val::global("String")(v).as<std::string>();
   if (v.isArray()) {
     const size_t n = v["length"].as<size_t>();
     for (size_t k = 0; k < n; ++k)
       if (!v[k].isNumber()) fail_input(name + ": expected an array of numbers");
     return v.call<std::string>("join", std::string(","));
   }
-  fail_input(name + ": expected a number, a string or an array of numbers, got " + type);
+  fail_input(name + ": expected a number, a string, a boolean or an array of numbers, got " + type);
 }
 
 // {method, composite, target, output, params: {epsilon, ..., rules: {node: 'zplus'}}} -> RequestText.

@@ -46,17 +46,22 @@ AxisView view_around(const Shape& shape, int axis) {
 
 }  // namespace
 
+std::vector<float> channel_mask(int64_t channels, const std::vector<int64_t>& keep) {
+  std::vector<float> mask(static_cast<size_t>(channels), 0.0f);
+  for (int64_t c : keep) {
+    if (c < 0 || c >= channels)
+      fail_input("--channels: channel " + std::to_string(c) + " is out of range: the layer has " + std::to_string(channels) + " channels");
+    mask[c] = 1.0f;
+  }
+  return mask;
+}
+
 void keep_channels(Tensor& r, int axis, const std::vector<int64_t>& keep) {
   const AxisView v = view_around(r.shape, axis);
-  std::vector<char> kept(static_cast<size_t>(v.channels), 0);
-  for (int64_t c : keep) {
-    if (c < 0 || c >= v.channels)
-      fail_input("--channels: channel " + std::to_string(c) + " is out of range: the layer has " + std::to_string(v.channels) + " channels");
-    kept[c] = 1;
-  }
+  const std::vector<float> kept = channel_mask(v.channels, keep);
   for (int64_t o = 0; o < v.outer; ++o)
     for (int64_t c = 0; c < v.channels; ++c)
-      if (!kept[c])
+      if (kept[c] == 0.0f)
         for (int64_t i = 0; i < v.inner; ++i) r.f[(o * v.channels + c) * v.inner + i] = 0.0f;
 }
 

@@ -39,6 +39,8 @@ ConceptLayer find_concept_layer(const Graph& g, const Plan& p, const std::string
 
 // Channels outside `keep` (per sample: the same set) set to zero. Channels are checked against the layer.
 void keep_channels(Tensor& r, int axis, const std::vector<int64_t>& keep);
+// The same as a mask of 1s (kept) and 0s over `channels` (the GPU program multiplies by it); checked alike.
+std::vector<float> channel_mask(int64_t channels, const std::vector<int64_t>& keep);
 
 // (N, C): relevance summed over every position of each channel, per sample.
 Tensor channel_sums(const Tensor& r, int axis);

@@ -78,23 +78,36 @@ Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool time
   return s;
 }
 
+float integrated_gradients_alpha(int k, int steps) { return static_cast<float>(k) / static_cast<float>(steps); }
+
+// A portable normal sampler: mt19937 is specified bit-exactly; std::normal_distribution is not (libstdc++
+// and libc++ differ), and native and wasm results must agree. Box-Muller on two 53-bit uniforms.
+float SmoothGradNoise::normal() {
+  const double u1 = (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53;   // (0, 1]
+  const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+SmoothGradNoise::SmoothGradNoise(const Tensor& x, const ExplainRequest& req) : x_(x), rng_(req.seed) {
+  if (req.samples < 1) fail_input("--samples must be at least 1");
+  const int64_t n = batch_of(x);
+  per_ = x.numel() / n;
+  sd_.resize(static_cast<size_t>(n));
+  for (int64_t b = 0; b < n; ++b) {
+    const auto [lo, hi] = std::minmax_element(x.f.begin() + b * per_, x.f.begin() + (b + 1) * per_);
+    sd_[b] = req.noise * (*hi - *lo);
+  }
+}
+
+void SmoothGradNoise::next(Tensor& at) {
+  for (size_t i = 0; i < x_.f.size(); ++i) at.f[i] = x_.f[i] + sd_[i / per_] * normal();
+}
+
 }  // namespace detail
 
 namespace {
 
 using namespace detail;
-
-// A portable normal sampler: mt19937 is specified bit-exactly; std::normal_distribution is not (libstdc++
-// and libc++ differ), and native and wasm results must agree.
-struct Normal {
-  std::mt19937_64 rng;
-  explicit Normal(uint64_t seed) : rng(seed) {}
-  float operator()() {
-    const double u1 = (static_cast<double>(rng() >> 11) + 1.0) * 0x1.0p-53;   // (0, 1]
-    const double u2 = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-  }
-};
 
 // Pruned LRP: sweep hooks that prune each sample's relevance at the input of every linear layer except
 // the one nearest the input (the first Linear in topological order) — i.e. every hidden representation a
@@ -298,25 +311,18 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
     e.relevance = Tensor::zeros(x.shape);
     std::vector<Tensor> at = inputs;
     for (int k = 1; k <= req.steps; ++k) {
-      const float alpha = static_cast<float>(k) / static_cast<float>(req.steps);
+      const float alpha = integrated_gradients_alpha(k, req.steps);
       for (size_t i = 0; i < x.f.size(); ++i) at[0].f[i] = alpha * x.f[i];
       const Tensor gk = gradient_at(at);
       for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] += gk.f[i];
     }
     for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] *= x.f[i] / static_cast<float>(req.steps);
   } else if (req.method == "smoothgrad") {
-    if (req.samples < 1) fail_input("--samples must be at least 1");
-    Normal normal(req.seed);
-    const int64_t per = x.numel() / n;
-    std::vector<float> sd(static_cast<size_t>(n));
-    for (int64_t b = 0; b < n; ++b) {
-      const auto [lo, hi] = std::minmax_element(x.f.begin() + b * per, x.f.begin() + (b + 1) * per);
-      sd[b] = req.noise * (*hi - *lo);
-    }
+    SmoothGradNoise noisy(x, req);
     e.relevance = Tensor::zeros(x.shape);
     std::vector<Tensor> at = inputs;
     for (int k = 0; k < req.samples; ++k) {
-      for (size_t i = 0; i < x.f.size(); ++i) at[0].f[i] = x.f[i] + sd[i / per] * normal();
+      noisy.next(at[0]);
       const Tensor gk = gradient_at(at);
       for (size_t i = 0; i < x.f.size(); ++i) e.relevance.f[i] += gk.f[i] / static_cast<float>(req.samples);
     }

@@ -1,5 +1,6 @@
 // relscope/relevance/explain_detail.h — helpers the Explainer's two source files share (not a public API).
 #pragma once
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,25 @@ void check_request(const Graph& g, const std::vector<Tensor>& inputs, const Expl
 void check_output(const Graph& g, const Tensor& y, int value);
 // onehot(target) (gradients) or onehot(target) * output (LRP).
 Tensor make_seed(const Tensor& y, const std::vector<int64_t>& targets, bool times_output);
+
+// Integrated gradients' k-th of `steps` points on the path from the zero baseline (right Riemann sum, as zennit).
+float integrated_gradients_alpha(int k, int steps);
+
+// SmoothGrad's noisy copies of x, in the order the samples are explained: x + noise * (max - min of the
+// sample) * N(0, 1), one normal stream seeded by request.seed. Shared by the CPU and the GPU program so that
+// both explain the same copies. Checks request.samples >= 1.
+class SmoothGradNoise {
+ public:
+  SmoothGradNoise(const Tensor& x, const ExplainRequest& request);
+  void next(Tensor& at);   // at (x's shape) = the next noisy copy
+
+ private:
+  float normal();
+  const Tensor& x_;
+  std::mt19937_64 rng_;
+  int64_t per_ = 1;
+  std::vector<float> sd_;
+};
 
 // Batch-1 exports run sample by sample: one(b, sample_inputs, sample_request) for every sample b, each on
 // its own target when one per sample was given (checked against the batch size first).

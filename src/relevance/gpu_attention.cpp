@@ -126,7 +126,7 @@ void matmul_backward(NodeSweep& s, int dy, bool times_operand) {
 // ---- forward -------------------------------------------------------------------------------------------------------
 void softmax_forward(Compiler& c, const Node& n) {
   const int out = n.outputs[0];
-  c.buf[out] = c.B.fresh(c.numel(out));
+  c.new_value(out);
   const bool log = n.op == Op::LogSoftmax;
   rows_step(c.B, log ? RowOp::LogSoftmax : RowOp::Softmax, softmax_rows(c, n), c.value(n.inputs[0]), -1, -1, c.buf[out]);
   c.nonneg[out] = !log;
@@ -135,7 +135,7 @@ void softmax_forward(Compiler& c, const Node& n) {
 void layer_norm_forward(Compiler& c, const Node& n) {
   const int out = n.outputs[0];
   const int scale = layer_norm_param(c, n, 1), bias = layer_norm_param(c, n, 2);
-  c.buf[out] = c.B.fresh(c.numel(out));
+  c.new_value(out);
   rows_step(c.B, RowOp::LayerNorm, layer_norm_rows(c, n), c.value(n.inputs[0]), scale, bias, c.buf[out],
             n.attrs.get_float("epsilon", 1e-5f), bias >= 0);
 }
@@ -143,7 +143,7 @@ void layer_norm_forward(Compiler& c, const Node& n) {
 void matmul_forward(Compiler& c, const Node& n) {
   const MatMulGeometry m = matmul_geometry(c, n);
   const int out = n.outputs[0];
-  c.buf[out] = c.B.fresh(c.numel(out));
+  c.new_value(out);
   gemm_step(c.B, false, false, m.M, m.N, m.K, c.value(n.inputs[0]), m.K, c.value(n.inputs[1]), m.N, c.buf[out], m.N, m.batch,
             m.off_a, m.off_b, m.M * m.N);
   c.nonneg[out] = c.nonneg[n.inputs[0]] && c.nonneg[n.inputs[1]];

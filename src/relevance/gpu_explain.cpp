@@ -1,6 +1,7 @@
 // relscope/relevance/gpu_explain.cpp — compiling an explanation into one GPU program, and reading its result.
 //
-// Sections: compile (inputs, forward pass, seed, the sweep) | finish
+// Sections: compile (ProgramCompiler: forward pass, seed, sweeps; CRP's per concept; integrated gradients' and
+//           SmoothGrad's passes) | finish
 //
 // The program is built by gpu_program_builder.cpp (linear layers), gpu_forward.cpp (forward pass) and
 // gpu_sweep.cpp (rules), over the Builder and Compiler of gpu_explain_detail.h.
@@ -8,22 +9,193 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
 #include "relevance/composite.h"
+#include "relevance/crp.h"
 #include "relevance/explain_detail.h"
 #include "relevance/gpu_explain_detail.h"
 
 namespace relscope::relevance {
 
 // ---- compile ---------------------------------------------------------------------------------------------------------
+namespace {
+
+using namespace detail;
+using namespace gpu_detail;
+
+// One explanation being compiled: the forward pass, the seed and sweeps, over gpu_detail's Compiler.
+struct ProgramCompiler {
+  Compiler& c;
+  const ExplainRequest& req;
+  const std::vector<Rule>& rules;
+  int x0 = -1, out_value = -1;
+  int64_t n = 1, per = 1;   // samples; output values per sample
+
+  Builder& B() { return c.B; }
+  const std::vector<int>& steps() const { return c.p.steps; }
+
+  void forward(int x_buffer) {
+    c.buf[x0] = x_buffer;
+    for (int step : steps()) forward_node(c, c.g.nodes[step]);
+  }
+  // The forward pass's buffers back to the free list (a multi-pass program's next pass reuses them).
+  void release_pass() {
+    for (int b : c.pass) B().release(b);
+    c.pass.clear();
+  }
+
+  // onehot(target) (* output when `times_output`) from the output buffer; targets per sample are written by
+  // the first seed (arg-max, or one given target) or read (given per sample, or found by an earlier seed).
+  int seed(int y, int targets, bool times_output, bool from_targets, uint32_t target) {
+    const int sb = B().temp(n * per);
+    Step& s = B().step(Kernel::Seed, n, {y, sb, targets});
+    s.words[1] = static_cast<uint32_t>(per), s.words[2] = target, s.words[3] = times_output ? 1 : 0;
+    s.words[4] = from_targets ? 1 : 0;
+    return sb;
+  }
+
+  // The sweep, in reverse plan order (backward_sweep's walk): one node's rule at a time.
+  void sweep_node(int step) {
+    const Node& node = c.g.nodes[step];
+    bool any = false;   // relevance at some output (Split's may reach only its later ones)
+    for (int v : node.outputs) any = any || (v >= 0 && c.rel[v] >= 0);
+    if (!any) return;
+    const int out0 = node.outputs[0];
+    NodeSweep ns{c, node, rules[step], c.g.node_label(node), c.rel[out0]};
+    if (ns.R < 0) {
+      if (!is_routing(node.op)) fail(ErrorKind::Internal, "GPU program: relevance only at a later output of " + ns.where);
+      ns.R = B().zeros(c.numel(out0));
+    }
+    apply_rule(ns);
+    if (!ns.r_moved) B().release(ns.R);
+    for (int v : node.outputs)
+      if (v >= 0 && v != out0 && c.rel[v] >= 0) B().release(c.rel[v]);
+    for (int v : node.outputs)
+      if (v >= 0) c.rel[v] = -1;
+  }
+  // Steps [from, to) of the plan, swept from the last to the first.
+  void sweep(size_t from, size_t to) {
+    for (size_t k = to; k-- > from;) sweep_node(steps()[k]);
+  }
+
+  // The input relevance of a finished sweep (zeros if none arrived); relevance at other graph inputs is
+  // dropped.
+  int input_relevance() {
+    const int64_t nx = c.numel(x0);
+    int r = c.rel[x0] >= 0 ? c.rel[x0] : B().zeros(nx);
+    c.rel[x0] = -1;
+    if (req.method == "gradient-x-input") {
+      const int t = B().temp(nx);
+      B().ew(Ew::Mul, nx, r, c.value(x0), -1, t);
+      B().release(r);
+      r = t;
+    }
+    for (int& live : c.rel)
+      if (live >= 0) B().release(live), live = -1;
+    return r;
+  }
+
+  // CRP: the sweep above the concept layer is the same for every concept, so it runs once; then per concept
+  // the relevance in flight (the layer's output, and any skip path past it) is copied, the layer's output
+  // masked to the concept's channels, and the rest of the sweep runs on the copies. One map per concept
+  // (or one, joint).
+  std::vector<int> concept_maps() {
+    const ConceptLayer layer = find_concept_layer(c.g, c.p, req.crp.layer);
+    if (req.crp.channels.empty())
+      fail_input("--channels: give at least one channel of " + req.crp.layer + " (it has " + std::to_string(layer.channels) + ")");
+    const size_t at = static_cast<size_t>(std::find(steps().begin(), steps().end(), static_cast<int>(layer.node)) - steps().begin());
+    if (at == steps().size()) fail(ErrorKind::Internal, "GPU program: the concept layer is not a planned step");
+    sweep(at + 1, steps().size());
+    const std::vector<int> in_flight = c.rel;
+    std::vector<std::vector<int64_t>> concepts;
+    if (req.crp.joint) concepts.push_back(req.crp.channels);
+    else
+      for (int64_t ch : req.crp.channels) concepts.push_back({ch});
+    const Shape& ls = c.p.shapes[layer.value];
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(layer.axis) + 1; d < ls.size(); ++d) inner *= ls[d];
+    const int64_t nl = c.numel(layer.value);
+    const int zero = B().zeros(layer.channels);
+    std::vector<int> maps;
+    for (const auto& keep : concepts) {
+      const int mask = B().owned(channel_mask(layer.channels, keep));
+      for (size_t v = 0; v < in_flight.size(); ++v)
+        c.rel[v] = in_flight[v] >= 0 ? B().copy_of(in_flight[v], c.numel(static_cast<int>(v))) : -1;
+      if (const int r = c.rel[layer.value]; r >= 0) {
+        const int masked = B().temp(nl);
+        B().ew(Ew::ChannelAffine, nl, r, mask, zero, masked, 0.0f, inner, layer.channels);
+        B().release(r);
+        c.rel[layer.value] = masked;
+      }
+      sweep(0, at + 1);
+      maps.push_back(input_relevance());
+    }
+    for (int b : in_flight) B().release(b);
+    B().release(zero);
+    return maps;
+  }
+
+  // Integrated gradients and SmoothGrad: one forward pass and gradient sweep per point (alpha * x) or noisy
+  // copy, each seeded with the targets of the unperturbed input, the gradients added up as the CPU adds them.
+  int averaged_gradients(int x, int targets, const Tensor& x_cpu) {
+    const bool ig = req.method == "integrated-gradients";
+    const int points = ig ? req.steps : req.samples;
+    const int64_t nx = c.numel(x0);
+    const int total = B().zeros(nx), count = B().temp(nx);
+    B().ew(Ew::Fill, nx, -1, -1, -1, count, static_cast<float>(points));
+    std::unique_ptr<SmoothGradNoise> noise;
+    Tensor noisy = x_cpu;
+    if (!ig) noise = std::make_unique<SmoothGradNoise>(x_cpu, req);
+    for (int k = 1; k <= points; ++k) {
+      int at;
+      if (ig) {
+        at = B().temp(nx);
+        B().ew(Ew::Expand, nx, x, -1, -1, at, integrated_gradients_alpha(k, req.steps));
+      } else {
+        noise->next(noisy);
+        at = B().owned(noisy.f);
+      }
+      forward(at);
+      c.rel[out_value] = seed(c.value(out_value), targets, false, true, kernels::gpu::no_target);
+      sweep(0, steps().size());
+      const int g = input_relevance();
+      if (ig) {
+        B().ew(Ew::Accumulate, nx, g, -1, -1, total, 1.0f);
+      } else {   // += g / samples, as the CPU
+        const int share = B().temp(nx);
+        B().ew(Ew::Divide, nx, g, count, -1, share);
+        B().ew(Ew::Accumulate, nx, share, -1, -1, total, 1.0f);
+        B().release(share);
+      }
+      B().release(g);
+      release_pass();
+      if (ig) B().release(at);
+    }
+    c.buf[x0] = x;
+    if (!ig) {
+      B().release(count);
+      return total;
+    }
+    const int scale = B().temp(nx), out = B().temp(nx);   // total * (x / steps), as the CPU
+    B().ew(Ew::Divide, nx, x, count, -1, scale);
+    B().ew(Ew::Mul, nx, total, scale, -1, out);
+    for (int b : {scale, count, total}) B().release(b);
+    return out;
+  }
+};
+
+}  // namespace
+
 GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& req,
                                        const std::string& key_prefix) {
-  using namespace detail;
-  using namespace gpu_detail;
-  const bool lrp = req.method == "lrp";
-  if (!lrp && req.method != "gradient" && req.method != "gradient-x-input")
-    unsupported("method " + req.method + ": the GPU path explains with lrp, gradient and gradient-x-input");
+  const bool crp = req.method == "crp", lrp = req.method == "lrp" || crp;
+  const bool averaged = req.method == "integrated-gradients" || req.method == "smoothgrad";
+  if (!lrp && !averaged && req.method != "gradient" && req.method != "gradient-x-input")
+    unsupported("method " + req.method + ": the GPU path explains with lrp, crp, gradient, gradient-x-input, integrated-gradients and smoothgrad");
+  if (req.method == "integrated-gradients" && req.steps < 1) fail_input("--steps must be at least 1");
+  if (req.method == "smoothgrad" && req.samples < 1) fail_input("--samples must be at least 1");
   Session& session = explainer.session_for(req.method);
   check_request(session.graph(), inputs, req);
   if (session.needs_batch_split(inputs)) unsupported("a batch of " + std::to_string(batch_of(inputs[0])) + " for a batch-1 export");
@@ -39,62 +211,64 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   c.nonneg.assign(g.values.size(), false);
   c.rel.assign(g.values.size(), -1);
   Builder& B = c.B;
+  ProgramCompiler pc{c, req, rules};
+  pc.x0 = g.inputs[0];
+  pc.out_value = g.outputs[req.output];
+
+  // The output and its targets: the given ones (checked as on the CPU), else the arg-max per sample.
+  const Shape& ys = plan.shapes[pc.out_value];
+  pc.n = batch_of(inputs[0]);
+  pc.per = shape_numel(ys) / std::max<int64_t>(pc.n, 1);
+  if (plan.dtypes[pc.out_value] != DType::Float32)
+    fail_input("output '" + g.values[pc.out_value].name + "' is not float32; choose another with --output");
+  if (!req.targets.empty() && req.targets.size() != 1 && static_cast<int64_t>(req.targets.size()) != pc.n)
+    fail_input("--target: " + std::to_string(req.targets.size()) + " targets for a batch of " + std::to_string(pc.n) + " (give one, or one per sample)");
+  std::vector<uint32_t> given;
+  for (int64_t t : req.targets) {
+    if (t < 0 || t >= pc.per)
+      fail_input("--target " + std::to_string(t) + " is out of range: output '" + g.values[pc.out_value].name + "' has " +
+                 std::to_string(pc.per) + " values per sample");
+    given.push_back(static_cast<uint32_t>(t));
+  }
+  const bool per_sample = given.size() > 1;
+  int targets;
+  if (per_sample) {
+    std::vector<float> words(given.size());
+    std::memcpy(words.data(), given.data(), given.size() * sizeof(uint32_t));
+    targets = B.owned(std::move(words));
+  } else {
+    targets = B.fresh(pc.n);
+  }
 
   // Inputs: copied (the program outlives the caller's tensors); int64 inputs are plan constants.
-  for (size_t k = 0; k < g.inputs.size() && k < inputs.size(); ++k)
+  for (size_t k = 1; k < g.inputs.size() && k < inputs.size(); ++k)
     if (inputs[k].dtype == DType::Float32) c.buf[g.inputs[k]] = B.owned(inputs[k].f);
-  for (int step : plan.steps) forward_node(c, g.nodes[step]);
+  const int x = B.owned(inputs[0].f);
+  pc.forward(x);
+  const int y = B.fresh(shape_numel(ys));   // the output outlives its pass (a multi-pass program reuses them)
+  B.ew(Ew::Copy, shape_numel(ys), c.value(pc.out_value), -1, -1, y);
+  const int seed = pc.seed(y, targets, lrp, per_sample, given.empty() ? kernels::gpu::no_target : given[0]);
 
-  // Seed: onehot(target) (* output for LRP), targets per sample.
-  const int out_value = g.outputs[req.output];
-  const Shape& ys = plan.shapes[out_value];
-  const int64_t n = batch_of(inputs[0]), per = shape_numel(ys) / std::max<int64_t>(n, 1);
-  if (plan.dtypes[out_value] != DType::Float32) fail_input("output '" + g.values[out_value].name + "' is not float32; choose another with --output");
-  uint32_t target = kernels::gpu::no_target;
-  if (!req.targets.empty()) {
-    if (req.targets.size() != 1 && static_cast<int64_t>(req.targets.size()) != n)
-      fail_input("--target: " + std::to_string(req.targets.size()) + " targets for a batch of " + std::to_string(n) + " (give one, or one per sample)");
-    for (int64_t t : req.targets) {
-      if (t < 0 || t >= per)
-        fail_input("--target " + std::to_string(t) + " is out of range: output '" + g.values[out_value].name + "' has " +
-                   std::to_string(per) + " values per sample");
-      if (t != req.targets[0]) unsupported("a different target per sample");
+  std::vector<int> maps;
+  if (averaged) {
+    B.release(seed);
+    pc.release_pass();
+    maps.push_back(pc.averaged_gradients(x, targets, inputs[0]));
+  } else {
+    c.rel[pc.out_value] = seed;
+    if (crp) {
+      maps = pc.concept_maps();
+    } else {
+      pc.sweep(0, plan.steps.size());
+      maps.push_back(pc.input_relevance());
     }
-    target = static_cast<uint32_t>(req.targets[0]);
   }
-  const int y = c.value(out_value), seed = B.fresh(shape_numel(ys)), targets = B.fresh(n);
-  Step& s = B.step(Kernel::Seed, n, {y, seed, targets});
-  s.words[1] = static_cast<uint32_t>(per), s.words[2] = target, s.words[3] = lrp ? 1 : 0;
-
-  // The sweep, in reverse plan order (backward_sweep's walk).
-  c.rel[out_value] = seed;
-  for (auto it = plan.steps.rbegin(); it != plan.steps.rend(); ++it) {
-    const Node& node = g.nodes[*it];
-    bool any = false;   // relevance at some output (Split's may reach only its later ones)
-    for (int v : node.outputs) any = any || (v >= 0 && c.rel[v] >= 0);
-    if (!any) continue;
-    const int out0 = node.outputs[0];
-    NodeSweep ns{c, node, rules[*it], g.node_label(node), c.rel[out0]};
-    if (ns.R < 0) {
-      if (!is_routing(node.op)) fail(ErrorKind::Internal, "GPU program: relevance only at a later output of " + ns.where);
-      ns.R = B.zeros(c.numel(out0));
-    }
-    apply_rule(ns);
-    if (!ns.r_moved) B.release(ns.R);
-    for (int v : node.outputs)
-      if (v >= 0 && v != out0 && c.rel[v] >= 0) B.release(c.rel[v]);
-    for (int v : node.outputs)
-      if (v >= 0) c.rel[v] = -1;
-  }
-  const int x0 = g.inputs[0];
-  int relevance = c.rel[x0] >= 0 ? c.rel[x0] : B.zeros(c.numel(x0));
-  if (req.method == "gradient-x-input") {
-    const int t = B.temp(c.numel(x0));
-    B.ew(Ew::Mul, c.numel(x0), relevance, c.value(x0), -1, t);
-    relevance = t;
-  }
-  gx.program.readback = {relevance, y, targets};
-  gx.relevance_shape = plan.shapes[x0];
+  gx.program.readback = {y, targets};
+  gx.program.readback.insert(gx.program.readback.end(), maps.begin(), maps.end());
+  gx.maps = static_cast<int>(maps.size());
+  gx.joint = !crp || req.crp.joint;
+  gx.relevance_shape = plan.shapes[pc.x0];
+  if (!gx.joint) gx.relevance_shape.insert(gx.relevance_shape.begin() + 1, gx.maps);
   gx.output_shape = ys;
   if (gx.bytes > session.limits().max_total_bytes)
     fail(ErrorKind::Limit, "the GPU program needs " + std::to_string(gx.bytes) + " bytes of buffers, more than the limit of " +
@@ -104,16 +278,25 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
 
 // ---- finish ------------------------------------------------------------------------------------------------------------
 Explanation finish_gpu_explanation(const Explainer&, const GpuExplanation& gx, const std::vector<std::vector<float>>& readback) {
-  if (readback.size() != 3 || static_cast<int64_t>(readback[0].size()) < shape_numel(gx.relevance_shape) ||
-      static_cast<int64_t>(readback[1].size()) < shape_numel(gx.output_shape))
-    fail(ErrorKind::Internal, "GPU explanation: the readback does not match the program");
+  const int64_t per_map = shape_numel(gx.relevance_shape) / (gx.joint ? 1 : gx.maps);
+  bool fits = static_cast<int>(readback.size()) == 2 + gx.maps && static_cast<int64_t>(readback[0].size()) >= shape_numel(gx.output_shape);
+  for (int k = 0; fits && k < gx.maps; ++k) fits = static_cast<int64_t>(readback[2 + k].size()) >= per_map;
+  if (!fits) fail(ErrorKind::Internal, "GPU explanation: the readback does not match the program");
   Explanation e;
   e.notes = gx.notes;
-  e.output = Tensor::from_floats(gx.output_shape, std::vector<float>(readback[1].begin(), readback[1].begin() + shape_numel(gx.output_shape)));
+  e.output = Tensor::from_floats(gx.output_shape, std::vector<float>(readback[0].begin(), readback[0].begin() + shape_numel(gx.output_shape)));
   detail::require_finite(e.output, "the explained output");
-  e.relevance = Tensor::from_floats(gx.relevance_shape, std::vector<float>(readback[0].begin(), readback[0].begin() + shape_numel(gx.relevance_shape)));
+  if (gx.joint) {
+    e.relevance = Tensor::from_floats(gx.relevance_shape, std::vector<float>(readback[2].begin(), readback[2].begin() + per_map));
+  } else {   // crp: map k of sample b at (b, k): the CPU's (N, K, input dims...) layout
+    e.relevance = Tensor::zeros(gx.relevance_shape);
+    const int64_t n = gx.relevance_shape[0], per = per_map / std::max<int64_t>(n, 1);
+    for (int k = 0; k < gx.maps; ++k)
+      for (int64_t b = 0; b < n; ++b)
+        std::copy(readback[2 + k].begin() + b * per, readback[2 + k].begin() + (b + 1) * per, e.relevance.f.begin() + (b * gx.maps + k) * per);
+  }
   detail::require_finite(e.relevance, "the relevance computed on the GPU");
-  for (float w : readback[2]) {
+  for (float w : readback[1]) {
     uint32_t t;
     std::memcpy(&t, &w, sizeof t);
     e.targets.push_back(t);

@@ -8,12 +8,13 @@
 // composite, same rule terms, same skipped all-zero terms), so its result equals the CPU explanation up to
 // float summation order; run_on_cpu of the program is checked against Explainer::explain natively.
 //
-// What runs on the GPU: methods lrp, gradient and gradient-x-input; ops Conv, ConvTranspose, Gemm and MatMul
-// with constant weights, Relu, Add/Sub/Mul of same-shaped operands, BatchNormalization, MaxPool (no
-// Indices output), AveragePool, GlobalAveragePool, and the ops that only reshape (Flatten, Reshape, Squeeze,
-// Unsqueeze, Identity, Dropout); rules: every linear-layer rule, Pass, Norm (Add, Sub, the average pools) and
-// Gradient. Anything else throws Unsupported naming the method, node or rule: callers fall back to the CPU
-// and say why.
+// What runs on the GPU: methods lrp, crp (the sweep above the concept layer once, the rest per concept),
+// gradient, gradient-x-input, integrated-gradients and smoothgrad (a forward pass and gradient sweep per point
+// or noisy copy, seeded with the unperturbed input's targets; the noise is the CPU's, uploaded); one target
+// per sample or per batch; the ops of gpu_forward.cpp (linear layers with constant weights and MatMul of two
+// activations, activations, elementwise ops with broadcasting, batch/layer norm, (log-)softmax, pools,
+// reductions, routing ops and reshapes) and every rule. Anything else (pruned-lrp, occlusion, batch-1 exports
+// given a batch) throws Unsupported naming the method, node or rule: callers fall back to the CPU and say why.
 #pragma once
 #include <memory>
 #include <string>
@@ -25,8 +26,11 @@
 namespace relscope::relevance {
 
 struct GpuExplanation {
-  kernels::gpu::Program program;   // readback: input relevance, explained output, targets (uint32 per sample)
-  Shape relevance_shape, output_shape;
+  kernels::gpu::Program program;   // readback: explained output, targets (uint32 per sample), then `maps` input
+                                   // relevance maps (crp: one per concept unless joint; else one)
+  Shape relevance_shape, output_shape;   // relevance_shape: the Explanation's (crp: (N, K, input dims...))
+  int maps = 1;
+  bool joint = true;               // false: crp with one map per concept
   std::vector<std::string> notes;
   // Data the program's buffers point at besides the plan's constants and memo (inputs, biases, bounds).
   std::vector<std::shared_ptr<const std::vector<float>>> owned;

@@ -128,7 +128,16 @@ struct Compiler {
   std::map<int, Step> pools;   // output value -> its pool's forward step (the backward reuses the geometry)
   std::map<int, int> bn_scale; // output value -> a BatchNormalization's per-channel scale buffer
 
+  std::vector<int> pass;       // the buffers of the current forward pass (a multi-pass program releases them)
+
   int64_t numel(int v) const { return shape_numel(p.shapes[v]); }
+  // A forward-pass buffer: the output of node value v (new_value), or what a node keeps for its backward
+  // (pass_buffer: max-pool indices).
+  int pass_buffer(int64_t words) {
+    pass.push_back(B.temp(words));
+    return pass.back();
+  }
+  int new_value(int v) { return buf[v] = pass_buffer(numel(v)); }
   bool varying(int v) const { return v >= 0 && !p.is_constant(v) && p.dtypes[v] == DType::Float32; }
 
   // The buffer of a value: its forward buffer, or a constant's (uploaded once, kept by the runner).

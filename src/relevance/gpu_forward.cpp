@@ -70,7 +70,7 @@ void forward_node(Compiler& c, const Node& n) {
     c.buf[out] = c.value(n.inputs[0]);
     c.nonneg[out] = c.nonneg[n.inputs[0]];
   };
-  auto new_out = [&] { return c.buf[out] = B.fresh(ny); };
+  auto new_out = [&] { return c.new_value(out); };
   if (only_reshapes(n.op)) {
     alias();
     return;
@@ -167,7 +167,7 @@ void forward_node(Compiler& c, const Node& n) {
       const PoolParams pp = resolve_pool(n, c.p.shapes[n.inputs[0]], is_max ? PoolKind::Max : PoolKind::Average, where);
       const int x = c.value(n.inputs[0]), y = new_out();
       const int64_t planes = pp.N * pp.C;
-      Step& s = is_max ? B.step(Kernel::MaxPool, planes * pp.out_size(), {x, y, B.fresh(ny)})
+      Step& s = is_max ? B.step(Kernel::MaxPool, planes * pp.out_size(), {x, y, c.pass_buffer(ny)})
                        : B.step(Kernel::AvgPool, planes * pp.out_size(), {x, y});
       s.words[1] = static_cast<uint32_t>(planes);
       put3(s, 2, pp.in), put3(s, 5, pp.out), put3(s, 8, pp.kernel), put3(s, 11, pp.stride), put3(s, 14, pp.dilation);
@@ -199,7 +199,7 @@ void forward_node(Compiler& c, const Node& n) {
       // The maximum over trailing dims is a max pool whose window is the whole plane (its index routes the
       // gradient, as the CPU's vjp does).
       const int64_t planes = ny, size = n.op == Op::ReduceMax ? trailing_reduce_size(c, n) : c.numel(n.inputs[0]) / std::max<int64_t>(ny, 1);
-      Step& s = B.step(Kernel::MaxPool, planes, {c.value(n.inputs[0]), new_out(), B.fresh(ny)});
+      Step& s = B.step(Kernel::MaxPool, planes, {c.value(n.inputs[0]), new_out(), c.pass_buffer(ny)});
       s.words[1] = static_cast<uint32_t>(planes);
       put3(s, 2, {1, 1, size}), put3(s, 5, {1, 1, 1}), put3(s, 8, {1, 1, size}), put3(s, 11, {1, 1, 1}), put3(s, 14, {1, 1, 1});
       put3(s, 17, {0, 0, 0}), put3(s, 20, {0, 0, 0});

@@ -100,7 +100,7 @@ void reduce_forward(Compiler& c, const Node& n) {
   const int64_t ny = c.numel(out);
   const int sum = c.B.temp(ny);
   sum_along_inverse(c.B, map, ny, c.value(n.inputs[0]), sum);
-  c.buf[out] = c.B.fresh(ny);
+  c.new_value(out);
   c.B.ew(Ew::Expand, ny, sum, -1, -1, c.buf[out], scale);
   c.B.release(sum);
   c.nonneg[out] = c.nonneg[n.inputs[0]];
@@ -149,7 +149,7 @@ void routing_forward(Compiler& c, const Node& n) {
     }
     bool nonneg = fill >= 0.0f;
     for (const auto& [slot, idx] : per_slot) nonneg = nonneg && c.nonneg[n.inputs[slot]];
-    const int y = c.buf[out] = c.B.fresh(ny);
+    const int y = c.new_value(out);
     bool first = true;
     for (const auto& [slot, idx] : per_slot) {
       gather_step(c.B, first ? GatherMode::Select : GatherMode::Place, ny, c.value(n.inputs[slot]), word_buffer(c.B, idx), -1, y, fill);

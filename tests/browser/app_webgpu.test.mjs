@@ -1,7 +1,8 @@
 // relscope browser test — the canvas offers WebGPU when the page has an adapter (SwiftShader here: a software
 // one, so not chosen by default; a hardware adapter would be): on WebGPU the worker's GPU path gives the
 // heatmap the CPU engine gives (normalised max error <= 1e-5), the Compute-on
-// choice switches to the CPU (wasm) and back, a method the GPU path does not run (smoothgrad) runs on the CPU
+// choice switches to the CPU (wasm) and back, SmoothGrad runs on the GPU too, a method the GPU path does not
+// run (pruned LRP) runs on the CPU
 // with the reason shown, and the page fetches nothing after it said 'ready' (the bridge loads with the page).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,11 +26,11 @@ test('canvas: WebGPU offered (software adapter: not by default), the same heatma
       return s.computes > k && !s.busy;
     }, n, { timeout: 90_000 });
     // The CPU engine's relevance for what the canvas shows, against the canvas' heatmap.
-    const errorVsCpu = () => page.evaluate(async () => {
+    const errorVsCpu = (params = {}) => page.evaluate(async (params) => {
       const s = globalThis.relscopeAppState();
       const x = globalThis.relscopeAppTensor(1);
       const e = await globalThis.relscope.explain({ data: x.data, shape: x.shape, method: s.method, composite: s.composite,
-        target: s.target, backend: 'cpu' });
+        target: s.target, params, backend: 'cpu' });
       const shown = globalThis.relscopeAppTensor(0).data;
       let top = 1e-30, err = 0;
       for (let k = 0; k < e.relevance.length; ++k) {
@@ -37,7 +38,7 @@ test('canvas: WebGPU offered (software adapter: not by default), the same heatma
         err = Math.max(err, Math.abs(shown[k] - e.relevance[k]));
       }
       return err / top;
-    });
+    }, params);
     try {
       await page.goto(fx.server.url, { waitUntil: 'load', timeout: 60_000 });
       await page.waitForFunction(() => {
@@ -79,14 +80,22 @@ test('canvas: WebGPU offered (software adapter: not by default), the same heatma
       assert.equal(s.explainedOn, 'webgpu');
       assert.ok(await errorVsCpu() <= 1e-5);
 
-      // SmoothGrad has no GPU path: the CPU explains it and the canvas says why.
+      // SmoothGrad runs on the GPU (a pass per noisy copy in one program) with the CPU's heatmap.
       assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('samples', '3')), true);
       assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'smoothgrad')), true);
       await settled(s.computes);
       s = await state();
       assert.equal(s.lastError, '');
+      assert.equal(s.explainedOn, 'webgpu', `fallback: ${s.fallback}`);
+      assert.ok(await errorVsCpu({ samples: 3 }) <= 1e-5);
+
+      // Pruned LRP has no GPU path: the CPU explains it and the canvas says why.
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'pruned-lrp')), true);
+      await settled(s.computes);
+      s = await state();
+      assert.equal(s.lastError, '');
       assert.equal(s.explainedOn, 'cpu');
-      assert.match(s.fallback, /method smoothgrad/);
+      assert.match(s.fallback, /method pruned-lrp/);
       assert.deepEqual(seen.requests.slice(requestsAtReady).filter((u) => !u.startsWith('data:')), [],
         'no request after ready');
       assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);

@@ -1,10 +1,10 @@
 // relscope browser test — explanations on WebGPU (headless Chromium, SwiftShader; flags in _harness.mjs) equal
-// the wasm CPU engine's on every bundled model the GPU path runs, for every composite and the gradient
-// methods, and for every linear-layer rule set per node (normalised max error <= 1e-5, same targets); the
-// attention model (Softmax, LayerNorm, products of activations, routing ops) on its own sample; backend 'auto'
-// picks WebGPU when there is an adapter; what the GPU path does not run (smoothgrad) falls back to the CPU
-// with the reason; and a model's weights stay on the GPU between explanations. Kernel by kernel:
-// webgpu_kernels.test.mjs.
+// the wasm CPU engine's on every bundled model, for every composite and the gradient methods (integrated
+// gradients and SmoothGrad included), for every linear-layer rule set per node and for CRP maps (normalised
+// max error <= 1e-5, same targets); the attention model (Softmax, LayerNorm, products of activations, routing
+// ops) on its own sample; backend 'auto' picks WebGPU when there is an adapter; what the GPU path does not
+// run (pruned LRP) falls back to the CPU with the reason; and a model's weights stay on the GPU between
+// explanations. Kernel by kernel: webgpu_kernels.test.mjs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -35,7 +35,25 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       };
       const inputs = { 'assets/attention/model.onnx': await npy('assets/attention/samples/0_FCEDCCaGAGE.npy') };
       const cases = [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon'], ['lrp', 'epsilon-plus'], ['lrp', 'epsilon-alpha2-beta1'],
-        ['lrp', 'epsilon-alpha2-beta1-flat'], ['lrp', 'epsilon-gamma-box'], ['gradient'], ['gradient-x-input']];
+        ['lrp', 'epsilon-alpha2-beta1-flat'], ['lrp', 'epsilon-gamma-box'], ['gradient'], ['gradient-x-input'],
+        ['integrated-gradients'], ['smoothgrad']];
+      // One request on both back-ends: normalised max errors of relevance and output, same targets and shape.
+      const compare = async (request, label) => {
+        const cpu = await rs.explain({ ...request, backend: 'cpu' });
+        const gpu = await rs.explain({ ...request, backend: 'webgpu' });
+        const normErr = (a, b) => {
+          let top = 1e-30, err = 0;
+          for (let k = 0; k < b.length; ++k) {
+            top = Math.max(top, Math.abs(b[k]));
+            err = Math.max(err, Math.abs(a[k] - b[k]));
+          }
+          return { err: err / top, nonzero: top > 1e-20 };
+        };
+        const r = normErr(gpu.relevance, cpu.relevance);
+        return { ...label, err: r.err, nonzero: r.nonzero, outErr: normErr(gpu.output.data, cpu.output.data).err,
+          backend: gpu.backend, sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets) &&
+            JSON.stringify(gpu.shape) === JSON.stringify(cpu.shape) };
+      };
       let seed = 12345;
       const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
       const out = { results: [], info: await rs.gpuInfo() };
@@ -45,21 +63,11 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
         const shape = info.inputs[0].shape.map((d) => d ?? 1);
         const data = inputs[file] ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand);
         for (const [method, composite] of cases) {
-          const request = { data, shape, method, composite, params: { low: -3, high: 3 } };
-          if (method !== 'lrp' || composite !== 'epsilon-gamma-box') delete request.params;
-          const cpu = await rs.explain({ ...request, backend: 'cpu' });
-          const gpu = await rs.explain({ ...request, backend: 'webgpu' });
-          let top = 1e-30, err = 0, otop = 1e-30, oerr = 0;
-          for (let k = 0; k < cpu.relevance.length; ++k) {
-            top = Math.max(top, Math.abs(cpu.relevance[k]));
-            err = Math.max(err, Math.abs(gpu.relevance[k] - cpu.relevance[k]));
-          }
-          for (let k = 0; k < cpu.output.data.length; ++k) {
-            otop = Math.max(otop, Math.abs(cpu.output.data[k]));
-            oerr = Math.max(oerr, Math.abs(gpu.output.data[k] - cpu.output.data[k]));
-          }
-          out.results.push({ file, method, composite, err: err / top, outErr: oerr / otop, backend: gpu.backend,
-            sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets), nonzero: top > 1e-20 });
+          const params = method === 'integrated-gradients' ? { steps: 3 } : method === 'smoothgrad' ? { samples: 3, seed: 5 }
+            : composite === 'epsilon-gamma-box' ? { low: -3, high: 3 } : undefined;
+          const request = { data, shape, method, composite, params };
+          if (!params) delete request.params;
+          out.results.push(await compare(request, { file, method, composite }));
         }
       }
       // Every linear-layer rule by per-node overrides on the ResNet (strided convs, residual Adds, BatchNorm
@@ -74,29 +82,29 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
         const rules = Object.fromEntries(linear.map((name, k) => [name,
           spec !== 'mix' ? spec : ['zbox:-2,2', 'gamma:0.25', 'alphabeta:2,1', 'zplus', 'epsilon'][Math.min(k, 4)]]));
         const request = { data: rx, shape: rshape, method: 'lrp', composite: 'epsilon', params: { rules } };
-        const cpu = await rs.explain({ ...request, backend: 'cpu' });
-        const gpu = await rs.explain({ ...request, backend: 'webgpu' });
-        let top = 1e-30, err = 0;
-        for (let k = 0; k < cpu.relevance.length; ++k) {
-          top = Math.max(top, Math.abs(cpu.relevance[k]));
-          err = Math.max(err, Math.abs(gpu.relevance[k] - cpu.relevance[k]));
-        }
-        out.results.push({ file: 'fashion_resnet rules', method: 'lrp', composite: spec, err: err / top, outErr: 0,
-          backend: gpu.backend, sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets), nonzero: top > 1e-20 });
+        out.results.push(await compare(request, { file: 'fashion_resnet rules', method: 'lrp', composite: spec }));
       }
 
-      // auto: the GPU when it can; smoothgrad falls back, saying why.
+      // CRP on the ResNet: a conv inside a residual block, one map per channel and joint.
+      for (const joint of [false, true]) {
+        const request = { data: rx, shape: rshape, method: 'crp', composite: 'epsilon-plus-flat',
+          params: { layer: linear[2], channels: [0, 3], joint } };
+        out.results.push(await compare(request, { file: `fashion_resnet crp ${linear[2]}`, method: 'crp',
+          composite: joint ? 'joint' : 'per channel' }));
+      }
+
+      // auto: the GPU when it can; pruned LRP falls back, saying why.
       const demo = new Uint8Array(await (await fetch(models[0])).arrayBuffer());
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const x = { data: Float32Array.from({ length: 784 }, rand), shape: [1, 1, 28, 28] };
       const auto = await rs.explain({ ...x, method: 'lrp', backend: 'auto' });
-      const sg = await rs.explain({ ...x, method: 'smoothgrad', backend: 'auto', params: { samples: 2 } });
+      const pruned = await rs.explain({ ...x, method: 'pruned-lrp', backend: 'auto' });
       // Weights stay on the GPU: a second explanation of the same model uploads no constant again.
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
       const second = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
       return { ...out, auto: { backend: auto.backend, fallback: auto.fallback ?? null },
-        smoothgrad: { backend: sg.backend, fallback: sg.fallback ?? '' }, first, second };
+        pruned: { backend: pruned.backend, fallback: pruned.fallback ?? '' }, first, second };
     });
     console.log(`adapter: ${JSON.stringify(r.info)}; demo lrp: ${r.first.steps} steps, ${r.first.buffers} buffers, ` +
       `uploads ${r.first.uploadedBytes} then ${r.second.uploadedBytes} bytes`);
@@ -107,7 +115,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
     console.log(`worst relevance error ${worst.err.toExponential(2)} (${worst.file} ${worst.method} ${worst.composite ?? ''})`);
     assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');
     assert.equal(r.info.software, true, 'and says it is a software one');
-    assert.equal(r.results.length, 6 * 8 + 9);
+    assert.equal(r.results.length, 6 * 10 + 9 + 2);
     for (const c of r.results) {
       const what = `${c.file} ${c.method} ${c.composite ?? ''}`;
       assert.equal(c.backend, 'webgpu', what);
@@ -117,8 +125,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       assert.ok(c.sameTargets, `${what}: targets`);
     }
     assert.deepEqual(r.auto, { backend: 'webgpu', fallback: null });
-    assert.equal(r.smoothgrad.backend, 'cpu');
-    assert.match(r.smoothgrad.fallback, /method smoothgrad/);
+    assert.equal(r.pruned.backend, 'cpu');
+    assert.match(r.pruned.fallback, /method pruned-lrp/);
     assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
   } finally {
     await page.close();

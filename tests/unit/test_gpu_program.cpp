@@ -1,8 +1,10 @@
 // The GPU program of an explanation (relevance/gpu_explain.h), run by the CPU interpreter of
 // kernels/webgpu/program.h, equals Explainer::explain: every composite, every linear-layer rule, the gradient
-// methods, on the fixtures, the bundled models and a model of every op the GPU path runs (strides, dilations,
-// groups, padding, ceil mode, a transposed conv, a standalone BatchNorm, residual Add, Sub). The WGSL kernels
-// are checked against the same interpreter in Chromium (tests/browser/webgpu_kernels.test.mjs).
+// methods (integrated gradients and SmoothGrad too), targets per sample, on the fixtures, the bundled models
+// and a model of every convolutional op the GPU path runs (strides, dilations, groups, padding, ceil mode, a
+// transposed conv, a standalone BatchNorm, residual Add, Sub); attention and routing ops in
+// test_gpu_program_ops.cpp. The WGSL kernels are checked against the same interpreter in Chromium
+// (tests/browser/webgpu_kernels.test.mjs).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -97,6 +99,35 @@ TEST(GpuProgram, EveryLinearRuleOnTheOpZoo) {
   ExplainRequest one = request("lrp");
   one.targets = {2};
   expect_gpu_matches(s, x, one, "target 2");
+  for (const char* method : {"lrp", "gradient"}) {   // a target per sample: read by the seed, not found
+    ExplainRequest each = request(method);
+    each.targets = {3, 1};
+    expect_gpu_matches(s, x, each, "targets 3, 1");
+  }
+}
+
+// Integrated gradients and SmoothGrad: a forward pass and a gradient sweep per point or noisy copy in one
+// program, seeded with the unperturbed input's targets; the same noise as the CPU (one seeded stream).
+TEST(GpuProgram, IntegratedGradientsAndSmoothGradOnTheOpZooAndModels) {
+  Session s = Session::from_model(zoo_model(), "zoo.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 17)};
+  ExplainRequest ig = request("integrated-gradients");
+  ig.steps = 5;
+  expect_gpu_matches(s, x, ig, "zoo");
+  ExplainRequest sg = request("smoothgrad");
+  sg.samples = 4;
+  sg.noise = 0.2f;
+  sg.seed = 7;
+  expect_gpu_matches(s, x, sg, "zoo");
+  sg.targets = {1, 0};
+  expect_gpu_matches(s, x, sg, "zoo, a target per sample");
+  for (const char* file : {"assets/fashion_resnet/model.onnx", "assets/attention/model.onnx"}) {
+    Session m = Session::load_file(kRoot + file);
+    const std::vector<Tensor> xm = random_inputs(m, 5);
+    expect_gpu_matches(m, xm, ig, file);
+    sg.targets = {};
+    expect_gpu_matches(m, xm, sg, file);
+  }
 }
 
 TEST(GpuProgram, FixturesAndBundledModels) {
@@ -126,11 +157,14 @@ TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
   Session s = Session::from_model(zoo_model(), "zoo.onnx");
   Explainer ex(s);
   const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 1)};
-  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("smoothgrad")); }, ErrorKind::Unsupported,
-                        "method smoothgrad");
-  ExplainRequest two = request("lrp");
-  two.targets = {0, 1};
-  testing::expect_error([&] { compile_gpu_explanation(ex, x, two); }, ErrorKind::Unsupported, "a different target per sample");
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("occlusion")); }, ErrorKind::Unsupported,
+                        "method occlusion");
+  ExplainRequest three = request("lrp");
+  three.targets = {0, 1, 2};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, three); }, ErrorKind::BadInput, "3 targets for a batch of 2");
+  ExplainRequest none = request("integrated-gradients");
+  none.steps = 0;
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, none); }, ErrorKind::BadInput, "--steps must be at least 1");
   ExplainRequest far = request("lrp");
   far.targets = {4};
   testing::expect_error([&] { compile_gpu_explanation(ex, x, far); }, ErrorKind::BadInput, "--target 4 is out of range");

@@ -14,6 +14,7 @@
 #include "model_builder.h"
 #include "op_test_util.h"
 #include "gpu_program_test_util.h"
+#include "relevance/composite.h"
 #include "relevance/gpu_explain.h"
 
 namespace relscope::relevance {
@@ -109,6 +110,61 @@ TEST(GpuProgramOps, BlockOfRoutingBroadcastingAndAttentionOps) {
     expect_gpu_matches(s, x, request("gradient"), "block");
     expect_gpu_matches(s, x, request("gradient-x-input"), "block");
   }
+}
+
+// CRP: the sweep above the concept layer runs once, the rest per concept on copies of the relevance in flight.
+// The op zoo's conv2 sits inside a residual block (relevance also passes it by the skip path), the ResNet's
+// layers likewise; every layer kind (Conv axis 1, Gemm/MatMul last axis), one map per channel and joint.
+TEST(GpuProgramOps, ConceptMapsPerChannelAndJoint) {
+  struct Case {
+    const char* file;
+    std::vector<int64_t> channels;
+  };
+  const Case cases[] = {{"tests/data/models/resnet_tiny_opset13.onnx", {0, 2, 3}},
+                        {"assets/fashion_resnet/model.onnx", {1, 4}},
+                        {"assets/attention/model.onnx", {0, 5}},
+                        {"tests/data/models/cnn_opset13.onnx", {0, 1}}};
+  for (const Case& k : cases) {
+    Session s = Session::load_file(kRoot + k.file);
+    std::vector<Tensor> x = example_inputs(s.graph());
+    for (auto& t : x) {   // a batch of 2 (concept maps per sample), unless the export is batch-1
+      Shape shape = t.shape;
+      shape[0] = 2;
+      t = random_tensor(shape, 8, -1.0f, 1.0f);
+    }
+    if (s.needs_batch_split(x)) x = {random_tensor(example_inputs(s.graph())[0].shape, 8, -1.0f, 1.0f)};
+    // Every linear layer of the canonized graph, as `relscope rules` names them.
+    Explainer ex(s);
+    const Graph& g = ex.session_for("crp").graph();
+    const Plan& plan = ex.session_for("crp").plan_for(x);
+    int tried = 0;
+    for (int step : plan.steps) {
+      const Node& n = g.nodes[step];
+      // (the output layer's other channels get no relevance at all: their maps are zero on both sides)
+      if (node_role(g, plan, n) != NodeRole::Linear || n.outputs[0] == g.outputs[0]) continue;
+      ExplainRequest r = request("crp", "epsilon-plus-flat");
+      r.crp.layer = n.name;
+      r.crp.channels = k.channels;
+      expect_gpu_matches(s, x, r, std::string(k.file) + " " + n.name);
+      r.crp.joint = true;
+      expect_gpu_matches(s, x, r, std::string(k.file) + " " + n.name + " joint");
+      ++tried;
+    }
+    EXPECT_GE(tried, 2) << k.file;
+  }
+}
+
+TEST(GpuProgramOps, ConceptRequestsAreCheckedAsOnTheCpu) {
+  Session s = Session::load_file(kRoot + "tests/data/models/cnn_opset13.onnx");
+  Explainer ex(s);
+  const std::vector<Tensor> x = {random_tensor(example_inputs(s.graph())[0].shape, 3)};
+  ExplainRequest r = request("crp");
+  r.crp.layer = "nope";
+  r.crp.channels = {0};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, r); }, ErrorKind::BadInput, "--layer nope: no node has this name");
+  r.crp.layer = ex.session_for("crp").graph().nodes[ex.session_for("crp").plan_for(x).steps[0]].name;
+  r.crp.channels = {999};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, r); }, ErrorKind::BadInput, "channel 999 is out of range");
 }
 
 }  // namespace

@@ -44,8 +44,9 @@ namespace relscope::kernels::gpu {
 //                  the input, or (count_include_pad) taps inside [-pad_begin, in + pad_end); 0 taps give 0.
 // AvgPoolBackward  [dy, dx]      dx[i] = sum of dy[o] / divisor(o) over windows o holding i; count = planes*in.
 // RowMean          [x, y]        y[r] = mean of x[r*size .. r*size+size); count = rows, word 1 size.
-// Seed             [y, seed, targets]  per sample b (count = batch): t = word 2, or (0xffffffff) the first
-//                  arg-max of y's row b (word 1 values per sample); seed's row b is 0 but for seed[b*per+t] =
+// Seed             [y, seed, targets]  per sample b (count = batch): t = targets[b] as it is (word 4 nonzero:
+//                  targets given, or found by an earlier Seed), else word 2, or (0xffffffff) the first arg-max
+//                  of y's row b (word 1 values per sample); seed's row b is 0 but for seed[b*per+t] =
 //                  word 3 ? y[b*per+t] : 1; targets[b] = t (uint32).
 // Gather           [src, idx, offsets, out]  moves elements along an index map made on the CPU (routing ops,
 //                  broadcasting and its adjoint); count = out's elements; words: 1 mode (GatherMode), 2 f (float).

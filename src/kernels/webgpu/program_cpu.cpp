@@ -335,8 +335,8 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         need(0, count * per, "y"), need(1, count * per, "seed"), need(2, count, "targets");
         for (int64_t b = 0; b < count; ++b) {
           const float* y = p[0] + b * per;
-          int64_t t = s.words[2];
-          if (s.words[2] == no_target) t = std::max_element(y, y + per) - y;
+          int64_t t = s.words[4] ? word_of(p[2], static_cast<size_t>(b)) : s.words[2];
+          if (!s.words[4] && s.words[2] == no_target) t = std::max_element(y, y + per) - y;
           if (t < 0 || t >= per) bad(si, s, "target " + std::to_string(t) + " out of range");
           std::fill(p[1] + b * per, p[1] + (b + 1) * per, 0.0f);
           p[1][b * per + t] = s.words[3] ? y[t] : 1.0f;

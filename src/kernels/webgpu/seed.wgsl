@@ -1,7 +1,7 @@
 // relscope/kernels/webgpu/seed.wgsl — the relevance seed, one invocation per sample b (count = batch).
 // Bindings [y, seed, targets]; words: 1 values per sample, 2 target (0xffffffff: the first arg-max of y's
-// row b), 3 multiply (nonzero: seed = y at the target, else 1). seed's row b is 0 but for seed[b*per+t];
-// targets[b] = t (uint32).
+// row b), 3 multiply (nonzero: seed = y at the target, else 1), 4 from targets (nonzero: t = targets[b] as
+// given or found by an earlier Seed). seed's row b is 0 but for seed[b*per+t]; targets[b] = t (uint32).
 @group(0) @binding(1) var<storage, read> y : array<f32>;
 @group(0) @binding(2) var<storage, read_write> seed : array<f32>;
 @group(0) @binding(3) var<storage, read_write> targets : array<u32>;
@@ -13,7 +13,9 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
   let per = word(1u);
   let base = b * per;
   var t = word(2u);
-  if (t == NO_INDEX) {
+  if (word(4u) != 0u) {
+    t = targets[b];
+  } else if (t == NO_INDEX) {
     t = 0u;
     var best = y[base];
     for (var i = 1u; i < per; i++) {
