@@ -297,6 +297,22 @@ function seedCases() {
       steps: [step(K.seed, [batch, per, target, multiply], [0, 1, 2])], readback: [1, 2], exact: [true, true],
     });
   }
+  // Targets read from the buffer (word 4): given per sample, or found by an earlier seed of the same program
+  // (integrated gradients' and SmoothGrad's later passes seed with the first pass's targets).
+  for (const [batch, per, multiply] of [[4, 6, 1], [3, 17, 0]]) {
+    cases.push({
+      name: `seed batch ${batch} per ${per} targets given per sample, multiply ${multiply}`,
+      buffers: [buf(batch * per, 'uniform'), buf(batch * per, 'uniform'), wordBuf(Array.from({ length: batch }, () => int(0, per - 1)))],
+      steps: [step(K.seed, [batch, per, NO_INDEX, multiply, 1], [0, 1, 2])], readback: [1, 2], exact: [true, true],
+    });
+    cases.push({
+      name: `seed batch ${batch} per ${per} argmax, then a second seed of another output from those targets`,
+      buffers: [buf(batch * per, 'uniform'), buf(batch * per, 'uniform'), buf(batch, null), buf(batch * per, 'uniform'),
+        buf(batch * per, 'uniform')],
+      steps: [step(K.seed, [batch, per, NO_INDEX, 1], [0, 1, 2]), step(K.seed, [batch, per, NO_INDEX, multiply, 1], [3, 4, 2])],
+      readback: [4, 2], exact: [true, true],
+    });
+  }
   return cases;
 }
 
