@@ -108,11 +108,18 @@ void put3(Step& s, int at, const Dims3& d);
 void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out);
 void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int a, int64_t lda, int b, int64_t ldb,
                int c, int64_t ldc, int64_t batch = 1, int64_t off_a = 0, int64_t off_b = 0, int64_t off_c = 0);
+// A layer's weight under a parameter modifier: its buffer, and what it is (a transposed convolution may run
+// on the flipped kernel instead, made from the same modified weight).
+struct Weight {
+  int buffer = -1;
+  ParamMod mod = ParamMod::Identity;
+  float gamma = 0.0f;
+};
 // y = f(x; w) without bias.
-void linear_forward(Builder& B, const LinearLayer& L, int x, int w, int y);
+void linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& w, int y);
 // dx = f^T(dy; w).
-void linear_backward(Builder& B, const LinearLayer& L, int dy, int w, int dx);
-int weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
+void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx);
+Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
 // The layer's bias under modifier m times `sign`, or -1 when it has none (or m zeroes it).
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign);
 void add_bias(Builder& B, const LinearLayer& L, int bias, int y);

@@ -86,11 +86,12 @@ void forward_node(Compiler& c, const Node& n) {
       }
       if (node_role(c.g, c.p, n) != NodeRole::Linear) unsupported(where + ": only constant weights");
       const LinearLayer L = linear_layer(c.g, c.p, n);
-      const int x = c.value(n.inputs[L.input_slot]), w = weight_buffer(B, L, ParamMod::Identity, 0.0f);
+      const int x = c.value(n.inputs[L.input_slot]);
+      const Weight w = weight_buffer(B, L, ParamMod::Identity, 0.0f);
       const int y = new_out();
       const int bias = bias_buffer(B, L, ParamMod::Identity, 0.0f, 1.0f);
       if (L.form == LinearLayer::Form::Conv) {
-        conv_step(B, Kernel::ConvForward, L.conv, x, w, bias, y);
+        conv_step(B, Kernel::ConvForward, L.conv, x, w.buffer, bias, y);
         return;
       }
       linear_forward(B, L, x, w, y);

@@ -1,6 +1,7 @@
 // relscope/relevance/gpu_program_builder.cpp — the steps of linear layers and their constant buffers.
 //
-// Sections: steps (put3, conv, gemm) | linear layers (forward, backward) | weights and biases
+// Sections: steps (put3, conv, gemm) | transposed convolutions as forward ones | linear layers (forward,
+//           backward) | weights and biases
 #include "relevance/gpu_explain_detail.h"
 
 namespace relscope::relevance::gpu_detail {
@@ -10,7 +11,6 @@ void put3(Step& s, int at, const Dims3& d) {
   for (int k = 0; k < 3; ++k) s.words[at + k] = static_cast<uint32_t>(d[k]);
 }
 
-// ---- linear layers ------------------------------------------------------------------------------------------------
 void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out) {
   const int64_t count = k == Kernel::ConvForward ? cp.N * cp.M * cp.out_size() : cp.N * cp.C * cp.in_size();
   Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, bias, out}) : B.step(k, count, {in, w, out});
@@ -28,11 +28,67 @@ void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, in
   for (int i = 0; i < 12; ++i) s.words[1 + i] = static_cast<uint32_t>(w[i]);
 }
 
-void linear_forward(Builder& B, const LinearLayer& L, int x, int w, int y) {
+// ---- transposed convolutions as forward ones ---------------------------------------------------------------------
+// conv^T(dy; w) of a stride-1 convolution is the convolution of dy with the flipped, channel-swapped kernel
+// w~[g*cg + c, m, k-1-j] = w[g*mg + m, c, j] and front padding dilation*(k-1) - pad: dx[i] = sum over taps j
+// of dy[i + pad - j*dil] w[j] = sum over j~ of dy[i - pad~ + j~*dil] w~[j~]. So the backward sweep's
+// transposed convolutions of stride-1 layers (most of a ResNet's) run on the tiled implicit-GEMM forward
+// kernel instead of the direct gather (conv_backward_data.wgsl), which stays for strided layers.
+namespace {
+
+bool transposes_as_forward(const ConvParams& cp) {
+  for (int d = 0; d < 3; ++d)
+    if (cp.stride[d] != 1 || cp.pad_begin[d] > cp.dilation[d] * (cp.kernel[d] - 1)) return false;
+  return true;
+}
+
+ConvParams as_forward(const ConvParams& cp) {
+  ConvParams t = cp;
+  t.C = cp.M, t.M = cp.C, t.in = cp.out, t.out = cp.in;
+  for (int d = 0; d < 3; ++d) {
+    t.pad_begin[d] = cp.dilation[d] * (cp.kernel[d] - 1) - cp.pad_begin[d];
+    t.pad_end[d] = cp.dilation[d] * (cp.kernel[d] - 1) - cp.pad_end[d];
+  }
+  return t;
+}
+
+// w~ of the weight under w's modifier, once per plan (Plan::memo, next to the modified weights).
+int flipped_weight_buffer(Builder& B, const LinearLayer& L, const Weight& w) {
+  const std::string key = "gpu:flip:" + L.memo_key + "/" + modifier_key(w.mod, w.gamma);
+  auto& slot = L.plan->memo[key];
+  if (!slot) {
+    const ConvParams& cp = L.conv;
+    const float* src = modified_weight(L, w.mod, w.gamma);
+    const int64_t cg = cp.C_per_group(), mg = cp.M_per_group(), ks = cp.kernel_size();
+    std::vector<float> out(L.weight_size);
+    for (int64_t g = 0; g < cp.group; ++g)
+      for (int64_t m = 0; m < mg; ++m)
+        for (int64_t c = 0; c < cg; ++c) {
+          const float* from = src + ((g * mg + m) * cg + c) * ks;
+          float* to = out.data() + ((g * cg + c) * mg + m) * ks;
+          for (int64_t j = 0; j < ks; ++j) to[ks - 1 - j] = from[j];   // flipping every spatial dim = reversing
+        }
+    slot = std::make_shared<const std::vector<float>>(std::move(out));
+  }
+  const auto* data = static_cast<const std::vector<float>*>(slot.get());
+  return B.constant(key, data->data(), static_cast<int64_t>(data->size()));
+}
+
+// dx = conv^T(dy; w) for the conv L.conv describes.
+void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx) {
+  if (transposes_as_forward(L.conv)) conv_step(B, Kernel::ConvForward, as_forward(L.conv), dy, flipped_weight_buffer(B, L, w), -1, dx);
+  else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx);
+}
+
+}  // namespace
+
+// ---- linear layers -------------------------------------------------------------------------------------------------
+void linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& wt, int y) {
   using F = LinearLayer::Form;
+  const int w = wt.buffer;
   switch (L.form) {
     case F::Conv: conv_step(B, Kernel::ConvForward, L.conv, x, w, -1, y); return;
-    case F::ConvTranspose: conv_step(B, Kernel::ConvBackwardData, L.conv, x, w, -1, y); return;
+    case F::ConvTranspose: transposed_conv(B, L, x, wt, y); return;
     case F::Gemm: gemm_step(B, L.trans_x, false, L.M, L.N, L.K, x, L.trans_x ? L.M : L.K, w, L.N, y, L.N); return;
     case F::MatMulRight: gemm_step(B, false, false, L.M, L.N, L.K, x, L.K, w, L.N, y, L.N); return;
     case F::MatMulLeft:
@@ -41,10 +97,11 @@ void linear_forward(Builder& B, const LinearLayer& L, int x, int w, int y) {
   }
 }
 
-void linear_backward(Builder& B, const LinearLayer& L, int dy, int w, int dx) {
+void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& wt, int dx) {
   using F = LinearLayer::Form;
+  const int w = wt.buffer;
   switch (L.form) {
-    case F::Conv: conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w, -1, dx); return;
+    case F::Conv: transposed_conv(B, L, dy, wt, dx); return;
     case F::ConvTranspose: conv_step(B, Kernel::ConvForward, L.conv, dy, w, -1, dx); return;
     case F::Gemm:
       if (L.trans_x) gemm_step(B, false, true, L.K, L.M, L.N, w, L.N, dy, L.N, dx, L.M);
@@ -58,9 +115,9 @@ void linear_backward(Builder& B, const LinearLayer& L, int dy, int w, int dx) {
 }
 
 // ---- weights and biases ---------------------------------------------------------------------------------------------
-int weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma) {
+Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma) {
   const float* w = modified_weight(L, m, gamma);
-  return B.constant("w:" + L.memo_key + "/" + modifier_key(m, gamma), w, static_cast<int64_t>(L.weight_size));
+  return {B.constant("w:" + L.memo_key + "/" + modifier_key(m, gamma), w, static_cast<int64_t>(L.weight_size)), m, gamma};
 }
 
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign) {

@@ -80,7 +80,7 @@ int linear_rule(NodeSweep& s) {
   std::vector<int> denom(r.groups.size());
   for (int& d : denom) d = B.zeros(ny);
   std::vector<TermInput> xs(r.terms.size());
-  std::vector<int> ws(r.terms.size(), -1);
+  std::vector<Weight> ws(r.terms.size());
   for (size_t t = 0; t < r.terms.size(); ++t) {
     const Term& term = r.terms[t];
     xs[t] = term_input(c, L, r, term.input, xv, s.where);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "engine/session.h"
 #include "kernels/webgpu/program.h"
@@ -53,6 +55,7 @@ inline void expect_gpu_matches(Session& s, const std::vector<Tensor>& inputs, co
   for (float v : want.relevance.f) top = std::max(top, static_cast<double>(std::fabs(v)));
   EXPECT_GT(top, 0.0) << "a test whose relevance is all zero proves nothing";
   const double err = normalised_error(got.relevance, want.relevance);
+  if (std::getenv("RELSCOPE_TEST_VERBOSE")) std::printf("[gpu program] %s %s %s: %.2e\n", what.c_str(), req.method.c_str(), req.composite.c_str(), err);
   if (err > 1e-5) {
     const double sensitivity = self_sensitivity(ex, inputs, req, want.relevance);
     EXPECT_LE(err, std::min(1e-4, 2 * sensitivity)) << "the CPU's own 1-ulp sensitivity is " << sensitivity;

@@ -5,6 +5,7 @@
 // Gather and Rows kernels are checked against the same interpreter in Chromium (webgpu_kernels.test.mjs).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/session.h"
@@ -90,13 +91,28 @@ onnx::ModelProto block_model(int64_t batch) {
   return b.build();
 }
 
-TEST(GpuProgramOps, AttentionFixturesEveryCompositeAndGradient) {
-  for (const char* file : {"tests/data/models/attention_opset17.onnx", "tests/data/models/attention_opset14.onnx",
-                           "assets/attention/model.onnx"}) {
+// The trained attention lesson model on each of its samples (one-hot tokens), at zennit's stabilisers; the two
+// untrained fixtures (random weights; opset 14 exports LayerNorm as ReduceMean/Pow/Sqrt/Div, opset 17 as
+// LayerNormalization, both have GELU's Erf) on random inputs with stabilisers of 1e-2: at 1e-6 their
+// epsilon-rule relevance moves by 1e-4 of max|R| when the input moves by one float step (denominators near
+// 0), and the test would compare float rounding rather than the ops.
+TEST(GpuProgramOps, AttentionModelsEveryCompositeAndGradient) {
+  const char* composites[] = {"epsilon", "epsilon-plus-flat", "epsilon-alpha2-beta1"};
+  Session att = Session::load_file(kRoot + "assets/attention/model.onnx");
+  for (const char* sample : {"0_FCEDCCaGAGE", "1_CAeADCBCAHA", "2_CDBHDCcBHFE", "3_EHGBGhFCDGD", "4_ECCEDDAAHeA", "5_bGHEGECFHAB"}) {
+    const std::vector<Tensor> x = {read_npy_file(kRoot + "assets/attention/samples/" + sample + ".npy", Limits{})};
+    for (const char* c : composites) expect_gpu_matches(att, x, request("lrp", c), sample);
+    expect_gpu_matches(att, x, request("gradient"), sample);
+  }
+  for (const char* file : {"tests/data/models/attention_opset17.onnx", "tests/data/models/attention_opset14.onnx"}) {
     Session s = Session::load_file(kRoot + file);
     std::vector<Tensor> x = example_inputs(s.graph());
     for (auto& t : x) t = random_tensor(t.shape, 5, -1.0f, 1.0f);
-    for (const char* c : {"epsilon", "epsilon-plus-flat", "epsilon-alpha2-beta1"}) expect_gpu_matches(s, x, request("lrp", c), file);
+    for (const char* c : composites) {
+      ExplainRequest r = request("lrp", c);
+      r.params.epsilon = r.params.stabilizer = 1e-2f;
+      expect_gpu_matches(s, x, r, file);
+    }
     expect_gpu_matches(s, x, request("gradient"), file);
     expect_gpu_matches(s, x, request("gradient-x-input"), file);
   }
@@ -106,9 +122,72 @@ TEST(GpuProgramOps, BlockOfRoutingBroadcastingAndAttentionOps) {
   for (int64_t batch : {1, 2}) {
     Session s = Session::from_model(block_model(batch), "block.onnx");
     const std::vector<Tensor> x = {random_tensor({batch, 4, 6}, 11, -1.0f, 1.0f)};
-    for (const char* c : {"epsilon", "epsilon-plus-flat"}) expect_gpu_matches(s, x, request("lrp", c), "block");
+    // Stabilisers of 1e-2: with random weights some denominators pass near 0, where 1e-6 makes the relevance
+    // hang on float rounding (1e-5 of max|R| moves with a 1-ulp input change) and the test would compare
+    // summation orders rather than the ops.
+    for (const char* c : {"epsilon", "epsilon-plus-flat"}) {
+      ExplainRequest r = request("lrp", c);
+      r.params.epsilon = r.params.stabilizer = 1e-2f;
+      expect_gpu_matches(s, x, r, "block");
+    }
     expect_gpu_matches(s, x, request("gradient"), "block");
     expect_gpu_matches(s, x, request("gradient-x-input"), "block");
+  }
+}
+
+// Transposed convolutions of stride-1 layers run on the forward kernel with the flipped, channel-swapped
+// kernel (gpu_program_builder.cpp); strided ones, and padding past the kernel's reach, on the direct gather.
+// 1-D with asymmetric padding and dilation, 3-D, a stride-1 ConvTranspose with groups (its forward is the
+// transposed one), and a stride-2 conv.
+TEST(GpuProgramOps, StrideOneTransposedConvolutionsRunOnTheForwardKernel) {
+  auto count = [](const GpuExplanation& gx, kernels::gpu::Kernel k) {
+    return std::count_if(gx.program.steps.begin(), gx.program.steps.end(), [&](const auto& st) { return st.kernel == k; });
+  };
+  using kernels::gpu::Kernel;
+  {
+    ModelBuilder b;
+    b.input("x", {2, 11});
+    b.init("W1", random_tensor({4, 2, 5}, 41)).init("Wt", random_tensor({4, 2, 3}, 42)).init("W2", random_tensor({3, 4, 3}, 43));
+    b.node("Conv", {"x", "W1"}, {"c1"}, {attr_ints("dilations", {2}), attr_ints("pads", {3, 1})}, "conv1d")
+        .node("Relu", {"c1"}, {"r1"})
+        .node("ConvTranspose", {"r1", "Wt"}, {"t"}, {attr_int("group", 2), attr_ints("pads", {1, 0})}, "deconv")
+        .node("Conv", {"t", "W2"}, {"c2"}, {attr_ints("strides", {2})}, "strided")
+        .node("Flatten", {"c2"}, {"y"})
+        .output("y");
+    Session s = Session::from_model(b.build(), "conv1d.onnx");
+    const std::vector<Tensor> x = {random_tensor({2, 2, 11}, 44)};
+    for (const char* c : {"epsilon", "epsilon-plus-flat", "epsilon-alpha2-beta1"}) expect_gpu_matches(s, x, request("lrp", c), "conv1d");
+    expect_gpu_matches(s, x, request("gradient"), "conv1d");
+    Explainer ex(s);
+    const GpuExplanation gx = compile_gpu_explanation(ex, x, request("gradient"));
+    // forward: conv1d, deconv (as forward), strided; backward: strided (direct), deconv (forward), conv1d (as forward)
+    EXPECT_EQ(count(gx, Kernel::ConvBackwardData), 1);
+    EXPECT_EQ(count(gx, Kernel::ConvForward), 5);
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {2, 4, 5, 6});
+    b.init("W", random_tensor({3, 2, 3, 2, 3}, 45)).init("Wf", random_tensor({3 * 4 * 5 * 6, 2}, 46));
+    b.node("Conv", {"x", "W"}, {"c"}, {attr_ints("pads", {1, 0, 2, 1, 1, 0})}, "conv3d")
+        .node("Relu", {"c"}, {"r"})
+        .node("Flatten", {"r"}, {"f"})
+        .node("Gemm", {"f", "Wf"}, {"y"}, {}, "fc")
+        .output("y");
+    Session s = Session::from_model(b.build(), "conv3d.onnx");
+    const std::vector<Tensor> x = {random_tensor({1, 2, 4, 5, 6}, 47)};
+    expect_gpu_matches(s, x, request("lrp", "epsilon-gamma-box"), "conv3d");
+    expect_gpu_matches(s, x, request("gradient-x-input"), "conv3d");
+  }
+  {   // padding past the kernel's reach (pad 3 > dilation * (k - 1) = 2): the direct gather
+    ModelBuilder b;
+    b.input("x", {1, 6});
+    b.init("W", random_tensor({2, 1, 3}, 48));
+    b.node("Conv", {"x", "W"}, {"c"}, {attr_ints("pads", {3, 3})}, "wide").node("Flatten", {"c"}, {"y"}).output("y");
+    Session s = Session::from_model(b.build(), "wide.onnx");
+    const std::vector<Tensor> x = {random_tensor({1, 1, 6}, 49)};
+    expect_gpu_matches(s, x, request("gradient"), "wide");
+    Explainer ex(s);
+    EXPECT_EQ(count(compile_gpu_explanation(ex, x, request("gradient")), Kernel::ConvBackwardData), 1);
   }
 }
 
