@@ -96,8 +96,8 @@ MatMulGeometry matmul_geometry(const Compiler& c, const Node& n) {
   return m;
 }
 
-// dA = dy B^T and dB = A^T dy for every varying operand; `scale_by` multiplies them by the operand (the
-// product rule's x * vjp), else they are the plain gradient.
+// dA = dy B^T and dB = A^T dy for every varying operand; with `times_operand` each is multiplied by its
+// operand (the product rule's x * vjp), else they are the plain gradient.
 void matmul_backward(NodeSweep& s, int dy, bool times_operand) {
   Compiler& c = s.c;
   Builder& B = c.B;

@@ -184,6 +184,74 @@ struct ProgramCompiler {
     for (int b : {scale, count, total}) B().release(b);
     return out;
   }
+
+  // Occlusion: a forward pass per window position (an odometer over the per-dim origins, in the CPU's order),
+  // each adding the target's drop to the window's elements; the mean drop per element at the end (elements no
+  // window covers: 0). The windows slide over the trailing spatial dims (all channels at once); over features
+  // for (N, F).
+  int occlusion(int x, int y0, int targets) {
+    const Shape& xs = c.p.shapes[x0];
+    const int first = xs.size() >= 3 ? 2 : 1;
+    const Shape span(xs.begin() + first, xs.end());
+    if (span.size() > 3) unsupported("occlusion over " + std::to_string(span.size()) + " spatial dims");
+    const int64_t nx = c.numel(x0), spatial = shape_numel(span), per = nx / n;
+    Dims3 span3{1, 1, 1};
+    std::vector<std::vector<int64_t>> starts(3, std::vector<int64_t>{0});
+    for (size_t d = 0; d < span.size(); ++d) {
+      const size_t at = 3 - span.size() + d;
+      span3[at] = span[d];
+      starts[at].clear();
+      for (int64_t o = 0; o < span[d]; o += req.stride) starts[at].push_back(o);
+    }
+    const int64_t windows = static_cast<int64_t>(starts[0].size() * starts[1].size() * starts[2].size());
+    const int64_t program_steps = windows * static_cast<int64_t>(steps().size() + 3);
+    if (program_steps > kMaxOcclusionSteps)
+      unsupported("occlusion with " + std::to_string(windows) + " windows (a program of " + std::to_string(program_steps) +
+                  " steps; the GPU path takes up to " + std::to_string(kMaxOcclusionSteps) + ")");
+    // Windows covering each element: per dim, the origins whose window holds the coordinate; their product.
+    std::vector<std::vector<int64_t>> cover(3);
+    for (int d = 0; d < 3; ++d) {
+      cover[d].assign(static_cast<size_t>(span3[d]), 0);
+      const int64_t reach = d < 3 - static_cast<int>(span.size()) ? 1 : req.window;
+      for (int64_t o : starts[d])
+        for (int64_t i = o; i < std::min(span3[d], o + reach); ++i) ++cover[d][static_cast<size_t>(i)];
+    }
+    const int total = B().zeros(nx);
+    for (int64_t od : starts[0])
+      for (int64_t oh : starts[1])
+        for (int64_t ow : starts[2]) {
+          const Dims3 origin{od, oh, ow};
+          Dims3 extent{1, 1, 1};
+          for (int d = 0; d < 3; ++d) extent[d] = std::min<int64_t>(span3[d] - origin[d], d < 3 - static_cast<int>(span.size()) ? 1 : req.window);
+          const int at = B().temp(nx);
+          window_step(0, nx, per, spatial, span3, origin, extent, x, -1, -1, at);
+          forward(at);
+          window_step(1, nx, per, spatial, span3, origin, extent, y0, c.value(out_value), targets, total);
+          release_pass();
+          B().release(at);
+        }
+    c.buf[x0] = x;
+    std::vector<float> divisor(static_cast<size_t>(nx));
+    for (int64_t j = 0; j < nx; ++j) {   // 1 where no window reaches: total is 0 there, as is the CPU's answer
+      const int64_t sp = j % spatial;
+      const int64_t windows_here = cover[0][static_cast<size_t>(sp / (span3[1] * span3[2]))] *
+                                   cover[1][static_cast<size_t>((sp / span3[2]) % span3[1])] * cover[2][static_cast<size_t>(sp % span3[2])];
+      divisor[static_cast<size_t>(j)] = static_cast<float>(std::max<int64_t>(1, windows_here));
+    }
+    const int mean = B().temp(nx);
+    B().ew(Ew::Divide, nx, total, B().owned(std::move(divisor)), -1, mean);
+    B().release(total);
+    return mean;
+  }
+
+  void window_step(uint32_t mode, int64_t count, int64_t per, int64_t spatial, const Dims3& span, const Dims3& origin,
+                   const Dims3& extent, int a, int b, int cc, int out) {
+    Step& s = B().step(Kernel::Window, count, {a, b, cc, out});
+    s.words[1] = static_cast<uint32_t>(per), s.words[2] = static_cast<uint32_t>(spatial);
+    put3(s, 3, span), put3(s, 6, origin), put3(s, 9, extent);
+    s.words[12] = mode, s.words[13] = float_word(req.baseline), s.words[14] = static_cast<uint32_t>(this->per);
+  }
+  static constexpr int64_t kMaxOcclusionSteps = 250000;   // ~37 MB of step words for the bridge
 };
 
 }  // namespace
@@ -191,9 +259,11 @@ struct ProgramCompiler {
 GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& req,
                                        const std::string& key_prefix) {
   const bool crp = req.method == "crp", lrp = req.method == "lrp" || crp;
-  const bool averaged = req.method == "integrated-gradients" || req.method == "smoothgrad";
-  if (!lrp && !averaged && req.method != "gradient" && req.method != "gradient-x-input")
-    unsupported("method " + req.method + ": the GPU path explains with lrp, crp, gradient, gradient-x-input, integrated-gradients and smoothgrad");
+  const bool averaged = req.method == "integrated-gradients" || req.method == "smoothgrad", occlusion = req.method == "occlusion";
+  if (!lrp && !averaged && !occlusion && req.method != "gradient" && req.method != "gradient-x-input")
+    unsupported("method " + req.method + ": the GPU path explains with lrp, crp, gradient, gradient-x-input, integrated-gradients, "
+                "smoothgrad and occlusion");
+  if (occlusion && (req.window < 1 || req.stride < 1)) fail_input("--window and --stride must be at least 1");
   if (req.method == "integrated-gradients" && req.steps < 1) fail_input("--steps must be at least 1");
   if (req.method == "smoothgrad" && req.samples < 1) fail_input("--samples must be at least 1");
   Session& session = explainer.session_for(req.method);
@@ -250,10 +320,10 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   const int seed = pc.seed(y, targets, lrp, per_sample, given.empty() ? kernels::gpu::no_target : given[0]);
 
   std::vector<int> maps;
-  if (averaged) {
+  if (averaged || occlusion) {
     B.release(seed);
     pc.release_pass();
-    maps.push_back(pc.averaged_gradients(x, targets, inputs[0]));
+    maps.push_back(occlusion ? pc.occlusion(x, y, targets) : pc.averaged_gradients(x, targets, inputs[0]));
   } else {
     c.rel[pc.out_value] = seed;
     if (crp) {

@@ -10,11 +10,12 @@
 //
 // What runs on the GPU: methods lrp, crp (the sweep above the concept layer once, the rest per concept),
 // gradient, gradient-x-input, integrated-gradients and smoothgrad (a forward pass and gradient sweep per point
-// or noisy copy, seeded with the unperturbed input's targets; the noise is the CPU's, uploaded); one target
-// per sample or per batch; the ops of gpu_forward.cpp (linear layers with constant weights and MatMul of two
-// activations, activations, elementwise ops with broadcasting, batch/layer norm, (log-)softmax, pools,
-// reductions, routing ops and reshapes) and every rule. Anything else (pruned-lrp, occlusion, batch-1 exports
-// given a batch) throws Unsupported naming the method, node or rule: callers fall back to the CPU and say why.
+// or noisy copy, seeded with the unperturbed input's targets; the noise is the CPU's, uploaded), occlusion (a
+// forward pass per window, up to a program of 250k steps); one target per sample or per batch; the ops of
+// gpu_forward.cpp (linear layers with constant weights and MatMul of two activations, activations,
+// elementwise ops with broadcasting, batch/layer norm, (log-)softmax, pools, reductions, routing ops and
+// reshapes) and every rule. Anything else (pruned-lrp, batch-1 exports given a batch) throws Unsupported
+// naming the method, node or rule: callers fall back to the CPU and say why.
 #pragma once
 #include <memory>
 #include <string>

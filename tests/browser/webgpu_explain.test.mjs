@@ -1,7 +1,7 @@
 // relscope browser test — explanations on WebGPU (headless Chromium, SwiftShader; flags in _harness.mjs) equal
-// the wasm CPU engine's on every bundled model, for every composite and the gradient methods (integrated
-// gradients and SmoothGrad included), for every linear-layer rule set per node and for CRP maps (normalised
-// max error <= 1e-5, same targets); the attention model (Softmax, LayerNorm, products of activations, routing
+// the wasm CPU engine's on every bundled model, for every composite, the gradient methods (integrated
+// gradients and SmoothGrad included) and occlusion, for every linear-layer rule set per node and for CRP
+// maps (normalised max error <= 1e-5, same targets); the attention model (Softmax, LayerNorm, products of activations, routing
 // ops) on its own sample; backend 'auto' picks WebGPU when there is an adapter; what the GPU path does not
 // run (pruned LRP) falls back to the CPU with the reason; and a model's weights stay on the GPU between
 // explanations. Kernel by kernel: webgpu_kernels.test.mjs.
@@ -36,7 +36,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       const inputs = { 'assets/attention/model.onnx': await npy('assets/attention/samples/0_FCEDCCaGAGE.npy') };
       const cases = [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon'], ['lrp', 'epsilon-plus'], ['lrp', 'epsilon-alpha2-beta1'],
         ['lrp', 'epsilon-alpha2-beta1-flat'], ['lrp', 'epsilon-gamma-box'], ['gradient'], ['gradient-x-input'],
-        ['integrated-gradients'], ['smoothgrad']];
+        ['integrated-gradients'], ['smoothgrad'], ['occlusion']];
       // One request on both back-ends: normalised max errors of relevance and output, same targets and shape.
       const compare = async (request, label) => {
         const cpu = await rs.explain({ ...request, backend: 'cpu' });
@@ -64,7 +64,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
         const data = inputs[file] ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand);
         for (const [method, composite] of cases) {
           const params = method === 'integrated-gradients' ? { steps: 3 } : method === 'smoothgrad' ? { samples: 3, seed: 5 }
-            : composite === 'epsilon-gamma-box' ? { low: -3, high: 3 } : undefined;
+            : method === 'occlusion' ? { window: 7, stride: 6 } : composite === 'epsilon-gamma-box' ? { low: -3, high: 3 } : undefined;
           const request = { data, shape, method, composite, params };
           if (!params) delete request.params;
           out.results.push(await compare(request, { file, method, composite }));
@@ -115,7 +115,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
     console.log(`worst relevance error ${worst.err.toExponential(2)} (${worst.file} ${worst.method} ${worst.composite ?? ''})`);
     assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');
     assert.equal(r.info.software, true, 'and says it is a software one');
-    assert.equal(r.results.length, 6 * 10 + 9 + 2);
+    assert.equal(r.results.length, 6 * 11 + 9 + 2);
     for (const c of r.results) {
       const what = `${c.file} ${c.method} ${c.composite ?? ''}`;
       assert.equal(c.backend, 'webgpu', what);

@@ -29,7 +29,7 @@ const skip = missing.length ? `no WebGPU build output (${missing.map((f) => path
 const TOL = 1e-5;
 const NO_INDEX = 0xffffffff;
 const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, avgPool: 6, avgPoolBack: 7, rowMean: 8, seed: 9,
-  gather: 10, rows: 11 };
+  gather: 10, rows: 11, window: 12 };
 const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
   'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
   'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad'];
@@ -570,6 +570,35 @@ test('row_mean and seed', { skip, timeout: 60_000 }, () => check([...rowMeanCase
 test('gather: Select and Place with holes, CSR sums with empty rows', { skip, timeout: 60_000 }, () => check(gatherCases()));
 test('rows: every row op, odd lengths, strided rows, layer norm with and without bias', { skip, timeout: 60_000 },
   () => check(rowsCases()));
+
+// ---- random cases: window (occlusion) ---------------------------------------------------------------------------
+// Inputs of N samples x channels x span (1-3 spatial dims, padded to (d, h, w)); windows anywhere, clipped at
+// the far edge. Mode 0 occludes with f; mode 1 adds the target's drop (per sample) inside the window to a dirty
+// accumulator.
+function windowCases() {
+  reseed(9);
+  const cases = [];
+  for (const span of [[1, 1, 10], [1, 7, 9], [3, 4, 5]]) {
+    const N = int(1, 3), channels = int(1, 3), spatial = span[0] * span[1] * span[2], per = channels * spatial, count = N * per;
+    const origin = span.map((d) => int(0, d - 1)), extent = span.map((d, i) => int(1, d - origin[i]));
+    const geometry = [per, spatial, ...span, ...origin, ...extent];
+    cases.push({
+      name: `window occlude span ${span} origin ${origin} extent ${extent} N ${N}`,
+      buffers: [buf(count, 'uniform'), buf(count, 'uniform')],
+      steps: [step(K.window, [count, ...geometry, 0, f32bits(0.25), 0], [0, -1, -1, 1])], readback: [1], exact: [true],
+    });
+    const perOut = int(2, 6);
+    cases.push({
+      name: `window drop span ${span} origin ${origin} extent ${extent} N ${N} outputs ${perOut}`,
+      buffers: [buf(N * perOut, 'uniform'), buf(N * perOut, 'uniform'), wordBuf(Array.from({ length: N }, () => int(0, perOut - 1))),
+        buf(count, 'uniform')],
+      steps: [step(K.window, [count, ...geometry, 1, 0, perOut], [0, 1, 2, 3])], readback: [3], exact: [true],
+    });
+  }
+  return cases;
+}
+test('window: occlusion over 1-3 spatial dims, drops per sample added to a dirty accumulator', { skip, timeout: 60_000 },
+  () => check(windowCases()));
 
 test('bridge contract: errors by kind, constants by key, multi-step programs, readback order, in a worker', { skip, timeout: 60_000 }, async () => {
   const r = await page.evaluate(async () => {

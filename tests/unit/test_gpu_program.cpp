@@ -1,6 +1,6 @@
 // The GPU program of an explanation (relevance/gpu_explain.h), run by the CPU interpreter of
 // kernels/webgpu/program.h, equals Explainer::explain: every composite, every linear-layer rule, the gradient
-// methods (integrated gradients and SmoothGrad too), targets per sample, on the fixtures, the bundled models
+// methods (integrated gradients, SmoothGrad and occlusion too), targets per sample, on the fixtures, the bundled models
 // and a model of every convolutional op the GPU path runs (strides, dilations, groups, padding, ceil mode, a
 // transposed conv, a standalone BatchNorm, residual Add, Sub); attention and routing ops in
 // test_gpu_program_ops.cpp. The WGSL kernels are checked against the same interpreter in Chromium
@@ -130,6 +130,39 @@ TEST(GpuProgram, IntegratedGradientsAndSmoothGradOnTheOpZooAndModels) {
   }
 }
 
+// Occlusion: a forward pass per window in one program, the target's drop added to the window's elements, the
+// mean per element; windows over 2 spatial dims (the zoo, batch 2, clipped at the edges, with a gap between
+// windows: stride > window), 1 (the attention model's trailing dim) and features (an MLP's (N, F)).
+TEST(GpuProgram, OcclusionOnTheOpZooAndModels) {
+  Session s = Session::from_model(zoo_model(), "zoo.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 23)};
+  ExplainRequest oc = request("occlusion");
+  oc.window = 3, oc.stride = 2, oc.baseline = 0.5f;
+  expect_gpu_matches(s, x, oc, "zoo");
+  oc.window = 2, oc.stride = 4;   // elements no window covers get 0, as on the CPU
+  oc.targets = {2, 0};
+  expect_gpu_matches(s, x, oc, "zoo, gaps, a target per sample");
+  for (const char* file : {"assets/attention/model.onnx", "assets/variance/gaussian_mlp.onnx", "assets/demo/fashion_cnn.onnx"}) {
+    Session m = Session::load_file(kRoot + file);
+    ExplainRequest r = request("occlusion");
+    r.window = 4, r.stride = 3;
+    expect_gpu_matches(m, random_inputs(m, 9), r, file);
+  }
+  ExplainRequest fine = request("occlusion");   // 81 windows x the zoo's steps: within the limit; 1x1 windows
+  fine.window = fine.stride = 1;                // of a 300x300 input are not
+  expect_gpu_matches(s, x, fine, "zoo, 1x1 windows");
+  ModelBuilder wb;
+  wb.input("x", {1, 300, 300});
+  wb.node("GlobalAveragePool", {"x"}, {"g"}).node("Flatten", {"g"}, {"y"}).output("y");
+  Session big = Session::from_model(wb.build(), "wide.onnx");
+  Explainer ex(big);
+  const std::vector<Tensor> wide = {random_tensor({1, 1, 300, 300}, 3)};
+  testing::expect_error([&] { compile_gpu_explanation(ex, wide, fine); }, ErrorKind::Unsupported, "occlusion with 90000 windows");
+  ExplainRequest bad = request("occlusion");
+  bad.stride = 0;
+  testing::expect_error([&] { compile_gpu_explanation(ex, wide, bad); }, ErrorKind::BadInput, "--window and --stride must be at least 1");
+}
+
 TEST(GpuProgram, FixturesAndBundledModels) {
   for (const char* file : {"tests/data/models/cnn_opset13.onnx", "tests/data/models/conv_bn_opset13.onnx",
                            "tests/data/models/two_heads_opset13.onnx",
@@ -157,8 +190,8 @@ TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
   Session s = Session::from_model(zoo_model(), "zoo.onnx");
   Explainer ex(s);
   const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 1)};
-  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("occlusion")); }, ErrorKind::Unsupported,
-                        "method occlusion");
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("pruned-lrp")); }, ErrorKind::Unsupported,
+                        "method pruned-lrp");
   ExplainRequest three = request("lrp");
   three.targets = {0, 1, 2};
   testing::expect_error([&] { compile_gpu_explanation(ex, x, three); }, ErrorKind::BadInput, "3 targets for a batch of 2");

@@ -43,6 +43,7 @@ const KERNELS = [
   { name: 'seed', access: 'rww' },                  // [y, seed, targets]
   { name: 'gather', access: 'rrrw' },               // [src, idx, offsets, out] (Place keeps out's other elements)
   { name: 'rows', access: 'rrrw' },                 // [a, b, c, out]
+  { name: 'window', access: 'rrrw' },               // [a, b, c, out] (drop mode adds to out)
 ];
 const CONV_FORWARD = 0;
 const GEMM = 2;

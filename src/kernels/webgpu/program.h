@@ -56,11 +56,18 @@ namespace relscope::kernels::gpu {
 //                  elements (o*len + l)*inner + i, l < len; "b[l]" below is b indexed by l alone (a per-row
 //                  parameter such as LayerNorm's scale), sums run over l in order, Kahan-compensated (the CPU
 //                  engine sums these statistics in double; the GPU has no double).
+// Window           [a, b, c, out]  occlusion's window over the trailing spatial dims of a batch of inputs; count
+//                  = the input's elements, one invocation each; element j sits at spatial offset sp = j % word 2
+//                  (spatial size) of sample j / word 1 (per sample), sp's (d, h, w) from words 3-5 (span);
+//                  inside = origin (6-8) <= (d, h, w) < origin + extent (9-11). Word 12 mode:
+//                  0 occlude  out = inside ? f (word 13, float) : a                     (a: the input)
+//                  1 drop     out += inside ? a[b*per_out+t] - b[b*per_out+t] : 0, t = c[b] (uint32 targets),
+//                             per_out = word 14: the target's drop from the plain output a to the occluded b
 enum class Kernel : uint32_t {
   ConvForward, ConvBackwardData, Gemm, Elementwise, MaxPool, MaxPoolBackward, AvgPool, AvgPoolBackward, RowMean,
-  Seed, Gather, Rows,
+  Seed, Gather, Rows, Window,
 };
-constexpr int kernel_count = 12;
+constexpr int kernel_count = 13;
 // The WGSL entry file of each kernel (src/kernels/webgpu/<name>.wgsl) and its name in JS.
 const char* kernel_name(Kernel k);
 

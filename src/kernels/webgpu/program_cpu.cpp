@@ -15,7 +15,7 @@ namespace relscope::kernels::gpu {
 // ---- names ---------------------------------------------------------------------------------------------------
 const char* kernel_name(Kernel k) {
   static const char* names[kernel_count] = {"conv_forward", "conv_backward_data", "gemm", "elementwise", "max_pool",
-                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed", "gather", "rows"};
+                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed", "gather", "rows", "window"};
   const auto i = static_cast<uint32_t>(k);
   return i < kernel_count ? names[i] : "unknown";
 }
@@ -47,6 +47,7 @@ unsigned written_bindings(Kernel k) {
     case Kernel::Seed: return (1u << 1) | (1u << 2);
     case Kernel::Gather: return 1u << 3;
     case Kernel::Rows: return 1u << 3;
+    case Kernel::Window: return 1u << 3;
   }
   return 0;
 }
@@ -370,6 +371,31 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
           const uint32_t i = word_of(p[1], j);
           if (i != no_index) p[3][j] = source(i);
           else if (mode == static_cast<uint32_t>(GatherMode::Select)) p[3][j] = f;
+        }
+        break;
+      }
+      case Kernel::Window: {
+        const uint64_t per = std::max<uint32_t>(1, s.words[1]), spatial = std::max<uint32_t>(1, s.words[2]);
+        const Dims3 span = dims(s, 3), origin = dims(s, 6), extent = dims(s, 9);
+        const uint32_t mode = s.words[12], per_out = s.words[14];
+        if (mode > 1) bad(si, s, "unknown window mode " + std::to_string(mode));
+        if (span[0] * span[1] * span[2] != static_cast<int64_t>(spatial) || per % spatial) bad(si, s, "span does not match the sizes");
+        need(3, count, "out");
+        if (mode == 0) need(0, count, "a");
+        const int64_t batch = (int64_t{count} + static_cast<int64_t>(per) - 1) / static_cast<int64_t>(per);
+        if (mode == 1) need(0, batch * per_out, "a"), need(1, batch * per_out, "b"), need(2, batch, "c");
+        for (size_t j = 0; j < count; ++j) {
+          const int64_t sp = static_cast<int64_t>(j % spatial);
+          const int64_t at[3] = {sp / (span[1] * span[2]), (sp / span[2]) % span[1], sp % span[2]};
+          bool inside = true;
+          for (int d = 0; d < 3; ++d) inside = inside && at[d] >= origin[d] && at[d] < origin[d] + extent[d];
+          if (mode == 0) {
+            p[3][j] = inside ? word_float(s.words[13]) : p[0][j];
+          } else if (inside) {
+            const size_t b = j / per, t = word_of(p[2], b);
+            if (t >= per_out) bad(si, s, "target " + std::to_string(t) + " out of range");
+            p[3][j] += p[0][b * per_out + t] - p[1][b * per_out + t];
+          }
         }
         break;
       }
