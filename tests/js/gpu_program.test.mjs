@@ -51,8 +51,12 @@ test('the GPU program through the bindings, run on the CPU reference, equals exp
     const info = await rs.loadModel(bytes, path.basename(file));
     const dims = shape ?? info.inputs[0].shape.map((d) => d ?? 1);
     const x = randomInput(dims, 7);
-    for (const [method, composite] of [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon-alpha2-beta1'], ['gradient', undefined]]) {
-      const request = { ...x, method, composite, target: 1 };
+    // (crp reads back one map per concept: the readback list is longer than one map)
+    const layer = info.ops.filter((o) => o.op === 'Conv' || o.op === 'Gemm')[1].name;
+    for (const [method, composite, params] of [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon-alpha2-beta1'], ['gradient', undefined],
+      ['crp', 'epsilon-plus-flat', { layer, channels: [0, 2] }], ['smoothgrad', undefined, { samples: 2 }],
+      ['occlusion', undefined, { window: 5, stride: 5 }]]) {
+      const request = { ...x, method, composite, target: 1, ...(params ? { params } : {}) };
       const want = await rs.explain(request);
       const program = engine.gpuProgram(request);
       assert.equal(program.error, undefined, program.error);
@@ -91,9 +95,9 @@ test('backend auto falls back to the CPU and says why; webgpu and unsupported me
 
   const engine = new rs.module.Engine();
   engine.loadModel(fs.readFileSync(path.join(ROOT, 'assets/demo/fashion_cnn.onnx')), 'fashion_cnn.onnx');
-  const r = engine.gpuProgram({ ...x, method: 'smoothgrad' });
+  const r = engine.gpuProgram({ ...x, method: 'pruned-lrp' });
   assert.equal(r.kind, 'unsupported');
-  assert.match(r.error, /method smoothgrad/);
+  assert.match(r.error, /method pruned-lrp/);
   const bad = engine.gpuProgram({ ...x, method: 'lrp', target: 99 });
   assert.equal(bad.kind, 'bad-input');
   assert.match(bad.error, /--target 99 is out of range/);
