@@ -109,6 +109,23 @@ void require_sane_jpeg_tables(const uint8_t* b, size_t size, const std::string& 
   }
 }
 
+// stb_image grows its buffer of PNG image data (IDAT) to each chunk's declared length before it reads the
+// chunk, so a chunk claiming 2 GiB in a small file makes it allocate 2 GiB (found by tests/fuzz/fuzz_image).
+// Walk the chunks and refuse one whose data runs past the end of the file: then stb's buffer stays within
+// twice the file's size, which the file limit bounds.
+void require_sane_png_chunks(const uint8_t* b, size_t size, const std::string& label) {
+  if (!starts_with(b, size, "\x89PNG\r\n\x1a\n", 8)) return;
+  for (size_t p = 8; p + 8 <= size;) {
+    const uint64_t len = be32(b + p);
+    const std::string type(reinterpret_cast<const char*>(b + p + 4), 4);
+    if (len > size - p - 8)
+      fail_input(label + ": cannot decode image (corrupt PNG: chunk '" + type + "' at byte " + std::to_string(p) + " declares " +
+                 std::to_string(len) + " bytes, the file has " + std::to_string(size - p - 8) + " left)");
+    if (type == "IEND") return;
+    p += 12 + len;
+  }
+}
+
 // stb decodes a GIF or an uncompressed BMP whose data stops early and fills the rest with zeros, reporting
 // success: a plausible but wrong image. Both formats say where they end, so check that first.
 void require_complete(const uint8_t* b, size_t size, const std::string& label, uint64_t w, uint64_t h) {
@@ -147,6 +164,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& label, 
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
   require_sane_jpeg_tables(bytes, size, label);   // before stb reads any table, stbi_info included
+  require_sane_png_chunks(bytes, size, label);
   const bool info = stbi_info_from_memory(bytes, len, &w, &h, &comp);
   if (!info || w <= 0 || h <= 0) {   // (stb reports a BMP over its own size cap as 0x0)
     const std::string reason = info ? "zero-sized image" : stb_reason(bytes, size);

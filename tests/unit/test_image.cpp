@@ -66,6 +66,19 @@ TEST(ImageDecode, PngRgbPixelsAreExact) {
   EXPECT_EQ(img.pixels, px);
 }
 
+// A chunk whose declared length runs past the end of the file (the fuzzer's case: stb grew its IDAT buffer
+// to 2 GiB before reading) is refused before stb sees it; a valid PNG with trailing bytes after IEND is not.
+TEST(ImageDecode, PngChunkLongerThanTheFileIsRefusedBeforeDecoding) {
+  std::vector<uint8_t> png = make_png(3, 2, 1, {0, 10, 20, 30, 40, 50});
+  std::vector<uint8_t> trailing = png;
+  trailing.insert(trailing.end(), {1, 2, 3});
+  EXPECT_EQ(decode(trailing).pixels, (std::vector<uint8_t>{0, 10, 20, 30, 40, 50}));
+  // IHDR is 8 + 8 + 13 + 4 bytes: the next chunk (IDAT) starts at byte 33. Claim 2^31 bytes for it.
+  ASSERT_EQ(std::string(png.begin() + 37, png.begin() + 41), "IDAT");
+  png[33] = 0x80, png[34] = png[35] = png[36] = 0;
+  expect_error([&] { decode(png); }, ErrorKind::BadInput, "pic.png: cannot decode image (corrupt PNG: chunk 'IDAT' at byte 33 declares 2147483648 bytes");
+}
+
 TEST(ImageDecode, PngGrayAndRgbaKeepTheirChannels) {
   const Image g = decode(make_png(2, 1, 1, {7, 250}));
   EXPECT_EQ(g.channels, 1);
