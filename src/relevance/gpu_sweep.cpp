@@ -173,10 +173,11 @@ void apply_rule(NodeSweep& s) {
       if (n.op == Op::Add || n.op == Op::Sub) {
         for (size_t k : s.varying_slots()) {
           const int64_t nk = s.nx(k);
-          const int g = sum_to_shape(c, ratio, c.p.shapes[n.outputs[0]], c.p.shapes[n.inputs[k]]);
+          const Shape &ys = c.p.shapes[n.outputs[0]], &xs = c.p.shapes[n.inputs[k]];
+          const int g = xs == ys ? ratio : sum_to_shape(c, ratio, ys, xs);   // (a residual Add: no copy)
           const int t = B.zeros(nk);
           B.ew(Ew::AccumulateProduct, nk, c.value(n.inputs[k]), g, -1, t, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
-          B.release(g);
+          if (g != ratio) B.release(g);
           s.give_fresh(k, t);
         }
       } else if (n.op == Op::AveragePool || n.op == Op::GlobalAveragePool || n.op == Op::ReduceMean || n.op == Op::ReduceSum) {
@@ -320,31 +321,33 @@ int binary_vjp(NodeSweep& s, size_t slot, int dy) {
     unsupported(s.where + ": relevance through a broadcast " + std::string(op_name(n.op)));
   const Shape& ys = c.p.shapes[n.outputs[0]];
   const int64_t ny = shape_numel(ys);
-  int d = B.temp(ny);
-  auto then = [&](Ew op, int a, int b, float f = 0.0f) {
+  // Each op reads the previous result (dy itself first) into a fresh buffer; dy is never written.
+  int d = -1;
+  auto then = [&](Ew op, int b, float f = 0.0f) {
     const int t = B.temp(ny);
-    B.ew(op, ny, a, b, -1, t, f);
+    B.ew(op, ny, d >= 0 ? d : dy, b, -1, t, f);
     B.release(d);
     d = t;
   };
-  B.ew(Ew::Copy, ny, dy, -1, -1, d);
-  if (n.op == Op::Sub && slot == 1) then(Ew::Expand, d, -1, -1.0f);
+  if (n.op == Op::Sub && slot == 1) then(Ew::Expand, -1, -1.0f);
   if (n.op == Op::Mul || n.op == Op::Div) {
     const Operand a = broadcast_value(c, n.inputs[0], ys), b = broadcast_value(c, n.inputs[1], ys);
     if (n.op == Op::Mul) {
-      then(Ew::Mul, d, slot == 0 ? b.buffer : a.buffer);
+      then(Ew::Mul, slot == 0 ? b.buffer : a.buffer);
     } else if (slot == 0) {
-      then(Ew::Divide, d, b.buffer);
+      then(Ew::Divide, b.buffer);
     } else {
-      then(Ew::Mul, d, a.buffer);
-      then(Ew::Divide, d, b.buffer);
-      then(Ew::Divide, d, b.buffer);
-      then(Ew::Expand, d, -1, -1.0f);
+      then(Ew::Mul, a.buffer);
+      then(Ew::Divide, b.buffer);
+      then(Ew::Divide, b.buffer);
+      then(Ew::Expand, -1, -1.0f);
     }
     if (a.temp) B.release(a.buffer);
     if (b.temp) B.release(b.buffer);
   }
-  const int out = sum_to_shape(c, d, ys, c.p.shapes[n.inputs[slot]]);
+  const Shape& xs = c.p.shapes[n.inputs[slot]];
+  if (xs == ys) return d >= 0 ? d : B.copy_of(dy, ny);   // a fresh buffer either way
+  const int out = sum_to_shape(c, d >= 0 ? d : dy, ys, xs);
   B.release(d);
   return out;
 }
