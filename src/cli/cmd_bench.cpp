@@ -7,7 +7,9 @@
 // speedup printed. Runs of the compared quantities are interleaved (forward, explain, forward, ...) and
 // medians taken, because the machines are noisy and only ratios from one run compare. Each time is given
 // as wall clock and as process CPU time (a better estimate of the quiet-machine time of a single-threaded
-// run when other work competes for the cores). Never used for timed assertions in tests.
+// run when other work competes for the cores). Natively the page faults per run are counted too: a steady
+// state that still faults is handing memory back to the kernel and taking it again (each fault costs
+// microseconds, far more in a VM). Never used for timed assertions in tests.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +48,7 @@ EM_JS(double, relscope_cpu_ms, (), {
   return -1;
 });
 double process_cpu_ms() { return relscope_cpu_ms(); }
+double page_faults() { return -1; }   // linear memory: none to count
 // The linear memory only grows, so its size is the high-water mark of the heap (and stack).
 double peak_mib() { return static_cast<double>(__builtin_wasm_memory_size(0)) * 65536.0 / (1 << 20); }
 #else
@@ -59,19 +62,25 @@ double peak_mib() {   // the process's resident high-water mark
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
+double page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_minflt + u.ru_majflt);
+}
 #endif
 
 // ---- timing ----------------------------------------------------------------------------------------------------
 struct Timing {
-  std::vector<double> wall, cpu;
+  std::vector<double> wall, cpu, faults;
   template <class F>
   void run(F&& f) {
     using clock = std::chrono::steady_clock;
-    const double c0 = process_cpu_ms();
+    const double c0 = process_cpu_ms(), f0 = page_faults();
     const auto t0 = clock::now();
     f();
     wall.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
     cpu.push_back(process_cpu_ms() - c0);
+    faults.push_back(page_faults() - f0);
   }
   static double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -79,6 +88,7 @@ struct Timing {
   }
   double wall_ms() const { return median(wall); }
   double cpu_ms() const { return median(cpu); }
+  double faults_per_run() const { return median(faults); }
 };
 
 void print_time(const char* what, const Timing& t) {
@@ -157,6 +167,12 @@ int cmd_bench(int argc, char** argv) {
     std::printf("explain: %.3f ms (cpu %.3f ms) (%s%s)\n", te.wall_ms(), te.cpu_ms(), request->method.c_str(),
                 request->method == "lrp" ? (", " + request->composite).c_str() : "");
     std::printf("explain/forward: %.2f (cpu %.2f)\n", te.wall_ms() / tf.wall_ms(), te.cpu_ms() / tf.cpu_ms());
+  }
+  if (page_faults() >= 0) {
+    std::printf("page faults per run (median): forward %.0f", tf.faults_per_run());
+    if (with_explain) std::printf(", explain %.0f", te.faults_per_run());
+    if (threads > 1) std::printf(", forward 1 thread %.0f", t1.faults_per_run());
+    std::printf("\n");
   }
   if (with_explain && warmup > 0)
     std::printf("peak memory: %.1f MiB after forward, %.1f MiB after explain\n", peak_forward, peak_explain);

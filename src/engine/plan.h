@@ -40,6 +40,14 @@ struct Plan {
   // as the constants it derives from. One caller at a time, like the rest of a plan.
   mutable std::map<std::string, std::shared_ptr<const void>> memo;
 
+  // The floats stored in memo under `key`, made by make() on first use.
+  template <class Make>
+  const std::vector<float>& memo_floats(const std::string& key, Make&& make) const {
+    auto& slot = memo[key];
+    if (!slot) slot = std::make_shared<const std::vector<float>>(make());
+    return *static_cast<const std::vector<float>*>(slot.get());
+  }
+
   bool is_constant(int value) const { return value >= 0 && constants[value] != nullptr; }
 };
 

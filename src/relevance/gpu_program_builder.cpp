@@ -55,8 +55,7 @@ ConvParams as_forward(const ConvParams& cp) {
 // w~ of the weight under w's modifier, once per plan (Plan::memo, next to the modified weights).
 int flipped_weight_buffer(Builder& B, const LinearLayer& L, const Weight& w) {
   const std::string key = "gpu:flip:" + L.memo_key + "/" + modifier_key(w.mod, w.gamma);
-  auto& slot = L.plan->memo[key];
-  if (!slot) {
+  const std::vector<float>& data = L.plan->memo_floats(key, [&] {
     const ConvParams& cp = L.conv;
     const float* src = modified_weight(L, w.mod, w.gamma);
     const int64_t cg = cp.C_per_group(), mg = cp.M_per_group(), ks = cp.kernel_size();
@@ -68,10 +67,9 @@ int flipped_weight_buffer(Builder& B, const LinearLayer& L, const Weight& w) {
           float* to = out.data() + ((g * cg + c) * mg + m) * ks;
           for (int64_t j = 0; j < ks; ++j) to[ks - 1 - j] = from[j];   // flipping every spatial dim = reversing
         }
-    slot = std::make_shared<const std::vector<float>>(std::move(out));
-  }
-  const auto* data = static_cast<const std::vector<float>*>(slot.get());
-  return B.constant(key, data->data(), static_cast<int64_t>(data->size()));
+    return out;
+  });
+  return B.constant(key, data.data(), static_cast<int64_t>(data.size()));
 }
 
 // dx = conv^T(dy; w) for the conv L.conv describes.

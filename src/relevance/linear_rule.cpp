@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/error.h"
 #include "graph/op_params.h"
@@ -67,9 +68,7 @@ const Tensor& constant_input(const Plan& p, const Node& n, int slot) { return *p
 // The vector stored in p.memo under "lrp:" + key, made by make() on first use.
 template <class Make>
 const std::vector<float>& memoised(const Plan& p, const std::string& key, Make&& make) {
-  auto& slot = p.memo["lrp:" + key];
-  if (!slot) slot = std::make_shared<const std::vector<float>>(make());
-  return *static_cast<const std::vector<float>*>(slot.get());
+  return p.memo_floats("lrp:" + key, std::forward<Make>(make));
 }
 
 void use_weight(LinearLayer& L, const Plan& p, const std::vector<float>& w, std::string key) {

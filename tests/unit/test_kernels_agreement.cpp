@@ -205,9 +205,10 @@ TEST(KernelsAgreement, ConvResNetLikeLayers) {
 }
 
 // ---- threads ------------------------------------------------------------------------------------------------------------
-// The same checks with the output split over 2 and 3 threads (natively; wasm builds stay on 1 thread).
+// The same checks with the output split over 2 and 3 threads (natively; wasm builds stay on 1 thread), and
+// over 2 again with the third worker kept parked (set_threads never shrinks the pool).
 TEST(KernelsAgreement, ThreadedSplitsAgree) {
-  for (int t : {2, 3}) {
+  for (int t : {2, 3, 2}) {
     kernels::set_threads(t);
     SCOPED_TRACE("threads " + std::to_string(kernels::threads()));
     std::mt19937 rng(17 + t);

@@ -7,6 +7,7 @@
 // taken from the implementation's own output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "core/error.h"
 #include "engine/ops/broadcast.h"
 #include "expect_error.h"
+#include "kernels/kernels.h"
 #include "op_test_util.h"
 
 namespace relscope {
@@ -199,6 +201,31 @@ TEST(OpsElementwiseArith, FloatScalarFastPaths) {
   expect_floats(run_op("Sub", {{F({1}, {7})}, {F({}, {2})}})[0], {1}, {5});
   // IEEE division by zero in float: +inf, -inf, NaN (no error).
   expect_floats(run_op("Div", {{F({3}, {1, -1, 0})}, {F({}, {0})}})[0], {3}, {kInf, -kInf, kNaN});
+}
+
+// Tensors large enough to be split over the kernel threads (>= 2^19 elements): every element is still the
+// exact float result of its own inputs, at 1, 2 and 3 threads, and with an odd size (uneven ranges).
+TEST(OpsElementwiseArith, LargeTensorsSplitOverThreadsKeepEveryElement) {
+  const int64_t n = (int64_t{1} << 20) + 7;
+  std::vector<float> xv(static_cast<size_t>(n)), yv(xv.size());
+  for (int64_t k = 0; k < n; ++k) {
+    xv[k] = static_cast<float>(k % 1001) - 500.0f;   // integers: sums, products and relu are exact
+    yv[k] = static_cast<float>(k % 7) - 3.0f;
+  }
+  const Tensor x = F({n}, xv), y = F({n}, yv), three = F({}, {3});
+  for (int threads : {1, 2, 3}) {
+    kernels::set_threads(threads);
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    const Tensor sum = run_op("Add", {{x}, {y}})[0], scaled = run_op("Mul", {{three}, {x}})[0];
+    const Tensor relu = run_op("Relu", {{x}})[0];
+    ASSERT_EQ(sum.f.size(), xv.size());
+    for (int64_t k = 0; k < n; ++k) {
+      ASSERT_EQ(sum.f[k], xv[k] + yv[k]) << k;
+      ASSERT_EQ(scaled.f[k], 3.0f * xv[k]) << k;
+      ASSERT_EQ(relu.f[k], std::max(xv[k], 0.0f)) << k;
+    }
+  }
+  kernels::set_threads(1);
 }
 
 TEST(OpsElementwiseArith, ZeroSizedOperands) {

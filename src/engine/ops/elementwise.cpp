@@ -4,13 +4,23 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "engine/op_registry.h"
 #include "engine/ops/broadcast.h"
+#include "kernels/cpu/parallel.h"
 
 namespace relscope {
 
 namespace {
+
+// Runs fn over [0, n) split across the kernel threads when n is large enough to pay for waking them (an
+// elementwise op moves ~8 bytes per element, counted as 8 flops against the threads' work threshold).
+// fn must not throw: it may run on a worker thread.
+template <class Fn>
+void for_ranges(int64_t n, Fn&& fn) {
+  kernels::detail::parallel_ranges(n, 8.0 * static_cast<double>(n), fn);
+}
 
 // ---- binary -------------------------------------------------------------------------------------------------
 void infer_binary(InferCtx& c) {
@@ -28,44 +38,56 @@ void infer_binary(InferCtx& c) {
   c.out_dtypes = {ta};
 }
 
-template <class T>
-T apply_binary(Op op, T x, T y, const RunCtx& c) {
-  switch (op) {
-    case Op::Add: return x + y;
-    case Op::Sub: return x - y;
-    case Op::Mul: return x * y;
-    default:
-      if constexpr (std::is_integral_v<T>) {
-        if (y == 0) c.error("integer division by zero");
-        if (x == std::numeric_limits<T>::min() && y == -1) c.error("integer division overflows");
-      }
-      return x / y;   // int64: truncation toward zero, as ONNX
+// Same-shape and scalar operands are the common case (residual adds, scaling): with the op chosen outside
+// the loop these loops vectorise, and large ones split over the kernel threads like the kernels do.
+template <class T, class F>
+void run_arith(RunCtx& c, F f) {
+  const T* a = storage<T>(*c.in[0]).data();
+  const T* b = storage<T>(*c.in[1]).data();
+  auto& out = storage<T>(*c.out[0]);
+  T* y = out.data();
+  const Shape &sa = c.in[0]->shape, &sb = c.in[1]->shape, &so = c.out[0]->shape;
+  const int64_t n = static_cast<int64_t>(out.size());
+  const bool same_a = sa == so, same_b = sb == so;
+  const int64_t na = static_cast<int64_t>(storage<T>(*c.in[0]).size()), nb = static_cast<int64_t>(storage<T>(*c.in[1]).size());
+  if ((same_a && (same_b || nb == 1)) || (same_b && na == 1)) {
+    const int64_t step_a = same_a ? 1 : 0, step_b = same_b ? 1 : 0;
+    auto body = [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) y[k] = f(a[k * step_a], b[k * step_b]);
+    };
+    if constexpr (std::is_floating_point_v<T>)
+      for_ranges(n, body);
+    else
+      body(0, n);   // int64 division may throw: only on the calling thread
+  } else {
+    broadcast_walk(so, sa, sb, [&](int64_t o, int64_t i, int64_t j) { y[o] = f(a[i], b[j]); });
   }
 }
 
 template <class T>
-void run_arith(RunCtx& c) {
-  const auto& a = storage<T>(*c.in[0]);
-  const auto& b = storage<T>(*c.in[1]);
-  auto& y = storage<T>(*c.out[0]);
-  const Op op = c.node.op;
-  const Shape &sa = c.in[0]->shape, &sb = c.in[1]->shape, &so = c.out[0]->shape;
-  if (sa == so && sb == so) {   // fast paths: same shape, scalar on either side
-    for (size_t k = 0; k < y.size(); ++k) y[k] = apply_binary<T>(op, a[k], b[k], c);
-  } else if (sa == so && b.size() == 1) {
-    for (size_t k = 0; k < y.size(); ++k) y[k] = apply_binary<T>(op, a[k], b[0], c);
-  } else if (sb == so && a.size() == 1) {
-    for (size_t k = 0; k < y.size(); ++k) y[k] = apply_binary<T>(op, a[0], b[k], c);
-  } else {
-    broadcast_walk(so, sa, sb, [&](int64_t o, int64_t i, int64_t j) { y[o] = apply_binary<T>(op, a[i], b[j], c); });
+void run_typed_binary(RunCtx& c) {
+  switch (c.node.op) {
+    case Op::Add: return run_arith<T>(c, [](T x, T y) { return x + y; });
+    case Op::Sub: return run_arith<T>(c, [](T x, T y) { return x - y; });
+    case Op::Mul: return run_arith<T>(c, [](T x, T y) { return x * y; });
+    default:
+      if constexpr (std::is_integral_v<T>) {
+        return run_arith<T>(c, [&c](T x, T y) {
+          if (y == 0) c.error("integer division by zero");
+          if (x == std::numeric_limits<T>::min() && y == -1) c.error("integer division overflows");
+          return x / y;   // truncation toward zero, as ONNX
+        });
+      } else {
+        return run_arith<T>(c, [](T x, T y) { return x / y; });
+      }
   }
 }
 
 void run_binary(RunCtx& c) {
   if (c.in[0]->dtype == DType::Float32)
-    run_arith<float>(c);
+    run_typed_binary<float>(c);
   else
-    run_arith<int64_t>(c);
+    run_typed_binary<int64_t>(c);
 }
 
 int64_t int_pow(int64_t base, int64_t exp) {
@@ -100,9 +122,11 @@ void infer_unary_float(InferCtx& c) {
 
 template <class F>
 void map_float(RunCtx& c, F f) {
-  const auto& x = c.in[0]->f;
-  auto& y = c.out[0]->f;
-  for (size_t k = 0; k < x.size(); ++k) y[k] = f(x[k]);
+  const float* x = c.in[0]->f.data();
+  float* y = c.out[0]->f.data();
+  for_ranges(static_cast<int64_t>(c.out[0]->f.size()), [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) y[k] = f(x[k]);
+  });
 }
 
 void run_sqrt(RunCtx& c) { map_float(c, [](float v) { return std::sqrt(v); }); }

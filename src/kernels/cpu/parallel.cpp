@@ -4,8 +4,11 @@
 //
 // Why persistent workers: a ResNet-18 forward makes ~25 kernel calls and an explanation ~100; creating
 // threads per call would cost tens of microseconds each, waking parked workers costs a few. Workers are
-// parked on a condition variable between calls. Wasm builds are compiled without pthreads: there the pool
-// never starts and every range runs on the calling thread (threads() stays 1).
+// parked on a condition variable between calls, and kept when set_threads() lowers the count: a caller that
+// switches between 1 and N threads (the benchmark's interleaved runs, a UI setting) reuses the same workers
+// and their per-thread scratch (im2col columns, GEMM panels) instead of re-creating and re-faulting them.
+// Wasm builds are compiled without pthreads: there the pool never starts and every range runs on the
+// calling thread (threads() stays 1).
 #include "kernels/cpu/parallel.h"
 
 #include <algorithm>
@@ -47,12 +50,13 @@ class Pool {
   }
   int size() const { return static_cast<int>(threads_.size()) + 1; }
 
-  // Runs job(i) for i in [0, size()): 0 on the caller, the rest on the workers.
-  void run(const std::function<void(int)>& job) {
+  // Runs job(i) for i in [0, count): 0 on the caller, the rest on workers 1..count-1 (count <= size()).
+  void run(const std::function<void(int)>& job, int count) {
     {
       std::lock_guard<std::mutex> lk(m_);
       job_ = &job;
-      pending_ = static_cast<int>(threads_.size());
+      count_ = count;
+      pending_ = count - 1;
       ++generation_;
     }
     start_.notify_all();
@@ -71,6 +75,7 @@ class Pool {
       start_.wait(lk, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
+      if (index >= count_) continue;   // not part of this run
       const auto* job = job_;
       lk.unlock();
       (*job)(index);
@@ -84,13 +89,15 @@ class Pool {
   std::condition_variable start_, done_;
   const std::function<void(int)>* job_ = nullptr;
   uint64_t generation_ = 0;
+  int count_ = 0;
   int pending_ = 0;
   bool stop_ = false;
 };
 
 std::mutex g_config;        // guards g_pool replacement
 std::mutex g_busy;          // one parallel region at a time; a concurrent caller runs serially
-std::unique_ptr<Pool> g_pool;
+std::unique_ptr<Pool> g_pool;   // grows to the largest count asked for, never shrinks
+int g_active = 1;               // threads a region uses (set_threads); guarded by g_config and g_busy
 #endif
 
 }  // namespace
@@ -101,9 +108,10 @@ void set_threads(int n) {
   n = std::clamp(n, 1, 256);
   std::lock_guard<std::mutex> cfg(g_config);
   std::lock_guard<std::mutex> busy(g_busy);
-  if ((g_pool ? g_pool->size() : 1) == n) return;
+  g_active = n;
+  if ((g_pool ? g_pool->size() : 1) >= n) return;
   g_pool.reset();
-  if (n > 1) g_pool = std::make_unique<Pool>(n - 1);
+  g_pool = std::make_unique<Pool>(n - 1);
 #else
   (void)n;
 #endif
@@ -112,7 +120,7 @@ void set_threads(int n) {
 int threads() {
 #ifndef RELSCOPE_NO_THREADS
   std::lock_guard<std::mutex> cfg(g_config);
-  return g_pool ? g_pool->size() : 1;
+  return g_active;
 #else
   return 1;
 #endif
@@ -137,18 +145,17 @@ void parallel_ranges(int64_t n, double work, const std::function<void(int64_t, i
   if (n >= 2 && !t_in_region && g_pool) {
     std::unique_lock<std::mutex> busy(g_busy, std::try_to_lock);
     if (busy.owns_lock() && g_pool) {
-      const int64_t parts = std::min<int64_t>({static_cast<int64_t>(g_pool->size()), n,
+      const int64_t parts = std::min<int64_t>({static_cast<int64_t>(g_active), n,
                                                static_cast<int64_t>(work / kMinWorkPerThread)});
       if (parts >= 2) {
         const std::function<void(int)> job = [&](int i) {
-          if (i >= parts) return;
           const int64_t b = n * i / parts, e = n * (i + 1) / parts;
           const bool was = t_in_region;
           t_in_region = true;
           if (e > b) fn(b, e);
           t_in_region = was;
         };
-        g_pool->run(job);
+        g_pool->run(job, static_cast<int>(parts));
         return;
       }
     }
