@@ -27,6 +27,11 @@ function peak(text) {
   const m = text.match(/^peak memory: ([0-9.]+) MiB after forward, ([0-9.]+) MiB after explain/m);
   return m ? `${m[1]} / ${m[2]}` : '?';
 }
+// "page faults per run (median): forward 0, explain 0" (native only) -> "0 / 0"
+function faults(text) {
+  const m = text.match(/^page faults per run \(median\): forward ([0-9]+)(?:, explain ([0-9]+))?/m);
+  return m ? (m[2] !== undefined ? `${m[1]} / ${m[2]}` : m[1]) : '?';
+}
 const read = (name, r) => (existsSync(`${dir}/${name}.${r}`) ? readFileSync(`${dir}/${name}.${r}`, 'utf8') : '');
 const perRound = [];
 for (let r = 1; r <= rounds; ++r) {
@@ -36,7 +41,7 @@ for (let r = 1; r <= rounds; ++r) {
     wf: time(wasm, 'forward'), we: time(wasm, 'explain'),
     of: ortTime(ort),
     t2: time(threads, 'forward'), t1: time(threads, 'forward 1 thread'),
-    peakNative: peak(native), peakWasm: peak(wasm),
+    peakNative: peak(native), peakWasm: peak(wasm), faultsNative: faults(native),
   });
 }
 
@@ -88,7 +93,8 @@ for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'], [
   md += `| ${name} | ${f(abs(key, 'wall'), 1)} | ${f(abs(key, 'cpu'), 1)} |\n`;
 if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
-md += `wasm ${perRound[0].peakWasm} (linear memory size).\n`;
+md += `wasm ${perRound[0].peakWasm} (linear memory size). Native page faults per run (median, forward / explain): `;
+md += `${perRound[0].faultsNative} (a steady state that faults hands memory back to the kernel and takes it again).\n`;
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
 md += `
 ## Reading the table
@@ -98,14 +104,26 @@ md += `
   forward pass that records the activations. Counted in convolution FLOPs that is about 3x a forward pass,
   so <= 2.0 is out of reach for this composite without dropping one of the two (the measured excess over 3
   is the elementwise stabilise/divide/multiply and the rules' buffers).
+- wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
+  AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
+  ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel, which
+  takes 68% of a wasm explanation's time in a node --cpu-prof profile; per k-step it issues 8 multiplies,
+  8 adds and 6 loads, so arithmetic, not memory, is its limit): 3.3x on the GEMMs. The whole explanation's
+  ratio is lower (2.8-3.1 over recent runs) because its elementwise and memory-bound parts differ less, but
+  with most of its time in GEMMs <= 2.5 is out of reach on an AVX-512 machine.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run
   bench/run.sh on a machine with one for that. The kernel-level agreement (<= 1e-5 on random shapes) is in
   tests/browser/webgpu_kernels.test.mjs; on the 20-layer ResNet-18 float32 summation-order differences add
   up to the max error shown.
-- The 2-thread speedup is the wall time of the whole forward pass, including its serial parts (elementwise
-  ops, im2col of small layers); this machine's two vCPUs may share a physical core.
+- The 2-thread speedup is the wall time of the whole forward pass, including its serial parts; the two halves
+  of every split wait for the slower vCPU. On this VM the two vCPUs' speeds drift apart by up to a quarter
+  (2026-12-02: the 1-thread forward pinned with taskset took 49.3 ms on cpu 0 and 40.3 ms on cpu 1, minutes
+  later 38.3 and 41.0), so the ratio swings between ~1.2 and ~1.7 from run to run. Dynamic chunking
+  (4 chunks per thread) was tried and measured slower: every chunk repacks the layer's weights.
+- Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
+  SwiftShader; the adapter column shows which one the page got.
 `;
 process.stdout.write(md);
 writeFileSync(out, md);

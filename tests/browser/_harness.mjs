@@ -13,11 +13,18 @@ export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
 ];
-// WebGL2/WebGPU on SwiftShader (the ImGui app and GPU tests need these).
-export const CHROMIUM_GPU_ARGS = [
+// WebGL2/WebGPU on SwiftShader (the ImGui app and GPU tests need these). RELSCOPE_CHROMIUM_GPU=hardware asks
+// for the machine's own GPU through its Vulkan driver instead (bench/run.sh on a machine with a GPU; the
+// adapter the page got is printed in the benchmark's WebGPU row, so a silent fallback shows).
+const SWIFTSHADER_ARGS = [
   '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
   '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
 ];
+const HARDWARE_GPU_ARGS = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native', '--use-angle=vulkan',
+  '--ignore-gpu-blocklist', '--enable-gpu',
+];
+export const CHROMIUM_GPU_ARGS = process.env.RELSCOPE_CHROMIUM_GPU === 'hardware' ? HARDWARE_GPU_ARGS : SWIFTSHADER_ARGS;
 
 // Launch a fresh headless Chromium. playwright-core gives every launch() its own temporary profile (and
 // refuses --user-data-dir there), so nothing is shared between tests or left behind.

@@ -15,6 +15,12 @@
 #include <algorithm>
 #include <memory>
 
+// GCC 12 reports Eigen 3.4's AVX-512 rhs packing (gemm_pack_rhs, _mm512_unpacklo_ps) as "may be used
+// uninitialized": a known false positive in Eigen's headers (131 lines per build), not in this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
 
 #include "kernels/cpu/parallel.h"
@@ -166,3 +172,7 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 }
 
 }  // namespace relscope::kernels
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
