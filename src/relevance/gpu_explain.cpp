@@ -315,8 +315,11 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
     if (inputs[k].dtype == DType::Float32) c.buf[g.inputs[k]] = B.owned(inputs[k].f);
   const int x = B.owned(inputs[0].f);
   pc.forward(x);
-  const int y = B.fresh(shape_numel(ys));   // the output outlives its pass (a multi-pass program reuses them)
-  B.ew(Ew::Copy, shape_numel(ys), c.value(pc.out_value), -1, -1, y);
+  int y = c.value(pc.out_value);   // a single-pass program never hands forward buffers back: read it there
+  if (averaged || occlusion) {      // later passes reuse this pass's buffers: the output is kept apart
+    y = B.fresh(shape_numel(ys));
+    B.ew(Ew::Copy, shape_numel(ys), c.value(pc.out_value), -1, -1, y);
+  }
   const int seed = pc.seed(y, targets, lrp, per_sample, given.empty() ? kernels::gpu::no_target : given[0]);
 
   std::vector<int> maps;
