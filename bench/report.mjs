@@ -32,6 +32,12 @@ function faults(text) {
   const m = text.match(/^page faults per run \(median\): forward ([0-9]+)(?:, explain ([0-9]+))?/m);
   return m ? (m[2] !== undefined ? `${m[1]} / ${m[2]}` : m[1]) : '?';
 }
+// "forward 1 thread pinned: cpu0 40.3 ms, cpu1 49.3 ms" -> [{cpu: 'cpu0', ms: 40.3}, ...] (native, Linux,
+// --threads > 1)
+function pinned(text) {
+  const m = text.match(/^forward 1 thread pinned: (.*)$/m);
+  return m ? [...m[1].matchAll(/(cpu\d+) ([0-9.]+) ms/g)].map((x) => ({ cpu: x[1], ms: Number(x[2]) })) : [];
+}
 const read = (name, r) => (existsSync(`${dir}/${name}.${r}`) ? readFileSync(`${dir}/${name}.${r}`, 'utf8') : '');
 const perRound = [];
 for (let r = 1; r <= rounds; ++r) {
@@ -40,7 +46,7 @@ for (let r = 1; r <= rounds; ++r) {
     nf: time(native, 'forward'), ne: time(native, 'explain'),
     wf: time(wasm, 'forward'), we: time(wasm, 'explain'),
     of: ortTime(ort),
-    t2: time(threads, 'forward'), t1: time(threads, 'forward 1 thread'),
+    t2: time(threads, 'forward'), t1: time(threads, 'forward 1 thread'), pinned: pinned(threads),
     peakNative: peak(native), peakWasm: peak(wasm), faultsNative: faults(native),
   });
 }
@@ -95,6 +101,15 @@ if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one ru
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size). Native page faults per run (median, forward / explain): `;
 md += `${perRound[0].faultsNative} (a steady state that faults hands memory back to the kernel and takes it again).\n`;
+const pins = perRound.map((p) => p.pinned).filter((p) => p.length > 1);
+if (pins.length) {
+  const cols = pins[0].map((pin, c) => ({ cpu: pin.cpu, ms: median(pins.map((p) => p[c]?.ms)) }));
+  const slower = (p) => Math.max(...p.pinned.map((x) => x.ms));
+  const bound = median(perRound.map((p) => (p.t1 && p.pinned.length > 1 ? (2 * p.t1.wall) / slower(p) : NaN)));
+  md += `\n1-thread forward pinned to each CPU (ms, median over rounds): ${cols.map((x) => `${x.cpu} ${f(x.ms, 1)}`).join(', ')}. `;
+  md += `An even 2-way split waits for the slower CPU, so with no serial part at all the speedup could reach `;
+  md += `2 x (1-thread time) / (slower pinned time) = ${f(bound)} in this run.\n`;
+}
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
 md += `
 ## Reading the table
@@ -118,10 +133,10 @@ md += `
   tests/browser/webgpu_kernels.test.mjs; on the 20-layer ResNet-18 float32 summation-order differences add
   up to the max error shown.
 - The 2-thread speedup is the wall time of the whole forward pass, including its serial parts; the two halves
-  of every split wait for the slower vCPU. On this VM the two vCPUs' speeds drift apart by up to a quarter
-  (2026-12-02: the 1-thread forward pinned with taskset took 49.3 ms on cpu 0 and 40.3 ms on cpu 1, minutes
-  later 38.3 and 41.0), so the ratio swings between ~1.2 and ~1.7 from run to run. Dynamic chunking
-  (4 chunks per thread) was tried and measured slower: every chunk repacks the layer's weights.
+  of every split wait for the slower vCPU, whose pinned 1-thread time is printed above with the bound it
+  sets. On this VM the two vCPUs' speeds drift apart by up to a quarter (2026-12-02, with taskset: 49.3 vs
+  40.3 ms, minutes later 38.3 vs 41.0), so the ratio swings between ~1.2 and ~1.7 from run to run. Dynamic
+  chunking (4 chunks per thread) was tried and measured slower: every chunk repacks the layer's weights.
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;

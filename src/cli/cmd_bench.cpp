@@ -9,7 +9,9 @@
 // as wall clock and as process CPU time (a better estimate of the quiet-machine time of a single-threaded
 // run when other work competes for the cores). Natively the page faults per run are counted too: a steady
 // state that still faults is handing memory back to the kernel and taking it again (each fault costs
-// microseconds, far more in a VM). Never used for timed assertions in tests.
+// microseconds, far more in a VM). With --threads N > 1 on Linux the 1-thread forward is also timed pinned to
+// each CPU the process may use: a 2-thread split waits for the slower core, so per-core speeds bound the
+// speedup (on a shared VM they differ and drift). Never used for timed assertions in tests.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +23,9 @@
 #include <emscripten.h>
 #else
 #include <sys/resource.h>
+#endif
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+#include <sched.h>
 #endif
 
 #include "cli/args.h"
@@ -91,6 +96,28 @@ struct Timing {
   double faults_per_run() const { return median(faults); }
 };
 
+// ---- per-CPU pinning (Linux) -------------------------------------------------------------------------------------
+// The CPUs this process may run on (at most 8 are timed), and pinning the calling thread to one or back to all.
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+std::vector<int> usable_cpus() {
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 8; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+void pin_to(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  sched_setaffinity(0, sizeof set, &set);   // 0: the calling thread
+}
+#else
+std::vector<int> usable_cpus() { return {}; }
+void pin_to(const std::vector<int>&) {}
+#endif
+
 void print_time(const char* what, const Timing& t) {
   std::printf("%s: %.3f ms (cpu %.3f ms)\n", what, t.wall_ms(), t.cpu_ms());
 }
@@ -150,11 +177,21 @@ int cmd_bench(int argc, char** argv) {
   const double peak_explain = peak_mib();
   for (long long k = 0; k < warmup && threads > 1; ++k) forward_1();
 
+  // Per-CPU 1-thread forwards (only with --threads > 1 and more than one usable CPU).
+  const std::vector<int> cpus = threads > 1 ? usable_cpus() : std::vector<int>{};
+  std::vector<Timing> pinned(cpus.size() > 1 ? cpus.size() : 0);
+  auto forward_pinned = [&](size_t k) {
+    pin_to({cpus[k]});
+    forward_1();
+    pin_to(cpus);
+  };
+
   Timing tf, te, t1;
   for (long long k = 0; k < repeat; ++k) {   // interleaved: slow phases of a noisy machine hit all alike
     tf.run(forward);
     if (with_explain) te.run(explain);
     if (threads > 1) t1.run(forward_1);
+    for (size_t c = 0; c < pinned.size(); ++c) pinned[c].run([&] { forward_pinned(c); });
   }
   std::printf("model %s input %s, median of %lld runs, %d thread%s\n", g.label.c_str(),
               shape_str(inputs.empty() ? Shape{} : inputs[0].shape).c_str(), repeat, threads, threads == 1 ? "" : "s");
@@ -162,6 +199,11 @@ int cmd_bench(int argc, char** argv) {
   if (threads > 1) {
     print_time("forward 1 thread", t1);
     std::printf("threads speedup: %.2f\n", t1.wall_ms() / tf.wall_ms());
+    if (!pinned.empty()) {
+      std::printf("forward 1 thread pinned:");
+      for (size_t c = 0; c < pinned.size(); ++c) std::printf("%s cpu%d %.3f ms", c ? "," : "", cpus[c], pinned[c].wall_ms());
+      std::printf("\n");
+    }
   }
   if (with_explain) {
     std::printf("explain: %.3f ms (cpu %.3f ms) (%s%s)\n", te.wall_ms(), te.cpu_ms(), request->method.c_str(),

@@ -68,6 +68,7 @@ head -c 200 "$img" >"$tmp/cut.png"
 expect 0 "Conv" -- "${cmd[@]}" info "$m"
 expect 0 "unsupported: none" -- "${cmd[@]}" info "$models/attention_opset17.onnx"
 expect 0 "sample 1:" -- "${cmd[@]}" predict "$m" "$models/cnn_opset13_input.npy" --top 3
+expect 0 "explain/forward:" -- "${cmd[@]}" bench "$m" --repeat 2 --warmup 1 --threads 2 --method lrp --composite epsilon
 expect 0 "wrote" -- "${cmd[@]}" predict "$m" "$models/cnn_opset13_input.npy" --out "$tmp/y.npy"
 expect 2 "empty.onnx" -- "${cmd[@]}" info "$tmp/empty.onnx"
 expect 2 "garbage.onnx" -- "${cmd[@]}" info "$tmp/garbage.onnx"
