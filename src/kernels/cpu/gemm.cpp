@@ -14,7 +14,7 @@
 // large products call Eigen's blocked kernel with panels in a grow-only buffer per thread (same kernel,
 // same blocking, same results).
 #include <algorithm>
-#include <memory>
+#include <vector>
 
 // GCC 12 reports Eigen 3.4's AVX-512 rhs packing (gemm_pack_rhs, _mm512_unpacklo_ps) as "may be used
 // uninitialized": a known false positive in Eigen's headers (131 lines per build), not in this code.
@@ -24,6 +24,7 @@
 #endif
 #include <Eigen/Core>
 
+#include "kernels/cpu/aligned_buffer.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 
@@ -55,27 +56,14 @@ class ScratchBlocking : public Eigen::internal::level3_blocking<float, float> {
     m_kc = K;
     Eigen::internal::computeProductBlockingSizes<float, float, 1, Eigen::Index>(m_kc, m_mc, m_nc, 1);
     const size_t size_a = static_cast<size_t>(m_mc * m_kc), size_b = static_cast<size_t>(m_kc * m_nc);
-    float* base = panels(size_a + size_b);
+    thread_local std::vector<float> panels;   // Eigen stores its packets aligned: 64-byte start
+    float* base = detail::aligned_floats(panels, round_up(size_a) + size_b);
     m_blockA = base;
     m_blockB = base + round_up(size_a);
   }
 
  private:
-  static constexpr size_t kAlignFloats = 16;   // 64 bytes: Eigen's packets are stored aligned
-  static size_t round_up(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
-  static float* panels(size_t n) {
-    struct Free {
-      void operator()(float* p) const { Eigen::internal::aligned_free(p); }
-    };
-    thread_local std::unique_ptr<float, Free> buf;
-    thread_local size_t capacity = 0;
-    const size_t need = round_up(n) + kAlignFloats;
-    if (capacity < need) {
-      buf.reset(static_cast<float*>(Eigen::internal::aligned_malloc(need * sizeof(float))));
-      capacity = need;
-    }
-    return buf.get();
-  }
+  static size_t round_up(size_t n) { return (n + 15) / 16 * 16; }   // blockB on a 64-byte boundary too
 };
 
 // C += alpha * op(A) op(B) through Eigen's blocked kernel with this thread's panels (M, N > 1).

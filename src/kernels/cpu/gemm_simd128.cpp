@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/aligned_buffer.h"
+
 namespace relscope::kernels::detail {
 
 namespace {
@@ -24,14 +26,6 @@ constexpr int64_t kMR = 4, kNR = 8;          // micro-tile: 8 accumulators of 4 
 constexpr int64_t kKC = 256;                 // depth of one packed slab (a B micro-panel is 8 KiB: L1)
 constexpr int64_t kMC = 128;                 // rows of A per packed block (128 KiB: L2)
 constexpr int64_t kNC = 2048;                // columns of B per packed slab
-
-// Packed panels start on a 64-byte boundary: Emscripten's malloc aligns to 8 bytes only, and v128 loads that
-// straddle cache lines made the same GEMM up to 3x slower depending on where the heap happened to put it.
-float* buffer(std::vector<float>& v, size_t n) {
-  if (v.size() < n + 16) v.resize(n + 16);
-  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + ((64 - p % 64) % 64) / sizeof(float);
-}
 
 // ---- packing -------------------------------------------------------------------------------------------------
 // A block rows [i0, i0+mc) x depth [p0, p0+kc) -> micro-panels of kMR rows, k-major; rows past M are 0.
@@ -164,8 +158,8 @@ __attribute__((noinline)) void micro(int64_t kc, const float* a, const float* b,
 void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   thread_local std::vector<float> abuf, bbuf;
-  float* pa = buffer(abuf, static_cast<size_t>(kMC * kKC));
-  float* pb = buffer(bbuf, static_cast<size_t>(kKC * kNC));
+  float* pa = aligned_floats(abuf, static_cast<size_t>(kMC * kKC));
+  float* pb = aligned_floats(bbuf, static_cast<size_t>(kKC * kNC));
   for (int64_t j0 = 0; j0 < N; j0 += kNC) {
     const int64_t nc = std::min(kNC, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += kKC) {

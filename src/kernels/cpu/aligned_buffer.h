@@ -1,0 +1,21 @@
+// relscope/kernels/cpu/aligned_buffer.h — a grow-only float buffer whose data starts on a 64-byte boundary.
+//
+// Why: packed GEMM panels are read with aligned vector loads (Eigen's packets natively; wasm_simd128 loads
+// that straddle cache lines made the same GEMM up to 3x slower depending on where the heap put it), and
+// Emscripten's malloc aligns to 8 bytes only. Kept per thread by the callers, so once the largest product
+// has run no call allocates.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace relscope::kernels::detail {
+
+// n floats in `v` (grown if needed, never shrunk), starting on a 64-byte boundary.
+inline float* aligned_floats(std::vector<float>& v, size_t n) {
+  if (v.size() < n + 16) v.resize(n + 16);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - p % 64) % 64) / sizeof(float);
+}
+
+}  // namespace relscope::kernels::detail
