@@ -76,7 +76,8 @@ void infer_reshape(InferCtx& c) {
     }
     if (d < 0) c.error("shape " + shape_str(target) + " has a negative dimension");
     out[k] = d;
-    known *= d;
+    if (__builtin_mul_overflow(known, d, &known))   // (a hostile shape; found by tests/fuzz/fuzz_explain)
+      c.error("cannot reshape " + shape_str(x) + " to " + shape_str(target) + ": the dimensions' product overflows int64");
   }
   const int64_t n = shape_numel(x);
   if (infer_at >= 0) {
