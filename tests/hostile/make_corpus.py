@@ -164,6 +164,11 @@ def models():
     yield "huge_intermediate.onnx", base_model(
         nodes=[gemm(), node("ConstantOfShape", ["s"], ["c"], "big"), node("Add", ["h", "c"], ["y"], "add")],
         inits=[tensor("W", [3, 4], W), tensor("B", [3], B), shape])
+    # a Reshape target whose dims multiply past int64 (2^40 * 2^40; found by tests/fuzz/fuzz_explain)
+    target = tensor("t", [3], raw=struct.pack("<3q", 1 << 40, 1 << 40, -1), data_type=INT64)
+    yield "reshape_overflow.onnx", base_model(
+        nodes=[gemm(), node("Reshape", ["h", "t"], ["y"], "reshape")],
+        inits=[tensor("W", [3, 4], W), tensor("B", [3], B), target])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345

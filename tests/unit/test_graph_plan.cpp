@@ -161,6 +161,26 @@ TEST(Plan, FoldsShapeSubgraphIntoConstants) {
   EXPECT_EQ(p.constants[g.find_value("target")]->i, (std::vector<int64_t>{5, -1}));
 }
 
+TEST(Plan, RefusesReshapeTargetWhoseProductOverflows) {
+  // A hostile target shape (found by the explain fuzzer): 2^40 * 2^40 wraps int64 before any size check.
+  for (const std::vector<int64_t>& target : {std::vector<int64_t>{int64_t{1} << 40, int64_t{1} << 40, -1},
+                                             std::vector<int64_t>{int64_t{1} << 40, int64_t{1} << 40, 0}}) {
+    onnx::ModelProto m;
+    m.opsets[""] = 13;
+    m.graph.inputs.push_back(info("x", {{2, ""}, {3, ""}}));
+    m.graph.outputs.push_back(info("y", {}));
+    m.graph.outputs[0].has_shape = false;
+    m.graph.initializers.push_back({"target", Tensor::from_ints({3}, target)});
+    m.graph.nodes.push_back(node("reshape", "Reshape", {"x", "target"}, {"y"}));
+    Graph g = build_graph(m, Limits{}, "m.onnx");
+    ErrorKind kind = ErrorKind::Internal;
+    const std::string msg = error_of([&] { make_plan(g, {{2, 3}}, {DType::Float32}, Limits{}); }, &kind);
+    EXPECT_EQ(kind, ErrorKind::BadInput) << msg;
+    EXPECT_NE(msg.find("node 'reshape'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("product overflows int64"), std::string::npos) << msg;
+  }
+}
+
 TEST(Session, SplitsBatchForModelsExportedWithBatchOne) {
   auto m = relu_chain();
   m.graph.inputs[0].dims[0] = {1, ""};
