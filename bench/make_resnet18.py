@@ -78,8 +78,16 @@ def main():
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.1, 0.1)
     model.eval()
-    torch.onnx.export(model, torch.randn(1, 3, 224, 224), out, opset_version=13, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    args = dict(opset_version=13, input_names=["input"], output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    try:   # torch >= 2.9 exports through dynamo by default: ask for the TorchScript exporter, the same graph
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), out, dynamo=False, **args)
+    except TypeError:   # a torch without the dynamo argument (Debian's)
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), out, **args)
+    except Exception as e:   # a torch whose TorchScript exporter is gone: dynamo's graph (opset 18)
+        print(f"the TorchScript exporter failed ({e}); exporting with dynamo", file=sys.stderr)
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), out, dynamo=True, opset_version=18,
+                          input_names=["input"], output_names=["logits"], external_data=False)
     print(f"wrote {out} ({os.path.getsize(out)} bytes)")
 
 

@@ -61,6 +61,15 @@ const webgpu = {
   agreement: Number((webgpuLog.match(/^webgpu agreement: ([0-9.e+-]+)/m) || [])[1]),
 };
 
+// The node row (one run, bench/webgpu_node.mjs): WebGPU through Dawn vs wasm, and the GPU profile.
+const dawnLog = read('dawn', 1);
+const dawn = {
+  cw: (dawnLog.match(/^wasm explain: ([0-9.]+) ms/m) || [])[1], gw: (dawnLog.match(/^webgpu explain: ([0-9.]+) ms/m) || [])[1],
+  adapter: (dawnLog.match(/^adapter: (.*)$/m) || [])[1] || null,
+  agreement: Number((dawnLog.match(/^webgpu agreement: ([0-9.e+-]+)/m) || [])[1]),
+  profile: dawnLog.split('\n').filter((l) => /^(webgpu program|profile)/.test(l)),
+};
+
 const median = (xs) => {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return v.length ? v[Math.floor(v.length / 2)] : NaN;
@@ -93,11 +102,17 @@ if (webgpu.gw && webgpu.cw) {
 } else {
   md += `| WebGPU explain / wasm explain in Chromium | correct; faster on a real GPU | skipped | n/a | - |\n`;
 }
+if (dawn.gw && dawn.cw) {
+  md += `| WebGPU explain / wasm explain (1 thread) in node, Dawn (adapter: ${dawn.adapter}) | correct; faster on a real GPU | `;
+  md += `${f(Number(dawn.gw) / Number(dawn.cw))} | n/a | agrees to ${dawn.agreement.toExponential(1)} of max abs R; `;
+  md += `${/software/.test(dawn.adapter) ? 'speed: no real GPU here' : 'a real GPU'} |\n`;
+}
 md += `\n| median time (ms) | wall | process CPU |\n|---|---|---|\n`;
 for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'], ['wasm forward', 'wf'], ['wasm explain', 'we'],
   ['onnxruntime-web forward', 'of'], ['native forward, 2 threads', 't2'], ['native forward, 1 thread (same run)', 't1']])
   md += `| ${name} | ${f(abs(key, 'wall'), 1)} | ${f(abs(key, 'cpu'), 1)} |\n`;
 if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
+if (dawn.gw) md += `| node wasm explain, 1 thread (next to Dawn) | ${dawn.cw} | n/a |\n| node WebGPU explain, Dawn | ${dawn.gw} | n/a |\n`;
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size). Native page faults per run (median, forward / explain): `;
 md += `${perRound[0].faultsNative} (a steady state that faults hands memory back to the kernel and takes it again).\n`;
@@ -111,6 +126,10 @@ if (pins.length) {
   md += `2 x (1-thread time) / (slower pinned time) = ${f(bound)} in this run.\n`;
 }
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
+if (dawn.profile.length) {
+  md += `\nWebGPU program and GPU time per kernel (Dawn in node, adapter above; one run with a timestamp pass around `;
+  md += `every dispatch, bench/webgpu_node.mjs):\n\n\`\`\`\n${dawn.profile.join('\n')}\n\`\`\`\n`;
+}
 md += `
 ## Reading the table
 - explain / forward: epsilon-plus-flat gives every convolution but the first the ZPlus rule, whose LRP step

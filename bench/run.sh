@@ -2,19 +2,20 @@
 # bench/run.sh — issue 7's speed table: relscope native vs wasm (node) vs onnxruntime-web, ResNet-18, one run.
 #
 # usage: bench/run.sh [--rounds K] [--repeat R] [--native BIN] [--wasm JS] [--model M.onnx] [--no-ort] [--no-webgpu]
-#                     [--out FILE]
+#                     [--no-dawn] [--out FILE]
 #   defaults: 3 rounds of 3 timed runs each, build/native/bin/relscope, build/wasm/bin/relscope.js,
 #   build/bench/resnet18.onnx (made by bench/make_resnet18.py with Debian's python3-torch if missing),
 #   writes bench/RESULTS.md.
 # onnxruntime-web (~150 MB) is installed at bench time into build/bench/ort when the npm registry is reachable,
-# never as a project dependency; without it the third ratio is reported as skipped.
+# never as a project dependency; without it the third ratio is reported as skipped. Likewise Dawn for node (npm
+# `webgpu`) for the WebGPU row in node, with Mesa's lavapipe where Vulkan has no GPU (bench/webgpu_node.sh).
 # Every round runs each side once, one after the other (interleaved), and each side's median per round is kept;
 # ratios are medians over rounds of per-round ratios, so a slow phase of a shared machine hits both sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODE_PATH=/usr/share/nodejs NODE_OPTIONS=--no-experimental-fetch
 
-rounds=3 repeat=3 ort=1 webgpu=1 out=bench/RESULTS.md
+rounds=3 repeat=3 ort=1 webgpu=1 dawn=1 out=bench/RESULTS.md
 native=build/native/bin/relscope wasm=build/wasm/bin/relscope.js model=build/bench/resnet18.onnx
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --no-ort) ort=0; shift ;;
     --no-webgpu) webgpu=0; shift ;;
+    --no-dawn) dawn=0; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -67,6 +69,12 @@ if [ "$webgpu" = 1 ]; then
   echo "[bench] WebGPU vs wasm in Chromium"
   # (playwright-core does not load under --no-experimental-fetch)
   env -u NODE_OPTIONS node bench/webgpu_explain.mjs "$model" 1 > "$logs/webgpu.1" 2>&1 || { echo "[bench] the WebGPU row failed:"; cat "$logs/webgpu.1"; }
+fi
+# The same comparison in node through Dawn (bench/webgpu_node.sh), with a per-kernel GPU profile: on lavapipe
+# here (~15 s per explanation), on the GPU where Vulkan has one.
+if [ "$dawn" = 1 ]; then
+  echo "[bench] WebGPU vs wasm in node (Dawn)"
+  bash bench/webgpu_node.sh "$model" --repeat 1 > "$logs/dawn.1" 2>&1 || { echo "[bench] the Dawn row failed:"; cat "$logs/dawn.1"; }
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -160,9 +160,11 @@ async function loadThreaded(n, factoryOptions) {
 // ---- createRelscope() -----------------------------------------------------------------------------------
 // options: passed to the Emscripten module factory (print, printErr, locateFile, wasmBinary, ...), except
 // `module`: an already instantiated Emscripten module that links src/js/bindings.cpp (the ImGui app's),
-// used instead of loading ./relscope_web.js; `limits`; and `threads` (see the header).
+// used instead of loading ./relscope_web.js; `limits`; `threads` (see the header); and `webgpu`:
+// {gpu, profile} for the WebGPU runner — `gpu` a GPU object where there is no navigator.gpu (node with Dawn's
+// `webgpu` package: bench/webgpu_node.mjs), `profile: true` to time every dispatch (result.gpu.profile).
 export async function createRelscope(options = {}) {
-  const { module: given, limits, threads, ...factoryOptions } = options ?? {};
+  const { module: given, limits, threads, webgpu: gpuOptions, ...factoryOptions } = options ?? {};
   let M = given;
   if (!M) {
     const n = threadsArg(threads);
@@ -197,7 +199,7 @@ export async function createRelscope(options = {}) {
   // or it could not be made, so a later call tries again.
   let gpu = null;
   const gpuRunner = () => {
-    gpu ??= import('./relscope_webgpu.mjs').then((m) => m.createGpuRunner());
+    gpu ??= import('./relscope_webgpu.mjs').then((m) => m.createGpuRunner({ ...gpuOptions }));
     return gpu.then((r) => {
       if (r.lost) throw Object.assign(new Error('the GPU device was lost'), { kind: 'gpu-lost' });
       return r;

@@ -518,6 +518,14 @@ before(async () => {
       return r;
     };
     globalThis.gpuRunner = await createGpuRunner();
+    // One elementwise step (kernel 3): out = op(a, b) over `count` elements, scalar f (the bridge tests' programs).
+    globalThis.ewStep = (op, a, b, o, count, f = 0) => {
+      const s = new Uint32Array(37);
+      s[0] = 3; s[1] = count; s[2] = op; s[3] = 1; s[4] = 1;
+      s[5] = new Uint32Array(new Float32Array([f]).buffer)[0];
+      s.set([a, b, 0xffffffff, o], 33);
+      return s;
+    };
     return { info: globalThis.gpuRunner.info, limits: globalThis.gpuRunner.limits };
   });
 });
@@ -571,6 +579,40 @@ test('gather: Select and Place with holes, CSR sums with empty rows', { skip, ti
 test('rows: every row op, odd lengths, strided rows, layer norm with and without bias', { skip, timeout: 60_000 },
   () => check(rowsCases()));
 
+test('profile: a timestamp pass around every dispatch, the same results as an unprofiled run', { skip, timeout: 60_000 }, async () => {
+  const r = await page.evaluate(async () => {
+    const { createGpuRunner } = await import('./relscope_webgpu.mjs');
+    const ew = globalThis.ewStep;
+    // Fill, then a count-0 step (nothing to dispatch: not timed), then two accumulates: 4 steps, 3 dispatches.
+    const steps = new Uint32Array(4 * 37);
+    steps.set(ew(1, 0xffffffff, 0xffffffff, 0, 5000, 2), 0);   // b0 = 2
+    steps.set(ew(1, 0xffffffff, 0xffffffff, 1, 0, 9), 37);     // (count 0)
+    steps.set(ew(9, 0, 0xffffffff, 1, 5000, 3), 74);           // b1 += 3 * b0
+    steps.set(ew(10, 0, 1, 2, 5000, 0.5), 111);                // b2 += 0.5 * b0 * b1
+    const program = () => ({
+      buffers: [{ words: 5000, data: null, key: '' }, { words: 5000, data: new Float32Array(5000).fill(1), key: '' },
+        { words: 5000, data: null, key: '' }],
+      steps, readback: [2, 1],
+    });
+    const profiled = await createGpuRunner({ profile: true });
+    const out = { profiling: profiled.profiling };
+    out.plain = (await globalThis.gpuRunner.run(program())).map((a) => Array.from(a.subarray(0, 3)));
+    out.timed = (await profiled.run(program())).map((a) => Array.from(a.subarray(0, 3)));
+    out.profile = profiled.lastRun.profile;
+    out.plainProfile = globalThis.gpuRunner.lastRun.profile ?? null;
+    profiled.destroy();
+    return out;
+  });
+  assert.equal(r.profiling, true, 'this Chromium offers timestamp-query');
+  assert.deepEqual(r.timed, r.plain);
+  assert.deepEqual(r.timed, [[7, 7, 7], [7, 7, 7]]);   // b1 = 1 + 3 * 2, b2 = 0.5 * 2 * 7
+  assert.deepEqual(r.profile.map((p) => [p.step, p.kernel, p.workgroups]),
+    [[0, 'elementwise', [79, 1, 1]], [2, 'elementwise', [79, 1, 1]], [3, 'elementwise', [79, 1, 1]]]);
+  for (const p of r.profile) assert.ok(Number.isFinite(p.ns) && p.ns >= 0, JSON.stringify(p));
+  assert.equal(r.plainProfile, null, 'an unprofiled runner adds no timestamps');
+  assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+});
+
 // ---- random cases: window (occlusion) ---------------------------------------------------------------------------
 // Inputs of N samples x channels x span (1-3 spatial dims, padded to (d, h, w)); windows anywhere, clipped at
 // the far edge. Mode 0 occludes with f; mode 1 adds the target's drop (per sample) inside the window to a dirty
@@ -614,13 +656,7 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
 
     // y = a + w: a per-run buffer and a constant `w`; the second run's different data under the same key is
     // not uploaded (the device keeps the first), after dropConstants() it is.
-    const ew = (op, a, b, o, count, f = 0) => {
-      const s = new Uint32Array(37);
-      s[0] = 3; s[1] = count; s[2] = op; s[3] = 1; s[4] = 1;
-      s[5] = new Uint32Array(new Float32Array([f]).buffer)[0];
-      s.set([a, b, 0xffffffff, o], 33);
-      return s;
-    };
+    const ew = globalThis.ewStep;
     const program = (wv) => ({
       buffers: [{ words: 3, data: new Float32Array([1, 2, 3]), key: '' }, { words: 3, data: new Float32Array(wv), key: 'test-w' },
         { words: 3, data: null, key: '' }],

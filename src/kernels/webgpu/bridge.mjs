@@ -7,6 +7,9 @@
 //   const gpu = await createGpuRunner();          // throws kind 'gpu-unavailable'
 //   const [y, r] = await gpu.run(program);        // Float32Array per readback buffer (uint32 ones bit-cast)
 //   gpu.dropConstants(); gpu.destroy();
+//   createGpuRunner({ profile: true }): where the adapter has 'timestamp-query', every dispatch runs in its own
+//   compute pass with timestamps and run()'s lastRun.profile lists each step's GPU time (a tool for bench/; the
+//   extra passes and their barriers make the whole run slower, so the timings are for comparing steps).
 // program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
 // step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids] }.
 //
@@ -79,7 +82,7 @@ function dispatchSize(kernel, words, maxDim) {
 }
 
 // ---- createGpuRunner() ------------------------------------------------------------------------------------------
-export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) {
+export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile = false } = {}) {
   if (!gpu) throw gpuError('gpu-unavailable', 'WebGPU is not available here (no navigator.gpu)');
   let adapter;
   try {
@@ -91,9 +94,10 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
   const wanted = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'];
   const requiredLimits = {};
   for (const k of wanted) if (adapter.limits?.[k] !== undefined) requiredLimits[k] = adapter.limits[k];
+  const timestamps = Boolean(profile && adapter.features?.has('timestamp-query'));
   let device;
   try {
-    device = await adapter.requestDevice({ requiredLimits });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures: timestamps ? ['timestamp-query'] : [] });
   } catch (e) {
     throw gpuError('gpu-unavailable', `WebGPU: requestDevice failed: ${e?.message || e}`);
   }
@@ -142,8 +146,10 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
   const runner = {
     info,
     limits,
+    profiling: timestamps,
     get lost() { return state.lost; },
-    // What the last run() did: {steps, buffers, uploadedBytes} (constants kept from earlier runs upload nothing).
+    // What the last run() did: {steps, buffers, uploadedBytes} (constants kept from earlier runs upload nothing);
+    // when profiling, also `profile`: [{step, kernel, workgroups: [x, y, z], ns}] once the run's promise settled.
     get lastRun() { return state.lastRun; },
     run: (program) => run(program),
     dropConstants() {
@@ -210,6 +216,41 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
     return { bytes, readback };
   }
 
+  // Timestamps around each dispatch of `timed` (step ids): one query set per 2048 dispatches (a set holds at
+  // most 4096 queries), resolved into one buffer and read back with the results.
+  function beginProfile(timed, temporary, describe) {
+    const PER_SET = 2048;
+    const sets = [];
+    for (let k = 0; k < timed.length; k += PER_SET) {
+      const set = device.createQuerySet({ type: 'timestamp', count: 2 * Math.min(PER_SET, timed.length - k) });
+      temporary.push(set);
+      sets.push(set);
+    }
+    const slot = new Map(timed.map((s, k) => [s, k]));
+    const bytes = timed.length * 16;
+    const resolved = device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    temporary.push(resolved, staging);
+    return {
+      writesFor(s) {
+        const k = slot.get(s);
+        const q = 2 * (k % PER_SET);
+        return { querySet: sets[Math.floor(k / PER_SET)], beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 };
+      },
+      resolve(encoder) {
+        sets.forEach((set, j) => encoder.resolveQuerySet(set, 0, set.count, resolved, j * PER_SET * 16));
+        encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+      },
+      async read() {
+        await staging.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(staging.getMappedRange().slice(0));
+        staging.unmap();
+        return timed.map((s, k) => ({ step: s, ...describe(s),
+          ns: t[2 * k + 1] >= t[2 * k] ? Number(t[2 * k + 1] - t[2 * k]) : 0 }));
+      },
+    };
+  }
+
   async function run(program) {
     if (state.lost) throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}; create a new runner`);
     const { bytes, readback } = checkProgram(program);
@@ -227,6 +268,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
     const temporary = [];
     const newConstants = [];   // made in this run: forgotten again if the run fails
     let uploadedBytes = 0;
+    let profiled = null;   // beginProfile()'s query sets, when this runner profiles
     let scopes;
     let maps = [];
     let thrown = null;
@@ -260,9 +302,15 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
         for (let s = 0; s < nsteps; s++) words.set(steps.subarray(s * STEP_WORDS + 1, s * STEP_WORDS + 33), s * UNIFORM_STRIDE / 4);
         device.queue.writeBuffer(uniforms, 0, words);
 
-        const pass = encoder.beginComputePass();
+        const timed = timestamps ? sizes.map((z, s) => (z ? s : -1)).filter((s) => s >= 0) : [];
+        if (timed.length) {
+          profiled = beginProfile(timed, temporary,
+            (s) => ({ kernel: KERNELS[steps[s * STEP_WORDS]].name, workgroups: sizes[s] }));
+        }
+        let pass = profiled ? null : encoder.beginComputePass();
         for (let s = 0; s < nsteps; s++) {
           if (!sizes[s]) continue;   // nothing to compute
+          if (profiled) pass = encoder.beginComputePass({ timestampWrites: profiled.writesFor(s) });
           const o = s * STEP_WORDS;
           const k = steps[o];
           const { access } = KERNELS[k];
@@ -275,9 +323,11 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
           pass.setPipeline(pipelines[k].pipeline);
           pass.setBindGroup(0, device.createBindGroup({ layout: pipelines[k].layout, entries }));
           pass.dispatchWorkgroups(...sizes[s]);
+          if (profiled) pass.end();
         }
-        pass.end();
+        if (!profiled) pass.end();
       }
+      if (profiled) profiled.resolve(encoder);
       const staging = readback.map((id) => {
         const st = device.createBuffer({ size: bytes[id], usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         temporary.push(st);
@@ -291,6 +341,12 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
         p.catch(() => {});   // awaited below unless an error comes first
         return p;
       });
+      if (profiled) {
+        const last = state.lastRun;
+        const p = profiled.read().then((profile) => { last.profile = profile; });
+        p.catch(() => {});
+        maps.push(p);
+      }
     } catch (e) {
       thrown = e;   // an exception from the API itself (not a validation error, those go to the scopes)
     } finally {
@@ -306,7 +362,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu } = {}) 
           throw gpuError(state.lost ? 'gpu-lost' : 'gpu-error',
             `WebGPU ${validation ? 'validation' : 'out-of-memory'} error: ${err.message}`);
         }
-        const mapped = await Promise.all(maps);
+        const mapped = (await Promise.all(maps)).slice(0, readback.length);
         return mapped.map((st) => {
           const out = new Float32Array(st.getMappedRange().slice(0));
           st.unmap();

@@ -1,0 +1,111 @@
+// bench/webgpu_node.mjs — issue 7's WebGPU row without a browser: relscope's explanation of MODEL through the
+// JS API in node, on WebGPU (Dawn's node binding, the npm package `webgpu`) vs on wasm, interleaved in one
+// process, and a per-kernel GPU time profile.
+//
+// usage: node bench/webgpu_node.mjs --dawn DIR MODEL.onnx [--repeat R] [--shape 1,3,224,224] [--web DIR]
+//                                  [--threads N] [--no-profile]
+//   --dawn DIR: the `webgpu` package (index.js + dist/linux-x64/dawn.node); bench/webgpu_node.sh fetches it.
+//   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
+// prints "adapter: ...", "wasm explain: X ms", "webgpu explain: Y ms" (medians of R timed runs after one
+// warm-up each), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
+// --no-profile, one more WebGPU run with a timestamp around every dispatch: GPU time per kernel and the
+// slowest steps. Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
+// none, bench/webgpu_node.sh points Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the
+// route works and where the GPU program spends its work, not the speed of a real GPU.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// ---- arguments -----------------------------------------------------------------------------------------------
+const args = process.argv.slice(2);
+const opt = { repeat: 3, shape: '1,3,224,224', web: 'build/wasm/web', threads: 1, profile: true };
+let modelPath = null;
+for (let k = 0; k < args.length; k++) {
+  const a = args[k];
+  if (a === '--dawn') opt.dawn = args[++k];
+  else if (a === '--repeat') opt.repeat = Number(args[++k]);
+  else if (a === '--shape') opt.shape = args[++k];
+  else if (a === '--web') opt.web = args[++k];
+  else if (a === '--threads') opt.threads = Number(args[++k]);
+  else if (a === '--no-profile') opt.profile = false;
+  else if (!a.startsWith('--') && !modelPath) modelPath = a;
+  else throw new Error(`webgpu_node.mjs: unknown argument ${a}`);
+}
+if (!opt.dawn || !modelPath) throw new Error('usage: node bench/webgpu_node.mjs --dawn DIR MODEL.onnx [--repeat R] ...');
+if (!fs.existsSync(modelPath)) throw new Error(`webgpu_node.mjs: no model ${modelPath}`);
+if (!(opt.repeat >= 1)) throw new Error('webgpu_node.mjs: --repeat must be >= 1');
+
+// ---- WebGPU from Dawn ----------------------------------------------------------------------------------------------
+const dawn = await import(pathToFileURL(path.resolve(opt.dawn, 'index.js')).href);
+Object.assign(globalThis, dawn.globals);   // GPUBufferUsage, GPUMapMode, ... as a page has them
+const gpu = dawn.create([]);
+
+const { createRelscope } = await import(pathToFileURL(path.resolve(opt.web, 'relscope.mjs')).href);
+const plain = await createRelscope({ threads: opt.threads, webgpu: { gpu } });
+const model = new Uint8Array(fs.readFileSync(modelPath));
+await plain.loadModel(model, path.basename(modelPath));
+const info = await plain.gpuInfo();
+if (!info) throw new Error('webgpu_node.mjs: Dawn found no adapter');
+console.log(`adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' / ')}${info.software ? ' (software)' : ''}`);
+console.log(`wasm threads: ${plain.threads ?? 1}`);
+
+// ---- timed runs -------------------------------------------------------------------------------------------------------
+const shape = opt.shape.split(',').map(Number);
+let seed = 7;
+const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) },
+  () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 4);
+const request = { data, shape, method: 'lrp', composite: 'epsilon-plus-flat' };
+const timed = async (rs, backend) => {
+  const t0 = performance.now();
+  const e = await rs.explain({ ...request, backend });
+  return { ms: performance.now() - t0, e };
+};
+const cpu0 = await timed(plain, 'cpu');
+const gpu0 = await timed(plain, 'webgpu');   // warm-up: pipelines exist, the weights go to the GPU here
+let top = 1e-30, err = 0;
+for (let k = 0; k < cpu0.e.relevance.length; ++k) {
+  top = Math.max(top, Math.abs(cpu0.e.relevance[k]));
+  err = Math.max(err, Math.abs(gpu0.e.relevance[k] - cpu0.e.relevance[k]));
+}
+const cpu = [], gpuMs = [];
+for (let k = 0; k < opt.repeat; ++k) {
+  cpu.push((await timed(plain, 'cpu')).ms);
+  gpuMs.push((await timed(plain, 'webgpu')).ms);
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`wasm explain: ${med(cpu).toFixed(1)} ms`);
+console.log(`webgpu explain: ${med(gpuMs).toFixed(1)} ms (first run, uploads included: ${gpu0.ms.toFixed(1)} ms)`);
+console.log(`webgpu agreement: ${(err / top).toExponential(2)} (same target: ${gpu0.e.targets[0] === cpu0.e.targets[0]})`);
+console.log(`webgpu program: ${gpu0.e.gpu.steps} steps, ${gpu0.e.gpu.buffers} buffers, ` +
+  `${(gpu0.e.gpu.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded by the first run`);
+
+// ---- profile ------------------------------------------------------------------------------------------------------------
+if (opt.profile) {
+  const profiled = await createRelscope({ threads: 1, webgpu: { gpu, profile: true } });
+  await profiled.loadModel(model, path.basename(modelPath));
+  await timed(profiled, 'webgpu');   // warm-up
+  const run = await timed(profiled, 'webgpu');
+  const steps = run.e.gpu.profile;
+  if (!steps) {
+    console.log('profile: the adapter has no timestamp-query');
+  } else {
+    const total = steps.reduce((a, s) => a + s.ns, 0);
+    console.log(`profile: ${steps.length} dispatches, ${(total / 1e6).toFixed(1)} ms of GPU time in them ` +
+      `(one pass each: ${run.ms.toFixed(1)} ms wall)`);
+    const byKernel = new Map();
+    for (const s of steps) {
+      const k = byKernel.get(s.kernel) ?? { n: 0, ns: 0 };
+      k.n += 1;
+      k.ns += s.ns;
+      byKernel.set(s.kernel, k);
+    }
+    for (const [name, k] of [...byKernel].sort((a, b) => b[1].ns - a[1].ns)) {
+      console.log(`profile kernel: ${name} ${k.n} dispatches ${(k.ns / 1e6).toFixed(2)} ms ` +
+        `(${(100 * k.ns / Math.max(total, 1)).toFixed(1)}%)`);
+    }
+    for (const s of [...steps].sort((a, b) => b.ns - a.ns).slice(0, 12)) {
+      console.log(`profile step: ${s.step} ${s.kernel} workgroups ${s.workgroups.join('x')} ${(s.ns / 1e6).toFixed(3)} ms`);
+    }
+  }
+}
+process.exit(0);   // Dawn's device threads would keep node alive
