@@ -26,6 +26,15 @@
 //     stay on the GPU between explanations); rs.gpuInfo() -> the adapter's {vendor, architecture, description,
 //     software} or null. 'auto' uses any adapter, also a software one (software: true, e.g. SwiftShader, which
 //     emulates the GPU on the CPU and is far slower than wasm); the canvas does not pick those by default.
+//   const c = await rs.concepts({data, shape, composite, params: {layer: '/conv2/Conv'}, target, top: 5});
+//     // CRP concept ranking, as `relscope concepts`: {layer, layers (every concept layer; a request without
+//     // params.layer is refused with the list), channels, shape: [N, C], relevance, normalized (Float32Array,
+//     // N*C: channel sums, and divided by the sample's sum of |R|), ranking: per sample [{channel, relevance,
+//     // share}] most relevant first (`top` of them; default all), output, targets, ms}. A channel's map:
+//     // explain({..., method: 'crp', params: {layer, channels: [c]}}).
+//   const g = await rs.attributionGraph({data, shape, params: {layer}, channel: 3, depth: 2, top: 3});
+//     // one sample: {target, output, nodes: [{layer, channel, relevance, parent, depth}]}, breadth first, the
+//     // root first (parent -1); each concept's `top` children in the linear layer below, by conditional relevance.
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -211,10 +220,10 @@ export async function createRelscope(options = {}) {
   const gpuError = (e) => (e instanceof RelscopeError ? e
     : new RelscopeError(`WebGPU: ${e && e.message ? e.message : String(e)}`, 'gpu'));
 
-  const explainTensors = (request) => {
-    if (request === null || typeof request !== 'object') throw badInput('explain: expected {data, shape, method, ...}');
+  const explainTensors = (request, what = 'explain') => {
+    if (request === null || typeof request !== 'object') throw badInput(`${what}: expected {data, shape, method, ...}`);
     const { data, shape, inputs, backend, ...rest } = request;
-    const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, 'explain.inputs') } : tensorArg({ data, shape }, 'explain');
+    const tensors = inputs !== undefined ? { inputs: inputsArg(inputs, `${what}.inputs`) } : tensorArg({ data, shape }, what);
     return { ...rest, ...tensors };
   };
   const explainOnCpu = (request) => ({ ...call(() => engine.explain(explainTensors(request))), backend: 'cpu' });
@@ -290,6 +299,14 @@ export async function createRelscope(options = {}) {
 
     async rules(request = {}) {
       return call(() => engine.rules(request ?? {})).rules;
+    },
+
+    // CRP on the CPU (see the header): a layer's channels ranked per sample, and one concept's attribution graph.
+    async concepts(request) {
+      return call(() => engine.concepts(explainTensors(request, 'concepts')));
+    },
+    async attributionGraph(request) {
+      return call(() => engine.attributionGraph(explainTensors(request, 'attributionGraph')));
     },
 
     methods: () => M.methods(),

@@ -139,6 +139,8 @@ export async function createRelscopeWorker(options = {}) {
     explain: (request) => call('explain', [request]),
     gpuInfo: () => call('gpuInfo', []),
     rules: (request) => call('rules', [request]),
+    concepts: (request) => call('concepts', [request]),
+    attributionGraph: (request) => call('attributionGraph', [request]),
     methods: () => info.methods,
     composites: () => info.composites,
 

@@ -29,7 +29,7 @@ int print_attribution_graphs(relevance::Explainer& explainer, const Tensor& x, c
         fail_input("--target: " + std::to_string(request.targets.size()) + " targets for a batch of " + std::to_string(n));
       one.targets = {request.targets[b]};
     }
-    const auto g = relevance::attribution_graph(explainer, {slice_batch(x, b, 1)}, one, request.crp.layer, channel, depth, top);
+    const auto g = relevance::attribution_graph(explainer, {slice_batch(x, b, 1)}, one, request.crp.layer, channel, depth, top, "--");
     std::printf("sample %lld: target %lld (output %.6g); attribution graph of %s channel %lld, depth %d, top %d\n",
                 static_cast<long long>(b), static_cast<long long>(g.target), g.output, request.crp.layer.c_str(), channel, depth, top);
     // Depth-first print order from the breadth-first node list.
@@ -74,10 +74,8 @@ int cmd_concepts(int argc, char** argv) {
   for (int64_t b = 0; b < n; ++b) {
     std::printf("sample %lld: target %lld (output %.6g)\n", static_cast<long long>(b), static_cast<long long>(c.targets[b]),
                 c.output.f[b * per_out + c.targets[b]]);
-    std::vector<int64_t> order(static_cast<size_t>(channels));
-    std::iota(order.begin(), order.end(), 0);
     const float* r = c.relevance.f.data() + b * channels;
-    std::stable_sort(order.begin(), order.end(), [r](int64_t i, int64_t j) { return r[i] > r[j]; });
+    const std::vector<int64_t> order = relevance::rank_channels(r, channels);
     std::printf("  %-8s %14s %10s\n", "channel", "relevance", "share");
     for (int64_t k = 0; k < std::min<int64_t>(top, channels); ++k)
       std::printf("  %-8lld %14.6g %9.2f%%\n", static_cast<long long>(order[k]), r[order[k]],

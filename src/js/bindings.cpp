@@ -12,7 +12,10 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -97,6 +100,15 @@ val js_error() {
 }
 
 bool has(const val& o, const char* key) { return !o[key].isUndefined() && !o[key].isNull(); }
+
+// An integer option: a JS number >= `least` and at most 2^31 - 1; with `unbounded`, Infinity too (SIZE_MAX).
+size_t count_arg(const val& v, const std::string& what, size_t least, bool unbounded = false) {
+  const double d = v.isNumber() ? v.as<double>() : -1.0;
+  if (unbounded && d == HUGE_VAL) return SIZE_MAX;
+  if (!(d >= static_cast<double>(least) && d <= 2147483647.0) || d != std::floor(d))
+    fail_input(what + ": expected an integer >= " + std::to_string(least));
+  return static_cast<size_t>(d);
+}
 
 // One {data, shape} -> a tensor of the model's input `slot`; the values are copied once.
 Tensor read_input(Api& api, size_t slot, const val& in) {
@@ -474,6 +486,73 @@ class Engine {
   }
   void clearEnsemble() { api_.clear_ensemble(); }
 
+  // explain's request with params.layer, and `top` (default: every channel) -> {layer, layers, channels, shape: [N, C],
+  // relevance, normalized (Float32Array, N*C), ranking: per sample [{channel, relevance, share}] most relevant
+  // first, output, targets, ms}
+  val concepts(val req) {
+    try {
+      const size_t top = has(req, "top") ? count_arg(req["top"], "concepts: top", 1, true) : SIZE_MAX;
+      const auto c = api_.concepts(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req));
+      const int64_t n = c.relevance.shape[0], channels = c.relevance.shape[1];
+      val o = val::object(), ranking = val::array(), targets = val::array();
+      for (int64_t b = 0; b < n; ++b) {
+        val sample = val::array();
+        for (size_t k = 0; k < std::min(top, c.order[b].size()); ++k) {
+          const int64_t ch = c.order[b][k];
+          val e = val::object();
+          e.set("channel", static_cast<double>(ch));
+          e.set("relevance", c.relevance.f[b * channels + ch]);
+          e.set("share", c.normalized.f[b * channels + ch]);
+          sample.call<void>("push", e);
+        }
+        ranking.call<void>("push", sample);
+      }
+      for (int64_t t : c.targets) targets.call<void>("push", static_cast<double>(t));
+      o.set("layer", c.layer);
+      o.set("layers", js_string_array(c.layers));
+      o.set("channels", static_cast<double>(channels));
+      o.set("shape", js_shape(c.relevance.shape));
+      o.set("relevance", js_data(c.relevance));
+      o.set("normalized", js_data(c.normalized));
+      o.set("ranking", ranking);
+      o.set("output", js_tensor(c.output.name, c.output.tensor));
+      o.set("targets", targets);
+      o.set("ms", c.ms);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
+  // explain's request with params.layer, `channel`, `depth` (default 2), `top` (default 3) -> {target, output,
+  // nodes: [{layer, channel, relevance, parent, depth}]} (breadth first; the root is nodes[0], parent -1)
+  val attributionGraph(val req) {
+    try {
+      if (!has(req, "channel")) fail_input("attributionGraph: `channel` names the concept's channel");
+      const auto channel = static_cast<int64_t>(count_arg(req["channel"], "attributionGraph: channel", 0));
+      const int depth = has(req, "depth") ? static_cast<int>(count_arg(req["depth"], "attributionGraph: depth", 0)) : 2;
+      const int top = has(req, "top") ? static_cast<int>(count_arg(req["top"], "attributionGraph: top", 1)) : 3;
+      const auto g = api_.attribution_graph(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req),
+                                            channel, depth, top);
+      val o = val::object(), nodes = val::array();
+      for (const auto& node : g.nodes) {
+        val e = val::object();
+        e.set("layer", node.layer);
+        e.set("channel", static_cast<double>(node.channel));
+        e.set("relevance", node.relevance);
+        e.set("parent", node.parent);
+        e.set("depth", node.depth);
+        nodes.call<void>("push", e);
+      }
+      o.set("target", static_cast<double>(g.target));
+      o.set("output", g.output);
+      o.set("nodes", nodes);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
   // {composite, params} -> {rules: [{name, op, rule}]}
   val rules(val req) {
     try {
@@ -513,6 +592,8 @@ EMSCRIPTEN_BINDINGS(relscope) {
       .function("gpuProgram", &Engine::gpuProgram)
       .function("gpuFinish", &Engine::gpuFinish)
       .function("rules", &Engine::rules)
+      .function("concepts", &Engine::concepts)
+      .function("attributionGraph", &Engine::attributionGraph)
       .function("loadEnsembleMember", &Engine::loadEnsembleMember)
       .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);

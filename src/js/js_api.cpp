@@ -1,6 +1,6 @@
 // relscope/js/js_api.cpp — the JS API facade (see js_api.h).
 //
-// Sections: helpers | errors | Api: model | Api: inputs | Api: predict, explain, rules
+// Sections: helpers | errors | Api: model | Api: inputs | Api: predict, explain | Api: concepts | rules
 #include "js/js_api.h"
 
 #include <chrono>
@@ -287,6 +287,55 @@ ExplainResult Api::explain_cov(const std::vector<Tensor>& inputs, const relevanc
   out.explained = c.explained;
   out.has_cov = true;
   return out;
+}
+
+// ---- Api: concepts ---------------------------------------------------------------------------------------
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+relevance::ExplainRequest Api::concept_request(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                               const std::string& what, std::vector<std::string>& layers) {
+  Session& s = session();
+  check_input_count(s.graph(), inputs.size());
+  auto r = relevance::parse_request(request, s.graph(), "");
+  relevance::apply_explain_choice(s, inputs, r, "");
+  layers = explainer().concept_layers(inputs);
+  if (r.crp.layer.empty()) fail_input(what + ": params.layer names the concepts' layer (one of: " + joined(layers) + ")");
+  return r;
+}
+
+ConceptsResult Api::concepts(const std::vector<Tensor>& inputs, const relevance::RequestText& request) {
+  ConceptsResult out;
+  const auto r = concept_request(inputs, request, "concepts", out.layers);
+  const Graph& g = session().graph();
+  relevance::Explainer& ex = explainer();
+  const auto t0 = Clock::now();
+  auto c = ex.concepts(inputs, r);
+  out.ms = ms_since(t0);
+  out.layer = r.crp.layer;
+  const int64_t n = c.relevance.shape[0], channels = c.relevance.shape[1];
+  for (int64_t b = 0; b < n; ++b) out.order.push_back(relevance::rank_channels(c.relevance.f.data() + b * channels, channels));
+  out.relevance = std::move(c.relevance);
+  out.normalized = std::move(c.normalized);
+  out.output = {g.values[g.outputs[r.output]].name, std::move(c.output)};
+  out.targets = std::move(c.targets);
+  return out;
+}
+
+relevance::AttributionGraph Api::attribution_graph(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                                   int64_t channel, int depth, int top) {
+  std::vector<std::string> layers;
+  const auto r = concept_request(inputs, request, "attributionGraph", layers);
+  const int64_t n = inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+  if (n != 1) fail_input("attributionGraph: one sample at a time (the input's batch is " + std::to_string(n) + ")");
+  return relevance::attribution_graph(explainer(), inputs, r, r.crp.layer, channel, depth, top);
 }
 
 std::vector<OpDesc> Api::rules(const relevance::RequestText& request) {

@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "core/tensor.h"
 #include "engine/session.h"
+#include "relevance/attribution.h"
 #include "relevance/cov_lrp.h"
 #include "relevance/explain.h"
 #include "relevance/gpu_explain.h"
@@ -64,6 +65,17 @@ struct ExplainResult {
   std::string explained;              // Gaussian heads (explain mean|variance) and cov-lrp: what was explained
   bool has_cov = false;               // method cov-lrp: `relevance` is the chosen CovLRP map (+ aleatoric term)
   relevance::CovExplanation cov;
+};
+
+// CRP concept ranking at one layer (Explainer::concepts), as `relscope concepts` prints it.
+struct ConceptsResult {
+  std::string layer;
+  std::vector<std::string> layers;              // every layer a concept can live in, topological order
+  Tensor relevance, normalized;                 // (N, C): channel sums; divided by the sample's sum of |R|
+  std::vector<std::vector<int64_t>> order;      // per sample: channels by decreasing relevance
+  NamedTensor output;                           // the explained output, whole batch
+  std::vector<int64_t> targets;                 // per sample
+  double ms = 0;
 };
 
 // ---- errors -------------------------------------------------------------------------------------------
@@ -121,6 +133,13 @@ class Api {
   const kernels::gpu::Program& gpu_program(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
   // The result of the program from gpu_program, from its readback buffers.
   ExplainResult gpu_finish(const std::vector<std::vector<float>>& readback);
+  // Concepts of `layer` (request value "layer"; without one, BadInput listing the layers) ranked per sample.
+  // Same request as explain (composite, params, target, output; Gaussian heads' explain mean|variance).
+  ConceptsResult concepts(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
+  // (layer, channel)'s attribution graph for a batch-1 input: `depth` layers down, the `top` children of each
+  // concept by conditional relevance (relevance/attribution.h).
+  relevance::AttributionGraph attribution_graph(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                                int64_t channel, int depth, int top);
   // The rule each node of the canonized graph gets (symbolic dims planned as 1, like `relscope rules`).
   std::vector<OpDesc> rules(const relevance::RequestText& request);
 
@@ -128,6 +147,9 @@ class Api {
   Session& session();
   relevance::Explainer& explainer();
   ExplainResult explain_cov(const std::vector<Tensor>& inputs, const relevance::ExplainRequest& r);
+  // explain's parsing plus a required params.layer (BadInput for `what`, listing `layers`, without one).
+  relevance::ExplainRequest concept_request(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                            const std::string& what, std::vector<std::string>& layers);
 
   Limits limits_;
   std::unique_ptr<Session> session_;

@@ -21,13 +21,13 @@ std::vector<ConceptCondition> path_to(const std::vector<AttributionNode>& nodes,
 }  // namespace
 
 AttributionGraph attribution_graph(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& request,
-                                   const std::string& layer, int64_t channel, int depth, int top) {
-  if (depth < 0) fail_input("--depth must be at least 0");
-  if (top < 1) fail_input("--top must be at least 1");
+                                   const std::string& layer, int64_t channel, int depth, int top, const std::string& p) {
+  if (depth < 0) fail_input(p + "depth must be at least 0, got " + std::to_string(depth));
+  if (top < 1) fail_input(p + "top must be at least 1, got " + std::to_string(top));
   const auto root = explainer.conditional_concepts(inputs, request, {{}}, layer);   // also checks the layer
   const int64_t channels = root.relevance.shape[1];
   if (channel < 0 || channel >= channels)
-    fail_input("--graph: channel " + std::to_string(channel) + " is out of range: " + layer + " has " + std::to_string(channels) + " channels");
+    fail_input((p.empty() ? "channel " : p + "graph: channel ") + std::to_string(channel) + " is out of range: " + layer + " has " + std::to_string(channels) + " channels");
   AttributionGraph g;
   g.target = root.target;
   g.output = root.output;
@@ -45,9 +45,7 @@ AttributionGraph attribution_graph(Explainer& explainer, const std::vector<Tenso
     std::vector<int> next;
     for (size_t p = 0; p < frontier.size(); ++p) {
       const float* r = sums.relevance.f.data() + static_cast<int64_t>(p) * c;
-      std::vector<int64_t> order(static_cast<size_t>(c));
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [r](int64_t a, int64_t b) { return r[a] > r[b]; });
+      const std::vector<int64_t> order = rank_channels(r, c);
       for (int64_t k = 0; k < std::min<int64_t>(top, c); ++k) {
         next.push_back(static_cast<int>(g.nodes.size()));
         g.nodes.push_back({lower, order[k], r[order[k]], frontier[p], d});

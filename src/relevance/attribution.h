@@ -29,8 +29,8 @@ struct AttributionGraph {
 };
 
 // One sample (batch 1). Throws BadInput for an unknown/non-linear layer, a channel out of range, depth < 0
-// or top < 1.
+// or top < 1; `p` prefixes the option names in those messages ("--" for the CLI's --graph/--depth/--top).
 AttributionGraph attribution_graph(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& request,
-                                   const std::string& layer, int64_t channel, int depth, int top);
+                                   const std::string& layer, int64_t channel, int depth, int top, const std::string& p = "");
 
 }  // namespace relscope::relevance

@@ -1,6 +1,9 @@
 // relscope/relevance/crp.cpp — finding the concept layer, masking its channels, summing them.
 #include "relevance/crp.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "core/error.h"
 #include "relevance/composite.h"
 
@@ -76,6 +79,14 @@ Tensor channel_sums(const Tensor& r, int axis) {
       out.f[(o / per_sample_outer) * v.channels + c] += static_cast<float>(s);
     }
   return out;
+}
+
+// ---- ranking ----------------------------------------------------------------------------------------------
+std::vector<int64_t> rank_channels(const float* r, int64_t n) {
+  std::vector<int64_t> order(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [r](int64_t a, int64_t b) { return r[a] > r[b]; });
+  return order;
 }
 
 }  // namespace relscope::relevance

@@ -1,7 +1,7 @@
 // relscope/relevance/crp.h — Concept Relevance Propagation (Achtibat et al. 2023): channels of a layer as
 // concepts.
 //
-// Sections: ConceptRequest | ConceptLayer | channel masks and sums
+// Sections: ConceptRequest | ConceptLayer | channel masks and sums | ranking
 //
 // A concept is one channel of a linear layer's output (Conv/ConvTranspose: axis 1; Gemm/MatMul: the last
 // axis). Conditional relevance R(x | theta): the LRP sweep runs as usual, and where it reaches the layer's
@@ -44,5 +44,9 @@ std::vector<float> channel_mask(int64_t channels, const std::vector<int64_t>& ke
 
 // (N, C): relevance summed over every position of each channel, per sample.
 Tensor channel_sums(const Tensor& r, int axis);
+
+// Channels 0..n-1 by decreasing relevance r[c] (ties: lower channel first): the order of every concept
+// ranking (CLI, canvas, JS API, attribution graphs).
+std::vector<int64_t> rank_channels(const float* r, int64_t n);
 
 }  // namespace relscope::relevance

@@ -118,10 +118,8 @@ bool ConceptBrowser::refresh_ranking(AppState& s, const std::string& key) {
     req.targets = {r.main.target};
     const relevance::ConceptRanking c = s.explainer()->concepts({r.input}, req);
     const int64_t n = c.relevance.shape[1];
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
     const float* rel = c.relevance.f.data();
-    std::stable_sort(order.begin(), order.end(), [rel](int64_t a, int64_t b) { return rel[a] > rel[b]; });
+    const std::vector<int64_t> order = relevance::rank_channels(rel, n);
     std::vector<RankedConcept> ranked;
     for (int64_t ch : order) ranked.push_back({ch, rel[ch], c.normalized.f[static_cast<size_t>(ch)]});
     // The top channels' conditional maps in one call: one forward pass, one masked sweep per channel.
