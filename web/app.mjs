@@ -216,12 +216,20 @@ function deliverExplanation(job, index, e) {
       JSON.stringify(e.pruning ?? []), e.ms ?? 0, e.backend ?? 'cpu', e.fallback ?? '']);
 }
 
+// The hash of the model the worker holds (null: none, or not known): set when the page loaded one there.
+let workerModel = null;
+async function loadIntoWorker(bytes, name, hash) {
+  workerModel = null;
+  await explainer.loadModel(bytes, name);
+  workerModel = hash;
+}
+
 // backend: 'auto' (WebGPU when it can run the request, else the CPU with the reason) or 'cpu'.
-function explainInWorker(job, modelBytes, modelName, input, requests, backend = 'cpu') {
+function explainInWorker(job, modelBytes, modelName, input, requests, backend = 'cpu', modelHash = '') {
   (async () => {
     let ok = 1, message = '';
     try {
-      if (modelBytes) await explainer.loadModel(modelBytes, modelName);
+      if (modelBytes) await loadIntoWorker(modelBytes, modelName, modelHash);
       for (let k = 0; k < requests.length; k++) {
         const { method, composite, target, output, ...params } = requests[k];
         const e = await explainer.explain({ ...input, method, composite, target: Number(target), output: Number(output), params, backend });
@@ -232,6 +240,45 @@ function explainInWorker(job, modelBytes, modelName, input, requests, backend = 
       message = err && err.kind === 'cancelled' ? 'cancelled' : `${err && err.kind ? err.kind : 'error'}: ${err && err.message ? err.message : err}`;
     }
     M.ccall('relscope_app_explain_done', null, ['number', 'number', 'string'], [job, ok, message]);
+    M._relscope_app_wake();
+  })();
+}
+
+// ---- the concept browser's jobs in the worker ---------------------------------------------------------
+// src/app/app_concepts_offload.cpp hands out the browser's large units (app/core/concept_browser.h): a
+// ranking (concepts, then the CRP maps of the top `thumbnails` channels) or a selection (the channel's
+// attribution graph, depth 2, top 3, and its map when `needMap`). They queue behind the explanations in the
+// same worker. A job for a model the worker does not hold (and whose bytes did not come with it) is refused:
+// the canvas then runs it itself.
+function conceptsInWorker(job, model, input, values) {
+  (async () => {
+    try {
+      if (model.bytes) await loadIntoWorker(model.bytes, model.name, model.hash);
+      else if (workerModel !== model.hash) throw new Error('the worker does not hold this model');
+      const { method, composite, target, output, layer, ...params } = values;
+      const base = { ...input, composite, target: Number(target), output: Number(output) };
+      const crpMaps = (channels, joint) => explainer.explain({ ...base, method: 'crp', params: { ...params, layer, channels, joint } });
+      if (job.kind === 'ranking') {
+        const c = await explainer.concepts({ ...base, params: { ...params, layer } });
+        const channels = c.ranking[0].slice(0, Math.max(1, job.thumbnails)).map((e) => e.channel);
+        const maps = await crpMaps(channels, 0);
+        const put = (which, a) => { const p = M._relscope_app_concept_buffer(which, a.length); M.HEAPF32.set(a, p >> 2); return p; };
+        const pr = put(0, c.relevance), ps = put(1, c.normalized), pm = put(2, maps.relevance);
+        M.ccall('relscope_app_concepts_ranked', null, ['string', 'number', 'number', 'number', 'number', 'number', 'string', 'string'],
+          [job.key, pr, ps, c.channels, pm, maps.relevance.length, JSON.stringify(maps.shape), JSON.stringify(channels)]);
+      } else {
+        const g = await explainer.attributionGraph({ ...base, params: { ...params, layer }, channel: job.channel, depth: 2, top: 3 });
+        const map = job.needMap ? await crpMaps([job.channel], 1) : null;
+        const n = map ? map.relevance.length : 0;
+        const p = M._relscope_app_concept_buffer(2, n);
+        if (map) M.HEAPF32.set(map.relevance, p >> 2);
+        M.ccall('relscope_app_concept_selected', null, ['string', 'string', 'number', 'number', 'string'],
+          [job.key, JSON.stringify(g), p, n, JSON.stringify(map ? map.shape : [])]);
+      }
+    } catch (err) {
+      if (err?.kind !== 'cancelled') console.warn(`relscope: a concept job ran on the page instead: ${err?.message ?? err}`);
+      M.ccall('relscope_app_concept_failed', null, ['string', 'number'], [job.key, err?.kind === 'cancelled' ? 1 : 0]);
+    }
     M._relscope_app_wake();
   })();
 }
@@ -405,6 +452,7 @@ async function main() {
   } else {
     explainer = made;
     M.relscopeExplainInWorker = explainInWorker;
+    M.relscopeConceptsInWorker = conceptsInWorker;
     M.relscopeCancelExplain = () => explainer.cancel();
     // A hardware WebGPU adapter in the worker makes it the canvas' default back-end; a software one (SwiftShader)
     // is offered but not chosen. Asked now, while the page loads: the bridge's files come with the page.

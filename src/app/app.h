@@ -1,7 +1,8 @@
 // relscope/app/app.h — the canvas app's front-end state shared by the loop, the panels and the page bridge.
 //
 // Sections: App | panels (app_ui.cpp) | concept browser (app_concepts.cpp) | variance view (app_variance.cpp) |
-//           lessons and bundled models (app_lessons.cpp) | explanations in a worker (app_offload.cpp) |
+//           lessons and bundled models (app_lessons.cpp) | explanations in a worker (app_offload.cpp,
+//           app_concepts_offload.cpp) |
 //           page bridge (platform.cpp)
 //
 // AppState (app/core) holds model, input and results; App adds what only a canvas needs: textures,
@@ -130,6 +131,9 @@ void cancel_explanation(App& app, bool quiet);
 void compute_here(App& app, const std::string& why);
 // Busy: a compute is pending or an explanation is in flight.
 inline bool computing(const App& app) { return app.compute_pending || app.offload.job != 0; }
+// The concept browser's offloader (app_concepts_offload.cpp): hands `job` to the page's worker; false when
+// the page has none (it then runs on this thread).
+bool offload_concept_job(App& app, const ConceptJob& job);
 
 // ---- page bridge (platform.cpp) ----------------------------------------------------------------------
 // A browser download of `bytes` made from a Blob URL: local, no network.

@@ -5,7 +5,8 @@
 // Sections: textures | ranked list | selected channel | window | page bridge
 //
 // The browser's work happens between frames (step_concepts, called by the main loop: one unit per frame,
-// so an atlas over many samples never blocks the page); this file only draws and forwards clicks.
+// so an atlas over many samples never blocks the page; the ranking and selections run in the page's worker,
+// app_concepts_offload.cpp); this file only draws and forwards clicks.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -228,6 +229,11 @@ void draw_concepts(App& app) {
 // ---- page bridge -------------------------------------------------------------------------------------
 bool step_concepts(App& app) {
   if (!app.show_concepts || computing(app)) return false;
+  static bool offloading = false;   // the large units go to the page's worker (app_concepts_offload.cpp)
+  if (!offloading) {
+    app.concepts.set_offloader([&app](const ConceptJob& job) { return offload_concept_job(app, job); });
+    offloading = true;
+  }
   return app.concepts.step(app.state);   // the page reads the state on demand (relscopeAppState)
 }
 

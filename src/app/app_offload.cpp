@@ -30,18 +30,19 @@ EM_JS(int, relscope_js_can_offload, (), {
 
 // Hands one compute's explanations to the page: the model's bytes when the worker does not hold it yet
 // (model_len 0 otherwise), the input tensor (float32 or int64), the requests as JSON (an array of
-// relevance::RequestText values) and the JS API backend ('auto': WebGPU, else the CPU with the reason;
-// 'cpu'). The page copies everything before returning.
+// relevance::RequestText values), the JS API backend ('auto': WebGPU, else the CPU with the reason;
+// 'cpu') and the model's hash (the page notes which model the worker holds). The page copies everything
+// before returning.
 EM_JS(int, relscope_js_explain, (int job, const uint8_t* model, int model_len, const char* model_name,
                                  const void* input, int count, int is_int64, const char* shape_json,
-                                 const char* jobs_json, const char* backend), {
+                                 const char* jobs_json, const char* backend, const char* model_hash), {
   const f = Module['relscopeExplainInWorker'];
   if (typeof f !== 'function') return 0;
   const bytes = model_len > 0 ? HEAPU8.slice(model, model + model_len) : null;
   const data = is_int64 ? new BigInt64Array(HEAPU8.buffer, input, count).slice()
                         : HEAPF32.slice(input >> 2, (input >> 2) + count);
   f(job, bytes, UTF8ToString(model_name), { data: data, shape: JSON.parse(UTF8ToString(shape_json)) },
-    JSON.parse(UTF8ToString(jobs_json)), UTF8ToString(backend));
+    JSON.parse(UTF8ToString(jobs_json)), UTF8ToString(backend), UTF8ToString(model_hash));
   return 1;
 });
 
@@ -94,7 +95,7 @@ bool start_offloaded_compute(App& app) {
   const void* data = int64 ? static_cast<const void*>(in.i.data()) : static_cast<const void*>(in.f.data());
   if (!relscope_js_explain(job, send_model ? bytes.data() : nullptr, send_model ? static_cast<int>(bytes.size()) : 0,
                            app.state.model().label.c_str(), data, static_cast<int>(in.numel()), int64 ? 1 : 0,
-                           shape.str().c_str(), jobs.str().c_str(), o.backend == "webgpu" ? "auto" : "cpu")) {
+                           shape.str().c_str(), jobs.str().c_str(), o.backend == "webgpu" ? "auto" : "cpu", hash.c_str())) {
     o.job = 0;
     compute_here(app, "the page has no worker");
   }

@@ -3,7 +3,8 @@
 // to the LRP heatmap, the incremental atlas equals the batch atlas, caches follow the input, the data set
 // grows with opened inputs (duplicates left out), references get receptive-field crops.
 //
-// Sections: fixture | ranking and maps | attribution graph | atlas | caches | opened inputs and crops
+// Sections: fixture | ranking and maps | attribution graph | jobs for another thread | atlas | caches |
+//           opened inputs and crops
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -142,6 +143,83 @@ TEST(ConceptBrowser, SelectingAChannelGivesItsAttributionGraphAndMap) {
   req.targets = {s.results().main.target};
   const Tensor want = ref.explainer.explain({s.results().input}, req).relevance;
   for (size_t i = 0; i < want.f.size(); ++i) ASSERT_EQ(m.f[i], want.f[i]);
+}
+
+// ---- jobs for another thread -------------------------------------------------------------------------
+// The canvas hands the ranking and selections to the page's worker: a browser with an offloader must end up
+// exactly where one that computes in step() does, wait meanwhile, drop stale answers, run a failed job here
+// and ask again after a cancel.
+TEST(ConceptBrowser, OffloadedJobsEndWhereComputingHereEnds) {
+  AppState s;
+  boot(s);
+  ConceptBrowser here, there;
+  here.set_thumbnails(3);
+  there.set_thumbnails(3);
+  std::vector<ConceptJob> jobs;
+  there.set_offloader([&](const ConceptJob& j) { jobs.push_back(j); return true; });
+  ASSERT_TRUE(here.step(s));
+  ASSERT_TRUE(there.step(s));
+  ASSERT_EQ(jobs.size(), 1u);
+  const ConceptJob job = jobs[0];
+  EXPECT_EQ(job.kind, ConceptJob::Kind::Ranking);
+  EXPECT_EQ(job.values.at("layer"), here.layer());
+  EXPECT_EQ(job.values.at("target"), std::to_string(s.results().main.target));
+  EXPECT_EQ(job.thumbnails, 3);
+  EXPECT_TRUE(there.waiting());
+  EXPECT_TRUE(there.ranking().empty());
+  // While it waits it hands out nothing more (atlas work goes on) and is not idle.
+  for (int k = 0; k < 5; ++k) there.step(s);
+  EXPECT_EQ(jobs.size(), 1u);
+  EXPECT_FALSE(there.idle());
+  // A stale answer is dropped; the real one makes the same ranking and maps as computing here.
+  there.deliver("some other key", run_concept_job(s, job));
+  EXPECT_TRUE(there.ranking().empty());
+  EXPECT_EQ(there.delivered(), 0);
+  there.deliver(job.key, run_concept_job(s, job));
+  EXPECT_FALSE(there.waiting());
+  EXPECT_EQ(there.delivered(), 1);
+  ASSERT_EQ(there.ranking().size(), here.ranking().size());
+  for (size_t k = 0; k < here.ranking().size(); ++k) {
+    EXPECT_EQ(there.ranking()[k].channel, here.ranking()[k].channel);
+    EXPECT_EQ(there.ranking()[k].relevance, here.ranking()[k].relevance);
+    EXPECT_EQ(there.ranking()[k].share, here.ranking()[k].share);
+  }
+  EXPECT_EQ(there.map_channels(), here.map_channels());
+  EXPECT_EQ(there.maps().f, here.maps().f);
+  EXPECT_EQ(there.target(), here.target());
+
+  // A selection outside the thumbnails asks for its map too; the answer gives the same graph and map.
+  const int64_t last = here.ranking().back().channel;
+  here.select(last);
+  there.select(last);
+  ASSERT_TRUE(here.step(s));
+  ASSERT_TRUE(there.step(s));
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[1].kind, ConceptJob::Kind::Selection);
+  EXPECT_EQ(jobs[1].channel, last);
+  EXPECT_TRUE(jobs[1].need_map);
+  there.deliver(jobs[1].key, run_concept_job(s, jobs[1]));
+  ASSERT_EQ(there.graph().nodes.size(), here.graph().nodes.size());
+  for (size_t k = 0; k < here.graph().nodes.size(); ++k) {
+    EXPECT_EQ(there.graph().nodes[k].channel, here.graph().nodes[k].channel);
+    EXPECT_EQ(there.graph().nodes[k].relevance, here.graph().nodes[k].relevance);
+  }
+  EXPECT_EQ(there.map_of(last).f, here.map_of(last).f);
+
+  // A cancelled job is asked again; a failed one runs here (the offloader is not asked for it again).
+  there.set_thumbnails(2);
+  ASSERT_TRUE(there.step(s));
+  ASSERT_EQ(jobs.size(), 3u);
+  there.job_failed(jobs[2].key, true);
+  ASSERT_TRUE(there.step(s));
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs[3].key, jobs[2].key);
+  there.job_failed(jobs[3].key, false);
+  ASSERT_TRUE(there.step(s));
+  EXPECT_EQ(jobs.size(), 4u);
+  EXPECT_FALSE(there.waiting());
+  EXPECT_EQ(there.map_channels().size(), 2u);
+  EXPECT_EQ(there.error(), "");
 }
 
 // ---- atlas -------------------------------------------------------------------------------------------

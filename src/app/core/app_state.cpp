@@ -379,13 +379,19 @@ Explained AppState::explained(const PendingCompute& p, size_t job, relevance::Ex
   return out;
 }
 
-relevance::ExplainRequest AppState::lrp_request() const {
-  if (!session_) fail_input("no model: open an .onnx file");
+relevance::ExplainRequest AppState::lrp_request() const { return parse_request_values(lrp_request_values()); }
+
+std::map<std::string, std::string> AppState::lrp_request_values() const {
   ExplainSettings plain = settings;
   plain.method = "lrp";
   plain.target = -1;
+  return request_values(plain);
+}
+
+relevance::ExplainRequest AppState::parse_request_values(const std::map<std::string, std::string>& values) const {
+  if (!session_) fail_input("no model: open an .onnx file");
   relevance::RequestText text;
-  text.values = request_values(plain);
+  text.values = values;
   return relevance::parse_request(text, session_->graph(), "");
 }
 

@@ -193,6 +193,10 @@ class AppState {
   relevance::Explainer* explainer() { return explainer_.get(); }
   Session* session() { return session_.get(); }   // the variance view's Gaussian head and CovLRP
   relevance::ExplainRequest lrp_request() const;
+  // The request text lrp_request() parses (what the page's worker gets: JS API request names), and the
+  // parser for such text with this model (the concept browser's jobs).
+  std::map<std::string, std::string> lrp_request_values() const;
+  relevance::ExplainRequest parse_request_values(const std::map<std::string, std::string>& values) const;
 
   // ---- settings (panels edit these, then mark_dirty()) ----
   ImagePreprocess& preprocess() { return preprocess_; }

@@ -1,11 +1,11 @@
 // relscope/app/core/concept_browser.cpp — the concept browser's work, one unit per step (see the header).
 //
-// Sections: helpers | choices | step | ranking and maps | selection
+// Sections: helpers | choices | step | ranking and maps | selection | jobs
 // (the atlas and its reference crops: concept_browser_atlas.cpp; the JSON snapshot: concept_browser_json.cpp)
 #include "app/core/concept_browser.h"
 
 #include <algorithm>
-#include <numeric>
+#include <cstdlib>
 
 #include "app/core/concept_browser_detail.h"
 #include "core/error.h"
@@ -91,9 +91,10 @@ bool ConceptBrowser::step(AppState& s) {
   const std::string input = fnv1a64_hex(reinterpret_cast<const uint8_t*>(r.input.f.data()), r.input.f.size() * sizeof(float)) +
                             shape_str(r.input.shape);
   const std::string ranking = model + "|" + input + "|" + std::to_string(r.main.target) + "|" + std::to_string(thumbnails_);
-  if (ranking != ranking_key_) return refresh_ranking(s, ranking);
+  if (ranking != ranking_key_) return refresh_ranking(s, ranking);   // (supersedes a job handed out)
   const std::string selection = ranking + "|" + std::to_string(selected_);
-  if (selected_ >= 0 && selection != selection_key_) return refresh_selection(s, selection);
+  const bool ranking_out = waiting() && pending_.kind == ConceptJob::Kind::Ranking;   // the selection needs it
+  if (selected_ >= 0 && selection != selection_key_ && !ranking_out) return refresh_selection(s, selection);
 
   const std::string atlas = model + "|" + preprocess_key(s.preprocess()) + "|" + shape_str(r.input.shape);
   if (atlas != atlas_key_) {
@@ -103,7 +104,7 @@ bool ConceptBrowser::step(AppState& s) {
   sync_items(s);
   if (atlas_step(s)) return true;
   if (crop_step(s)) return true;
-  idle_ = true;
+  idle_ = !waiting();
   return false;
 }
 
@@ -111,36 +112,14 @@ bool ConceptBrowser::step(AppState& s) {
 bool ConceptBrowser::refresh_ranking(AppState& s, const std::string& key) {
   ranking_key_ = key;   // a failure is not retried until the key changes
   selection_key_.clear();
-  const Results& r = s.results();
-  const bool ok = attempt(error_, [&] {
-    relevance::ExplainRequest req = s.lrp_request();
-    req.crp.layer = layer_;
-    req.targets = {r.main.target};
-    const relevance::ConceptRanking c = s.explainer()->concepts({r.input}, req);
-    const int64_t n = c.relevance.shape[1];
-    const float* rel = c.relevance.f.data();
-    const std::vector<int64_t> order = relevance::rank_channels(rel, n);
-    std::vector<RankedConcept> ranked;
-    for (int64_t ch : order) ranked.push_back({ch, rel[ch], c.normalized.f[static_cast<size_t>(ch)]});
-    // The top channels' conditional maps in one call: one forward pass, one masked sweep per channel.
-    req.method = "crp";
-    req.crp.joint = false;
-    req.crp.channels.assign(order.begin(), order.begin() + std::min(thumbnails_, n));
-    relevance::Explanation e = s.explainer()->explain({r.input}, req);
-    channels_ = n;
-    target_ = r.main.target;
-    ranking_ = std::move(ranked);
-    maps_ = std::move(e.relevance);
-    map_channels_ = req.crp.channels;
-    selected_map_ = Tensor{};
-    if (selected_ >= n) selected_ = -1;
-    error_.clear();
-    ++computations_;
-  });
-  ++maps_version_;
-  (void)ok;   // work was done either way; a failure is in error_
-  ++version_;
-  return true;
+  ConceptJob job;
+  job.kind = ConceptJob::Kind::Ranking;
+  job.key = key;
+  job.values = s.lrp_request_values();
+  job.values["layer"] = layer_;
+  job.values["target"] = std::to_string(s.results().main.target);
+  job.thumbnails = thumbnails_;
+  return dispatch(s, std::move(job));
 }
 
 Tensor ConceptBrowser::map_of(int64_t channel) const {
@@ -155,24 +134,110 @@ Tensor ConceptBrowser::map_of(int64_t channel) const {
 // ---- selection ---------------------------------------------------------------------------------------
 bool ConceptBrowser::refresh_selection(AppState& s, const std::string& key) {
   selection_key_ = key;
-  const Results& r = s.results();
-  attempt(error_, [&] {
-    relevance::ExplainRequest req = s.lrp_request();
-    req.crp.layer = layer_;
-    req.targets = {target_};
-    graph_ = relevance::attribution_graph(*s.explainer(), {r.input}, req, layer_, selected_, 2, 3);
-    selected_map_ = Tensor{};
-    if (std::find(map_channels_.begin(), map_channels_.end(), selected_) == map_channels_.end()) {
+  ConceptJob job;
+  job.kind = ConceptJob::Kind::Selection;
+  job.key = key;
+  job.values = s.lrp_request_values();
+  job.values["layer"] = layer_;
+  job.values["target"] = std::to_string(target_);
+  job.channel = selected_;
+  job.need_map = std::find(map_channels_.begin(), map_channels_.end(), selected_) == map_channels_.end();
+  return dispatch(s, std::move(job));
+}
+
+// ---- jobs ----------------------------------------------------------------------------------------------
+ConceptAnswer run_concept_job(AppState& s, const ConceptJob& job) {
+  relevance::Explainer* ex = s.explainer();
+  if (!ex) fail_input("no model: open an .onnx file");
+  const Tensor& x = s.results().input;
+  relevance::ExplainRequest req = s.parse_request_values(job.values);
+  ConceptAnswer a;
+  if (job.kind == ConceptJob::Kind::Ranking) {
+    relevance::ConceptRanking c = ex->concepts({x}, req);
+    const int64_t n = c.relevance.shape[1];
+    const std::vector<int64_t> order = relevance::rank_channels(c.relevance.f.data(), n);
+    // The top channels' conditional maps in one call: one forward pass, one masked sweep per channel.
+    req.method = "crp";
+    req.crp.joint = false;
+    req.crp.channels.assign(order.begin(), order.begin() + std::min(std::max<int64_t>(job.thumbnails, 1), n));
+    a.maps = ex->explain({x}, req).relevance;
+    a.map_channels = req.crp.channels;
+    a.relevance = std::move(c.relevance);
+    a.normalized = std::move(c.normalized);
+  } else {
+    a.graph = relevance::attribution_graph(*ex, {x}, req, req.crp.layer, job.channel, 2, 3);
+    if (job.need_map) {
       req.method = "crp";
       req.crp.joint = true;
-      req.crp.channels = {selected_};
-      selected_map_ = s.explainer()->explain({r.input}, req).relevance;
+      req.crp.channels = {job.channel};
+      a.selected_map = ex->explain({x}, req).relevance;
     }
-  });
-  rebuild_references();
-  ++version_;
-  ++maps_version_;
+  }
+  return a;
+}
+
+bool ConceptBrowser::dispatch(AppState& s, ConceptJob job) {
+  if (offloader_ && job.key != run_here_key_ && offloader_(job)) {
+    pending_ = std::move(job);
+    return true;
+  }
+  run_here_key_.clear();
+  pending_ = ConceptJob{};   // whatever was handed out before is superseded by this unit
+  ConceptAnswer answer;
+  if (attempt(error_, [&] { answer = run_concept_job(s, job); })) {
+    apply(job, std::move(answer));
+  } else {   // the previous results stay, with the error
+    if (job.kind == ConceptJob::Kind::Selection) rebuild_references();
+    ++maps_version_;
+    ++version_;
+  }
   return true;
+}
+
+void ConceptBrowser::deliver(const std::string& key, ConceptAnswer answer) {
+  if (key.empty() || key != pending_.key) return;   // superseded, or never asked
+  const ConceptJob job = std::move(pending_);
+  pending_ = ConceptJob{};
+  ++delivered_;
+  apply(job, std::move(answer));
+}
+
+void ConceptBrowser::job_failed(const std::string& key, bool cancelled) {
+  if (key.empty() || key != pending_.key) return;
+  const bool ranking = pending_.kind == ConceptJob::Kind::Ranking;
+  pending_ = ConceptJob{};
+  if (!cancelled) run_here_key_ = key;
+  (ranking ? ranking_key_ : selection_key_).clear();   // asked again at the next step
+}
+
+void ConceptBrowser::apply(const ConceptJob& job, ConceptAnswer a) {
+  const bool ok = attempt(error_, [&] {
+    if (job.kind == ConceptJob::Kind::Ranking) {
+      if (a.relevance.shape.size() != 2 || a.relevance.shape[0] != 1 || a.normalized.shape != a.relevance.shape ||
+          a.map_channels.empty() || a.maps.shape.size() < 2 || a.maps.shape[1] != static_cast<int64_t>(a.map_channels.size()))
+        fail(ErrorKind::Internal, "concept browser: a ranking answer of the wrong shape");
+      const int64_t n = a.relevance.shape[1];
+      std::vector<RankedConcept> ranked;
+      for (int64_t ch : relevance::rank_channels(a.relevance.f.data(), n))
+        ranked.push_back({ch, a.relevance.f[static_cast<size_t>(ch)], a.normalized.f[static_cast<size_t>(ch)]});
+      channels_ = n;
+      target_ = std::atoll(job.values.at("target").c_str());
+      ranking_ = std::move(ranked);
+      maps_ = std::move(a.maps);
+      map_channels_ = std::move(a.map_channels);
+      selected_map_ = Tensor{};
+      if (selected_ >= n) selected_ = -1;
+      ++computations_;
+    } else {
+      graph_ = std::move(a.graph);
+      selected_map_ = job.need_map ? std::move(a.selected_map) : Tensor{};
+    }
+    error_.clear();
+  });
+  (void)ok;   // a failure is in error_
+  if (job.kind == ConceptJob::Kind::Selection) rebuild_references();
+  ++maps_version_;
+  ++version_;
 }
 
 }  // namespace relscope::app

@@ -2,7 +2,7 @@
 // current input, their conditional heatmaps, the selected channel's attribution graph, and an atlas of
 // reference samples computed in the page over the sample set.
 //
-// Sections: results | ConceptBrowser
+// Sections: results | jobs for another thread | ConceptBrowser
 // (implemented in concept_browser.cpp: ranking, maps, selection; concept_browser_atlas.cpp: the atlas and
 // its crops; concept_browser_json.cpp: the page snapshot)
 //
@@ -14,8 +14,16 @@
 // nothing, and a changed input recomputes the ranking but keeps the atlas, which does not depend on it.
 // Failures become `error` (the previous results stay) and are not retried until something they depend on
 // changes.
+//
+// The two large units — the ranking with its maps (one LRP sweep, then a CRP sweep per map) and a selection
+// (attribution graph, map) — are seconds of wasm on a large model, too long for one frame. With an offloader
+// set (the canvas: app_concepts.cpp hands them to the page's worker, which runs them through the JS API's
+// concepts/explain/attributionGraph) they become jobs: step() hands one out and keeps doing atlas work while
+// it waits, deliver() applies the answer, a failed job runs here at the next step (a cancelled one is asked
+// again). run_concept_job() is what runs here, and what a job means.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,6 +59,28 @@ struct AtlasStatus {
   bool complete() const { return total > 0 && done == total; }
 };
 
+// ---- jobs for another thread ----------------------------------------------------------------------------
+struct ConceptJob {
+  enum class Kind { Ranking, Selection };
+  Kind kind = Kind::Ranking;
+  std::string key;                              // what the answer is for: a stale one is dropped
+  std::map<std::string, std::string> values;    // the LRP request (JS API names) with layer and target
+  int64_t thumbnails = 0;                       // ranking: maps for the top `thumbnails` channels
+  int64_t channel = -1;                         // selection: the channel (attribution graph: depth 2, top 3)
+  bool need_map = false;                        // selection: its map too (it is not among the thumbnails)
+};
+
+struct ConceptAnswer {
+  Tensor relevance, normalized;                 // ranking: (1, C) channel sums and shares (Explainer::concepts)
+  Tensor maps;                                  // ranking: (1, K, input dims), CRP maps of `map_channels`
+  std::vector<int64_t> map_channels;            // the top K channels (relevance::rank_channels order)
+  relevance::AttributionGraph graph;            // selection
+  Tensor selected_map;                          // selection, when need_map: (1, input dims...)
+};
+
+// Runs `job` with the state's engine on its current input: what the worker does through the JS API.
+ConceptAnswer run_concept_job(AppState& s, const ConceptJob& job);
+
 // ---- ConceptBrowser ----------------------------------------------------------------------------------
 class ConceptBrowser {
  public:
@@ -62,6 +92,16 @@ class ConceptBrowser {
   void set_layer(const std::string& layer, int64_t then_select = -1);
   void select(int64_t channel);               // -1: none
   void set_thumbnails(int64_t n);             // conditional maps for the top n channels (>= 1)
+  // Where large units run: the offloader takes a job (true: its answer comes through deliver() or
+  // job_failed()) or declines (false: it runs here). Unset: everything runs in step().
+  using Offloader = std::function<bool(const ConceptJob&)>;
+  void set_offloader(Offloader offloader) { offloader_ = std::move(offloader); }
+  // The answer to the job handed out with `key` (anything else is stale and dropped).
+  void deliver(const std::string& key, ConceptAnswer answer);
+  // The job with `key` did not run there: cancelled (asked again at the next step) or failed (runs here).
+  void job_failed(const std::string& key, bool cancelled);
+  bool waiting() const { return !pending_.key.empty(); }
+  int64_t delivered() const { return delivered_; }   // answers that came through deliver()
 
   // One unit of work for the state's current model, input and settings. False when there was nothing to
   // do (up to date, or no valid results to work on yet).
@@ -109,6 +149,8 @@ class ConceptBrowser {
   std::string pick_default_layer(const AppState& s) const;
   bool refresh_ranking(AppState& s, const std::string& key);
   bool refresh_selection(AppState& s, const std::string& key);
+  bool dispatch(AppState& s, ConceptJob job);   // offloaded or run here
+  void apply(const ConceptJob& job, ConceptAnswer answer);
   void sync_items(const AppState& s);
   std::vector<Tensor> item_tensors(const AppState& s, const Item& item) const;
   bool atlas_step(AppState& s);
@@ -143,6 +185,11 @@ class ConceptBrowser {
   std::map<std::pair<int64_t, int64_t>, ConceptReference> crops_;   // (sample, position) -> crop, selected channel
   std::string crops_key_;
   std::string error_;
+  // jobs: the one handed out, and the key of one that failed there (it runs here)
+  Offloader offloader_;
+  ConceptJob pending_;
+  std::string run_here_key_;
+  int64_t delivered_ = 0;
   int64_t computations_ = 0, version_ = 0, maps_version_ = 0;
   bool idle_ = true;
 };

@@ -37,6 +37,8 @@ std::string ConceptBrowser::snapshot_json() const {
   w.key("selected").value(static_cast<long long>(selected_));
   w.key("computations").value(static_cast<long long>(computations_));
   w.key("idle").value(idle_);
+  w.key("waiting").value(waiting());
+  w.key("delivered").value(static_cast<long long>(delivered_));
   w.key("error").value(error_);
   w.key("ranking").begin_array();
   for (size_t k = 0; k < ranking_.size() && k < 256; ++k)
