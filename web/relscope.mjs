@@ -35,6 +35,9 @@
 //   const g = await rs.attributionGraph({data, shape, params: {layer}, channel: 3, depth: 2, top: 3});
 //     // one sample: {target, output, nodes: [{layer, channel, relevance, parent, depth}]}, breadth first, the
 //     // root first (parent -1); each concept's `top` children in the linear layer below, by conditional relevance.
+//   const m = await rs.conceptMaps({data, shape, params: {layer}});
+//     // relevance and activation at the layer's output (what RelMax / ActMax reference samples rank by):
+//     // {layer, axis (channel axis), shape, relevance, activation (Float32Array), output, targets, ms}
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -247,36 +250,56 @@ export async function createRelscope(options = {}) {
     return { ...r, ms: performance.now() - t0, backend: 'webgpu', gpu: runner.lastRun };
   };
 
+  // One engine call at a time, in call order: a WebGPU explanation awaits its GPU between gpuProgram and
+  // gpuFinish, and any engine call started meanwhile (another explanation, a model load) would replace the
+  // program it is about to finish. Concurrent calls (a worker's message handler, a page firing several) queue;
+  // with nothing in flight a call starts at once, so its arguments are read before the caller goes on.
+  let inFlight = 0, tail = Promise.resolve();
+  const inTurn = (fn) => {
+    const r = inFlight === 0 ? fn() : tail.then(fn);
+    inFlight++;
+    tail = r.then(() => { inFlight--; }, () => { inFlight--; });
+    return r;
+  };
+
   const api = {
     version: M.version(),
     module: M,
     threads: typeof M.threads === 'function' ? M.threads() : 1,
 
-    async loadModel(bytes, name = 'model.onnx') {
-      const info = call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
-      gpu?.then((r) => r.dropConstants(), () => {});   // the old model's weights
-      return info;
+    loadModel(bytes, name = 'model.onnx') {
+      return inTurn(async () => {
+        const info = call(() => engine.loadModel(modelBytes(bytes, String(name)), String(name)));
+        gpu?.then((r) => r.dropConstants(), () => {});   // the old model's weights
+        return info;
+      });
     },
 
-    async loadInput(bytes, name = 'input.npy', { slot = 0 } = {}) {
-      return call(() => engine.loadInput(modelBytes(bytes, String(name)), String(name), Number(slot)));
+    loadInput(bytes, name = 'input.npy', { slot = 0 } = {}) {
+      return inTurn(async () => {
+        return call(() => engine.loadInput(modelBytes(bytes, String(name)), String(name), Number(slot)));
+      });
     },
 
-    async predict(input) {
-      return call(() => engine.predict(inputsArg(input, 'predict')));
+    predict(input) {
+      return inTurn(async () => {
+        return call(() => engine.predict(inputsArg(input, 'predict')));
+      });
     },
 
-    async explain(request) {
-      const backend = request?.backend ?? 'cpu';
-      if (backend === 'cpu') return explainOnCpu(request);
-      if (backend === 'webgpu') return explainOnGpu(request);
-      if (backend !== 'auto') throw badInput(`explain: backend '${backend}' (cpu, webgpu or auto)`);
-      try {
-        return await explainOnGpu(request);
-      } catch (e) {
-        if (e.kind !== 'gpu' && e.kind !== 'unsupported') throw e;   // a bad request fails on the CPU too
-        return { ...explainOnCpu(request), fallback: e.message };
-      }
+    explain(request) {
+      return inTurn(async () => {
+        const backend = request?.backend ?? 'cpu';
+        if (backend === 'cpu') return explainOnCpu(request);
+        if (backend === 'webgpu') return explainOnGpu(request);
+        if (backend !== 'auto') throw badInput(`explain: backend '${backend}' (cpu, webgpu or auto)`);
+        try {
+          return await explainOnGpu(request);
+        } catch (e) {
+          if (e.kind !== 'gpu' && e.kind !== 'unsupported') throw e;   // a bad request fails on the CPU too
+          return { ...explainOnCpu(request), fallback: e.message };
+        }
+      });
     },
 
     // The WebGPU adapter's {vendor, architecture, description}, or null when there is none.
@@ -290,23 +313,36 @@ export async function createRelscope(options = {}) {
 
     // cov-lrp over a deep ensemble: load the other members (the loaded model is the first), then
     // explain({..., method: 'cov-lrp', params: {ensemble: 'b.onnx,c.onnx'}}). loadModel clears them.
-    async loadEnsembleMember(bytes, name = 'member.onnx') {
-      call(() => engine.loadEnsembleMember(modelBytes(bytes, String(name)), String(name)));
+    loadEnsembleMember(bytes, name = 'member.onnx') {
+      return inTurn(async () => {
+        call(() => engine.loadEnsembleMember(modelBytes(bytes, String(name)), String(name)));
+      });
     },
     clearEnsemble() {
       engine.clearEnsemble();
     },
 
-    async rules(request = {}) {
-      return call(() => engine.rules(request ?? {})).rules;
+    rules(request = {}) {
+      return inTurn(async () => {
+        return call(() => engine.rules(request ?? {})).rules;
+      });
     },
 
     // CRP on the CPU (see the header): a layer's channels ranked per sample, and one concept's attribution graph.
-    async concepts(request) {
-      return call(() => engine.concepts(explainTensors(request, 'concepts')));
+    concepts(request) {
+      return inTurn(async () => {
+        return call(() => engine.concepts(explainTensors(request, 'concepts')));
+      });
     },
-    async attributionGraph(request) {
-      return call(() => engine.attributionGraph(explainTensors(request, 'attributionGraph')));
+    attributionGraph(request) {
+      return inTurn(async () => {
+        return call(() => engine.attributionGraph(explainTensors(request, 'attributionGraph')));
+      });
+    },
+    conceptMaps(request) {
+      return inTurn(async () => {
+        return call(() => engine.conceptMaps(explainTensors(request, 'conceptMaps')));
+      });
     },
 
     methods: () => M.methods(),

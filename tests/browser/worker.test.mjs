@@ -104,8 +104,9 @@ test('canvas: explanations run in the worker; a long one can be cancelled and th
       const before = await page.evaluate(() => Array.from(globalThis.relscopeAppTensor(0).data));
 
       // A long SmoothGrad: the page keeps producing animation frames while the worker explains.
-      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('samples', '200000')), true);
-      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'smoothgrad')), true);
+      // (both in one turn: a frame between them would explain LRP once more, a new result if it lands first)
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('samples', '200000') &&
+        globalThis.relscopeAppSet('method', 'smoothgrad')), true);
       await page.waitForFunction(() => globalThis.relscopeAppState().explaining, null, { timeout: 30_000 });
       const frames = await page.evaluate(async () => {
         let n = 0;
