@@ -217,11 +217,14 @@ function deliverExplanation(job, index, e) {
 }
 
 // The hash of the model the worker holds (null: none, or not known): set when the page loaded one there.
+// `workerLoad` is the last load asked for: a job that comes without the model waits for it (the worker takes
+// calls in order, so a load asked for before the job is what the job runs on).
 let workerModel = null;
-async function loadIntoWorker(bytes, name, hash) {
+let workerLoad = Promise.resolve();
+function loadIntoWorker(bytes, name, hash) {
   workerModel = null;
-  await explainer.loadModel(bytes, name);
-  workerModel = hash;
+  workerLoad = explainer.loadModel(bytes, name).then(() => { workerModel = hash; });
+  return workerLoad;
 }
 
 // backend: 'auto' (WebGPU when it can run the request, else the CPU with the reason) or 'cpu'.
@@ -246,23 +249,34 @@ function explainInWorker(job, modelBytes, modelName, input, requests, backend = 
 
 // ---- the concept browser's jobs in the worker ---------------------------------------------------------
 // src/app/app_concepts_offload.cpp hands out the browser's large units (app/core/concept_browser.h): a
-// ranking (concepts, then the CRP maps of the top `thumbnails` channels) or a selection (the channel's
-// attribution graph, depth 2, top 3, and its map when `needMap`). They queue behind the explanations in the
+// ranking (concepts, then the CRP maps of the top `thumbnails` channels), a selection (the channel's
+// attribution graph, depth 2, top 3, and its map when `needMap`) or an atlas sample (conceptMaps of the
+// sample, which comes as `input`). They queue behind the explanations in the
 // same worker. A job for a model the worker does not hold (and whose bytes did not come with it) is refused:
 // the canvas then runs it itself.
 function conceptsInWorker(job, model, input, values) {
   (async () => {
     try {
       if (model.bytes) await loadIntoWorker(model.bytes, model.name, model.hash);
-      else if (workerModel !== model.hash) throw new Error('the worker does not hold this model');
+      else {
+        await workerLoad.catch(() => {});
+        if (workerModel !== model.hash) throw new Error('the worker does not hold this model');
+      }
       const { method, composite, target, output, layer, ...params } = values;
       const base = { ...input, composite, target: Number(target), output: Number(output) };
       const crpMaps = (channels, joint) => explainer.explain({ ...base, method: 'crp', params: { ...params, layer, channels, joint } });
-      if (job.kind === 'ranking') {
+      const put = (which, a) => { const p = M._relscope_app_concept_buffer(which, a.length); M.HEAPF32.set(a, p >> 2); return p; };
+      if (job.kind === 'atlas') {   // no target: the sample's own prediction
+        const { target: _, ...noTarget } = base;
+        const m = await explainer.conceptMaps({ ...noTarget, params: { ...params, layer } });
+        const pr = put(0, m.relevance), pa = put(1, m.activation), po = put(2, m.output.data);
+        M.ccall('relscope_app_concept_sampled', null,
+          ['string', 'number', 'number', 'number', 'string', 'number', 'number', 'number', 'number'],
+          [job.key, pr, pa, m.relevance.length, JSON.stringify(m.shape), m.axis, po, m.output.data.length, m.targets[0]]);
+      } else if (job.kind === 'ranking') {
         const c = await explainer.concepts({ ...base, params: { ...params, layer } });
         const channels = c.ranking[0].slice(0, Math.max(1, job.thumbnails)).map((e) => e.channel);
         const maps = await crpMaps(channels, 0);
-        const put = (which, a) => { const p = M._relscope_app_concept_buffer(which, a.length); M.HEAPF32.set(a, p >> 2); return p; };
         const pr = put(0, c.relevance), ps = put(1, c.normalized), pm = put(2, maps.relevance);
         M.ccall('relscope_app_concepts_ranked', null, ['string', 'number', 'number', 'number', 'number', 'number', 'string', 'string'],
           [job.key, pr, ps, c.channels, pm, maps.relevance.length, JSON.stringify(maps.shape), JSON.stringify(channels)]);

@@ -141,6 +141,7 @@ export async function createRelscopeWorker(options = {}) {
     rules: (request) => call('rules', [request]),
     concepts: (request) => call('concepts', [request]),
     attributionGraph: (request) => call('attributionGraph', [request]),
+    conceptMaps: (request) => call('conceptMaps', [request]),
     methods: () => info.methods,
     composites: () => info.composites,
 

@@ -25,7 +25,7 @@ EM_JS(int, relscope_js_can_offload_concepts, (), {
   return typeof Module['relscopeConceptsInWorker'] === 'function' ? 1 : 0;
 });
 
-// One job: its key, kind (0 ranking, 1 selection), the model's bytes when the worker may not hold it
+// One job: its key, kind (0 ranking, 1 selection, 2 atlas sample), the model's bytes when the worker may not hold it
 // (model_len 0 otherwise) with its name and hash, the input (float32 or int64), the request values as a JSON
 // object and the job's numbers. The page copies everything before returning.
 EM_JS(int, relscope_js_concepts, (const char* key, int kind, const uint8_t* model, int model_len, const char* model_name,
@@ -36,7 +36,7 @@ EM_JS(int, relscope_js_concepts, (const char* key, int kind, const uint8_t* mode
   const bytes = model_len > 0 ? HEAPU8.slice(model, model + model_len) : null;
   const data = is_int64 ? new BigInt64Array(HEAPU8.buffer, input, count).slice()
                         : HEAPF32.slice(input >> 2, (input >> 2) + count);
-  f({ key: UTF8ToString(key), kind: kind === 0 ? 'ranking' : 'selection', thumbnails: thumbnails, channel: channel,
+  f({ key: UTF8ToString(key), kind: ['ranking', 'selection', 'atlas'][kind], thumbnails: thumbnails, channel: channel,
       needMap: need_map !== 0 }, { bytes: bytes, name: UTF8ToString(model_name), hash: UTF8ToString(model_hash) },
     { data: data, shape: JSON.parse(UTF8ToString(shape_json)) }, JSON.parse(UTF8ToString(values_json)));
   return 1;
@@ -49,7 +49,7 @@ namespace relscope::app {
 // The offloader for the browser: true when the page took the job.
 bool offload_concept_job(App& app, const ConceptJob& job) {
   if (!relscope_js_can_offload_concepts()) return false;
-  const Tensor& x = app.state.results().input;
+  const Tensor& x = job.input.shape.empty() ? app.state.results().input : job.input;   // (an atlas sample: its own)
   const bool int64 = x.dtype == DType::Int64;
   if (!int64 && x.dtype != DType::Float32) return false;
   JsonWriter shape, values;
@@ -64,7 +64,8 @@ bool offload_concept_job(App& app, const ConceptJob& job) {
   const std::vector<uint8_t>& bytes = app.state.model_bytes();
   app.offload.worker_model = hash;   // loaded before the job runs; a refusal clears this again
   const void* data = int64 ? static_cast<const void*>(x.i.data()) : static_cast<const void*>(x.f.data());
-  return relscope_js_concepts(job.key.c_str(), job.kind == ConceptJob::Kind::Ranking ? 0 : 1, send_model ? bytes.data() : nullptr,
+  const int kind = job.kind == ConceptJob::Kind::Ranking ? 0 : job.kind == ConceptJob::Kind::Selection ? 1 : 2;
+  return relscope_js_concepts(job.key.c_str(), kind, send_model ? bytes.data() : nullptr,
                               send_model ? static_cast<int>(bytes.size()) : 0, app.state.model().label.c_str(), hash.c_str(),
                               data, static_cast<int>(x.numel()), int64 ? 1 : 0, shape.str().c_str(), values.str().c_str(),
                               static_cast<int>(job.thumbnails), static_cast<int>(job.channel), job.need_map ? 1 : 0) != 0;
@@ -93,7 +94,8 @@ void answered(App& app) {
 
 extern "C" {
 
-// Where the page writes an answer's arrays before handing it over: 0 channel sums, 1 shares, 2 maps.
+// Where the page writes an answer's arrays before handing it over: 0 channel sums, 1 shares, 2 maps (a
+// ranking); 2 the selected map (a selection); 0 relevance, 1 activation, 2 the explained output (an atlas sample).
 EMSCRIPTEN_KEEPALIVE float* relscope_app_concept_buffer(int which, int count) {
   static std::vector<float> buffers[3];
   std::vector<float>& b = buffers[which < 0 || which > 2 ? 0 : which];
@@ -148,6 +150,28 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_concept_selected(const char* key, const c
     }
     if (map_count > 0)
       a.selected_map = relscope::Tensor::from_floats(shape_of(map_shape, "worker map shape"), std::vector<float>(map, map + map_count));
+  });
+  if (ok) app.concepts.deliver(key, std::move(a));
+  else app.concepts.job_failed(key, false);
+  answered(app);
+}
+
+// An atlas sample's answer: relevance and activation at the layer's output (buffers 0, 1; `layer_shape`,
+// channel axis `axis`), the explained output (buffer 2, `output_count` values) and the target.
+EMSCRIPTEN_KEEPALIVE void relscope_app_concept_sampled(const char* key, const float* relevance, const float* activation, int count,
+                                                       const char* layer_shape, int axis, const float* output, int output_count,
+                                                       double target) {
+  App& app = the_app();
+  relscope::app::ConceptAnswer a;
+  const bool ok = app.state.guard([&] {
+    relscope::relevance::ConceptMaps m;
+    const relscope::Shape shape = shape_of(layer_shape, "worker layer shape");
+    m.relevance = relscope::Tensor::from_floats(shape, std::vector<float>(relevance, relevance + count));
+    m.activation = relscope::Tensor::from_floats(shape, std::vector<float>(activation, activation + count));
+    m.axis = axis;
+    m.output = relscope::Tensor::from_floats({1, output_count}, std::vector<float>(output, output + output_count));
+    m.targets = {static_cast<int64_t>(target)};
+    a.layer = relscope::relevance::layer_sample_from(m);
   });
   if (ok) app.concepts.deliver(key, std::move(a));
   else app.concepts.job_failed(key, false);

@@ -524,6 +524,27 @@ class Engine {
     }
   }
 
+  // explain's request with params.layer -> {layer, axis (the channel axis), shape (the layer's output), relevance,
+  // activation (Float32Array), output, targets, ms}
+  val conceptMaps(val req) {
+    try {
+      const auto c = api_.concept_maps(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req));
+      val o = val::object(), targets = val::array();
+      for (int64_t t : c.maps.targets) targets.call<void>("push", static_cast<double>(t));
+      o.set("layer", c.layer);
+      o.set("axis", c.maps.axis);
+      o.set("shape", js_shape(c.maps.relevance.shape));
+      o.set("relevance", js_data(c.maps.relevance));
+      o.set("activation", js_data(c.maps.activation));
+      o.set("output", js_tensor(c.output_name, c.maps.output));
+      o.set("targets", targets);
+      o.set("ms", c.ms);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
   // explain's request with params.layer, `channel`, `depth` (default 2), `top` (default 3) -> {target, output,
   // nodes: [{layer, channel, relevance, parent, depth}]} (breadth first; the root is nodes[0], parent -1)
   val attributionGraph(val req) {
@@ -594,6 +615,7 @@ EMSCRIPTEN_BINDINGS(relscope) {
       .function("rules", &Engine::rules)
       .function("concepts", &Engine::concepts)
       .function("attributionGraph", &Engine::attributionGraph)
+      .function("conceptMaps", &Engine::conceptMaps)
       .function("loadEnsembleMember", &Engine::loadEnsembleMember)
       .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);

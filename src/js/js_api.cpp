@@ -329,6 +329,18 @@ ConceptsResult Api::concepts(const std::vector<Tensor>& inputs, const relevance:
   return out;
 }
 
+ConceptMapsResult Api::concept_maps(const std::vector<Tensor>& inputs, const relevance::RequestText& request) {
+  std::vector<std::string> layers;
+  const auto r = concept_request(inputs, request, "conceptMaps", layers);
+  ConceptMapsResult out;
+  const auto t0 = Clock::now();
+  out.maps = explainer().concept_maps(inputs, r);
+  out.ms = ms_since(t0);
+  out.layer = r.crp.layer;
+  out.output_name = session().graph().values[session().graph().outputs[r.output]].name;
+  return out;
+}
+
 relevance::AttributionGraph Api::attribution_graph(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
                                                    int64_t channel, int depth, int top) {
   std::vector<std::string> layers;

@@ -78,6 +78,15 @@ struct ConceptsResult {
   double ms = 0;
 };
 
+// Relevance and activation at one layer's output (Explainer::concept_maps): what CRP's reference samples
+// (RelMax, ActMax) are ranked by.
+struct ConceptMapsResult {
+  std::string layer;
+  relevance::ConceptMaps maps;                  // the layer's output shape; `axis` its channel axis
+  std::string output_name;                      // of maps.output, the explained output (whole batch)
+  double ms = 0;
+};
+
 // ---- errors -------------------------------------------------------------------------------------------
 struct ErrorInfo {
   std::string message;
@@ -136,6 +145,8 @@ class Api {
   // Concepts of `layer` (request value "layer"; without one, BadInput listing the layers) ranked per sample.
   // Same request as explain (composite, params, target, output; Gaussian heads' explain mean|variance).
   ConceptsResult concepts(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
+  // The relevance and activation at `layer`'s output (request as for concepts).
+  ConceptMapsResult concept_maps(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
   // (layer, channel)'s attribution graph for a batch-1 input: `depth` layers down, the `top` children of each
   // concept by conditional relevance (relevance/attribution.h).
   relevance::AttributionGraph attribution_graph(const std::vector<Tensor>& inputs, const relevance::RequestText& request,

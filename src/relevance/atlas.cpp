@@ -80,7 +80,14 @@ Tensor channel_first(const Tensor& t, int axis) {
 LayerSample layer_sample(Explainer& explainer, const Tensor& x, const ExplainRequest& request) {
   if (x.shape.empty() || x.shape[0] != 1) fail(ErrorKind::Internal, "layer_sample: one sample expected, got " + shape_str(x.shape));
   if (request.targets.size() > 1) fail_input("--target: give one class (or pred) for every sample");
-  const ConceptMaps m = explainer.concept_maps({x}, request);
+  return layer_sample_from(explainer.concept_maps({x}, request));
+}
+
+LayerSample layer_sample_from(const ConceptMaps& m) {
+  const Shape& shape = m.relevance.shape;
+  if (shape.size() < 2 || shape[0] != 1 || m.activation.shape != shape || m.axis < 1 || m.axis >= static_cast<int>(shape.size()) ||
+      m.targets.size() != 1 || m.targets[0] < 0 || m.targets[0] >= m.output.numel())
+    fail_input("concept maps: one sample's relevance and activation of one shape, a channel axis and a target expected");
   LayerSample s;
   s.relevance = channel_first(m.relevance, m.axis);
   s.activation = channel_first(m.activation, m.axis);

@@ -60,6 +60,9 @@ struct LayerSample {
 
 // Runs one sample (batch 1) through Explainer::concept_maps at request.crp.layer.
 LayerSample layer_sample(Explainer& explainer, const Tensor& x, const ExplainRequest& request);
+// The same from concept maps computed elsewhere (the canvas' worker, through the JS API's conceptMaps):
+// batch 1; BadInput when the maps do not have that shape.
+LayerSample layer_sample_from(const ConceptMaps& maps);
 
 // ---- parallel streaming ----
 // A data set as numbered items (files), each holding counts[i] samples. Sample ids run through the items

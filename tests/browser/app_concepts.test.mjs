@@ -7,8 +7,8 @@
 // (all channels) add up to the LRP heatmap the canvas shows (1e-5 of max|R|); a real mouse click on a
 // thumbnail selects that channel, which gets its map (the crp map of that channel alone), an attribution
 // tree rooted at it and cropped reference samples; the in-page atlas completes over the bundled samples,
-// one sample per frame, with every channel's RelMax list in non-increasing order; the ranking and the
-// selection come from the page's worker; no network request after load; no page errors. The wasm build dir is RELSCOPE_WASM_BUILD (default build/wasm).
+// one sample at a time, with every channel's RelMax list in non-increasing order; the ranking, the atlas
+// samples and the selection come from the page's worker; no network request after load; no page errors. The wasm build dir is RELSCOPE_WASM_BUILD (default build/wasm).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -120,8 +120,10 @@ test('concept browser: ranked channels whose maps add up to the LRP heatmap; cli
       c = await conceptsWhen(page, `return c.selected === ${rect.channel} && c.idle && c.graph.length > 0 &&
         c.references.relmax.length > 0 && c.references.relmax.every((r) => r.cut)`);
       assert.equal(c.selected, c.ranking[1].channel, 'the second thumbnail is the second-ranked channel');
-      // The ranking and the selection were computed in the page's worker (app_concepts_offload.cpp), not in a frame.
-      assert.ok(c.delivered >= 2, `answers from the worker: ${c.delivered}`);
+      // The ranking, the atlas samples and the selection were computed in the page's worker
+      // (app_concepts_offload.cpp), not in a frame.
+      assert.ok(c.delivered >= 2 + demoSamples.length,
+        `answers from the worker: ${c.delivered}; ${seen.console.filter((l) => /concept/.test(l)).join(" / ")}`);
       assert.equal(c.waiting, false);
       assert.equal(c.graph[0].layer, c.layer);
       assert.equal(c.graph[0].channel, c.selected);

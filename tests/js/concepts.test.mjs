@@ -1,5 +1,6 @@
 // relscope/tests/js/concepts.test.mjs — CRP through the JavaScript API: concepts() and attributionGraph() against
-// `relscope concepts` (ranking, channel sums, attribution trees), the same calls through the worker, and errors.
+// `relscope concepts` (ranking, channel sums, attribution trees), conceptMaps() against concepts() and predict(),
+// the same calls through the worker, and errors.
 //
 // Builds are found as in api.test.mjs (RELSCOPE_WASM_BUILD, RELSCOPE_NATIVE_BUILD); tests skip, saying why,
 // when one is missing.
@@ -116,6 +117,34 @@ test('concepts() equals `relscope concepts`: channel sums, shares, ranking, targ
   }
   const five = await rs.concepts({ data: x.data, shape: x.shape, composite: 'epsilon-plus', params: { layer: LAYER }, top: 5 });
   assert.deepEqual(five.ranking.map((r) => r.map((e) => e.channel)), c.ranking.map((r) => r.slice(0, 5).map((e) => e.channel)));
+});
+
+test('conceptMaps(): the layer\'s relevance sums per channel to concepts(), its output is predict()\'s', { skip, timeout: 180_000 }, async () => {
+  const rs = await api();
+  await rs.loadModel(modelBytes(), `${MODEL}.onnx`);
+  const x = input();
+  const m = await rs.conceptMaps({ data: x.data, shape: x.shape, params: { layer: LAYER } });
+  const c = await rs.concepts({ data: x.data, shape: x.shape, params: { layer: LAYER } });
+  const y = await rs.predict({ data: x.data, shape: x.shape });
+  assert.equal(m.layer, LAYER);
+  assert.equal(m.axis, 1);
+  assert.equal(m.shape.length, 4, 'a Conv output (N, C, H, W)');
+  assert.deepEqual(m.shape.slice(0, 2), [x.shape[0], c.channels]);
+  assert.equal(m.activation.length, m.relevance.length);
+  assert.deepEqual(m.targets, c.targets);
+  assert.deepEqual(Array.from(m.output.data), Array.from(y.outputs[0].data));
+  const [n, ch] = m.shape, per = m.relevance.length / (n * ch);
+  let top = 0;
+  for (const v of c.relevance) top = Math.max(top, Math.abs(v));
+  for (let b = 0; b < n; ++b) {
+    for (let k = 0; k < ch; ++k) {
+      let sum = 0;
+      for (let i = 0; i < per; ++i) sum += m.relevance[(b * ch + k) * per + i];
+      assert.ok(Math.abs(sum - c.relevance[b * ch + k]) <= 1e-5 * top, `sample ${b} channel ${k}: ${sum} vs ${c.relevance[b * ch + k]}`);
+    }
+  }
+  // The activation is the layer's output: after /c2/Conv comes a ReLU, so some entries are negative.
+  assert.ok(m.activation.some((v) => v < 0) && m.activation.some((v) => v > 0));
 });
 
 test('attributionGraph() equals `relscope concepts --graph`', { skip, timeout: 180_000 }, async () => {

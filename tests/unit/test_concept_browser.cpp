@@ -155,8 +155,12 @@ TEST(ConceptBrowser, OffloadedJobsEndWhereComputingHereEnds) {
   ConceptBrowser here, there;
   here.set_thumbnails(3);
   there.set_thumbnails(3);
-  std::vector<ConceptJob> jobs;
-  there.set_offloader([&](const ConceptJob& j) { jobs.push_back(j); return true; });
+  std::vector<ConceptJob> jobs;   // rankings and selections; atlas samples are declined (they run in step())
+  there.set_offloader([&](const ConceptJob& j) {
+    if (j.kind == ConceptJob::Kind::AtlasSample) return false;
+    jobs.push_back(j);
+    return true;
+  });
   ASSERT_TRUE(here.step(s));
   ASSERT_TRUE(there.step(s));
   ASSERT_EQ(jobs.size(), 1u);
@@ -220,6 +224,51 @@ TEST(ConceptBrowser, OffloadedJobsEndWhereComputingHereEnds) {
   EXPECT_FALSE(there.waiting());
   EXPECT_EQ(there.map_channels().size(), 2u);
   EXPECT_EQ(there.error(), "");
+}
+
+// Atlas samples go out one at a time, in order; answered, the atlas equals the one built in step().
+TEST(ConceptBrowser, OffloadedAtlasSamplesGiveTheSameAtlas) {
+  AppState s;
+  boot(s);
+  ConceptBrowser here, there;
+  run_until_idle(here, s);
+  ASSERT_TRUE(here.atlas_status().complete());
+  std::vector<ConceptJob> jobs;
+  there.set_offloader([&](const ConceptJob& j) { jobs.push_back(j); return true; });
+  int atlas_jobs = 0, guard = 0;
+  while (guard++ < 200) {
+    const size_t before = jobs.size();
+    const bool worked = there.step(s);
+    if (jobs.size() > before) {
+      const ConceptJob& j = jobs.back();
+      if (j.kind == ConceptJob::Kind::AtlasSample) {
+        ++atlas_jobs;
+        EXPECT_EQ(j.values.count("target"), 0u) << "every sample on its own prediction";
+        ASSERT_EQ(j.input.shape, s.results().input.shape);
+        // Nothing else of the atlas goes out before this answer.
+        there.step(s);
+        EXPECT_EQ(std::count_if(jobs.begin(), jobs.end(), [](const ConceptJob& x) { return x.kind == ConceptJob::Kind::AtlasSample; }),
+                  atlas_jobs);
+      }
+      there.deliver(j.key, run_concept_job(s, j));
+    } else if (!worked && !there.waiting()) {
+      break;
+    }
+  }
+  EXPECT_EQ(atlas_jobs, static_cast<int>(kSamples.size()));
+  ASSERT_TRUE(there.atlas_status().complete());
+  ASSERT_NE(there.atlas(), nullptr);
+  ASSERT_EQ(there.atlas()->channels(), here.atlas()->channels());
+  for (int64_t c = 0; c < here.atlas()->channels(); ++c) {
+    const auto a = here.atlas()->relmax(c), b = there.atlas()->relmax(c);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].sample, b[k].sample);
+      EXPECT_EQ(a[k].value, b[k].value);
+      EXPECT_EQ(a[k].position, b[k].position);
+    }
+  }
+  EXPECT_EQ(there.atlas_sample_names(), here.atlas_sample_names());
 }
 
 // ---- atlas -------------------------------------------------------------------------------------------

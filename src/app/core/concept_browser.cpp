@@ -164,6 +164,8 @@ ConceptAnswer run_concept_job(AppState& s, const ConceptJob& job) {
     a.map_channels = req.crp.channels;
     a.relevance = std::move(c.relevance);
     a.normalized = std::move(c.normalized);
+  } else if (job.kind == ConceptJob::Kind::AtlasSample) {
+    a.layer = relevance::layer_sample(*ex, job.input, req);   // target: the sample's own prediction
   } else {
     a.graph = relevance::attribution_graph(*ex, {x}, req, req.crp.layer, job.channel, 2, 3);
     if (job.need_map) {
@@ -195,6 +197,12 @@ bool ConceptBrowser::dispatch(AppState& s, ConceptJob job) {
 }
 
 void ConceptBrowser::deliver(const std::string& key, ConceptAnswer answer) {
+  if (!key.empty() && key == atlas_pending_.key) {
+    atlas_pending_ = ConceptJob{};
+    ++delivered_;
+    atlas_advance(attempt(error_, [&] { atlas_add(answer.layer); }));   // (an answer of the wrong shape: skipped)
+    return;
+  }
   if (key.empty() || key != pending_.key) return;   // superseded, or never asked
   const ConceptJob job = std::move(pending_);
   pending_ = ConceptJob{};
@@ -203,6 +211,11 @@ void ConceptBrowser::deliver(const std::string& key, ConceptAnswer answer) {
 }
 
 void ConceptBrowser::job_failed(const std::string& key, bool cancelled) {
+  if (!key.empty() && key == atlas_pending_.key) {   // the same sample is handed out again, or runs here
+    atlas_pending_ = ConceptJob{};
+    if (!cancelled) atlas_run_here_key_ = key;
+    return;
+  }
   if (key.empty() || key != pending_.key) return;
   const bool ranking = pending_.kind == ConceptJob::Kind::Ranking;
   pending_ = ConceptJob{};

@@ -15,12 +15,14 @@
 // Failures become `error` (the previous results stay) and are not retried until something they depend on
 // changes.
 //
-// The two large units — the ranking with its maps (one LRP sweep, then a CRP sweep per map) and a selection
-// (attribution graph, map) — are seconds of wasm on a large model, too long for one frame. With an offloader
-// set (the canvas: app_concepts.cpp hands them to the page's worker, which runs them through the JS API's
-// concepts/explain/attributionGraph) they become jobs: step() hands one out and keeps doing atlas work while
-// it waits, deliver() applies the answer, a failed job runs here at the next step (a cancelled one is asked
-// again). run_concept_job() is what runs here, and what a job means.
+// The large units — the ranking with its maps (one LRP sweep, then a CRP sweep per map), a selection
+// (attribution graph, map) and each atlas sample (an LRP sweep) — are up to seconds of wasm on a large
+// model, too long for a frame. With an offloader set (the canvas: app_concepts_offload.cpp hands them to the
+// page's worker, which runs them through the JS API's concepts/explain/attributionGraph/conceptMaps) they
+// become jobs: step() hands them out (at most one ranking-or-selection and one atlas sample at a time: the
+// atlas waits for its sample's answer, so samples join in order), deliver() applies an answer, a failed job
+// runs here at the next step (a cancelled one is asked again). run_concept_job() is what runs here, and what
+// a job means. Reference crops (one sweep each, after the atlas) stay in step().
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -61,13 +63,14 @@ struct AtlasStatus {
 
 // ---- jobs for another thread ----------------------------------------------------------------------------
 struct ConceptJob {
-  enum class Kind { Ranking, Selection };
+  enum class Kind { Ranking, Selection, AtlasSample };
   Kind kind = Kind::Ranking;
   std::string key;                              // what the answer is for: a stale one is dropped
   std::map<std::string, std::string> values;    // the LRP request (JS API names) with layer and target
   int64_t thumbnails = 0;                       // ranking: maps for the top `thumbnails` channels
   int64_t channel = -1;                         // selection: the channel (attribution graph: depth 2, top 3)
   bool need_map = false;                        // selection: its map too (it is not among the thumbnails)
+  Tensor input;                                 // atlas sample: the sample (empty shape: the canvas' current input)
 };
 
 struct ConceptAnswer {
@@ -76,6 +79,7 @@ struct ConceptAnswer {
   std::vector<int64_t> map_channels;            // the top K channels (relevance::rank_channels order)
   relevance::AttributionGraph graph;            // selection
   Tensor selected_map;                          // selection, when need_map: (1, input dims...)
+  relevance::LayerSample layer;                 // atlas sample: relevance and activation at the layer
 };
 
 // Runs `job` with the state's engine on its current input: what the worker does through the JS API.
@@ -100,7 +104,7 @@ class ConceptBrowser {
   void deliver(const std::string& key, ConceptAnswer answer);
   // The job with `key` did not run there: cancelled (asked again at the next step) or failed (runs here).
   void job_failed(const std::string& key, bool cancelled);
-  bool waiting() const { return !pending_.key.empty(); }
+  bool waiting() const { return !pending_.key.empty() || !atlas_pending_.key.empty(); }
   int64_t delivered() const { return delivered_; }   // answers that came through deliver()
 
   // One unit of work for the state's current model, input and settings. False when there was nothing to
@@ -154,6 +158,8 @@ class ConceptBrowser {
   void sync_items(const AppState& s);
   std::vector<Tensor> item_tensors(const AppState& s, const Item& item) const;
   bool atlas_step(AppState& s);
+  void atlas_add(const relevance::LayerSample& sample);   // the sample at (next_item_, next_row_)
+  void atlas_advance(bool added);                         // past it (past its file when it was refused)
   bool crop_step(AppState& s);
   void rebuild_references();
   void reset_atlas();
@@ -187,8 +193,8 @@ class ConceptBrowser {
   std::string error_;
   // jobs: the one handed out, and the key of one that failed there (it runs here)
   Offloader offloader_;
-  ConceptJob pending_;
-  std::string run_here_key_;
+  ConceptJob pending_, atlas_pending_;          // ranking or selection; an atlas sample (one of each at most)
+  std::string run_here_key_, atlas_run_here_key_;
   int64_t delivered_ = 0;
   int64_t computations_ = 0, version_ = 0, maps_version_ = 0;
   bool idle_ = true;

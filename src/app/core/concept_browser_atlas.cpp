@@ -56,6 +56,8 @@ void ConceptBrowser::reset_atlas() {
   atlas_.reset();
   crops_.clear();
   crops_key_.clear();
+  atlas_pending_ = ConceptJob{};   // an answer for the old atlas is stale
+  atlas_run_here_key_.clear();
   rebuild_references();
   ++version_;
 }
@@ -107,9 +109,10 @@ std::vector<Tensor> ConceptBrowser::item_tensors(const AppState& s, const Item& 
 }
 
 // ---- atlas steps -------------------------------------------------------------------------------------
-// One sample per call: the page draws a frame (and the progress bar) between two samples.
+// One sample per call: the page draws a frame (and the progress bar) between two samples. With an offloader
+// the sample goes out as a job and the atlas waits for its answer (samples join in order).
 bool ConceptBrowser::atlas_step(AppState& s) {
-  if (next_item_ >= items_.size()) return false;
+  if (next_item_ >= items_.size() || !atlas_pending_.key.empty()) return false;
   Item& item = items_[next_item_];
   if (loaded_item_ != next_item_) {
     std::string why;
@@ -119,19 +122,40 @@ bool ConceptBrowser::atlas_step(AppState& s) {
     item.first_id = static_cast<int64_t>(samples_.size());
     item.count = static_cast<int64_t>(loaded_.size());
   }
-  if (next_row_ < item.count) {
-    const bool ok = attempt(error_, [&] {
-      relevance::ExplainRequest req = s.lrp_request();
-      req.crp.layer = layer_;   // targets: every sample's own prediction
-      const relevance::LayerSample ls = relevance::layer_sample(*s.explainer(), loaded_[static_cast<size_t>(next_row_)], req);
-      if (!atlas_) atlas_ = std::make_unique<relevance::ConceptAtlas>(ls.relevance.shape[0], kAtlasTop);
-      atlas_->add(static_cast<int64_t>(samples_.size()), ls.relevance, ls.activation);
-      samples_.push_back({next_item_, next_row_, ls.target});
-    });
-    if (!ok) next_row_ = item.count;   // a sample the explainer refuses: skip the rest of its file
-    else ++next_row_;
+  if (next_row_ >= item.count) {   // a file that does not fit the model: nothing to add
+    atlas_advance(false);
+    return true;
   }
-  if (next_row_ >= item.count) {
+  ConceptJob job;
+  job.kind = ConceptJob::Kind::AtlasSample;
+  job.key = atlas_key_ + "|" + std::to_string(samples_.size()) + "|" + item.name + "|" + std::to_string(next_row_);
+  job.values = s.lrp_request_values();   // no target: every sample's own prediction
+  job.values["layer"] = layer_;
+  job.input = loaded_[static_cast<size_t>(next_row_)];
+  if (offloader_ && job.key != atlas_run_here_key_ && offloader_(job)) {
+    atlas_pending_ = std::move(job);
+    return true;
+  }
+  atlas_run_here_key_.clear();
+  ConceptAnswer a;
+  const bool ok = attempt(error_, [&] {
+    a = run_concept_job(s, job);
+    atlas_add(a.layer);
+  });
+  atlas_advance(ok);   // a sample the explainer refuses: the rest of its file is skipped
+  return true;
+}
+
+void ConceptBrowser::atlas_add(const relevance::LayerSample& ls) {
+  if (!atlas_) atlas_ = std::make_unique<relevance::ConceptAtlas>(ls.relevance.shape[0], kAtlasTop);
+  atlas_->add(static_cast<int64_t>(samples_.size()), ls.relevance, ls.activation);
+  samples_.push_back({next_item_, next_row_, ls.target});
+}
+
+void ConceptBrowser::atlas_advance(bool added) {
+  if (!added) next_row_ = items_[next_item_].count;
+  else ++next_row_;
+  if (next_row_ >= items_[next_item_].count) {
     ++next_item_;
     next_row_ = 0;
     loaded_.clear();
@@ -139,7 +163,6 @@ bool ConceptBrowser::atlas_step(AppState& s) {
   }
   rebuild_references();
   ++version_;
-  return true;
 }
 
 // ---- reference crops ---------------------------------------------------------------------------------
