@@ -103,8 +103,17 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
       const second = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
+      // Fired at once (as a worker's message handler does): each WebGPU explanation keeps its own program while
+      // it awaits the GPU, and a CPU call in between waits its turn.
+      const y = { data: Float32Array.from({ length: 784 }, rand), shape: [1, 1, 28, 28] };
+      const alone = [await rs.explain({ ...x, method: 'gradient', backend: 'webgpu' }), await rs.explain({ ...y, backend: 'webgpu' })];
+      const together = await Promise.all([rs.explain({ ...x, method: 'gradient', backend: 'webgpu' }), rs.predict(y),
+        rs.explain({ ...y, backend: 'webgpu' })]);
+      const same = (a, b) => a.backend === b.backend && a.relevance.every((v, k) => v === b.relevance[k]);
+      const concurrent = { gradient: same(together[0], alone[0]), lrp: same(together[2], alone[1]),
+        backends: [together[0].backend, together[2].backend] };
       return { ...out, auto: { backend: auto.backend, fallback: auto.fallback ?? null },
-        pruned: { backend: pruned.backend, fallback: pruned.fallback ?? '' }, first, second };
+        pruned: { backend: pruned.backend, fallback: pruned.fallback ?? '' }, first, second, concurrent };
     });
     console.log(`adapter: ${JSON.stringify(r.info)}; demo lrp: ${r.first.steps} steps, ${r.first.buffers} buffers, ` +
       `uploads ${r.first.uploadedBytes} then ${r.second.uploadedBytes} bytes`);
@@ -125,6 +134,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       assert.ok(c.sameTargets, `${what}: targets`);
     }
     assert.deepEqual(r.auto, { backend: 'webgpu', fallback: null });
+    assert.deepEqual(r.concurrent, { gradient: true, lrp: true, backends: ['webgpu', 'webgpu'] },
+      'concurrent WebGPU explanations give what they give one at a time');
     assert.equal(r.pruned.backend, 'cpu');
     assert.match(r.pruned.fallback, /method pruned-lrp/);
     assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
