@@ -146,6 +146,9 @@ std::vector<Tensor> read_inputs(Api& api, const val& inputs) {
   return out;
 }
 
+// A request's tensors: `inputs` (one per model input) when given, else its own {data, shape}.
+std::vector<Tensor> request_inputs(Api& api, const val& req) { return read_inputs(api, has(req, "inputs") ? req["inputs"] : req); }
+
 // cov-lrp: {diag, marg, mean, aleatoric|null, memberOutputs, memberVariances|null (M x N, member-major),
 // outputVariance: number[] per sample, members, membersText, explained, aleatoricExplained}
 val js_cov(const relevance::CovExplanation& c) {
@@ -443,7 +446,7 @@ class Engine {
   val explain(val req) {
     try {
       const auto request = read_request(req);
-      return js_explain_result(api_.explain(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request));
+      return js_explain_result(api_.explain(request_inputs(api_, req), request));
     } catch (...) {
       return js_error();
     }
@@ -454,7 +457,7 @@ class Engine {
   val gpuProgram(val req) {
     try {
       const auto request = read_request(req);
-      return js_program(api_.gpu_program(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), request));
+      return js_program(api_.gpu_program(request_inputs(api_, req), request));
     } catch (...) {
       return js_error();
     }
@@ -492,7 +495,7 @@ class Engine {
   val concepts(val req) {
     try {
       const size_t top = has(req, "top") ? count_arg(req["top"], "concepts: top", 1, true) : SIZE_MAX;
-      const auto c = api_.concepts(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req));
+      const auto c = api_.concepts(request_inputs(api_, req), read_request(req));
       const int64_t n = c.relevance.shape[0], channels = c.relevance.shape[1];
       val o = val::object(), ranking = val::array(), targets = val::array();
       for (int64_t b = 0; b < n; ++b) {
@@ -528,7 +531,7 @@ class Engine {
   // activation (Float32Array), output, targets, ms}
   val conceptMaps(val req) {
     try {
-      const auto c = api_.concept_maps(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req));
+      const auto c = api_.concept_maps(request_inputs(api_, req), read_request(req));
       val o = val::object(), targets = val::array();
       for (int64_t t : c.maps.targets) targets.call<void>("push", static_cast<double>(t));
       o.set("layer", c.layer);
@@ -553,7 +556,7 @@ class Engine {
       const auto channel = static_cast<int64_t>(count_arg(req["channel"], "attributionGraph: channel", 0));
       const int depth = has(req, "depth") ? static_cast<int>(count_arg(req["depth"], "attributionGraph: depth", 0)) : 2;
       const int top = has(req, "top") ? static_cast<int>(count_arg(req["top"], "attributionGraph: top", 1)) : 3;
-      const auto g = api_.attribution_graph(read_inputs(api_, has(req, "inputs") ? req["inputs"] : req), read_request(req),
+      const auto g = api_.attribution_graph(request_inputs(api_, req), read_request(req),
                                             channel, depth, top);
       val o = val::object(), nodes = val::array();
       for (const auto& node : g.nodes) {

@@ -112,11 +112,7 @@ bool ConceptBrowser::step(AppState& s) {
 bool ConceptBrowser::refresh_ranking(AppState& s, const std::string& key) {
   ranking_key_ = key;   // a failure is not retried until the key changes
   selection_key_.clear();
-  ConceptJob job;
-  job.kind = ConceptJob::Kind::Ranking;
-  job.key = key;
-  job.values = s.lrp_request_values();
-  job.values["layer"] = layer_;
+  ConceptJob job = new_job(s, ConceptJob::Kind::Ranking, key);
   job.values["target"] = std::to_string(s.results().main.target);
   job.thumbnails = thumbnails_;
   return dispatch(s, std::move(job));
@@ -134,11 +130,7 @@ Tensor ConceptBrowser::map_of(int64_t channel) const {
 // ---- selection ---------------------------------------------------------------------------------------
 bool ConceptBrowser::refresh_selection(AppState& s, const std::string& key) {
   selection_key_ = key;
-  ConceptJob job;
-  job.kind = ConceptJob::Kind::Selection;
-  job.key = key;
-  job.values = s.lrp_request_values();
-  job.values["layer"] = layer_;
+  ConceptJob job = new_job(s, ConceptJob::Kind::Selection, key);
   job.values["target"] = std::to_string(target_);
   job.channel = selected_;
   job.need_map = std::find(map_channels_.begin(), map_channels_.end(), selected_) == map_channels_.end();
@@ -146,6 +138,15 @@ bool ConceptBrowser::refresh_selection(AppState& s, const std::string& key) {
 }
 
 // ---- jobs ----------------------------------------------------------------------------------------------
+ConceptJob ConceptBrowser::new_job(const AppState& s, ConceptJob::Kind kind, std::string key) const {
+  ConceptJob job;
+  job.kind = kind;
+  job.key = std::move(key);
+  job.values = s.lrp_request_values();   // no target: each kind sets its own, or none
+  job.values["layer"] = layer_;
+  return job;
+}
+
 ConceptAnswer run_concept_job(AppState& s, const ConceptJob& job) {
   relevance::Explainer* ex = s.explainer();
   if (!ex) fail_input("no model: open an .onnx file");

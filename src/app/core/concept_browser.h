@@ -153,6 +153,7 @@ class ConceptBrowser {
   std::string pick_default_layer(const AppState& s) const;
   bool refresh_ranking(AppState& s, const std::string& key);
   bool refresh_selection(AppState& s, const std::string& key);
+  ConceptJob new_job(const AppState& s, ConceptJob::Kind kind, std::string key) const;   // LRP request + layer
   bool dispatch(AppState& s, ConceptJob job);   // offloaded or run here
   void apply(const ConceptJob& job, ConceptAnswer answer);
   void sync_items(const AppState& s);

@@ -126,11 +126,9 @@ bool ConceptBrowser::atlas_step(AppState& s) {
     atlas_advance(false);
     return true;
   }
-  ConceptJob job;
-  job.kind = ConceptJob::Kind::AtlasSample;
-  job.key = atlas_key_ + "|" + std::to_string(samples_.size()) + "|" + item.name + "|" + std::to_string(next_row_);
-  job.values = s.lrp_request_values();   // no target: every sample's own prediction
-  job.values["layer"] = layer_;
+  // No target: every sample on its own prediction.
+  ConceptJob job = new_job(s, ConceptJob::Kind::AtlasSample,
+                           atlas_key_ + "|" + std::to_string(samples_.size()) + "|" + item.name + "|" + std::to_string(next_row_));
   job.input = loaded_[static_cast<size_t>(next_row_)];
   if (offloader_ && job.key != atlas_run_here_key_ && offloader_(job)) {
     atlas_pending_ = std::move(job);
