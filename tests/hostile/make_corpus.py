@@ -169,6 +169,16 @@ def models():
     yield "reshape_overflow.onnx", base_model(
         nodes=[gemm(), node("Reshape", ["h", "t"], ["y"], "reshape")],
         inits=[tensor("W", [3, 4], W), tensor("B", [3], B), target])
+    # Slice steps of -2^63 and 2^62 (tests/fuzz/fuzz_explain found the element count overflowing): valid,
+    # each takes one element; the sanitizer build must run them without undefined behaviour
+    ints = lambda name, vals: tensor(name, [len(vals)], raw=struct.pack("<%dq" % len(vals), *vals), data_type=INT64)
+    yield "slice_extreme_steps.onnx", base_model(
+        nodes=[gemm(), node("Slice", ["h", "s0", "e0", "a0", "k0"], ["h1"], "slice_min"),
+               node("Slice", ["h1", "s1", "e1", "a1", "k1"], ["y"], "slice_big")],
+        inits=[tensor("W", [3, 4], W), tensor("B", [3], B), ints("s0", [-1]), ints("e0", [-(1 << 63)]),
+               ints("a0", [1]), ints("k0", [-(1 << 63)]), ints("s1", [0]), ints("e1", [(1 << 63) - 1]),
+               ints("a1", [1]), ints("k1", [1 << 62])],
+        outputs=[value_info("y", ["N", 1])])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345

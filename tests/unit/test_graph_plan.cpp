@@ -1,6 +1,8 @@
 // Graph validation, planning (shapes, folding, limits) and sessions, on models built as structs.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "core/error.h"
 #include "engine/executor.h"
 #include "engine/plan.h"
@@ -178,6 +180,34 @@ TEST(Plan, RefusesReshapeTargetWhoseProductOverflows) {
     EXPECT_EQ(kind, ErrorKind::BadInput) << msg;
     EXPECT_NE(msg.find("node 'reshape'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("product overflows int64"), std::string::npos) << msg;
+  }
+}
+
+TEST(Session, SliceWithExtremeStepsTakesOneElement) {
+  // Found by the explain fuzzer: steps of +-2^63 overflowed the element count (UB). ONNX semantics: a step
+  // longer than the axis takes only the first element from the clamped start.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  struct Case {
+    int64_t start, end, step;
+    std::vector<float> want;
+  };
+  for (const Case& c : {Case{0, kMax, kMax, {1, 6}}, Case{-1, kMin, kMin, {5, 10}}, Case{1, 5, int64_t{1} << 62, {2, 7}},
+                        Case{kMax, kMin, -(int64_t{1} << 62), {5, 10}}, Case{kMin, kMax, 2, {1, 3, 5, 6, 8, 10}}}) {
+    onnx::ModelProto m;
+    m.opsets[""] = 13;
+    m.graph.inputs.push_back(info("x", {{2, ""}, {5, ""}}));
+    m.graph.outputs.push_back(info("y", {}));
+    m.graph.outputs[0].has_shape = false;
+    m.graph.initializers.push_back({"starts", Tensor::from_ints({1}, {c.start})});
+    m.graph.initializers.push_back({"ends", Tensor::from_ints({1}, {c.end})});
+    m.graph.initializers.push_back({"axes", Tensor::from_ints({1}, {1})});
+    m.graph.initializers.push_back({"steps", Tensor::from_ints({1}, {c.step})});
+    m.graph.nodes.push_back(node("slice", "Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}));
+    Session s = Session::from_model(m, "m.onnx");
+    const auto y = s.predict({Tensor::from_floats({2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})});
+    ASSERT_EQ(y.size(), 1u);
+    EXPECT_EQ(y[0].shape, (Shape{2, static_cast<int64_t>(c.want.size() / 2)})) << "step " << c.step;
+    EXPECT_EQ(y[0].f, c.want) << "step " << c.step;
   }
 }
 

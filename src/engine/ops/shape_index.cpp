@@ -177,8 +177,11 @@ std::vector<SliceAxis> slice_plan(const Node& n, int64_t opset, const Shape& x, 
       s = std::clamp<int64_t>(s, 0, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
     }
-    const int64_t span = step > 0 ? e - s : s - e, mag = step > 0 ? step : -step;
-    plan[d] = {s, step, span > 0 ? (span + mag - 1) / mag : 0};
+    // Hostile steps (found by the explain fuzzer): -INT64_MIN and span + step - 1 overflow. Any step longer than
+    // the dimension takes one element, so the magnitude is capped at dim + 1 before the ceiling division.
+    const int64_t span = step > 0 ? e - s : s - e;
+    const int64_t mag = step > 0 ? std::min(step, dim + 1) : (step < -dim - 1 ? dim + 1 : -step);
+    plan[d] = {s, step > 0 ? mag : -mag, span > 0 ? 1 + (span - 1) / mag : 0};
   }
   return plan;
 }
