@@ -179,6 +179,11 @@ def models():
                ints("a0", [1]), ints("k0", [-(1 << 63)]), ints("s1", [0]), ints("e1", [(1 << 63) - 1]),
                ints("a1", [1]), ints("k1", [1 << 62])],
         outputs=[value_info("y", ["N", 1])])
+    # an output sliced down to nothing (fuzz_explain: the LRP seed indexed an empty output)
+    yield "empty_output.onnx", base_model(
+        nodes=[gemm(), node("Slice", ["h", "s0", "e0", "a0"], ["y"], "slice_empty")],
+        inits=[tensor("W", [3, 4], W), tensor("B", [3], B), ints("s0", [2]), ints("e0", [1]), ints("a0", [1])],
+        outputs=[value_info("y", ["N", 0])])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345
