@@ -276,6 +276,16 @@ TEST(OpsElementwiseArith, Int64DivisionByZeroAndOverflowNameTheNode) {
                     ErrorKind::BadInput, "Div", "integer division overflows");
 }
 
+TEST(OpsElementwiseArith, Int64OverflowWrapsAsTwosComplement) {
+  // Found by the explain fuzzer (signed overflow is undefined behaviour in C++); onnxruntime and numpy wrap.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  expect_ints(run_op("Add", {{I({2}, {kMax, kMin})}, {I({2}, {1, -1})}})[0], {2}, {kMin, kMax});
+  expect_ints(run_op("Sub", {{I({2}, {kMin, kMax})}, {I({2}, {1, -1})}})[0], {2}, {kMax, kMin});
+  // 6701356245527298052 * 2 = 13402712491054596104 = 2^64 - 5044031582654955512
+  expect_ints(run_op("Mul", {{I({3}, {6701356245527298052, kMin, int64_t{1} << 32})}, {I({3}, {2, -1, int64_t{1} << 32})}})[0], {3},
+              {-5044031582654955512, kMin, 0});
+}
+
 TEST(OpsElementwiseArith, Errors) {
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
     SCOPED_TRACE(op);
@@ -319,6 +329,19 @@ TEST(OpsElementwisePow, Int64BaseInt64ExponentIncludingNegativeExponents) {
   // Broadcast: [3] ^ scalar 2 and scalar 2 ^ [3]
   expect_ints(run_op("Pow", {{I({3}, {-3, 4, 5})}, {I({}, {2})}})[0], {3}, {9, 16, 25});
   expect_ints(run_op("Pow", {{I({}, {2})}, {I({3}, {0, 1, 40})}})[0], {3}, {1, 2, int64_t{1} << 40});
+}
+
+TEST(OpsElementwisePow, Int64HostileExponentsStayFastAndDefined) {
+  // 2^64 wraps to 0, 3^(2^62) by square-and-multiply (62 squarings, not 2^62 multiplications): 3 is odd, so
+  // its powers stay odd; (-1)^(2^62) = 1. 3^40 = 12157665459056928801 wraps to 12157665459056928801 - 2^64.
+  const auto y = run_op("Pow", {{I({4}, {2, 3, -1, 3})}, {I({4}, {64, int64_t{1} << 62, int64_t{1} << 62, 40})}});
+  ASSERT_EQ(y[0].i.size(), 4u);
+  EXPECT_EQ(y[0].i[0], 0);
+  EXPECT_EQ(y[0].i[1] & 1, 1);
+  EXPECT_EQ(y[0].i[2], 1);
+  EXPECT_EQ(y[0].i[3], static_cast<int64_t>(12157665459056928801ull));
+  // A float exponent whose result leaves int64 has no defined conversion: refused by name.
+  expect_node_error([] { run_op("Pow", {{I({1}, {10})}, {F({1}, {30})}}); }, ErrorKind::BadInput, "Pow", "outside int64");
 }
 
 TEST(OpsElementwisePow, Int64BaseFloatExponentTruncates) {

@@ -3,6 +3,7 @@
 // Sections: binary (Add, Sub, Mul, Div, Pow) | unary activations | Clip | registration
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <type_traits>
 
@@ -64,12 +65,22 @@ void run_arith(RunCtx& c, F f) {
   }
 }
 
+template <class T, class Op>
+T wrapping(T x, T y, Op op) {
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(op(static_cast<uint64_t>(x), static_cast<uint64_t>(y)));
+  else
+    return op(x, y);
+}
+
 template <class T>
 void run_typed_binary(RunCtx& c) {
   switch (c.node.op) {
-    case Op::Add: return run_arith<T>(c, [](T x, T y) { return x + y; });
-    case Op::Sub: return run_arith<T>(c, [](T x, T y) { return x - y; });
-    case Op::Mul: return run_arith<T>(c, [](T x, T y) { return x * y; });
+    // int64 wraps as two's complement, as onnxruntime and numpy do (signed overflow would be undefined
+    // behaviour; the explain fuzzer found shape arithmetic on hostile constants that overflows).
+    case Op::Add: return run_arith<T>(c, [](T x, T y) { return wrapping<T>(x, y, std::plus<>()); });
+    case Op::Sub: return run_arith<T>(c, [](T x, T y) { return wrapping<T>(x, y, std::minus<>()); });
+    case Op::Mul: return run_arith<T>(c, [](T x, T y) { return wrapping<T>(x, y, std::multiplies<>()); });
     default:
       if constexpr (std::is_integral_v<T>) {
         return run_arith<T>(c, [&c](T x, T y) {
@@ -92,9 +103,11 @@ void run_binary(RunCtx& c) {
 
 int64_t int_pow(int64_t base, int64_t exp) {
   if (exp < 0) return base == 1 ? 1 : (base == -1 ? (exp % 2 ? -1 : 1) : 0);
-  int64_t r = 1;
-  while (exp-- > 0) r *= base;
-  return r;
+  // Square and multiply, wrapping like Mul: a hostile exponent of 2^62 costs 62 steps, not 2^62.
+  uint64_t r = 1, b = static_cast<uint64_t>(base);
+  for (uint64_t e = static_cast<uint64_t>(exp); e; e >>= 1, b *= b)
+    if (e & 1) r *= b;
+  return static_cast<int64_t>(r);
 }
 
 void run_pow(RunCtx& c) {
@@ -108,7 +121,10 @@ void run_pow(RunCtx& c) {
     broadcast_walk(so, sa, sb, [&](int64_t o, int64_t i, int64_t j) { y.i[o] = int_pow(a.i[i], b.i[j]); });
   } else {
     broadcast_walk(so, sa, sb, [&](int64_t o, int64_t i, int64_t j) {
-      y.i[o] = static_cast<int64_t>(std::pow(static_cast<double>(a.i[i]), static_cast<double>(bf[j])));
+      const double v = std::pow(static_cast<double>(a.i[i]), static_cast<double>(bf[j]));
+      // A double outside int64 (or NaN) has no defined conversion: refuse it by name.
+      if (!(v >= -0x1.0p63 && v < 0x1.0p63)) c.error("Pow of an integer tensor is " + std::to_string(v) + ", outside int64");
+      y.i[o] = static_cast<int64_t>(v);
     });
   }
 }
