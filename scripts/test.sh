@@ -67,12 +67,13 @@ run hostile-native tests/hostile/run.sh build/native/bin/relscope
 run hostile-wasm tests/hostile/run.sh node build/wasm/bin/relscope.js
 
 # ASan + UBSan (build/asan: clang 14, -O1 -g): the unit tests and the hostile corpus with zero reports
-# (a report aborts the binary: the test fails), then every libFuzzer target for 20 s (scripts/fuzz.sh).
+# (a report aborts the binary: the test fails), then every libFuzzer target on a fixed seed and input count
+# (scripts/fuzz.sh ci: ~20 s each, the same inputs on every machine; exploring is scripts/fuzz.sh T SECONDS).
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run asan-build env RELSCOPE_JOBS="$(nproc)" bash scripts/build.sh asan relscope relscope_tests fuzz_onnx fuzz_npy fuzz_csv fuzz_image fuzz_explain
 run asan-unit build/asan/bin/relscope_tests --gtest_brief=1
 run asan-hostile tests/hostile/run.sh build/asan/bin/relscope
-run fuzz bash scripts/fuzz.sh all 20
+run fuzz bash scripts/fuzz.sh all ci
 
 node_tests=()
 for f in tests/browser/*.mjs tests/js/*.mjs; do
