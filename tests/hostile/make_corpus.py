@@ -184,6 +184,10 @@ def models():
         nodes=[gemm(), node("Slice", ["h", "s0", "e0", "a0"], ["y"], "slice_empty")],
         inits=[tensor("W", [3, 4], W), tensor("B", [3], B), ints("s0", [2]), ints("e0", [1]), ints("a0", [1])],
         outputs=[value_info("y", ["N", 0])])
+    # pads of -2^62 - 1 and -2^62 whose sum with the dimension overflows int64 (fuzz_explain)
+    yield "pad_overflow.onnx", base_model(
+        nodes=[gemm(), node("Pad", ["h", "p0"], ["y"], "pad")],
+        inits=[tensor("W", [3, 4], W), tensor("B", [3], B), ints("p0", [0, -(1 << 62) - 1, 0, -(1 << 62)])])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345

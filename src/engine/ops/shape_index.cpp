@@ -83,7 +83,7 @@ std::vector<int64_t> split_sizes(const Node& n, int64_t opset, const Tensor* spl
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0) fail_input(where + ": negative split size");
-    total += s;
+    total = s > dim - total ? dim + 1 : total + s;   // saturates past dim: hostile sizes cannot overflow the sum
   }
   if (total != dim || sizes.size() != outputs)
     fail_input(where + ": split " + shape_str(sizes) + " does not divide a dimension of " + std::to_string(dim) + " into " + std::to_string(outputs) + " outputs");
@@ -282,6 +282,12 @@ PadPlan pad_plan(const Node& n, int64_t opset, int64_t rank, const std::vector<c
     fail_input(where + ": pads " + shape_str(pads) + " needs " + std::to_string(2 * axes.size()) + " values");
   p.begin.assign(static_cast<size_t>(rank), 0);
   p.end.assign(static_cast<size_t>(rank), 0);
+  // Keeps dim + begin + end far from int64 overflow (the explain fuzzer found pads of -2^62); a real pad
+  // is far smaller, and the output's size is checked against the limits after.
+  constexpr int64_t kMaxPad = int64_t{1} << 40;
+  for (int64_t v : pads)
+    if (v > kMaxPad || v < -kMaxPad)
+      fail_input(where + ": pads " + shape_str(pads) + " has an entry beyond +-" + std::to_string(kMaxPad));
   for (size_t k = 0; k < axes.size(); ++k) {
     const int64_t d = normalize_axis(axes[k], rank, "axes entry", where);
     p.begin[d] = pads[k];
