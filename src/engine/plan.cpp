@@ -109,6 +109,10 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
       fail_input(g.node_label(n) + ": takes " + std::to_string(impl.min_inputs) +
                  (impl.max_inputs != impl.min_inputs ? " to " + std::to_string(impl.max_inputs) : "") + " inputs, " +
                  std::to_string(given) + " given");
+    // Every op's first output is required by ONNX (only later ones are optional) and the kernels write it;
+    // the explain fuzzer found a Conv whose outputs were dropped entirely.
+    if (n.outputs.empty() || n.outputs[0] < 0)
+      fail_input(g.node_label(n) + ": has no first output (ONNX requires it; only later outputs may be left out)");
     InferCtx ctx{g, n, g.opset, {}, {}, {}, {}, {}};
     for (int v : n.inputs) {
       ctx.in_shapes.push_back(v >= 0 ? &p.shapes[v] : nullptr);

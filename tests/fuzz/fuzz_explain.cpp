@@ -1,5 +1,6 @@
 // tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
-// plan for the declared shapes (open dims = 1), predict, and an LRP explanation. Seeds: the small models
+// plan for the declared shapes (open dims = 1), predict, and an explanation (LRP with three composites, pruned
+// LRP or gradient x input, chosen by the input's length). Seeds: the small models
 // of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run small, so a
 // mutated kernel size or shape is refused before it costs time.
 #include <cmath>
@@ -21,8 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)s.predict(inputs);
     if (inputs.empty() || inputs[0].dtype != relscope::DType::Float32 || inputs[0].numel() == 0) return;
     relscope::relevance::Explainer ex(s);
+    // The input's length picks the explanation (a mutation that grows or shrinks the file changes it): the
+    // default composite, pruned LRP (the sort-and-rescale step), gradient x input (the plain VJPs) and the
+    // composite with ZBox bounds and alpha-beta on the first layers.
     relscope::relevance::ExplainRequest req;
-    req.method = "lrp";
+    switch (size % 4) {
+      case 0: req.method = "lrp"; break;
+      case 1:
+        req.method = "pruned-lrp";
+        req.prune.all = {0.5f, 0.25f};
+        break;
+      case 2: req.method = "gradient-x-input"; break;
+      case 3:
+        req.method = "lrp";
+        req.composite = (size / 4) % 2 ? "epsilon-gamma-box" : "epsilon-alpha2-beta1-flat";
+        break;
+    }
     (void)ex.explain(inputs, req);
   });
   return 0;

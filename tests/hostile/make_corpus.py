@@ -188,6 +188,9 @@ def models():
     yield "pad_overflow.onnx", base_model(
         nodes=[gemm(), node("Pad", ["h", "p0"], ["y"], "pad")],
         inits=[tensor("W", [3, 4], W), tensor("B", [3], B), ints("p0", [0, -(1 << 62) - 1, 0, -(1 << 62)])])
+    # a node whose outputs were dropped (fuzz_explain: the kernel wrote to a missing output)
+    yield "node_without_output.onnx", base_model(nodes=[gemm(), relu, node("Relu", ["h"], [], "dead")])
+    yield "node_with_empty_output.onnx", base_model(nodes=[gemm(), relu, node("Relu", ["h"], [""], "dead")])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345
