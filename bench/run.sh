@@ -55,12 +55,20 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 explain=(--method lrp --composite epsilon-plus-flat)
 common=(--repeat "$repeat" --warmup 1 --shape 1,3,224,224)
+# The 1-thread sides run pinned to one CPU (RELSCOPE_BENCH_CPU, default 0), all on the same one: on this VM the
+# two vCPUs differ by up to a quarter and drift, and an unpinned node process (whose V8 helper threads share the
+# machine) lost ~25% against the same binary pinned (2026-12-03: wasm explain 446 ms unpinned vs 346 pinned to
+# cpu0, minutes apart), so an unpinned ratio measured where each process landed more than the code.
+pin=()
+if [ "$(nproc)" -gt 1 ] && taskset -c "${RELSCOPE_BENCH_CPU:-0}" true 2>/dev/null; then
+  pin=(taskset -c "${RELSCOPE_BENCH_CPU:-0}")
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$rounds"); do
   echo "[bench] round $r/$rounds"
-  "$native" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/native.$r"
-  node "$wasm" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/wasm.$r"
-  [ "$ort" = 1 ] && node bench/ort_forward.mjs "$ortdir" "$model" 1,3,224,224 "$repeat" > "$logs/ort.$r"
+  "${pin[@]}" "$native" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/native.$r"
+  "${pin[@]}" node "$wasm" bench "$model" "${common[@]}" "${explain[@]}" > "$logs/wasm.$r"
+  [ "$ort" = 1 ] && "${pin[@]}" node bench/ort_forward.mjs "$ortdir" "$model" 1,3,224,224 "$repeat" > "$logs/ort.$r"
   "$native" bench "$model" "${common[@]}" --threads 2 > "$logs/threads.$r"
 done
 # The browser row: WebGPU vs wasm in headless Chromium (bench/webgpu_explain.mjs), once: on SwiftShader (no GPU
@@ -80,6 +88,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ------------------------------------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+pinned="not pinned"
+[ ${#pin[@]} -gt 0 ] && pinned="every side pinned to cpu${RELSCOPE_BENCH_CPU:-0} (taskset)"
 node bench/report.mjs "$logs" "$rounds" "$out" \
-  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$cpu, $(nproc) cores, load average $load_before before / $load_after after" \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$cpu, $(nproc) cores, load average $load_before before / $load_after after; 1-thread rows: $pinned" \
   "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$model" "$repeat"
