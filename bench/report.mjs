@@ -141,16 +141,22 @@ md += `
 - wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
   AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
   ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel, which
-  takes 68% of a wasm explanation's time in a node --cpu-prof profile; per k-step it issues 8 multiplies,
+  takes 68-74% of a wasm explanation's time in node --cpu-prof profiles, then GEMM packing 8%, im2col 5%,
+  max-pool 4% (2026-12-03, steady state); per k-step it issues 8 multiplies,
   8 adds and 6 loads, so arithmetic, not memory, is its limit): 3.3x on the GEMMs. The whole explanation's
-  ratio is lower (2.8-3.1 over recent runs) because its elementwise and memory-bound parts differ less, but
-  with most of its time in GEMMs <= 2.5 is out of reach on an AVX-512 machine.
+  ratio is lower (2.8-3.1 over recent runs, higher when the pinned core is in a slow phase) because its
+  elementwise and memory-bound parts differ less, but with most of its time in GEMMs <= 2.5 is out of reach
+  on an AVX-512 machine.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run
   bench/run.sh on a machine with one for that. The kernel-level agreement (<= 1e-5 on random shapes) is in
   tests/browser/webgpu_kernels.test.mjs; on the 20-layer ResNet-18 float32 summation-order differences add
   up to the max error shown.
+- WebGPU in node (Dawn): the same JS API explanation through Dawn's node binding, with a timestamp pass around
+  every dispatch (the profile above). Without a GPU, Vulkan is Mesa's lavapipe (llvmpipe on the CPU, 2 cores
+  here), so this row too is correctness plus a CPU emulation's cost, several times cheaper than SwiftShader;
+  on a machine with a GPU, bench/webgpu_node.sh (or bench/device_webgpu.sh) uses its Vulkan driver.
 - The 2-thread speedup is the wall time of the whole forward pass, including its serial parts; the two halves
   of every split wait for the slower vCPU, whose pinned 1-thread time is printed above with the bound it
   sets. On this VM the two vCPUs' speeds drift apart by up to a quarter (2026-12-02, with taskset: 49.3 vs
