@@ -53,6 +53,16 @@ std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) 
   return "";
 }
 
+// Planning m for one float input of shape x fails as BadInput naming the node and saying `text`.
+void expect_plan_refuses(const onnx::ModelProto& m, const Shape& x, const char* node_label, const char* text) {
+  Graph g = build_graph(m, Limits{}, "m.onnx");
+  ErrorKind kind = ErrorKind::Internal;
+  const std::string msg = error_of([&] { make_plan(g, {x}, {DType::Float32}, Limits{}); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::BadInput) << msg;
+  EXPECT_NE(msg.find(node_label), std::string::npos) << msg;
+  EXPECT_NE(msg.find(text), std::string::npos) << msg;
+}
+
 TEST(GraphBuild, SortsNodesTopologically) {
   Graph g = build_graph(relu_chain(), Limits{}, "m.onnx");
   ASSERT_EQ(g.nodes.size(), 2u);
@@ -174,12 +184,7 @@ TEST(Plan, RefusesReshapeTargetWhoseProductOverflows) {
     m.graph.outputs[0].has_shape = false;
     m.graph.initializers.push_back({"target", Tensor::from_ints({3}, target)});
     m.graph.nodes.push_back(node("reshape", "Reshape", {"x", "target"}, {"y"}));
-    Graph g = build_graph(m, Limits{}, "m.onnx");
-    ErrorKind kind = ErrorKind::Internal;
-    const std::string msg = error_of([&] { make_plan(g, {{2, 3}}, {DType::Float32}, Limits{}); }, &kind);
-    EXPECT_EQ(kind, ErrorKind::BadInput) << msg;
-    EXPECT_NE(msg.find("node 'reshape'"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("product overflows int64"), std::string::npos) << msg;
+    expect_plan_refuses(m, {2, 3}, "node 'reshape'", "product overflows int64");
   }
 }
 
@@ -209,6 +214,24 @@ TEST(Session, SliceWithExtremeStepsTakesOneElement) {
     EXPECT_EQ(y[0].shape, (Shape{2, static_cast<int64_t>(c.want.size() / 2)})) << "step " << c.step;
     EXPECT_EQ(y[0].f, c.want) << "step " << c.step;
   }
+}
+
+TEST(Plan, RefusesSplitSizesWhoseSumWrapsToTheDimension) {
+  // Four sizes of 2^62 and one of 4 sum to 2^64 + 4, which wraps to 4 in int64 arithmetic (undefined
+  // behaviour) and would have passed as a split of a dimension of 4; the sum now saturates past it.
+  onnx::ModelProto m;
+  m.opsets[""] = 13;
+  m.graph.inputs.push_back(info("x", {{1, ""}, {4, ""}}));
+  const int64_t big = int64_t{1} << 62;
+  m.graph.initializers.push_back({"sizes", Tensor::from_ints({5}, {big, big, big, big, 4})});
+  std::vector<std::string> outs;
+  for (int k = 0; k < 5; ++k) {
+    outs.push_back("y" + std::to_string(k));
+    m.graph.outputs.push_back(info(outs.back(), {}));
+    m.graph.outputs.back().has_shape = false;
+  }
+  m.graph.nodes.push_back(node("split", "Split", {"x", "sizes"}, outs, {testing::attr_int("axis", 1)}));
+  expect_plan_refuses(m, {1, 4}, "node 'split'", "does not divide a dimension of 4");
 }
 
 TEST(Session, SplitsBatchForModelsExportedWithBatchOne) {
