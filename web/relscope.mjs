@@ -19,7 +19,7 @@
 //     //  pruning: [{node, zeroedFraction, giniBefore, giniAfter, kept}] for pruned-lrp}
 //   explain({..., backend: 'webgpu' | 'auto' | 'cpu'}): where it runs (default 'cpu'). 'webgpu' compiles the
 //     explanation into one GPU program (forward pass, seed and relevance sweep; buffers stay on the GPU) and
-//     runs it through ./relscope_webgpu.mjs; what the GPU path does not run (pruned-lrp, ops without a GPU
+//     runs it through ./relscope_webgpu.mjs; what the GPU path does not run (cov-lrp, ops without a GPU
 //     kernel, occlusion past one program's size) rejects with kind 'unsupported', GPU failures with kind 'gpu'. 'auto' uses the GPU when
 //     it can and otherwise explains on the CPU, saying why in the result's `fallback`. Results carry
 //     `backend` ('webgpu' | 'cpu'), WebGPU results `gpu`: {steps, buffers, uploadedBytes} (a model's weights

@@ -236,6 +236,7 @@ ExplainResult Api::gpu_finish(const std::vector<std::vector<float>>& readback) {
   out.output = {gpu_output_name_, std::move(e.output)};
   out.targets = std::move(e.targets);
   out.notes = std::move(e.notes);
+  out.pruning = std::move(e.pruning);
   out.explained = gpu_explained_;
   return out;
 }

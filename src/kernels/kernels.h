@@ -1,6 +1,6 @@
 // relscope/kernels/kernels.h — the numeric primitives behind every heavy op, one interface for all builds.
 //
-// Sections: threads | GEMM | convolution | pooling | normalisation and softmax | reductions
+// Sections: threads | GEMM | convolution | pooling | normalisation and softmax | reductions | relevance pruning
 //
 // Why one header: ops (src/engine/ops), the relevance engine (LRP re-runs Conv/Gemm with modified
 // weights and sends relevance back through the transposed layer) and benchmarks all call these, so a
@@ -94,5 +94,16 @@ void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner
 // reduction. Sums accumulate in double. Over zero elements: mean NaN, sum 0, max -inf.
 enum class ReduceKind { Mean, Sum, Max };
 void reduce(ReduceKind kind, const float* x, const Shape& shape, const std::vector<bool>& reduce, float* y);
+
+// ---- relevance pruning --------------------------------------------------------------------------------------
+// Pruned LRP's choice on one sample's relevance r[0..n) (the method: relevance/prune.h). Within each sign
+// (r > 0, r < 0; zeros take no part) whose proportion p is > 0 and which has at least two entries, entries
+// are taken in order of increasing |r| (ties: lower index first) while the running sum of their |r| (in
+// double) stays <= p * the sign's mass, and at most all but one of them. prune_relevance zeroes those and
+// scales the sign's survivors by mass / (mass - removed) (in double, rounded once to float); it returns how
+// many it zeroed. prune_keep_mask leaves r as it is and writes keep[k] = 0 for those entries, 1 elsewhere.
+// Proportions are trusted (validated in src/relevance). The GPU's prune.wgsl is tested against these.
+int64_t prune_relevance(float* r, int64_t n, float p_pos, float p_neg);
+int64_t prune_keep_mask(const float* r, int64_t n, float p_pos, float p_neg, float* keep);
 
 }  // namespace relscope::kernels

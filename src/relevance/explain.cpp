@@ -109,6 +109,40 @@ void SmoothGradNoise::next(Tensor& at) {
   for (size_t i = 0; i < x_.f.size(); ++i) at.f[i] = x_.f[i] + sd_[i / per_] * normal();
 }
 
+
+PruneSites prune_sites(const Graph& g, const Plan& plan, const PruneOptions& opt) {
+  prune_sample(nullptr, 0, opt.all);   // n = 0: only validates the proportions, before any work
+  for (const auto& [name, p] : opt.at_node) prune_sample(nullptr, 0, p);
+  PruneSites sites;
+  bool first = true;
+  for (const Node& node : g.nodes) {
+    if (node_role(g, plan, node) != NodeRole::Linear) continue;
+    if (!first) {
+      auto it = opt.at_node.find(node.name);
+      const PruneProportion p = it != opt.at_node.end() ? it->second : opt.all;
+      sites.at_layer[node.name] = p;
+      for (int v : node.inputs)
+        if (v >= 0 && !plan.is_constant(v) && !sites.at_value.count(v)) sites.at_value[v] = {node.name, p};
+    }
+    first = false;
+  }
+  for (const auto& [name, p] : opt.at_node)
+    if (!sites.at_layer.count(name)) {
+      // (a copy: clang 14 cannot capture a structured binding)
+      const bool exists = std::any_of(g.nodes.begin(), g.nodes.end(), [&, node_name = name](const Node& m) { return m.name == node_name; });
+      fail_input("--prune-at " + name + ": " + (exists ? "not a linear layer after the first one (only their inputs are pruned)"
+                                                       : "no node has this name (see `relscope rules`)"));
+    }
+  return sites;
+}
+
+double mean_sample_gini(const float* r, int64_t numel, int64_t batch) {
+  const int64_t per = numel / batch;
+  double sum = 0;
+  for (int64_t b = 0; b < batch; ++b) sum += gini(r + b * per, per) / static_cast<double>(batch);
+  return sum;
+}
+
 }  // namespace detail
 
 namespace {
@@ -122,38 +156,10 @@ using namespace detail;
 // layer's pruned inputs and re-runs its rule (SweepOptions::at_linear_input).
 void install_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt, int64_t batch,
                     std::vector<LayerPruneReport>& report, SweepOptions& options) {
-  prune_sample(nullptr, 0, opt.all);   // n = 0: only validates the proportions, before any work
-  for (const auto& [name, p] : opt.at_node) prune_sample(nullptr, 0, p);
-  struct Site { std::string layer; PruneProportion p; };
-  std::map<int, Site> at_value;   // value id -> the (first) prunable linear layer reading it
-  std::map<std::string, PruneProportion> at_layer;   // prunable layer -> proportions for its input
-  bool first = true;
-  for (const Node& node : g.nodes) {
-    if (node_role(g, plan, node) != NodeRole::Linear) continue;
-    if (!first) {
-      auto it = opt.at_node.find(node.name);
-      const PruneProportion p = it != opt.at_node.end() ? it->second : opt.all;
-      at_layer[node.name] = p;
-      for (int v : node.inputs)
-        if (v >= 0 && !plan.is_constant(v) && !at_value.count(v)) at_value[v] = {node.name, p};
-    }
-    first = false;
-  }
-  for (const auto& [name, p] : opt.at_node)
-    if (!at_layer.count(name)) {
-      // (a copy: clang 14 cannot capture a structured binding)
-      const bool exists = std::any_of(g.nodes.begin(), g.nodes.end(), [&, node_name = name](const Node& m) { return m.name == node_name; });
-      fail_input("--prune-at " + name + ": " + (exists ? "not a linear layer after the first one (only their inputs are pruned)"
-                                                       : "no node has this name (see `relscope rules`)"));
-    }
-  auto per_sample_gini = [batch](const Tensor& r) {
-    const int64_t per = r.numel() / batch;
-    double sum = 0;
-    for (int64_t b = 0; b < batch; ++b) sum += gini(r.f.data() + b * per, per) / static_cast<double>(batch);
-    return sum;
-  };
+  PruneSites sites = prune_sites(g, plan, opt);
+  auto per_sample_gini = [batch](const Tensor& r) { return mean_sample_gini(r.f.data(), r.numel(), batch); };
   if (opt.mode == PruneMode::Lambda) {
-    options.at_node_output = [at_value = std::move(at_value), batch, per_sample_gini, &report](const Node&, int value, Tensor& r) {
+    options.at_node_output = [at_value = std::move(sites.at_value), batch, per_sample_gini, &report](const Node&, int value, Tensor& r) {
       auto it = at_value.find(value);
       if (it == at_value.end() || it->second.p.pos + it->second.p.neg == 0.0f) return;
       const int64_t per = r.numel() / batch;
@@ -168,7 +174,7 @@ void install_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt, i
   }
   // PLRP-M: choose the pruned set from the relevance this layer gives its input, then re-run its rule with
   // those inputs masked.
-  options.at_linear_input = [at_layer = std::move(at_layer), batch, per_sample_gini, &report](
+  options.at_linear_input = [at_layer = std::move(sites.at_layer), batch, per_sample_gini, &report](
                                 const Node& node, Tensor& r_in, const SweepOptions::Rerun& rerun) {
     auto it = at_layer.find(node.name);
     if (it == at_layer.end() || it->second.pos + it->second.neg == 0.0f) return;

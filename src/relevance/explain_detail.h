@@ -1,5 +1,6 @@
 // relscope/relevance/explain_detail.h — helpers the Explainer's two source files share (not a public API).
 #pragma once
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "core/tensor.h"
 #include "engine/session.h"
 #include "relevance/explain.h"
+#include "relevance/prune.h"
 
 namespace relscope::relevance::detail {
 
@@ -42,6 +44,23 @@ class SmoothGradNoise {
   int64_t per_ = 1;
   std::vector<float> sd_;
 };
+
+// Pruned LRP's sites (prune.h), shared by the CPU sweep's hooks and the GPU program: every linear layer but the
+// first in topological order is prunable, with its --prune-at proportions or the common ones; `at_value`
+// maps each value such a layer reads (not a constant) to the first prunable layer reading it (PLRP-lambda
+// prunes there), `at_layer` each prunable layer to its proportions (PLRP-M). Validates the proportions and
+// that every --prune-at name is a prunable layer (BadInput naming it).
+struct PruneSite {
+  std::string layer;
+  PruneProportion p;
+};
+struct PruneSites {
+  std::map<int, PruneSite> at_value;
+  std::map<std::string, PruneProportion> at_layer;
+};
+PruneSites prune_sites(const Graph& g, const Plan& plan, const PruneOptions& options);
+// Gini of |r| averaged over the `batch` samples of r.
+double mean_sample_gini(const float* r, int64_t numel, int64_t batch);
 
 // Batch-1 exports run sample by sample: one(b, sample_inputs, sample_request) for every sample b, each on
 // its own target when one per sample was given (checked against the batch size first).

@@ -62,6 +62,9 @@ struct ProgramCompiler {
     bool any = false;   // relevance at some output (Split's may reach only its later ones)
     for (int v : node.outputs) any = any || (v >= 0 && c.rel[v] >= 0);
     if (!any) return;
+    if (c.prune && c.prune_mode == PruneMode::Lambda)
+      for (int v : node.outputs)
+        if (v >= 0 && c.rel[v] >= 0) prune_value(v);
     const int out0 = node.outputs[0];
     NodeSweep ns{c, node, rules[step], c.g.node_label(node), c.rel[out0]};
     if (ns.R < 0) {
@@ -74,6 +77,18 @@ struct ProgramCompiler {
       if (v >= 0 && v != out0 && c.rel[v] >= 0) B().release(c.rel[v]);
     for (int v : node.outputs)
       if (v >= 0) c.rel[v] = -1;
+  }
+  // PLRP-lambda: a value's complete relevance pruned in place once the sweep reaches its producer, when a
+  // prunable layer reads it (as the CPU's at_node_output hook).
+  void prune_value(int v) {
+    auto it = c.prune->at_value.find(v);
+    if (it == c.prune->at_value.end() || it->second.p.pos + it->second.p.neg == 0.0f) return;
+    const int64_t n = c.numel(v);
+    GpuExplanation::PrunedLayer layer{it->second.layer};
+    layer.before = B().kept_copy(c.rel[v], n);
+    B().prune(c.rel[v], -1, c.batch, n / c.batch, it->second.p);
+    layer.after = B().kept_copy(c.rel[v], n);
+    B().gx.pruned.push_back(std::move(layer));
   }
   // Steps [from, to) of the plan, swept from the last to the first.
   void sweep(size_t from, size_t to) {
@@ -258,10 +273,10 @@ struct ProgramCompiler {
 
 GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& req,
                                        const std::string& key_prefix) {
-  const bool crp = req.method == "crp", lrp = req.method == "lrp" || crp;
+  const bool crp = req.method == "crp", pruned = req.method == "pruned-lrp", lrp = req.method == "lrp" || crp || pruned;
   const bool averaged = req.method == "integrated-gradients" || req.method == "smoothgrad", occlusion = req.method == "occlusion";
   if (!lrp && !averaged && !occlusion && req.method != "gradient" && req.method != "gradient-x-input")
-    unsupported("method " + req.method + ": the GPU path explains with lrp, crp, gradient, gradient-x-input, integrated-gradients, "
+    unsupported("method " + req.method + ": the GPU path explains with lrp, pruned-lrp, crp, gradient, gradient-x-input, integrated-gradients, "
                 "smoothgrad and occlusion");
   if (occlusion && (req.window < 1 || req.stride < 1)) fail_input("--window and --stride must be at least 1");
   if (req.method == "integrated-gradients" && req.steps < 1) fail_input("--steps must be at least 1");
@@ -284,6 +299,13 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   ProgramCompiler pc{c, req, rules};
   pc.x0 = g.inputs[0];
   pc.out_value = g.outputs[req.output];
+  detail::PruneSites prune_sites;
+  if (pruned) {
+    prune_sites = detail::prune_sites(g, plan, req.prune);
+    c.prune = &prune_sites;
+    c.prune_mode = req.prune.mode;
+  }
+  c.batch = gx.batch = std::max<int64_t>(batch_of(inputs[0]), 1);
 
   // The output and its targets: the given ones (checked as on the CPU), else the arg-max per sample.
   const Shape& ys = plan.shapes[pc.out_value];
@@ -339,6 +361,12 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   gx.program.readback = {y, targets};
   gx.program.readback.insert(gx.program.readback.end(), maps.begin(), maps.end());
   gx.maps = static_cast<int>(maps.size());
+  auto read_back = [&gx](int& buffer) {   // buffer id -> its readback position
+    if (buffer < 0) return;
+    gx.program.readback.push_back(buffer);
+    buffer = static_cast<int>(gx.program.readback.size()) - 1;
+  };
+  for (auto& layer : gx.pruned) read_back(layer.before), read_back(layer.after), read_back(layer.keep);
   gx.joint = !crp || req.crp.joint;
   gx.relevance_shape = plan.shapes[pc.x0];
   if (!gx.joint) gx.relevance_shape.insert(gx.relevance_shape.begin() + 1, gx.maps);
@@ -350,9 +378,41 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
 }
 
 // ---- finish ------------------------------------------------------------------------------------------------------------
+namespace {
+
+// What each pruned layer lost, from its relevance before and after (and PLRP-M's mask) as the GPU left them:
+// the numbers explain.cpp's install_pruner reports.
+std::vector<LayerPruneReport> pruning_report(const GpuExplanation& gx, const std::vector<std::vector<float>>& readback) {
+  std::vector<LayerPruneReport> report;
+  for (const auto& layer : gx.pruned) {
+    const std::vector<float>& before = readback.at(static_cast<size_t>(layer.before));
+    const std::vector<float>& after = readback.at(static_cast<size_t>(layer.after));
+    if (before.size() != after.size()) fail(ErrorKind::Internal, "GPU explanation: pruned layer " + layer.layer + " read back in two sizes");
+    const int64_t n = static_cast<int64_t>(before.size());
+    LayerPruneReport r{layer.layer};
+    int64_t zeroed = 0;
+    if (layer.keep >= 0) {
+      for (float k : readback.at(static_cast<size_t>(layer.keep))) zeroed += k == 0.0f;
+      double sum_before = 0, sum_after = 0;
+      for (int64_t k = 0; k < n; ++k) sum_before += before[k], sum_after += after[k];
+      if (zeroed > 0 && sum_before != 0) r.kept = sum_after / sum_before;
+    } else {
+      for (int64_t k = 0; k < n; ++k) zeroed += before[k] != 0.0f && after[k] == 0.0f;
+    }
+    r.zeroed_fraction = n ? static_cast<double>(zeroed) / static_cast<double>(n) : 0.0;
+    r.gini_before = detail::mean_sample_gini(before.data(), n, gx.batch);
+    r.gini_after = detail::mean_sample_gini(zeroed > 0 ? after.data() : before.data(), n, gx.batch);
+    report.push_back(std::move(r));
+  }
+  return report;
+}
+
+}  // namespace
+
 Explanation finish_gpu_explanation(const Explainer&, const GpuExplanation& gx, const std::vector<std::vector<float>>& readback) {
   const int64_t per_map = shape_numel(gx.relevance_shape) / (gx.joint ? 1 : gx.maps);
-  bool fits = static_cast<int>(readback.size()) == 2 + gx.maps && static_cast<int64_t>(readback[0].size()) >= shape_numel(gx.output_shape);
+  bool fits = static_cast<int>(readback.size()) == static_cast<int>(gx.program.readback.size()) &&
+              static_cast<int>(readback.size()) >= 2 + gx.maps && static_cast<int64_t>(readback[0].size()) >= shape_numel(gx.output_shape);
   for (int k = 0; fits && k < gx.maps; ++k) fits = static_cast<int64_t>(readback[2 + k].size()) >= per_map;
   if (!fits) fail(ErrorKind::Internal, "GPU explanation: the readback does not match the program");
   Explanation e;
@@ -369,6 +429,7 @@ Explanation finish_gpu_explanation(const Explainer&, const GpuExplanation& gx, c
         std::copy(readback[2 + k].begin() + b * per, readback[2 + k].begin() + (b + 1) * per, e.relevance.f.begin() + (b * gx.maps + k) * per);
   }
   detail::require_finite(e.relevance, "the relevance computed on the GPU");
+  e.pruning = pruning_report(gx, readback);
   for (float w : readback[1]) {
     uint32_t t;
     std::memcpy(&t, &w, sizeof t);

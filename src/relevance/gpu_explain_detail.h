@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "graph/op_params.h"
+#include "relevance/explain_detail.h"
 #include "relevance/gpu_explain.h"
 #include "relevance/linear_rule.h"
 
@@ -100,6 +101,20 @@ struct Builder {
     ew(Ew::Fill, n, -1, -1, -1, t, 0.0f);
     return t;
   }
+  // A copy the program never reuses (read back at the end).
+  int kept_copy(int src, int64_t n) {
+    const int t = fresh(n);
+    ew(Ew::Copy, n, src, -1, -1, t);
+    return t;
+  }
+  // Pruned LRP's choice on each of `batch` samples of r: in place (keep < 0), else into the 0/1 mask keep.
+  void prune(int r, int keep, int64_t batch, int64_t per, PruneProportion p) {
+    Step& s = step(Kernel::Prune, batch, {r, keep});
+    s.words[1] = static_cast<uint32_t>(per);
+    s.words[2] = float_word(p.pos);
+    s.words[3] = float_word(p.neg);
+    s.words[4] = keep < 0 ? 0 : 1;
+  }
 };
 
 void put3(Step& s, int at, const Dims3& d);
@@ -136,6 +151,10 @@ struct Compiler {
   std::map<int, int> bn_scale; // output value -> a BatchNormalization's per-channel scale buffer
 
   std::vector<int> pass;       // the buffers of the current forward pass (a multi-pass program releases them)
+  // pruned-lrp (null otherwise): where and how the sweep prunes; `batch` samples per buffer.
+  const detail::PruneSites* prune = nullptr;
+  PruneMode prune_mode = PruneMode::Lambda;
+  int64_t batch = 1;
 
   int64_t numel(int v) const { return shape_numel(p.shapes[v]); }
   // A forward-pass buffer: the output of node value v (new_value), or what a node keeps for its backward

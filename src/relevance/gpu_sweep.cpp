@@ -1,6 +1,6 @@
 // relscope/relevance/gpu_sweep.cpp — the rules of the backward sweep as GPU steps, one node at a time.
 //
-// Sections: NodeSweep (handing relevance to inputs) | linear-layer rule | pool vjp | apply_rule
+// Sections: NodeSweep (handing relevance to inputs) | linear-layer rule (and PLRP-M's re-run) | pool vjp | apply_rule
 #include "relevance/composite.h"
 #include "relevance/gpu_explain_detail.h"
 
@@ -69,8 +69,9 @@ TermInput term_input(Compiler& c, const LinearLayer& L, const Rule& r, InputMod 
 }
 
 // A linear layer's rule (rule.h): per group the stabilised sum of its terms' z, R / that, and each term's
-// x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule.
-int linear_rule(NodeSweep& s) {
+// x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule, also its `keep` (PLRP-M: a
+// 0/1 buffer of x's size; the masked inputs leave every term, so no term's z is the recorded output).
+int linear_rule(NodeSweep& s, int keep = -1) {
   Compiler& c = s.c;
   Builder& B = c.B;
   const Rule& r = s.rule;
@@ -84,10 +85,16 @@ int linear_rule(NodeSweep& s) {
   for (size_t t = 0; t < r.terms.size(); ++t) {
     const Term& term = r.terms[t];
     xs[t] = term_input(c, L, r, term.input, xv, s.where);
+    if (keep >= 0 && xs[t].buffer >= 0) {
+      const int masked = B.temp(nx);
+      B.ew(Ew::Mul, nx, xs[t].buffer, keep, -1, masked);
+      if (xs[t].temp) B.release(xs[t].buffer);
+      xs[t] = {masked, true};
+    }
     const int d = denom[term.group];
     if (xs[t].buffer >= 0) {
       ws[t] = weight_buffer(B, L, term.weight, r.gamma);
-      const bool reruns = term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
+      const bool reruns = keep < 0 && term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
                           (term.bias == ParamMod::Identity || L.bias.empty());
       if (reruns) {   // z is the recorded output, bias included
         B.ew(Ew::Accumulate, ny, y, -1, -1, d, term.denom_sign);
@@ -120,6 +127,25 @@ int linear_rule(NodeSweep& s) {
   B.release(grad);
   for (int rb : ratio) B.release(rb);
   return out;
+}
+
+// PLRP-M at a prunable layer: the entries of `r_in` (what the rule gave the layer's input) that pruning would
+// zero are masked out of the input, and the rule runs again (explain.cpp's install_pruner). Returns the
+// relevance to hand on (r_in itself where the layer is not pruned).
+int masked_rerun(NodeSweep& s, int r_in) {
+  Compiler& c = s.c;
+  auto it = c.prune->at_layer.find(s.n.name);
+  if (it == c.prune->at_layer.end() || it->second.pos + it->second.neg == 0.0f) return r_in;
+  const int64_t nx = c.numel(s.n.inputs[linear_layer(c.g, c.p, s.n).input_slot]);
+  GpuExplanation::PrunedLayer layer{s.n.name};
+  layer.before = c.B.kept_copy(r_in, nx);
+  layer.keep = c.B.fresh(nx);
+  c.B.prune(r_in, layer.keep, c.batch, nx / c.batch, it->second);
+  const int again = linear_rule(s, layer.keep);
+  c.B.release(r_in);
+  layer.after = c.B.kept_copy(again, nx);
+  c.B.gx.pruned.push_back(std::move(layer));
+  return again;
 }
 
 // ---- pool vjp ------------------------------------------------------------------------------------------------------
@@ -156,9 +182,12 @@ void apply_rule(NodeSweep& s) {
   const Node& n = s.n;
   const int64_t ny = c.numel(n.outputs[0]);
   switch (s.rule.kind) {
-    case RuleKind::Linear:
-      s.give_fresh(linear_layer(c.g, c.p, n).input_slot, linear_rule(s));
+    case RuleKind::Linear: {
+      int r_in = linear_rule(s);
+      if (c.prune && c.prune_mode == PruneMode::Mask) r_in = masked_rerun(s, r_in);
+      s.give_fresh(linear_layer(c.g, c.p, n).input_slot, r_in);
       return;
+    }
     case RuleKind::Pass:
       // As sweep.cpp: R itself to an input of the output's shape, the op's gradient of R to a broadcast one.
       for (size_t k : s.varying_slots()) {

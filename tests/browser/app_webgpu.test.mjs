@@ -1,9 +1,8 @@
 // relscope browser test — the canvas offers WebGPU when the page has an adapter (SwiftShader here: a software
 // one, so not chosen by default; a hardware adapter would be): on WebGPU the worker's GPU path gives the
 // heatmap the CPU engine gives (normalised max error <= 1e-5), the Compute-on
-// choice switches to the CPU (wasm) and back, SmoothGrad runs on the GPU too, a method the GPU path does not
-// run (pruned LRP) runs on the CPU
-// with the reason shown, and the page fetches nothing after it said 'ready' (the bridge loads with the page).
+// choice switches to the CPU (wasm) and back, SmoothGrad and pruned LRP run on the GPU too, a model the GPU
+// path does not run (a Pow whose exponent is an activation) is explained on the CPU with the reason shown, and the page fetches nothing after it said 'ready' (the bridge loads with the page).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -89,13 +88,28 @@ test('canvas: WebGPU offered (software adapter: not by default), the same heatma
       assert.equal(s.explainedOn, 'webgpu', `fallback: ${s.fallback}`);
       assert.ok(await errorVsCpu({ samples: 3 }) <= 1e-5);
 
-      // Pruned LRP has no GPU path: the CPU explains it and the canvas says why.
+      // Pruned LRP runs on the GPU too (the kernel prunes each sample on the GPU) with the CPU's heatmap.
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('prune', '0.5')), true);
       assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'pruned-lrp')), true);
       await settled(s.computes);
       s = await state();
       assert.equal(s.lastError, '');
-      assert.equal(s.explainedOn, 'cpu');
-      assert.match(s.fallback, /method pruned-lrp/);
+      assert.equal(s.explainedOn, 'webgpu', `fallback: ${s.fallback}`);
+      assert.ok(await errorVsCpu({ prune: 0.5 }) <= 1e-5);
+
+      // A model the GPU path cannot run (a Pow whose exponent is an activation): the CPU explains it and the
+      // canvas says why.
+      await page.setInputFiles('#file-input', [
+        { name: 'pow.onnx', mimeType: 'application/octet-stream', buffer: fs.readFileSync(path.join(ROOT, 'tests/hostile/files/pow_of_activations.onnx')) },
+        { name: 'row.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b,c,d\n1,2,3,4\n') }]);
+      assert.equal(await page.evaluate(() => globalThis.relscopeAppSet('method', 'lrp')), true);
+      await page.waitForFunction(() => {
+        const st = globalThis.relscopeAppState();
+        return st.model === 'pow.onnx' && !st.busy && st.explainedOn === 'cpu';
+      }, null, { timeout: 90_000 });
+      s = await state();
+      assert.equal(s.lastError, '');
+      assert.match(s.fallback, /node 'pow' \(Pow\): Pow with an exponent that is not one constant/);
       assert.deepEqual(seen.requests.slice(requestsAtReady).filter((u) => !u.startsWith('data:')), [],
         'no request after ready');
       assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);

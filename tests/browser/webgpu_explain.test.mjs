@@ -2,9 +2,10 @@
 // the wasm CPU engine's on every bundled model, for every composite, the gradient methods (integrated
 // gradients and SmoothGrad included) and occlusion, for every linear-layer rule set per node and for CRP
 // maps (normalised max error <= 1e-5, same targets); the attention model (Softmax, LayerNorm, products of activations, routing
-// ops) on its own sample; backend 'auto' picks WebGPU when there is an adapter; what the GPU path does not
-// run (pruned LRP) falls back to the CPU with the reason; and a model's weights stay on the GPU between
-// explanations. Kernel by kernel: webgpu_kernels.test.mjs.
+// ops) on its own sample; pruned LRP in both modes, with the same pruning report; backend 'auto' picks WebGPU
+// when there is an adapter; what the GPU path does not run (a Pow whose exponent is an activation) falls back
+// to the CPU with the reason; and a model's weights stay on the GPU between explanations. Kernel by kernel:
+// webgpu_kernels.test.mjs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -22,7 +23,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
   try {
     await page.goto(fx.server.url + 'minimal.html', { waitUntil: 'load', timeout: 60_000 });
     await page.waitForFunction(() => document.documentElement.dataset.relscope === 'ready', null, { timeout: 90_000 });
-    const r = await page.evaluate(async () => {
+    const powModel = Array.from(fs.readFileSync(path.join(ROOT, 'tests/hostile/files/pow_of_activations.onnx')));
+    const r = await page.evaluate(async (powModel) => {
       const rs = globalThis.relscope;
       const models = ['assets/demo/fashion_cnn.onnx', 'assets/fashion_resnet/model.onnx', 'assets/clever_hans/model.onnx',
         'assets/dna_motif/model.onnx', 'assets/variance/gaussian_mlp.onnx', 'assets/attention/model.onnx'];
@@ -36,7 +38,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       const inputs = { 'assets/attention/model.onnx': await npy('assets/attention/samples/0_FCEDCCaGAGE.npy') };
       const cases = [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon'], ['lrp', 'epsilon-plus'], ['lrp', 'epsilon-alpha2-beta1'],
         ['lrp', 'epsilon-alpha2-beta1-flat'], ['lrp', 'epsilon-gamma-box'], ['gradient'], ['gradient-x-input'],
-        ['integrated-gradients'], ['smoothgrad'], ['occlusion']];
+        ['integrated-gradients'], ['smoothgrad'], ['occlusion'], ['pruned-lrp', 'epsilon-plus-flat']];
       // One request on both back-ends: normalised max errors of relevance and output, same targets and shape.
       const compare = async (request, label) => {
         const cpu = await rs.explain({ ...request, backend: 'cpu' });
@@ -50,7 +52,12 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
           return { err: err / top, nonzero: top > 1e-20 };
         };
         const r = normErr(gpu.relevance, cpu.relevance);
-        return { ...label, err: r.err, nonzero: r.nonzero, outErr: normErr(gpu.output.data, cpu.output.data).err,
+        // pruned-lrp's report: the same layers, the same entries zeroed, Ginis and kept shares within 1e-5
+        const samePruning = JSON.stringify(gpu.pruning.map((l) => [l.node, l.zeroedFraction])) ===
+            JSON.stringify(cpu.pruning.map((l) => [l.node, l.zeroedFraction])) &&
+          gpu.pruning.every((l, k) => ['giniBefore', 'giniAfter', 'kept'].every((key) => Math.abs(l[key] - cpu.pruning[k][key]) <= 1e-5)) &&
+          (request.method === 'pruned-lrp') === (cpu.pruning.length > 0);
+        return { ...label, err: r.err, nonzero: r.nonzero, outErr: normErr(gpu.output.data, cpu.output.data).err, samePruning,
           backend: gpu.backend, sameTargets: JSON.stringify(gpu.targets) === JSON.stringify(cpu.targets) &&
             JSON.stringify(gpu.shape) === JSON.stringify(cpu.shape) };
       };
@@ -64,7 +71,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
         const data = inputs[file] ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand);
         for (const [method, composite] of cases) {
           const params = method === 'integrated-gradients' ? { steps: 3 } : method === 'smoothgrad' ? { samples: 3, seed: 5 }
-            : method === 'occlusion' ? { window: 7, stride: 6 } : composite === 'epsilon-gamma-box' ? { low: -3, high: 3 } : undefined;
+            : method === 'occlusion' ? { window: 7, stride: 6 } : composite === 'epsilon-gamma-box' ? { low: -3, high: 3 }
+              : method === 'pruned-lrp' ? { prune: 0.5 } : undefined;
           const request = { data, shape, method, composite, params };
           if (!params) delete request.params;
           out.results.push(await compare(request, { file, method, composite }));
@@ -93,12 +101,17 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
           composite: joint ? 'joint' : 'per channel' }));
       }
 
-      // auto: the GPU when it can; pruned LRP falls back, saying why.
+      // PLRP-M on the ResNet (each layer's rule run again on masked inputs), one proportion per sign.
+      out.results.push(await compare({ data: rx, shape: rshape, method: 'pruned-lrp', composite: 'epsilon-plus-flat',
+        params: { 'prune-pos': 0.6, 'prune-neg': 0.3, 'prune-mode': 'mask' } }, { file: 'fashion_resnet', method: 'pruned-lrp', composite: 'mask' }));
+
+      // auto: the GPU when it can; a model it cannot run falls back, saying why.
+      await rs.loadModel(new Uint8Array(powModel), 'pow.onnx');
+      const refused = await rs.explain({ data: new Float32Array([1, 2, 3, 4]), shape: [1, 4], method: 'lrp', backend: 'auto' });
       const demo = new Uint8Array(await (await fetch(models[0])).arrayBuffer());
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const x = { data: Float32Array.from({ length: 784 }, rand), shape: [1, 1, 28, 28] };
       const auto = await rs.explain({ ...x, method: 'lrp', backend: 'auto' });
-      const pruned = await rs.explain({ ...x, method: 'pruned-lrp', backend: 'auto' });
       // Weights stay on the GPU: a second explanation of the same model uploads no constant again.
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
@@ -113,8 +126,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       const concurrent = { gradient: same(together[0], alone[0]), lrp: same(together[2], alone[1]),
         backends: [together[0].backend, together[2].backend] };
       return { ...out, auto: { backend: auto.backend, fallback: auto.fallback ?? null },
-        pruned: { backend: pruned.backend, fallback: pruned.fallback ?? '' }, first, second, concurrent };
-    });
+        refused: { backend: refused.backend, fallback: refused.fallback ?? '' }, first, second, concurrent };
+    }, powModel);
     console.log(`adapter: ${JSON.stringify(r.info)}; demo lrp: ${r.first.steps} steps, ${r.first.buffers} buffers, ` +
       `uploads ${r.first.uploadedBytes} then ${r.second.uploadedBytes} bytes`);
     // The weights (fashion_cnn: ~0.4 MB) go up once; later runs upload the input and small per-run data only.
@@ -124,7 +137,7 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
     console.log(`worst relevance error ${worst.err.toExponential(2)} (${worst.file} ${worst.method} ${worst.composite ?? ''})`);
     assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');
     assert.equal(r.info.software, true, 'and says it is a software one');
-    assert.equal(r.results.length, 6 * 11 + 9 + 2);
+    assert.equal(r.results.length, 6 * 12 + 9 + 2 + 1);
     for (const c of r.results) {
       const what = `${c.file} ${c.method} ${c.composite ?? ''}`;
       assert.equal(c.backend, 'webgpu', what);
@@ -132,12 +145,13 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       assert.ok(c.err <= 1e-5, `${what}: normalised max error ${c.err}`);
       assert.ok(c.outErr <= 1e-5, `${what}: output error ${c.outErr}`);
       assert.ok(c.sameTargets, `${what}: targets`);
+      assert.ok(c.samePruning, `${what}: pruning report`);
     }
     assert.deepEqual(r.auto, { backend: 'webgpu', fallback: null });
     assert.deepEqual(r.concurrent, { gradient: true, lrp: true, backends: ['webgpu', 'webgpu'] },
       'concurrent WebGPU explanations give what they give one at a time');
-    assert.equal(r.pruned.backend, 'cpu');
-    assert.match(r.pruned.fallback, /method pruned-lrp/);
+    assert.equal(r.refused.backend, 'cpu');
+    assert.match(r.refused.fallback, /node 'pow' \(Pow\): Pow with an exponent that is not one constant/);
     assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
   } finally {
     await page.close();

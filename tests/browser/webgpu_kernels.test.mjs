@@ -2,7 +2,7 @@
 // (relscope_webgpu.mjs) on WebGPU (SwiftShader in headless Chromium) against the engine's C++ CPU kernels
 // (the wasm module's runProgramOnCpu(program): src/kernels/webgpu/program_cpu.cpp).
 //
-// Sections: setup | random cases (conv, gemm, elementwise, pooling, row mean, seed, gather, rows) | the page
+// Sections: setup | random cases (conv, gemm, elementwise, pooling, row mean, prune, seed, gather, rows) | the page
 // side | tests
 //
 // What it checks: for every kernel and every elementwise op, programs of one step (pooling: forward then
@@ -11,7 +11,7 @@
 // depthwise, 1-D/2-D/3-D, transposed GEMMs with leading dimensions and batch offsets, a count past one grid
 // row, gathers along random index maps with holes and CSR sums with empty rows, row ops over odd lengths
 // with strided rows (inner > 1) — agree with the CPU: max|gpu - cpu| / max(max|cpu|, 1e-30) <= 1e-5;
-// max-pool values and indices, the seed's targets and gathers exactly. And the bridge's contract: its error
+// max-pool values and indices, the seed's targets, gathers and prune masks exactly. And the bridge's contract: its error
 // kinds, constants kept by key across runs, multi-step programs, readback order.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ const skip = missing.length ? `no WebGPU build output (${missing.map((f) => path
 const TOL = 1e-5;
 const NO_INDEX = 0xffffffff;
 const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, avgPool: 6, avgPoolBack: 7, rowMean: 8, seed: 9,
-  gather: 10, rows: 11, window: 12 };
+  gather: 10, rows: 11, window: 12, prune: 13 };
 const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
   'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
   'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad'];
@@ -282,6 +282,33 @@ function rowMeanCases() {
     buffers: [buf(rows * size, 'positive'), buf(rows, null)],
     steps: [step(K.rowMean, [rows, size], [0, 1])], readback: [1], exact: [false],
   }));
+}
+
+// Pruned LRP's choice per sample, in both modes on the same data: PLRP-M's keep mask exactly (the chosen set,
+// ties in index order, at least one entry kept per sign), PLRP-lambda's rescaled survivors within TOL (the
+// GPU's double-float scale may round the last bit differently). Data: small integers (ties everywhere),
+// uniform with zeros, one sign only, and magnitudes 2^-60..2^60 (the kernel's power-of-two scaling).
+function pruneCases() {
+  reseed(7);
+  const spread = (n) => wordBuf(Array.from({ length: n }, () => f32bits((rng() < 0.5 ? -1 : 1) * 2 ** int(-60, 60) * pick([1, 1.5, 1.25]))));
+  const cases = [];
+  for (const [batch, per, pos, neg, fill] of [
+    [1, 1, 0.5, 0.5, 'uniform'], [3, 7, 0.5, 0.5, 'int'], [2, 1000, 0.3, 0.7, 'int'], [1, 5000, 0.5, 0.5, 'uniform'],
+    [4, 333, 1, 1, 'signed0'], [2, 97, 0.9, 0, 'positive'], [70, 5, 0.25, 0.6, 'uniform'], [2, 2000, 0.5, 0.5, 'spread'],
+    [3, 130, 0, 0, 'uniform'], [1, 64, 0.999, 0.001, 'apart']]) {
+    const data = () => (fill === 'spread' ? spread(batch * per) : buf(batch * per, fill));
+    const label = `batch ${batch} per ${per} p ${pos}/${neg} (${fill})`;
+    const words = (mode) => [batch, per, f32bits(pos), f32bits(neg), mode];
+    cases.push({
+      name: `prune lambda ${label}`, buffers: [data()],
+      steps: [step(K.prune, words(0), [0])], readback: [0], exact: [false],
+    });
+    cases.push({
+      name: `prune mask ${label}`, buffers: [data(), buf(batch * per, 'uniform')],   // keep starts dirty
+      steps: [step(K.prune, words(1), [0, 1])], readback: [1, 0], exact: [true, true],
+    });
+  }
+  return cases;
 }
 
 function seedCases() {
@@ -575,6 +602,8 @@ test('elementwise: every op (StabDivide in every mode), a count past one grid ro
 test('max_pool (+ backward) and avg_pool (+ backward): padding, overhang, empty windows, count_include_pad', { skip, timeout: 120_000 },
   () => check(poolCases()));
 test('row_mean and seed', { skip, timeout: 60_000 }, () => check([...rowMeanCases(), ...seedCases()]));
+test('prune: PLRP-lambda and PLRP-M choices per sample, ties, one sign, wide magnitudes', { skip, timeout: 120_000 },
+  () => check(pruneCases()));
 test('gather: Select and Place with holes, CSR sums with empty rows', { skip, timeout: 60_000 }, () => check(gatherCases()));
 test('rows: every row op, odd lengths, strided rows, layer norm with and without bias', { skip, timeout: 60_000 },
   () => check(rowsCases()));

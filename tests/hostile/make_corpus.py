@@ -191,6 +191,10 @@ def models():
     # a node whose outputs were dropped (fuzz_explain: the kernel wrote to a missing output)
     yield "node_without_output.onnx", base_model(nodes=[gemm(), relu, node("Relu", ["h"], [], "dead")])
     yield "node_with_empty_output.onnx", base_model(nodes=[gemm(), relu, node("Relu", ["h"], [""], "dead")])
+    # valid, but a Pow whose exponent is an activation: the CPU explains it, the GPU path refuses it by name
+    # (the canvas' and the JS API's fallback to the CPU is tested with it)
+    yield "pow_of_activations.onnx", base_model(
+        nodes=[gemm(), node("Relu", ["h"], ["r"], "relu"), node("Pow", ["r", "r"], ["y"], "pow")])
     # dims whose product (2^80) overflows 64 bits
     yield "overflow_dims.onnx", base_model(inits=[tensor("W", [1 << 32, 1 << 32, 65536], []), tensor("B", [3], B)])
     rng = 12345

@@ -55,7 +55,8 @@ test('the GPU program through the bindings, run on the CPU reference, equals exp
     const layer = info.ops.filter((o) => o.op === 'Conv' || o.op === 'Gemm')[1].name;
     for (const [method, composite, params] of [['lrp', 'epsilon-plus-flat'], ['lrp', 'epsilon-alpha2-beta1'], ['gradient', undefined],
       ['crp', 'epsilon-plus-flat', { layer, channels: [0, 2] }], ['smoothgrad', undefined, { samples: 2 }],
-      ['occlusion', undefined, { window: 5, stride: 5 }]]) {
+      ['occlusion', undefined, { window: 5, stride: 5 }], ['pruned-lrp', 'epsilon-plus-flat', { prune: 0.5 }],
+      ['pruned-lrp', 'epsilon-plus-flat', { 'prune-pos': 0.7, 'prune-neg': 0.2, 'prune-mode': 'mask' }]]) {
       const request = { ...x, method, composite, target: 1, ...(params ? { params } : {}) };
       const want = await rs.explain(request);
       const program = engine.gpuProgram(request);
@@ -75,6 +76,14 @@ test('the GPU program through the bindings, run on the CPU reference, equals exp
       assert.deepEqual(got.targets, want.targets);
       assert.ok(maxErr(got.relevance, want.relevance) <= 1e-5, `${file} ${method} ${composite}: ${maxErr(got.relevance, want.relevance)}`);
       assert.ok(maxErr(got.output.data, want.output.data) <= 1e-6);
+      // pruned-lrp: the same layers report the same losses (entries zeroed exactly; Ginis of near-equal maps)
+      assert.deepEqual(got.pruning.map((l) => l.node), want.pruning.map((l) => l.node));
+      assert.equal(method === 'pruned-lrp', want.pruning.length > 0, `${file} ${method}: a pruning report`);
+      got.pruning.forEach((l, k) => {
+        const w = want.pruning[k];
+        assert.equal(l.zeroedFraction, w.zeroedFraction, `${file} ${l.node}`);
+        for (const key of ['giniBefore', 'giniAfter', 'kept']) assert.ok(Math.abs(l[key] - w[key]) <= 1e-5, `${file} ${l.node} ${key}`);
+      });
     }
     engine.delete();
   }
@@ -95,11 +104,12 @@ test('backend auto falls back to the CPU and says why; webgpu and unsupported me
 
   const engine = new rs.module.Engine();
   engine.loadModel(fs.readFileSync(path.join(ROOT, 'assets/demo/fashion_cnn.onnx')), 'fashion_cnn.onnx');
-  const r = engine.gpuProgram({ ...x, method: 'pruned-lrp' });
-  assert.equal(r.kind, 'unsupported');
-  assert.match(r.error, /method pruned-lrp/);
   const bad = engine.gpuProgram({ ...x, method: 'lrp', target: 99 });
   assert.equal(bad.kind, 'bad-input');
   assert.match(bad.error, /--target 99 is out of range/);
+  engine.loadModel(fs.readFileSync(path.join(ROOT, 'tests/hostile/files/pow_of_activations.onnx')), 'pow.onnx');
+  const pow = engine.gpuProgram({ data: new Float32Array([1, 2, 3, 4]), shape: [1, 4], method: 'lrp' });
+  assert.equal(pow.kind, 'unsupported', pow.error);
+  assert.match(pow.error, /node 'pow' \(Pow\): Pow with an exponent that is not one constant/);
   engine.delete();
 });

@@ -63,6 +63,15 @@ inline void expect_gpu_matches(Session& s, const std::vector<Tensor>& inputs, co
   EXPECT_LE(normalised_error(got.output, want.output), 1e-6);
   EXPECT_EQ(got.targets, want.targets);
   EXPECT_EQ(got.notes, want.notes);
+  ASSERT_EQ(got.pruning.size(), want.pruning.size());   // pruned-lrp: the same layers, losing the same
+  for (size_t k = 0; k < want.pruning.size(); ++k) {
+    SCOPED_TRACE("pruned layer " + want.pruning[k].node);
+    EXPECT_EQ(got.pruning[k].node, want.pruning[k].node);
+    EXPECT_NEAR(got.pruning[k].zeroed_fraction, want.pruning[k].zeroed_fraction, 1e-12);
+    EXPECT_NEAR(got.pruning[k].gini_before, want.pruning[k].gini_before, 1e-5);
+    EXPECT_NEAR(got.pruning[k].gini_after, want.pruning[k].gini_after, 1e-5);
+    EXPECT_NEAR(got.pruning[k].kept, want.pruning[k].kept, 1e-5);
+  }
 }
 
 }  // namespace relscope::testing

@@ -1,6 +1,7 @@
 // The GPU program of an explanation (relevance/gpu_explain.h), run by the CPU interpreter of
 // kernels/webgpu/program.h, equals Explainer::explain: every composite, every linear-layer rule, the gradient
-// methods (integrated gradients, SmoothGrad and occlusion too), targets per sample, on the fixtures, the bundled models
+// methods (integrated gradients, SmoothGrad and occlusion too), pruned LRP in both modes (with its report),
+// targets per sample, on the fixtures, the bundled models
 // and a model of every convolutional op the GPU path runs (strides, dilations, groups, padding, ceil mode, a
 // transposed conv, a standalone BatchNorm, residual Add, Sub); attention and routing ops in
 // test_gpu_program_ops.cpp. The WGSL kernels are checked against the same interpreter in Chromium
@@ -177,6 +178,46 @@ TEST(GpuProgram, FixturesAndBundledModels) {
   }
 }
 
+// Pruned LRP: the GPU program prunes where the CPU's sweep hooks do (PLRP-lambda at a value's complete
+// relevance, PLRP-M re-running the layer on masked inputs), each sample on its own, with the same report.
+TEST(GpuProgram, PrunedLrpInBothModesOnTheOpZooAndModels) {
+  auto pruned = [](PruneMode mode, PruneProportion all) {
+    ExplainRequest r = request("pruned-lrp");
+    r.prune.mode = mode;
+    r.prune.all = all;
+    return r;
+  };
+  Session zoo = Session::from_model(zoo_model(), "zoo.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 21)};
+  for (PruneMode mode : {PruneMode::Lambda, PruneMode::Mask}) {
+    for (PruneProportion p : {PruneProportion{0.5f, 0.5f}, PruneProportion{0.3f, 0.8f}, PruneProportion{1.0f, 0.0f}}) {
+      ExplainRequest r = pruned(mode, p);
+      r.targets = {1, 3};
+      expect_gpu_matches(zoo, x, r, "zoo p " + std::to_string(p.pos) + "/" + std::to_string(p.neg));
+    }
+    ExplainRequest per_layer = pruned(mode, {0.2f, 0.2f});
+    per_layer.prune.at_node["fc"] = {0.9f, 0.1f};
+    per_layer.composite = "epsilon-gamma-box";
+    expect_gpu_matches(zoo, x, per_layer, "zoo per layer");
+  }
+  // resnet_tiny on its own input: on uniform noise, pruning at the fc leaves one of its samples features
+  // whose relevance dies in the ZPlus convolutions below (all zero on the CPU too).
+  for (const char* file : {"tests/data/models/cnn_opset13.onnx", "tests/data/models/resnet_tiny_opset13.onnx",
+                           "assets/demo/fashion_cnn.onnx", "assets/dna_motif/model.onnx"}) {
+    Session s = Session::load_file(kRoot + file);
+    std::string input = kRoot + file;
+    input.replace(input.size() - 5, 5, "_input.npy");
+    const std::vector<Tensor> xs = std::string(file).find("resnet_tiny") != std::string::npos
+                                       ? std::vector<Tensor>{read_npy_file(input, s.limits())}
+                                       : random_inputs(s, 3);
+    expect_gpu_matches(s, xs, pruned(PruneMode::Lambda, {0.5f, 0.5f}), file);
+    expect_gpu_matches(s, xs, pruned(PruneMode::Mask, {0.5f, 0.5f}), file);
+  }
+  // A report is what the test compares; one that is empty would compare nothing.
+  Explainer ex(zoo);
+  EXPECT_GE(ex.explain(x, pruned(PruneMode::Lambda, {0.5f, 0.5f})).pruning.size(), 3u);
+}
+
 TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
   ModelBuilder pb;
   pb.input("x", {3});
@@ -190,8 +231,16 @@ TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
   Session s = Session::from_model(zoo_model(), "zoo.onnx");
   Explainer ex(s);
   const std::vector<Tensor> x = {random_tensor({2, 3, 9, 9}, 1)};
-  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("pruned-lrp")); }, ErrorKind::Unsupported,
-                        "method pruned-lrp");
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, request("cov-lrp")); }, ErrorKind::Unsupported,
+                        "method cov-lrp: the GPU path explains with lrp, pruned-lrp");
+  ExplainRequest prune_far = request("pruned-lrp");
+  prune_far.prune.all = {1.5f, 0.0f};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, prune_far); }, ErrorKind::BadInput,
+                        "prune proportion (positive) must be in [0, 1], got 1.5");
+  ExplainRequest prune_first = request("pruned-lrp");
+  prune_first.prune.at_node["conv1"] = {0.5f, 0.5f};
+  testing::expect_error([&] { compile_gpu_explanation(ex, x, prune_first); }, ErrorKind::BadInput,
+                        "--prune-at conv1: not a linear layer after the first one");
   ExplainRequest three = request("lrp");
   three.targets = {0, 1, 2};
   testing::expect_error([&] { compile_gpu_explanation(ex, x, three); }, ErrorKind::BadInput, "3 targets for a batch of 2");

@@ -47,9 +47,11 @@ const KERNELS = [
   { name: 'gather', access: 'rrrw' },               // [src, idx, offsets, out] (Place keeps out's other elements)
   { name: 'rows', access: 'rrrw' },                 // [a, b, c, out]
   { name: 'window', access: 'rrrw' },               // [a, b, c, out] (drop mode adds to out)
+  { name: 'prune', access: 'ww' },                  // [r, keep] (one mode writes r, the other keep)
 ];
 const CONV_FORWARD = 0;
 const GEMM = 2;
+const PRUNE = 13;
 const STEP_WORDS = 37;
 const UNUSED = 0xffffffff;
 const UNIFORM_STRIDE = 256;   // >= minUniformBufferOffsetAlignment (at most 256 by the spec)
@@ -58,7 +60,8 @@ const WG = 64;                // workgroup size of the 1-D kernels
 const GEMM_TILE = 64;         // gemm: one 16x16 workgroup per 64x64 tile of C
 
 // Workgroup counts of a step. 1-D kernels: ceil(count / 64) workgroups, x capped at the per-dimension limit
-// and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count).
+// and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count);
+// prune: `count` workgroups (one per sample) laid out the same way.
 // gemm: (ceil(N/64), ceil(M/64), batch), each capped; the shader strides over what the grid leaves out.
 function dispatchSize(kernel, words, maxDim) {
   if (kernel === CONV_FORWARD) {   // an implicit GEMM per (image, group): 64x64 tiles of (channels, positions)
@@ -74,7 +77,7 @@ function dispatchSize(kernel, words, maxDim) {
   }
   const count = words[0];
   if (count === 0) return null;
-  const groups = Math.ceil(count / WG);
+  const groups = kernel === PRUNE ? count : Math.ceil(count / WG);   // prune: one workgroup per sample
   const x = Math.min(groups, maxDim);
   const y = Math.ceil(groups / x);
   if (y > maxDim) throw gpuError('gpu-limit', `${KERNELS[kernel].name}: ${count} invocations exceed the device's dispatch limit`);

@@ -15,7 +15,8 @@ namespace relscope::kernels::gpu {
 // ---- names ---------------------------------------------------------------------------------------------------
 const char* kernel_name(Kernel k) {
   static const char* names[kernel_count] = {"conv_forward", "conv_backward_data", "gemm", "elementwise", "max_pool",
-                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed", "gather", "rows", "window"};
+                                            "max_pool_backward", "avg_pool", "avg_pool_backward", "row_mean", "seed", "gather", "rows", "window",
+                                            "prune"};
   const auto i = static_cast<uint32_t>(k);
   return i < kernel_count ? names[i] : "unknown";
 }
@@ -32,9 +33,9 @@ namespace {
   fail(ErrorKind::Internal, std::string("GPU program step ") + std::to_string(step) + " (" + kernel_name(s.kernel) + "): " + why);
 }
 
-// Which bindings a kernel writes (bit i: binding i).
-unsigned written_bindings(Kernel k) {
-  switch (k) {
+// Which bindings a step writes (bit i: bind[i], binding i + 1).
+unsigned written_bindings(const Step& s) {
+  switch (s.kernel) {
     case Kernel::ConvForward: return 1u << 3;
     case Kernel::ConvBackwardData: return 1u << 2;
     case Kernel::Gemm: return 1u << 2;
@@ -48,6 +49,7 @@ unsigned written_bindings(Kernel k) {
     case Kernel::Gather: return 1u << 3;
     case Kernel::Rows: return 1u << 3;
     case Kernel::Window: return 1u << 3;
+    case Kernel::Prune: return s.words[4] == 0 ? 1u << 0 : 1u << 1;
   }
   return 0;
 }
@@ -213,7 +215,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
   for (size_t si = 0; si < prog.steps.size(); ++si) {
     const Step& s = prog.steps[si];
     if (static_cast<uint32_t>(s.kernel) >= kernel_count) bad(si, s, "unknown kernel");
-    const unsigned writes = written_bindings(s.kernel);
+    const unsigned writes = written_bindings(s);
     float* p[4] = {nullptr, nullptr, nullptr, nullptr};
     size_t size[4] = {0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) {
@@ -396,6 +398,19 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
             if (t >= per_out) bad(si, s, "target " + std::to_string(t) + " out of range");
             p[3][j] += p[0][b * per_out + t] - p[1][b * per_out + t];
           }
+        }
+        break;
+      }
+      case Kernel::Prune: {
+        const int64_t per = s.words[1];
+        const float p_pos = word_float(s.words[2]), p_neg = word_float(s.words[3]);
+        const uint32_t mode = s.words[4];
+        if (mode > 1) bad(si, s, "unknown prune mode " + std::to_string(mode));
+        need(0, int64_t{count} * per, "r");
+        if (mode == 1) need(1, int64_t{count} * per, "keep");
+        for (int64_t b = 0; b < count; ++b) {
+          if (mode == 0) prune_relevance(p[0] + b * per, per, p_pos, p_neg);
+          else prune_keep_mask(p[0] + b * per, per, p_pos, p_neg, p[1] + b * per);
         }
         break;
       }
