@@ -3,8 +3,9 @@
 // process, and a per-kernel GPU time profile.
 //
 // usage: node bench/webgpu_node.mjs --dawn DIR MODEL.onnx [--repeat R] [--shape 1,3,224,224] [--web DIR]
-//                                  [--threads N] [--no-profile]
+//                                  [--threads N] [--no-profile] [--prune P [--prune-mode lambda|mask]]
 //   --dawn DIR: the `webgpu` package (index.js + dist/linux-x64/dawn.node); bench/webgpu_node.sh fetches it.
+//   --prune P: explain with pruned-lrp (proportion P, PLRP-lambda unless --prune-mode mask) instead of lrp.
 //   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
 // prints "adapter: ...", "wasm explain: X ms", "webgpu explain: Y ms" (medians of R timed runs after one
 // warm-up each), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
@@ -28,6 +29,8 @@ for (let k = 0; k < args.length; k++) {
   else if (a === '--web') opt.web = args[++k];
   else if (a === '--threads') opt.threads = Number(args[++k]);
   else if (a === '--no-profile') opt.profile = false;
+  else if (a === '--prune') opt.prune = Number(args[++k]);
+  else if (a === '--prune-mode') opt.pruneMode = args[++k];
   else if (!a.startsWith('--') && !modelPath) modelPath = a;
   else throw new Error(`webgpu_node.mjs: unknown argument ${a}`);
 }
@@ -54,7 +57,9 @@ const shape = opt.shape.split(',').map(Number);
 let seed = 7;
 const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) },
   () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 4);
-const request = { data, shape, method: 'lrp', composite: 'epsilon-plus-flat' };
+const request = opt.prune === undefined ? { data, shape, method: 'lrp', composite: 'epsilon-plus-flat' }
+  : { data, shape, method: 'pruned-lrp', composite: 'epsilon-plus-flat', params: { prune: opt.prune, 'prune-mode': opt.pruneMode ?? 'lambda' } };
+console.log(`method: ${request.method}${opt.prune === undefined ? '' : ` (prune ${opt.prune}, ${opt.pruneMode ?? 'lambda'})`}`);
 const timed = async (rs, backend) => {
   const t0 = performance.now();
   const e = await rs.explain({ ...request, backend });

@@ -64,7 +64,7 @@ namespace relscope::kernels::gpu {
 //                  1 drop     out += inside ? a[b*per_out+t] - b[b*per_out+t] : 0, t = c[b] (uint32 targets),
 //                             per_out = word 14: the target's drop from the plain output a to the occluded b
 // Prune            [r, keep]       pruned LRP's choice per sample (kernels.h: prune_relevance, prune_keep_mask);
-//                  one 64-wide workgroup per sample, count = samples. words: 1 per (values per sample), 2 p_pos,
+//                  one 256-wide workgroup per sample, count = samples. words: 1 per (values per sample), 2 p_pos,
 //                  3 p_neg (floats), 4 mode: 0 prune r in place (keep unbound), 1 keep = 0/1 mask, r unchanged.
 //                  The CPU sums the masses in double, the GPU in double-float (~44 bits): the choice agrees but
 //                  for a running sum within ~1e-13 of the budget.

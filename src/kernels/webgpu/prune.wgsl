@@ -1,5 +1,5 @@
 // relscope/kernels/webgpu/prune.wgsl — pruned LRP's choice per sample (kernels.h: prune_relevance and
-// prune_keep_mask, program.h: Prune), one 64-wide workgroup per sample.
+// prune_keep_mask, program.h: Prune), one 256-wide workgroup per sample.
 // Bindings [r, keep]; words: 0 count = samples, 1 per (values per sample), 2 p_pos, 3 p_neg (floats), 4 mode
 // (0: prune r in place; 1: keep = 0 where an entry would go, 1 elsewhere; r unchanged).
 //
@@ -15,7 +15,7 @@
 @group(0) @binding(1) var<storage, read_write> r : array<f32>;
 @group(0) @binding(2) var<storage, read_write> keep : array<f32>;
 
-const LANES : u32 = 64u;
+const LANES : u32 = 256u;   // per sample: the lanes that stream it and the width of the reductions
 
 // ---- double-float arithmetic ------------------------------------------------------------------------------
 // A value is hi + lo (x, y of a vec2) with |lo| <= ulp(hi) / 2. Needs correctly rounded f32 + - * (WGSL's).
@@ -122,7 +122,7 @@ fn ties_before(lane : u32, base : u32, per : u32, positive : bool, bits : u32, l
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------
-@compute @workgroup_size(64)
+@compute @workgroup_size(LANES)
 fn main(@builtin(local_invocation_index) lane : u32, @builtin(workgroup_id) wid : vec3<u32>,
         @builtin(num_workgroups) nwg : vec3<u32>) {
   let sample = wid.x + wid.y * nwg.x;
