@@ -1,6 +1,6 @@
 // relscope/relevance/gpu_program_builder.cpp — the steps of linear layers and their constant buffers.
 //
-// Sections: steps (put3, conv, gemm) | transposed convolutions as forward ones | linear layers (forward,
+// Sections: steps (put3, conv with split-K, gemm) | transposed convolutions as forward ones | linear layers (forward,
 //           backward) | weights and biases
 #include "relevance/gpu_explain_detail.h"
 
@@ -11,14 +11,31 @@ void put3(Step& s, int at, const Dims3& d) {
   for (int k = 0; k < 3; ++k) s.words[at + k] = static_cast<uint32_t>(d[k]);
 }
 
+// Split-K for a forward convolution whose 64x64 output tiles are too few to keep a GPU busy (a ResNet's last
+// stages: 8-16 tiles) and whose K (input channels x taps) is long: K ranges of at least 256 so that the tiles
+// times ranges reach about 128 workgroups, the partial sums in slices added by one elementwise step.
+int64_t conv_k_splits(const ConvParams& cp) {
+  const int64_t tiles = (cp.out_size() + 63) / 64 * ((cp.M / cp.group + 63) / 64) * cp.N * cp.group;
+  const int64_t kdim = cp.C_per_group() * cp.kernel_size();
+  constexpr int64_t kWorkgroups = 128, kMinRange = 256;
+  return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
+}
+
 void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out) {
   const int64_t count = k == Kernel::ConvForward ? cp.N * cp.M * cp.out_size() : cp.N * cp.C * cp.in_size();
-  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, bias, out}) : B.step(k, count, {in, w, out});
+  const int64_t splits = k == Kernel::ConvForward ? conv_k_splits(cp) : 1;
+  const int y = splits > 1 ? B.temp(splits * count) : out;
+  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, bias, y}) : B.step(k, count, {in, w, out});
   s.words[1] = static_cast<uint32_t>(cp.N), s.words[2] = static_cast<uint32_t>(cp.C);
   s.words[3] = static_cast<uint32_t>(cp.M), s.words[4] = static_cast<uint32_t>(cp.group);
   put3(s, 5, cp.in), put3(s, 8, cp.out), put3(s, 11, cp.kernel), put3(s, 14, cp.stride), put3(s, 17, cp.dilation);
   put3(s, 20, cp.pad_begin);
   s.words[23] = bias >= 0 ? 1 : 0;
+  s.words[24] = static_cast<uint32_t>(splits);
+  if (splits > 1) {
+    B.ew(Ew::SliceSum, count, y, -1, -1, out, 0.0f, splits);
+    B.release(y);
+  }
 }
 
 void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int a, int64_t lda, int b, int64_t ldb,

@@ -32,7 +32,7 @@ const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, av
   gather: 10, rows: 11, window: 12, prune: 13 };
 const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
   'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
-  'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad'];
+  'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad', 'SliceSum'];
 const GATHER = ['Select', 'Place', 'Sum'];
 const ROW_OPS = ['Softmax', 'SoftmaxGrad', 'SoftmaxRule', 'LayerNorm', 'LayerNormGrad', 'LogSoftmax', 'LogSoftmaxGrad'];
 
@@ -121,6 +121,18 @@ function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false 
   }
 }
 
+// Split-K: the forward conv's K ranges in S slices of a dirty buffer, added by SliceSum (the CPU reference puts
+// the whole sum in slice 0, so only the sum is compared), S up to more ranges than K has steps.
+function splitK(fwd, S) {
+  const count = fwd.steps[0].words[0];
+  return {
+    name: fwd.name.replace('conv_forward', `conv_forward split-K ${S}`),
+    buffers: [...fwd.buffers.slice(0, 3), buf(S * count, 'uniform'), buf(count, null)],
+    steps: [{ ...fwd.steps[0], words: fwd.steps[0].words.map((w, i) => (i === 24 ? S : w)) }, step(K.ew, [count, 28, S], [3, -1, -1, 4])],
+    readback: [4], exact: [false],
+  };
+}
+
 function convCases() {
   reseed(1);
   const cases = [];
@@ -130,6 +142,9 @@ function convCases() {
   for (let i = 0; i < 3; i++) cases.push(...convCase(1, { groups: pick([1, 2]), bias: i !== 1 }));
   for (let i = 0; i < 3; i++) cases.push(...convCase(3, { groups: pick([1, 2]), bias: i !== 2 }));
   cases.push(...convCase(3, { depthwise: true }));
+  for (const [S, nd, opts] of [[2, 2, { big: true }], [3, 2, { groups: 2 }], [7, 1, {}], [4, 3, { depthwise: true }]]) {
+    cases.push(splitK(convCase(nd, opts)[0], S));
+  }
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
   const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
@@ -188,7 +203,8 @@ function ewCase(op, { count = int(1, 700), mode = 0, f: given, base = 'uniform' 
   const name = `elementwise ${EW[op]}${op === 8 ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}` +
     `${base !== 'uniform' ? ` (${base} base)` : ''}`;
   const perChannel = [6, 7, 11].includes(op);
-  const a = op === 13 ? buf(Math.ceil(count / inner)) : buf(count, op === POW ? base : EW_FILL_A[op] || 'uniform');
+  const a = op === 13 ? buf(Math.ceil(count / inner)) : op === 28 ? buf(count * inner)   // SliceSum: inner slices
+    : buf(count, op === POW ? base : EW_FILL_A[op] || 'uniform');
   const b = perChannel ? buf(channels) : buf(count, op === POW_GRAD ? base : EW_FILL_B[op] || 'uniform');
   const c = op === 7 ? buf(channels) : buf(count, 'signed0');
   const out = buf(count, [9, 10, 11].includes(op) ? 'uniform' : null);   // `out +=` ops start from data

@@ -178,6 +178,33 @@ TEST(GpuProgram, FixturesAndBundledModels) {
   }
 }
 
+// Split-K: a convolution of one 64x64 output tile and K = 64 x 9 (the shape of a ResNet's last stages, small)
+// is dealt out in K ranges whose partial sums a SliceSum adds; explanations through it equal the CPU's.
+TEST(GpuProgram, SplitKConvolutionsEqualTheCpu) {
+  ModelBuilder b;
+  b.input("x", {64, 5, 5});
+  b.init("W1", random_tensor({8, 64, 3, 3}, 31)).init("b1", random_tensor({8}, 32));
+  b.init("W2", random_tensor({4, 8, 1, 1}, 33)).init("Wg", random_tensor({3, 4}, 34)).init("bg", random_tensor({3}, 35));
+  b.node("Conv", {"x", "W1", "b1"}, {"c1"}, {attr_ints("pads", {1, 1, 1, 1})}, "conv1")
+      .node("Relu", {"c1"}, {"r1"})
+      .node("Conv", {"r1", "W2"}, {"c2"}, {}, "conv2")
+      .node("Relu", {"c2"}, {"r2"})
+      .node("GlobalAveragePool", {"r2"}, {"g"})
+      .node("Flatten", {"g"}, {"f"})
+      .node("Gemm", {"f", "Wg", "bg"}, {"y"}, {attr_int("transB", 1)}, "fc")
+      .output("y");
+  Session s = Session::from_model(b.build(), "split_k.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 64, 5, 5}, 36, 0.0f, 1.0f)};
+  for (const char* composite : {"epsilon-plus-flat", "epsilon", "epsilon-alpha2-beta1"})
+    expect_gpu_matches(s, x, request("lrp", composite), "split-K");
+  expect_gpu_matches(s, x, request("gradient"), "split-K");
+  Explainer ex(s);
+  const GpuExplanation gx = compile_gpu_explanation(ex, x, request("lrp", "epsilon-alpha2-beta1"));
+  int split = 0;
+  for (const auto& st : gx.program.steps) split += st.kernel == kernels::gpu::Kernel::ConvForward && st.words[24] > 1;
+  EXPECT_GE(split, 3) << "the forward pass and the rule's forward terms of conv1 are split";
+}
+
 // Pruned LRP: the GPU program prunes where the CPU's sweep hooks do (PLRP-lambda at a value's complete
 // relevance, PLRP-M re-running the layer on masked inputs), each sample on its own, with the same report.
 TEST(GpuProgram, PrunedLrpInBothModesOnTheOpZooAndModels) {

@@ -64,10 +64,12 @@ const GEMM_TILE = 64;         // gemm: one 16x16 workgroup per 64x64 tile of C
 // prune: `count` workgroups (one per sample) laid out the same way.
 // gemm: (ceil(N/64), ceil(M/64), batch), each capped; the shader strides over what the grid leaves out.
 function dispatchSize(kernel, words, maxDim) {
-  if (kernel === CONV_FORWARD) {   // an implicit GEMM per (image, group): 64x64 tiles of (channels, positions)
+  if (kernel === CONV_FORWARD) {   // an implicit GEMM per (image, group[, K range]): 64x64 tiles of (channels, positions)
     const planes = words[1] * words[4], mg = words[3] / words[4], osz = words[8] * words[9] * words[10];
+    const splits = Math.max(words[24], 1);   // split-K: a workgroup per K range too
     if (planes === 0 || mg === 0 || osz === 0) return null;
-    return [Math.min(Math.ceil(osz / GEMM_TILE), maxDim), Math.min(Math.ceil(mg / GEMM_TILE), maxDim), Math.min(planes, maxDim)];
+    return [Math.min(Math.ceil(osz / GEMM_TILE), maxDim), Math.min(Math.ceil(mg / GEMM_TILE), maxDim),
+      Math.min(planes * splits, maxDim)];
   }
   if (kernel === GEMM) {
     const M = words[1], N = words[2], batch = words[9];

@@ -1,12 +1,17 @@
 // relscope/kernels/webgpu/conv_forward.wgsl — y = conv(x, w) (+ b) as an implicit GEMM, tiled like gemm.wgsl.
 // Bindings [x, w, b, y]; words: 0 count = N*M*out (not used), 1 N, 2 C, 3 M, 4 group, 5-7 in, 8-10 out,
-// 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias. Geometry triples are (d, h, w).
+// 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias, 24 k_splits (0, 1: none).
+// Geometry triples are (d, h, w).
 // Per image n and group g: Y(m, p) = sum_k W(m, k) X(k, p) with m < mg output channels, p < out positions and
 // k = (c, tap) < cg * kernel taps: W is the group's weights as they lie (row m, K contiguous), X the im2col
 // matrix, gathered while staging (a tap outside the input reads 0), never stored. A 16x16 workgroup computes a
 // 64x64 tile of Y (4x4 per invocation) staging 64x16 of W and 16x64 of X per K step in workgroup memory: every
 // input value is read from memory once per tile instead of once per output, which is what a GPU needs.
-// Dispatch (bridge): workgroups (ceil(out/64), ceil(mg/64), N * group), each dimension capped at
+// Split-K: with k_splits = S > 1 each tile's K steps are dealt out in S ranges, one workgroup each, and slice s
+// of y (S slices of N*M*out) gets range s's partial sums (the bias in slice 0); an elementwise SliceSum adds
+// them. A layer with few output tiles (a ResNet's last stages: 8-16 tiles of 64x64) then keeps more of a
+// GPU's cores busy, at the cost of S partial outputs.
+// Dispatch (bridge): workgroups (ceil(out/64), ceil(mg/64), N * group * S), each dimension capped at
 // maxComputeWorkgroupsPerDimension; the kernel strides over tiles and planes past the grid.
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> w : array<f32>;
@@ -41,19 +46,26 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
   let tiles_p = (osz + TILE - 1u) / TILE;
   let tiles_m = (ch.mg + TILE - 1u) / TILE;
   let t = lid.y * 16u + lid.x;   // 0..255: stages 4 elements of each tile
-  for (var plane = wid.z; plane < planes; plane += nwg.z) {
+  let splits = max(word(24u), 1u);
+  let steps = (kdim + TK - 1u) / TK;
+  let steps_per_split = (steps + splits - 1u) / splits;
+  for (var z = wid.z; z < planes * splits; z += nwg.z) {
+    let plane = z / splits;
+    let split = z % splits;
+    let k_begin = split * steps_per_split * TK;
+    let k_end = min(kdim, k_begin + steps_per_split * TK);
     let n = plane / groups;
     let grp = plane % groups;
     let xbase = (n * ch.C + grp * ch.cg) * volume(g.inp);
     let wbase = grp * ch.mg * kdim;
-    let ybase = (n * ch.M + grp * ch.mg) * osz;
+    let ybase = split * word(1u) * ch.M * osz + (n * ch.M + grp * ch.mg) * osz;
     for (var tm = wid.y; tm < tiles_m; tm += nwg.y) {
       for (var tp = wid.x; tp < tiles_p; tp += nwg.x) {
         let m0 = tm * TILE;
         let p0 = tp * TILE;
         var acc : array<array<f32, 4>, 4>;
         for (var r = 0u; r < 4u; r++) { for (var q = 0u; q < 4u; q++) { acc[r][q] = 0.0; } }
-        for (var k0 = 0u; k0 < kdim; k0 += TK) {
+        for (var k0 = k_begin; k0 < k_end; k0 += TK) {
           // Element e = t + 256 * r of each 16x64 tile: W along k (its rows are contiguous), X along p.
           for (var r = 0u; r < 4u; r++) {
             let e = t + 256u * r;
@@ -86,7 +98,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
           let m = m0 + lid.y + 16u * r;
           if (m >= ch.mg) { continue; }
           var bias = 0.0;
-          if (word(23u) != 0u) { bias = b[grp * ch.mg + m]; }
+          if (word(23u) != 0u && split == 0u) { bias = b[grp * ch.mg + m]; }
           for (var q = 0u; q < 4u; q++) {
             let p = p0 + lid.x + 16u * q;
             if (p < osz) { y[ybase + m * osz + p] = acc[r][q] + bias; }

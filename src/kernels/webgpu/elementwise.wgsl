@@ -92,6 +92,11 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
     case 25u: { out[j] = pow_rule(a[j], f); }                     // Pow
     case 26u: { out[j] = a[j] * 1.1283791670955126 * exp(-b[j] * b[j]); }   // ErfGrad (2/sqrt(pi))
     case 27u: { out[j] = a[j] * f * pow_rule(b[j], f - 1.0); }   // PowGrad
+    case 28u: {                                                   // SliceSum (split-K's slices, in order)
+      var sum = 0.0;
+      for (var sl = 0u; sl < inner; sl++) { sum += a[sl * word(0u) + j]; }
+      out[j] = sum;
+    }
     default: { }
   }
 }

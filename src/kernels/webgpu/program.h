@@ -27,7 +27,11 @@ namespace relscope::kernels::gpu {
 // Geometry triples are (d, h, w) as in ConvParams/PoolParams: 1-D and 2-D ops pad the front with 1s.
 //
 // ConvForward      [x, w, b, y]  y = conv(x, w) (+ b). count = N*M*out.  words: 1 N, 2 C, 3 M, 4 group,
-//                  5-7 in, 8-10 out, 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias
+//                  5-7 in, 8-10 out, 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias,
+//                  24 k_splits (0, 1: none). Split-K (a layer of few output tiles and a long K, which would
+//                  leave most of a GPU idle): y holds k_splits slices of count words, slice s the sum over
+//                  the s-th K range (the bias in slice 0); an Ew::SliceSum adds them. The CPU reference puts
+//                  the whole result in slice 0 and zeros in the others: only the slices' sum is specified.
 // ConvBackwardData [dy, w, dx]   dx = conv^T(dy, w), the same words as the forward conv; count = N*C*in.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
 //                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
@@ -106,8 +110,9 @@ enum class Ew : uint32_t {
   Pow,                // out = a^f; an integral f keeps the sign rules of a negative base (WGSL's pow does not)
   ErfGrad,            // out = a * 2/sqrt(pi) * exp(-b*b)        (b: the activation's input)
   PowGrad,            // out = a * f * b^(f-1)                   (b: the activation's input; Pow's rules)
+  SliceSum,           // out = sum over s < inner of a[s * count + j], in s order (split-K's slices)
 };
-constexpr int ew_count = 28;
+constexpr int ew_count = 29;
 
 constexpr uint32_t no_target = 0xffffffffu;
 constexpr uint32_t no_index = 0xffffffffu;

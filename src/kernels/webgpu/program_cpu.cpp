@@ -117,6 +117,7 @@ float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, 
     case Ew::Pow: return std::pow(a[j], f);
     case Ew::ErfGrad: return a[j] * 1.1283791670955126f * std::exp(-b[j] * b[j]);
     case Ew::PowGrad: return a[j] * f * std::pow(b[j], f - 1.0f);
+    case Ew::SliceSum: break;   // the interpreter sums the slices itself (it needs count)
   }
   return 0.0f;
 }
@@ -242,10 +243,12 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         const int64_t xs = cp.N * cp.C * cp.in_size(), ys = cp.N * cp.M * cp.out_size();
         const int64_t ws = cp.M * cp.C_per_group() * cp.kernel_size();
         if (s.kernel == Kernel::ConvForward) {
-          need(0, xs, "x"), need(1, ws, "w"), need(3, ys, "y");
+          const int64_t splits = std::max<uint32_t>(1, s.words[24]);
+          need(0, xs, "x"), need(1, ws, "w"), need(3, splits * ys, "y");
           if (s.words[23]) need(2, cp.M, "b");
           if (count != ys) bad(si, s, "count is not N*M*out");
           conv_forward(cp, p[0], p[1], s.words[23] ? p[2] : nullptr, p[3]);
+          std::fill(p[3] + ys, p[3] + splits * ys, 0.0f);   // split-K: the whole sum in slice 0
         } else {
           need(0, ys, "dy"), need(1, ws, "w"), need(2, xs, "dx");
           if (count != xs) bad(si, s, "count is not N*C*in");
@@ -275,7 +278,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::Divide || op == Ew::ErfGrad || op == Ew::PowGrad || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
                              op == Ew::ReluGrad || op == Ew::LeakyReluGrad || op == Ew::ClipGrad;
         const bool reads_ch = op == Ew::Broadcast || op == Ew::ChannelAffine || op == Ew::AccumulateBias;
-        if (reads_a) need(0, op == Ew::Expand ? (count + inner - 1) / inner : count, "a");
+        if (reads_a && op != Ew::SliceSum) need(0, op == Ew::Expand ? (count + inner - 1) / inner : count, "a");
         if (reads_b) need(1, count, "b");
         if (reads_ch) {
           if (channels == 0) bad(si, s, "channels is 0");
@@ -283,6 +286,15 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
           if (op == Ew::ChannelAffine) need(2, channels, "c");
         }
         if ((op == Ew::StabDivide && s.words[5] != 0) || op == Ew::SigmoidGrad || op == Ew::TanhGrad) need(2, count, "c");
+        if (op == Ew::SliceSum) {
+          need(0, int64_t{count} * inner, "a");
+          for (size_t j = 0; j < count; ++j) {
+            float sum = 0.0f;
+            for (uint32_t sl = 0; sl < inner; ++sl) sum += p[0][sl * size_t{count} + j];
+            p[3][j] = sum;
+          }
+          break;
+        }
         for (size_t j = 0; j < count; ++j) p[3][j] = ew_value(op, j, p[0], p[1], p[2], p[3][j], inner, channels, f, mode, word_float(s.words[6]));
         break;
       }
