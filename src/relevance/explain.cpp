@@ -30,14 +30,19 @@ void require_finite(const Tensor& t, const std::string& what) {
 
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
 // sample's output size.
-std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name) {
-  const int64_t per = n > 0 ? y.numel() / n : 0;
+int64_t values_per_sample(const Shape& shape, int64_t n, const std::string& output_name) {
+  const int64_t numel = shape_numel(shape), per = n > 0 ? numel / n : 0;
   // An output sliced or reshaped down to nothing (found by the explain fuzzer) has no value to explain, and
   // one whose size is not a multiple of the batch has no per-sample values: refuse both before indexing.
-  if (per == 0 || y.numel() != per * n)
-    fail_input("output '" + output_name + "' has shape " + shape_str(y.shape) + ": " +
-               (per == 0 ? std::string("no values") : std::to_string(y.numel()) + " values, not a multiple") +
+  if (per == 0 || numel != per * n)
+    fail_input("output '" + output_name + "' has shape " + shape_str(shape) + ": " +
+               (per == 0 ? std::string("no values") : std::to_string(numel) + " values, not a multiple") +
                " for a batch of " + std::to_string(n) + "; relscope explains an output with at least one value per sample");
+  return per;
+}
+
+std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name) {
+  const int64_t per = values_per_sample(y.shape, n, output_name);
   std::vector<int64_t> t(static_cast<size_t>(n));
   if (given.empty()) {
     for (int64_t b = 0; b < n; ++b)

@@ -16,6 +16,9 @@ namespace relscope::relevance::detail {
 int64_t batch_of(const Tensor& t);
 // BadInput "<what> holds NaN (or Inf) at element K" when t has a non-finite value.
 void require_finite(const Tensor& t, const std::string& what);
+// The values per sample of an output of `shape` for a batch of n; BadInput naming the output when there are
+// none or the size is not a multiple of n.
+int64_t values_per_sample(const Shape& shape, int64_t n, const std::string& output_name);
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
 // sample's output size.
 std::vector<int64_t> resolve_targets(const Tensor& y, int64_t n, const std::vector<int64_t>& given, const std::string& output_name);

@@ -310,9 +310,9 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   // The output and its targets: the given ones (checked as on the CPU), else the arg-max per sample.
   const Shape& ys = plan.shapes[pc.out_value];
   pc.n = batch_of(inputs[0]);
-  pc.per = shape_numel(ys) / std::max<int64_t>(pc.n, 1);
   if (plan.dtypes[pc.out_value] != DType::Float32)
     fail_input("output '" + g.values[pc.out_value].name + "' is not float32; choose another with --output");
+  pc.per = detail::values_per_sample(ys, pc.n, g.values[pc.out_value].name);
   if (!req.targets.empty() && req.targets.size() != 1 && static_cast<int64_t>(req.targets.size()) != pc.n)
     fail_input("--target: " + std::to_string(req.targets.size()) + " targets for a batch of " + std::to_string(pc.n) + " (give one, or one per sample)");
   std::vector<uint32_t> given;

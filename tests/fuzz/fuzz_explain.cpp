@@ -1,6 +1,7 @@
 // tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
 // plan for the declared shapes (open dims = 1), predict, and an explanation (LRP with three composites, pruned
-// LRP or gradient x input, chosen by the input's length). Seeds: the small models
+// LRP or gradient x input, chosen by the input's length), on the CPU and as a GPU program run by its CPU
+// interpreter. Seeds: the small models
 // of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run small, so a
 // mutated kernel size or shape is refused before it costs time.
 #include <cmath>
@@ -9,7 +10,9 @@
 
 #include "engine/session.h"
 #include "fuzz_common.h"
+#include "kernels/webgpu/program.h"
 #include "relevance/explain.h"
+#include "relevance/gpu_explain.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   relscope::fuzz::guard([&] {
@@ -38,7 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         req.composite = (size / 4) % 2 ? "epsilon-gamma-box" : "epsilon-alpha2-beta1-flat";
         break;
     }
-    (void)ex.explain(inputs, req);
+    relscope::fuzz::guard([&] { (void)ex.explain(inputs, req); });
+    // The same request compiled into a GPU program (what the browser's 'auto' back-end does with any dropped
+    // model) and run by the program's CPU interpreter: the compiler must refuse by name, never misbuild (the
+    // interpreter calls a malformed program an internal error).
+    const relscope::relevance::GpuExplanation gx = relscope::relevance::compile_gpu_explanation(ex, inputs, req);
+    (void)relscope::relevance::finish_gpu_explanation(ex, gx, relscope::kernels::gpu::run_on_cpu(gx.program));
   });
   return 0;
 }

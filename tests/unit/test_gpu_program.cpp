@@ -268,6 +268,12 @@ TEST(GpuProgram, WhatTheGpuPathDoesNotRunIsNamed) {
   prune_first.prune.at_node["conv1"] = {0.5f, 0.5f};
   testing::expect_error([&] { compile_gpu_explanation(ex, x, prune_first); }, ErrorKind::BadInput,
                         "--prune-at conv1: not a linear layer after the first one");
+  // An output sliced down to nothing: refused as the CPU refuses it (the explain fuzzer found the GPU
+  // program's seed indexing it).
+  Session empty = Session::load_file(kRoot + "tests/hostile/files/empty_output.onnx");
+  Explainer ee(empty);
+  testing::expect_error([&] { compile_gpu_explanation(ee, {Tensor::from_floats({1, 4}, {1, 2, 3, 4})}, request("lrp")); },
+                        ErrorKind::BadInput, "output 'y' has shape [1,0]: no values for a batch of 1");
   ExplainRequest three = request("lrp");
   three.targets = {0, 1, 2};
   testing::expect_error([&] { compile_gpu_explanation(ex, x, three); }, ErrorKind::BadInput, "3 targets for a batch of 2");
