@@ -6,9 +6,9 @@
 // Sections: double-float arithmetic | workgroup reduction | one sign's cut | main
 //
 // Why no sort: the entries of a sign that go are the first L in the order of (|r|, index). The kernel finds
-// that boundary by bisection instead: on |r|'s bit pattern (a positive float's bits order like its value),
-// the workgroup summing the mass at or below each candidate, then among the entries tied at the boundary
-// value on their index. Every pass reads the sample in the same lane stride, so each lane reads and writes
+// that boundary by a search instead: on |r|'s bit pattern (a positive float's bits order like its value), 4
+// bits per pass over the sample (a 16-bin histogram of mass and count, summed by the workgroup: 8 passes),
+// then, only where several entries tie at the boundary value, by bisection on their index. Every pass reads the sample in the same lane stride, so each lane reads and writes
 // only its own entries. The CPU sums in double; here sums are double-float (two f32, ~44 bits), on values
 // scaled by a power of two (exact) so that the largest is about 1: no product can overflow, and the
 // comparisons with the budget agree with the CPU's but for a running sum within ~1e-13 of it.
@@ -97,20 +97,6 @@ fn reduce(lane : u32, sum : vec2<f32>, count : u32, key : u32, key_max : bool) -
 fn of_sign(v : f32, positive : bool) -> bool { return select((v < 0.0), (v > 0.0), positive); }
 fn bits_of(v : f32) -> u32 { return bitcast<u32>(abs(v)); }
 
-// The mass and count of the sign's entries with |r|'s bits <= limit (scaled by 2^shift).
-fn mass_upto(lane : u32, base : u32, per : u32, positive : bool, limit : u32, shift : i32) -> Total {
-  var s = vec2<f32>(0.0, 0.0);
-  var c = 0u;
-  for (var j = lane; j < per; j += LANES) {
-    let v = r[base + j];
-    if (of_sign(v, positive) && bits_of(v) <= limit) {
-      s = dd_add_f(s, ldexp(abs(v), shift));
-      c += 1u;
-    }
-  }
-  return reduce(lane, s, c, 0u, false);
-}
-
 // How many of the sign's entries tie at `bits` and sit before index `limit`.
 fn ties_before(lane : u32, base : u32, per : u32, positive : bool, bits : u32, limit : u32) -> u32 {
   var c = 0u;
@@ -149,36 +135,79 @@ fn main(@builtin(local_invocation_index) lane : u32, @builtin(workgroup_id) wid 
     let found = reduce(lane, vec2<f32>(0.0, 0.0), c, biggest, true);
     if (!(p > 0.0) || found.count < 2u) { continue; }
     let shift = clamp(-frexp(bitcast<f32>(found.key)).exp, -126, 126);
-    let mass = mass_upto(lane, base, per, positive, found.key, shift).sum;
-    let budget = dd_mul_f(mass, p);
-    // The largest bit pattern `under` whose entries (all of them, |r| <= it) fit in the budget.
-    var under = 0u;
-    var under_mass = vec2<f32>(0.0, 0.0);
+    // The largest bit pattern whose entries (all of them, |r| at or below it) fit in the budget, 4 bits at a
+    // time: each level histograms the sign's entries of one range of bit patterns into 16 bins (mass and
+    // count), takes the bins that still fit and descends into the first that does not. At the last level
+    // that bin is a single value: the next one up, its count the ties. (The first level's bins hold every
+    // entry, so their sum is the mass that sets the budget.)
+    var lo = 0u;                            // the range searched: [lo, lo + 16 << shift_bits)
+    var mass = vec2<f32>(0.0, 0.0);
+    var budget = vec2<f32>(0.0, 0.0);
+    var under_mass = vec2<f32>(0.0, 0.0);   // the entries below the range, all of which fit
     var under_count = 0u;
-    for (var bit = 31u; bit > 0u; bit--) {
-      let candidate = under | (1u << (bit - 1u));
-      let t = mass_upto(lane, base, per, positive, candidate, shift);
-      if (dd_le(t.sum, budget)) {
-        under = candidate;
-        under_mass = t.sum;
-        under_count = t.count;
+    var next_bits = 0u;
+    var tied = 0u;
+    var capped = false;
+    for (var level = 0u; level < 8u; level++) {
+      let shift_bits = 28u - 4u * level;
+      // (zeroed explicitly: a `var` without initializer in a loop body kept the last iteration's values
+      // on SwiftShader)
+      var hs = array<vec2<f32>, 16>();
+      var hc = array<u32, 16>();
+      for (var j = lane; j < per; j += LANES) {
+        let v = r[base + j];
+        let b = bits_of(v);
+        if (!of_sign(v, positive) || b < lo) { continue; }
+        let bin = (b - lo) >> shift_bits;
+        if (bin < 16u) {
+          hs[bin] = dd_add_f(hs[bin], ldexp(abs(v), shift));
+          hc[bin] += 1u;
+        }
       }
+      var sums = array<vec2<f32>, 16>();
+      var counts = array<u32, 16>();
+      for (var bin = 0u; bin < 16u; bin++) {
+        let t = reduce(lane, hs[bin], hc[bin], 0u, false);
+        sums[bin] = t.sum;
+        counts[bin] = t.count;
+        if (level == 0u) { mass = dd_add(mass, t.sum); }
+      }
+      if (level == 0u) { budget = dd_mul_f(mass, p); }
+      var fit = 16u;   // the first bin that does not fit (it holds entries: an empty one always fits)
+      var last = 0u;   // the last bin with entries
+      for (var bin = 0u; bin < 16u; bin++) {
+        if (counts[bin] > 0u) { last = bin; }
+        if (fit < 16u) { continue; }
+        let with_bin = dd_add(under_mass, sums[bin]);
+        if (dd_le(with_bin, budget)) {
+          under_mass = with_bin;
+          under_count += counts[bin];
+        } else {
+          fit = bin;
+          tied = counts[bin];
+        }
+      }
+      if (fit == 16u) {
+        if (level == 0u) {   // everything fits (the first level's bins hold every entry)
+          capped = true;
+          break;
+        }
+        // The range's bins, summed in another grouping than the bin above them that did not fit, may fit
+        // within the last bits of the budget: trust the level above and descend into the last bin with entries.
+        fit = last;
+        under_mass = dd_add(under_mass, -sums[last]);
+        under_count -= counts[last];
+        tied = counts[last];
+      }
+      lo += fit << shift_bits;
+      next_bits = lo;
     }
     // The boundary: entries below (bits, index) = (cut_bits, cut_index) go; `removed` is their mass.
     var cut_bits = 0u;
     var cut_index = 0u;
     var removed = vec2<f32>(0.0, 0.0);
-    var capped = under_count >= found.count;
     if (!capped) {
-      // The next value up and its ties, of which the first `k` (in index order) still fit.
-      var nc = 0u;
-      var next = 0xffffffffu;
-      for (var j = lane; j < per; j += LANES) {
-        let v = r[base + j];
-        if (of_sign(v, positive) && bits_of(v) > under) { next = min(next, bits_of(v)); }
-      }
-      let next_bits = reduce(lane, vec2<f32>(0.0, 0.0), 0u, next, false).key;
-      let tied = ties_before(lane, base, per, positive, next_bits, per);
+      // Of the ties at the next value, the first `k` (in index order) still fit.
       let value = ldexp(bitcast<f32>(next_bits), shift);
       var k = 0u;
       for (var bit = 32u; bit > 0u; bit--) {
