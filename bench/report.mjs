@@ -125,7 +125,10 @@ if (pins.length) {
   md += `An even 2-way split waits for the slower CPU, so with no serial part at all the speedup could reach `;
   md += `2 x (1-thread time) / (slower pinned time) = ${f(bound)} in this run.\n`;
 }
-md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful.\n`;
+md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful as a speedup; `;
+md += `its ratio to the 1-thread run's CPU time (${f(abs('t2', 'cpu') / abs('t1', 'cpu'))} here; 1.0 when the threads do `;
+md += `not slow each other down) shows contention: on this VM it has measured from ~1.1 to ~1.8 (both vCPUs then run `;
+md += `at about half speed while both are busy), which no split of the work can undo.\n`;
 if (dawn.profile.length) {
   md += `\nWebGPU program and GPU time per kernel (Dawn in node, adapter above; one run with a timestamp pass around `;
   md += `every dispatch, bench/webgpu_node.mjs):\n\n\`\`\`\n${dawn.profile.join('\n')}\n\`\`\`\n`;
@@ -144,7 +147,7 @@ md += `
   takes 68-74% of a wasm explanation's time in node --cpu-prof profiles, then GEMM packing 8%, im2col 5%,
   max-pool 4% (2026-12-03, steady state); per k-step it issues 8 multiplies,
   8 adds and 6 loads, so arithmetic, not memory, is its limit): 3.3x on the GEMMs. The whole explanation's
-  ratio is lower (2.8-3.1 over recent runs, higher when the pinned core is in a slow phase) because its
+  ratio is lower (2.76-3.1 over recent runs, higher when the pinned core is in a slow phase) because its
   elementwise and memory-bound parts differ less, but with most of its time in GEMMs <= 2.5 is out of reach
   on an AVX-512 machine.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
@@ -160,7 +163,10 @@ md += `
 - The 2-thread speedup is the wall time of the whole forward pass, including its serial parts; the two halves
   of every split wait for the slower vCPU, whose pinned 1-thread time is printed above with the bound it
   sets. On this VM the two vCPUs' speeds drift apart by up to a quarter (2026-12-02, with taskset: 49.3 vs
-  40.3 ms, minutes later 38.3 vs 41.0), so the ratio swings between ~1.2 and ~1.7 from run to run. Dynamic
+  40.3 ms, minutes later 38.3 vs 41.0), so the ratio swings between ~1.2 and ~1.7 from run to run. Worse,
+  at times the two vCPUs share one core's throughput: 2026-12-03 03:36, ten minutes after a run measured
+  1.60 (bound 1.99), \`relscope bench --threads 2\` gave 37.0 ms for 1 thread pinned to either CPU alone, but
+  36.2 ms wall and 65.1 ms of CPU for 2 threads (speedup 1.01, three runs alike). Dynamic
   chunking (4 chunks per thread) was tried and measured slower: every chunk repacks the layer's weights.
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
