@@ -3,15 +3,16 @@
 // Bindings [r, keep]; words: 0 count = samples, 1 per (values per sample), 2 p_pos, 3 p_neg (floats), 4 mode
 // (0: prune r in place; 1: keep = 0 where an entry would go, 1 elsewhere; r unchanged).
 //
-// Sections: double-float arithmetic | workgroup reduction | one sign's cut | main
+// Sections: double-float arithmetic | workgroup reduction | one sign's entries | main
 //
 // Why no sort: the entries of a sign that go are the first L in the order of (|r|, index). The kernel finds
 // that boundary by a search instead: on |r|'s bit pattern (a positive float's bits order like its value), 4
 // bits per pass over the sample (a 16-bin histogram of mass and count, summed by the workgroup: 8 passes),
-// then, only where several entries tie at the boundary value, by bisection on their index. Every pass reads the sample in the same lane stride, so each lane reads and writes
-// only its own entries. The CPU sums in double; here sums are double-float (two f32, ~44 bits), on values
-// scaled by a power of two (exact) so that the largest is about 1: no product can overflow, and the
-// comparisons with the budget agree with the CPU's but for a running sum within ~1e-13 of it.
+// then, only where several entries tie at the boundary value, by bisection on their index. Every pass reads
+// the sample in the same lane stride, so each lane reads and writes only its own entries. The CPU sums in
+// double; here sums are double-float (two f32, ~44 bits), on values scaled by a power of two (exact) so that
+// the largest is about 1: no product can overflow, and the comparisons with the budget agree with the CPU's
+// but for a running sum within ~1e-13 of it.
 @group(0) @binding(1) var<storage, read_write> r : array<f32>;
 @group(0) @binding(2) var<storage, read_write> keep : array<f32>;
 
@@ -93,7 +94,7 @@ fn reduce(lane : u32, sum : vec2<f32>, count : u32, key : u32, key_max : bool) -
   return workgroupUniformLoad(&total);
 }
 
-// ---- one sign's cut -----------------------------------------------------------------------------------------
+// ---- one sign's entries -----------------------------------------------------------------------------------------
 fn of_sign(v : f32, positive : bool) -> bool { return select((v < 0.0), (v > 0.0), positive); }
 fn bits_of(v : f32) -> u32 { return bitcast<u32>(abs(v)); }
 
