@@ -96,6 +96,7 @@ test('canvas: WebGPU offered (software adapter: not by default), the same heatma
       assert.equal(s.lastError, '');
       assert.equal(s.explainedOn, 'webgpu', `fallback: ${s.fallback}`);
       assert.ok(await errorVsCpu({ prune: 0.5 }) <= 1e-5);
+      assert.ok(s.prunedLayers > 0, 'the GPU result brings its pruning report to the canvas');
 
       // A model the GPU path cannot run (a Pow whose exponent is an activation): the CPU explains it and the
       // canvas says why.
