@@ -305,7 +305,7 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
     c.prune = &prune_sites;
     c.prune_mode = req.prune.mode;
   }
-  c.batch = gx.batch = std::max<int64_t>(batch_of(inputs[0]), 1);
+  c.batch = std::max<int64_t>(batch_of(inputs[0]), 1);
 
   // The output and its targets: the given ones (checked as on the CPU), else the arg-max per sample.
   const Shape& ys = plan.shapes[pc.out_value];
@@ -384,6 +384,7 @@ namespace {
 // the numbers explain.cpp's install_pruner reports.
 std::vector<LayerPruneReport> pruning_report(const GpuExplanation& gx, const std::vector<std::vector<float>>& readback) {
   std::vector<LayerPruneReport> report;
+  const int64_t batch = gx.relevance_shape.empty() ? 1 : std::max<int64_t>(1, gx.relevance_shape[0]);   // the input's
   for (const auto& layer : gx.pruned) {
     const std::vector<float>& before = readback.at(static_cast<size_t>(layer.before));
     const std::vector<float>& after = readback.at(static_cast<size_t>(layer.after));
@@ -400,8 +401,8 @@ std::vector<LayerPruneReport> pruning_report(const GpuExplanation& gx, const std
       for (int64_t k = 0; k < n; ++k) zeroed += before[k] != 0.0f && after[k] == 0.0f;
     }
     r.zeroed_fraction = n ? static_cast<double>(zeroed) / static_cast<double>(n) : 0.0;
-    r.gini_before = detail::mean_sample_gini(before.data(), n, gx.batch);
-    r.gini_after = detail::mean_sample_gini(zeroed > 0 ? after.data() : before.data(), n, gx.batch);
+    r.gini_before = detail::mean_sample_gini(before.data(), n, batch);
+    r.gini_after = detail::mean_sample_gini(zeroed > 0 ? after.data() : before.data(), n, batch);
     report.push_back(std::move(r));
   }
   return report;

@@ -46,7 +46,6 @@ struct GpuExplanation {
     int before = -1, after = -1, keep = -1;
   };
   std::vector<PrunedLayer> pruned;
-  int64_t batch = 1;
 };
 
 // Constant buffers carry keys `key_prefix` + what they hold, so a runner that keeps constants between runs

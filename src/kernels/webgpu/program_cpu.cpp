@@ -278,7 +278,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
         const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::Divide || op == Ew::ErfGrad || op == Ew::PowGrad || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
                              op == Ew::ReluGrad || op == Ew::LeakyReluGrad || op == Ew::ClipGrad;
         const bool reads_ch = op == Ew::Broadcast || op == Ew::ChannelAffine || op == Ew::AccumulateBias;
-        if (reads_a && op != Ew::SliceSum) need(0, op == Ew::Expand ? (count + inner - 1) / inner : count, "a");
+        if (reads_a) need(0, op == Ew::Expand ? (count + inner - 1) / inner : op == Ew::SliceSum ? int64_t{count} * inner : count, "a");
         if (reads_b) need(1, count, "b");
         if (reads_ch) {
           if (channels == 0) bad(si, s, "channels is 0");
@@ -286,8 +286,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
           if (op == Ew::ChannelAffine) need(2, channels, "c");
         }
         if ((op == Ew::StabDivide && s.words[5] != 0) || op == Ew::SigmoidGrad || op == Ew::TanhGrad) need(2, count, "c");
-        if (op == Ew::SliceSum) {
-          need(0, int64_t{count} * inner, "a");
+        if (op == Ew::SliceSum) {   // (ew_value has no count to find the slices with)
           for (size_t j = 0; j < count; ++j) {
             float sum = 0.0f;
             for (uint32_t sl = 0; sl < inner; ++sl) sum += p[0][sl * size_t{count} + j];

@@ -69,7 +69,7 @@ fn dd_le(x : vec2<f32>, y : vec2<f32>) -> bool {
 }
 
 // ---- workgroup reduction ------------------------------------------------------------------------------------
-// Every lane brings a sum, a count and a key; all get back the totals and the min (or max) key. Called in
+// Every lane brings a sum, a count and a key; all get back the totals and the largest key. Called in
 // uniform control flow only; the result is uniform (workgroupUniformLoad), so callers may branch on it.
 struct Total { sum : vec2<f32>, count : u32, key : u32 }
 var<workgroup> red_sum : array<vec2<f32>, LANES>;
@@ -77,7 +77,7 @@ var<workgroup> red_count : array<u32, LANES>;
 var<workgroup> red_key : array<u32, LANES>;
 var<workgroup> total : Total;
 
-fn reduce(lane : u32, sum : vec2<f32>, count : u32, key : u32, key_max : bool) -> Total {
+fn reduce(lane : u32, sum : vec2<f32>, count : u32, key : u32) -> Total {
   red_sum[lane] = sum;
   red_count[lane] = count;
   red_key[lane] = key;
@@ -86,7 +86,7 @@ fn reduce(lane : u32, sum : vec2<f32>, count : u32, key : u32, key_max : bool) -
     if (lane < o) {
       red_sum[lane] = dd_add(red_sum[lane], red_sum[lane + o]);
       red_count[lane] += red_count[lane + o];
-      red_key[lane] = select(min(red_key[lane], red_key[lane + o]), max(red_key[lane], red_key[lane + o]), key_max);
+      red_key[lane] = max(red_key[lane], red_key[lane + o]);
     }
     workgroupBarrier();
   }
@@ -105,7 +105,7 @@ fn ties_before(lane : u32, base : u32, per : u32, positive : bool, bits : u32, l
     let v = r[base + j];
     if (of_sign(v, positive) && bits_of(v) == bits) { c += 1u; }
   }
-  return reduce(lane, vec2<f32>(0.0, 0.0), c, 0u, false).count;
+  return reduce(lane, vec2<f32>(0.0, 0.0), c, 0u).count;
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ fn main(@builtin(local_invocation_index) lane : u32, @builtin(workgroup_id) wid 
         biggest = max(biggest, bits_of(v));
       }
     }
-    let found = reduce(lane, vec2<f32>(0.0, 0.0), c, biggest, true);
+    let found = reduce(lane, vec2<f32>(0.0, 0.0), c, biggest);
     if (!(p > 0.0) || found.count < 2u) { continue; }
     let shift = clamp(-frexp(bitcast<f32>(found.key)).exp, -126, 126);
     // The largest bit pattern whose entries (all of them, |r| at or below it) fit in the budget, 4 bits at a
@@ -168,7 +168,7 @@ fn main(@builtin(local_invocation_index) lane : u32, @builtin(workgroup_id) wid 
       var sums = array<vec2<f32>, 16>();
       var counts = array<u32, 16>();
       for (var bin = 0u; bin < 16u; bin++) {
-        let t = reduce(lane, hs[bin], hc[bin], 0u, false);
+        let t = reduce(lane, hs[bin], hc[bin], 0u);
         sums[bin] = t.sum;
         counts[bin] = t.count;
         if (level == 0u) { mass = dd_add(mass, t.sum); }
@@ -238,7 +238,7 @@ fn main(@builtin(local_invocation_index) lane : u32, @builtin(workgroup_id) wid 
         if (of_sign(v, positive) && bits_of(v) == found.key) { last = max(last, j); }
       }
       cut_bits = found.key;
-      cut_index = reduce(lane, vec2<f32>(0.0, 0.0), 0u, last, true).key;
+      cut_index = reduce(lane, vec2<f32>(0.0, 0.0), 0u, last).key;
       removed = dd_add_f(mass, -ldexp(bitcast<f32>(found.key), shift));
     }
     let scale = dd_div(mass, dd_add(mass, -removed));
