@@ -1,12 +1,20 @@
 // relscope/core/tensor.cpp — Tensor helpers and the checked element count.
 #include "core/tensor.h"
 
+#include <cstring>
+
 #include "core/error.h"
 #include "core/limits.h"
 
 namespace relscope {
 
 const char* dtype_name(DType t) { return t == DType::Float32 ? "float32" : "int64"; }
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.dtype != b.dtype || a.shape != b.shape || a.f.size() != b.f.size() || a.i.size() != b.i.size()) return false;
+  return (a.f.empty() || std::memcmp(a.f.data(), b.f.data(), a.f.size() * sizeof(float)) == 0) &&
+         (a.i.empty() || std::memcmp(a.i.data(), b.i.data(), a.i.size() * sizeof(int64_t)) == 0);
+}
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;

@@ -45,4 +45,7 @@ struct Tensor {
   std::vector<float> as_floats() const;
 };
 
+// Same dtype, shape and stored bits (not ==: -0 and +0 differ, as they may for a model).
+bool same_bits(const Tensor& a, const Tensor& b);
+
 }  // namespace relscope

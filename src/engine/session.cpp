@@ -1,4 +1,4 @@
-// relscope/engine/session.cpp — loading, plan cache, batch splitting.
+// relscope/engine/session.cpp — loading, plan cache, the kept recorded pass, batch splitting.
 #include "engine/session.h"
 
 #include <cstring>
@@ -56,9 +56,36 @@ const Plan& Session::plan_for(const std::vector<Tensor>& inputs) {
       same = p->dtypes[graph_->inputs[k]] == dtypes[k] && (!ints[k] || p->input_ints[k] == ints[k]->i);
     if (same) return *p;
   }
-  if (plans_.size() >= kMaxCachedPlans) plans_.erase(plans_.begin());
-  plans_.push_back(std::make_unique<Plan>(make_plan(*graph_, shapes, dtypes, limits_, ints)));
+  if (plans_.size() >= kMaxCachedPlans) {
+    if (kept_ && kept_->plan == plans_.front()) kept_.reset();   // its memory goes with the plan's
+    plans_.erase(plans_.begin());
+  }
+  plans_.push_back(std::make_shared<Plan>(make_plan(*graph_, shapes, dtypes, limits_, ints)));
   return *plans_.back();
+}
+
+// Bit for bit (same_bits), not ==: -0 and +0 can give different passes.
+bool Session::is_kept(const std::vector<Tensor>& inputs) const {
+  if (!kept_ || kept_->inputs.size() != inputs.size()) return false;
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (!same_bits(kept_->inputs[k], inputs[k])) return false;
+  return true;
+}
+
+void Session::drop_kept_unless(const std::vector<Tensor>& inputs) {
+  if (kept_ && !is_kept(inputs)) kept_.reset();
+}
+
+std::shared_ptr<const Activations> Session::recorded(const std::vector<Tensor>& inputs) {
+  if (is_kept(inputs)) return {kept_, &kept_->act};
+  kept_.reset();   // before the new pass: never two recordings alive on the session's account
+  auto kept = std::make_shared<Kept>();
+  kept->act = forward_recorded(inputs);
+  for (const auto& p : plans_)
+    if (p.get() == kept->act.plan) kept->plan = p;
+  kept->inputs = inputs;
+  kept_ = std::move(kept);
+  return {kept_, &kept_->act};
 }
 
 bool Session::needs_batch_split(const std::vector<Tensor>& inputs) const {
@@ -87,7 +114,9 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
     for (auto& parts : per_output) outs.push_back(concat_batch(parts));
     return outs;
   }
+  drop_kept_unless(inputs);
   const Plan& plan = plan_for(inputs);
+  ++predict_runs_;
   Activations act = execute(plan, inputs, /*record=*/false);
   std::vector<Tensor> outs;
   for (int v : graph_->outputs) outs.push_back(plan.constants[v] ? *plan.constants[v] : std::move(act.values[v]));
@@ -95,6 +124,7 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
 }
 
 Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
+  drop_kept_unless(inputs);
   const Plan& plan = plan_for(inputs);
   // Relevance keeps every intermediate of the forward pass and, during the sweep, a relevance tensor of
   // the same size for each: twice what the plan counted for one pass. Refused before the pass runs.
@@ -106,6 +136,7 @@ Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
                                " needs " + std::to_string((need + (1 << 20) - 1) >> 20) +
                                " MiB of working memory (the recorded forward pass and its relevance), over the limit of " +
                                std::to_string((limits_.max_total_bytes + (1 << 20) - 1) >> 20) + " MiB");
+  ++recorded_runs_;
   return execute(plan, inputs, /*record=*/true);
 }
 

@@ -3,7 +3,9 @@
 // Sections: Session
 //
 // A Session owns the validated Graph and caches Plans per input shape (a
-// canvas re-explaining the same input must not re-plan). Models exported with
+// canvas re-explaining the same input must not re-plan), and keeps the last
+// recorded forward pass (`recorded`): re-explaining the same input with another
+// target, composite, rule or concept is then only the backward sweep. Models exported with
 // a fixed batch of 1 still accept a batch of N: the session runs the samples
 // one by one and stacks the outputs, because users have batches and most
 // PyTorch exports hard-code batch 1.
@@ -38,6 +40,16 @@ class Session {
   // One forward pass keeping every intermediate (for relevance). No batch splitting:
   // the inputs must fit the model's declared batch.
   Activations forward_recorded(const std::vector<Tensor>& inputs);
+  // The same pass, kept: while the inputs are bit for bit those of the last call, the kept pass is returned
+  // instead of running the model again. One pass is kept, never more: a forward pass (recorded or not) on
+  // other inputs drops it first, so the memory at the peak is what an uncached run needs.
+  std::shared_ptr<const Activations> recorded(const std::vector<Tensor>& inputs);
+  // Frees the kept pass (benchmarks timing a first explanation; a front end done with an input).
+  void drop_recorded() { kept_.reset(); }
+  bool has_recorded() const { return kept_ != nullptr; }
+  // Forward passes this session has run, recorded (kept or not) and plain: what tests count.
+  uint64_t recorded_runs() const { return recorded_runs_; }
+  uint64_t predict_runs() const { return predict_runs_; }
   // The plan for these inputs: their shapes, and the values of int64 inputs (cached).
   const Plan& plan_for(const std::vector<Tensor>& inputs);
 
@@ -45,9 +57,19 @@ class Session {
   bool needs_batch_split(const std::vector<Tensor>& inputs) const;
 
  private:
+  struct Kept {                           // a recorded pass and what it was recorded for
+    std::shared_ptr<const Plan> plan;     // alive while the pass is, even after the plan cache lets go
+    std::vector<Tensor> inputs;
+    Activations act;
+  };
+  bool is_kept(const std::vector<Tensor>& inputs) const;
+  void drop_kept_unless(const std::vector<Tensor>& inputs);
+
   std::unique_ptr<Graph> graph_;   // heap: plans point into it, sessions move
   Limits limits_;
-  std::vector<std::unique_ptr<Plan>> plans_;
+  std::vector<std::shared_ptr<Plan>> plans_;
+  std::shared_ptr<const Kept> kept_;
+  uint64_t recorded_runs_ = 0, predict_runs_ = 0;
 };
 
 // Zero tensors of the graph inputs' declared shapes, symbolic dims as 1: what a front end plans for when

@@ -237,6 +237,7 @@ CovExplanation explain_cov(Session& model, const std::vector<Session*>& others, 
       r.output = u.output;
       r.targets = {u.unit};
       const Explanation e = members[m].explainer->explain(sample, r);
+      members[m].explainer->drop_recorded();   // one member's recorded pass alive at a time, not m of them
       std::copy(e.relevance.f.begin(), e.relevance.f.end(), maps.begin() + static_cast<size_t>(m) * per);
       f[m] = e.output.f[u.unit];
       out.member_outputs.f[m * n + b] = static_cast<float>(f[m]);

@@ -239,6 +239,17 @@ const std::vector<std::string>& method_names() {
 Explainer::Explainer(Session& session)
     : model_(session), canonical_(Session::from_graph(canonize(session.graph(), &report_), session.limits())) {}
 
+// One session's pass is kept at a time: an LRP explanation after a gradient one (or back) frees the other's.
+std::shared_ptr<const Activations> Explainer::record(Session& s, const std::vector<Tensor>& inputs) {
+  (&s == &canonical_ ? model_ : canonical_).drop_recorded();
+  return s.recorded(inputs);
+}
+
+void Explainer::drop_recorded() {
+  canonical_.drop_recorded();
+  model_.drop_recorded();
+}
+
 Session& Explainer::session_for(const std::string& method) {
   return method == "lrp" || method == "pruned-lrp" || method == "crp" ? canonical_ : model_;
 }
@@ -296,17 +307,19 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
   Explanation e;
   for (const auto& m : report_.merged)
     if (lrp) e.notes.push_back("canonizer: merged BatchNorm " + m);
-  Activations act = s.forward_recorded(inputs);
+  const auto kept = record(s, inputs);
+  const Activations& act = *kept;
   const Plan& plan = *act.plan;
   e.output = act.get(out_value);
   check_output(g, e.output, out_value);
   e.targets = resolve_targets(e.output, n, req.targets, out_name);
 
-  auto gradient_at = [&](const std::vector<Tensor>& at) {
-    Activations a = s.forward_recorded(at);
+  auto gradient_of = [&](const Activations& a) {
     const std::vector<Rule> rules(g.nodes.size(), rule_gradient());
     return backward_sweep(g, *a.plan, a, rules, out_value, make_seed(a.get(out_value), e.targets, false)).input_relevance[0];
   };
+  // Points other than the input (integrated gradients, smoothgrad) are recorded once each, not kept.
+  auto gradient_at = [&](const std::vector<Tensor>& at) { return gradient_of(s.forward_recorded(at)); };
 
   if (lrp) {
     const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
@@ -319,7 +332,7 @@ Explanation Explainer::explain_batch(const std::vector<Tensor>& inputs, const Ex
       e.relevance = backward_sweep(g, plan, act, rules, out_value, seed, options).input_relevance[0];
     }
   } else if (req.method == "gradient" || req.method == "gradient-x-input") {
-    e.relevance = gradient_at(inputs);
+    e.relevance = gradient_of(act);
     if (req.method == "gradient-x-input")
       for (size_t k = 0; k < e.relevance.f.size(); ++k) e.relevance.f[k] *= x.f[k];
   } else if (req.method == "integrated-gradients") {

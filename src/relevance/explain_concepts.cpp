@@ -32,7 +32,8 @@ ConceptRanking Explainer::concepts(const std::vector<Tensor>& inputs, const Expl
 ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
   const Graph& g = canonical_.graph();
   const int out_value = g.outputs[req.output];
-  Activations act = canonical_.forward_recorded(inputs);
+  const auto kept = record(canonical_, inputs);
+  const Activations& act = *kept;
   const Plan& plan = *act.plan;
   const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
   ConceptRanking c;
@@ -71,7 +72,8 @@ ConditionalConcepts Explainer::conditional_concepts(const std::vector<Tensor>& i
   check_request(g, inputs, req);
   if (batch_of(inputs[0]) != 1) fail_input("attribution graphs explain one sample at a time; the input has a batch of " + std::to_string(batch_of(inputs[0])));
   const int out_value = g.outputs[req.output];
-  Activations act = canonical_.forward_recorded(inputs);
+  const auto kept = record(canonical_, inputs);
+  const Activations& act = *kept;
   const Plan& plan = *act.plan;
   const ConceptLayer capture = find_concept_layer(g, plan, capture_layer);
   std::vector<std::vector<std::pair<ConceptLayer, std::vector<int64_t>>>> masks;
@@ -134,7 +136,8 @@ ConceptMaps Explainer::concept_maps(const std::vector<Tensor>& inputs, const Exp
 ConceptMaps Explainer::concept_maps_batch(const std::vector<Tensor>& inputs, const ExplainRequest& req) {
   const Graph& g = canonical_.graph();
   const int out_value = g.outputs[req.output];
-  Activations act = canonical_.forward_recorded(inputs);
+  const auto kept = record(canonical_, inputs);
+  const Activations& act = *kept;
   const Plan& plan = *act.plan;
   const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
   ConceptMaps c;
@@ -161,7 +164,8 @@ std::vector<Tensor> Explainer::unit_maps(const std::vector<Tensor>& inputs, cons
     fail_input("--output " + std::to_string(req.output) + ": the model has " + std::to_string(model_.graph().outputs.size()) + " output(s)");
   const Graph& g = canonical_.graph();
   const int out_value = g.outputs[req.output];
-  Activations act = canonical_.forward_recorded(inputs);
+  const auto kept = record(canonical_, inputs);
+  const Activations& act = *kept;
   const Plan& plan = *act.plan;
   const ConceptLayer layer = find_concept_layer(g, plan, req.crp.layer);
   const Tensor y = act.get(out_value);

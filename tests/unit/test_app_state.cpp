@@ -123,6 +123,56 @@ TEST(AppState, ImageModelPredictsAndExplainsLikeTheEngine) {
   EXPECT_EQ(relevance_at(r.main.relevance, false, 28, 0), 0.0f);
 }
 
+// Changing only what is asked (target, composite, method, compare) re-explains without running the model: the
+// page's prediction and the engine's recorded pass are reused; another input runs both again. Every answer is
+// the one a fresh engine gives.
+TEST(AppState, ReExplainingAnInputRunsNoForwardPass) {
+  AppState s;
+  s.open("cnn.onnx", model_bytes("cnn_opset13.onnx"));
+  s.open("x.png", square_png());
+  ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+  Session& plain = *s.session();
+  Session& lrp = s.explainer()->session_for("lrp");
+  EXPECT_EQ(plain.predict_runs(), 1u);
+  EXPECT_EQ(lrp.recorded_runs(), 1u);
+  const double forward_ms = s.results().forward_ms;
+
+  auto check_against_fresh_engine = [&](const ExplainSettings& settings, const Explained& got) {
+    Session session = Session::load_file(model_path("cnn_opset13.onnx"));
+    relevance::Explainer ex(session);
+    relevance::RequestText text;
+    text.values = s.request_values(settings);
+    text.values["target"] = std::to_string(got.target);
+    const auto want = ex.explain({s.results().input}, relevance::parse_request(text, session.graph(), ""));
+    EXPECT_TRUE(same_bits(got.relevance, want.relevance)) << settings.method << " " << settings.composite;
+  };
+  s.settings.target = 7;
+  s.mark_dirty();
+  ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+  EXPECT_EQ(s.results().main.target, 7);
+  check_against_fresh_engine(s.settings, s.results().main);
+  s.settings.composite = "epsilon-alpha2-beta1-flat";
+  s.compare = true;
+  s.compare_settings.composite = "epsilon";
+  s.mark_dirty();
+  ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+  check_against_fresh_engine(s.settings, s.results().main);
+  check_against_fresh_engine(s.compare_settings, s.results().compare);
+  EXPECT_EQ(plain.predict_runs(), 1u);
+  EXPECT_EQ(lrp.recorded_runs(), 1u);
+  EXPECT_EQ(s.results().forward_ms, forward_ms);   // the pass's own time, not a fresh one
+
+  Image ramp;   // another input
+  ramp.width = ramp.height = 28;
+  ramp.channels = 1;
+  for (int k = 0; k < 28 * 28; ++k) ramp.pixels.push_back(static_cast<uint8_t>(k % 251));
+  s.open("y.png", render::encode_png(ramp));
+  ASSERT_TRUE(s.guard([&] { s.compute(); })) << s.last_error;
+  EXPECT_EQ(plain.predict_runs(), 2u);
+  EXPECT_EQ(lrp.recorded_runs(), 2u);
+  check_against_fresh_engine(s.settings, s.results().main);
+}
+
 // The canvas' worker path (src/app/app_offload.cpp): begin_compute(), the jobs' request values explained by
 // another engine (as the worker's JS API does: its own Session, parse_request of the same values), then
 // explained() + finish_compute(), gives what compute() gives - main and compare, pruned-lrp's reports and a

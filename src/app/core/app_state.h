@@ -239,6 +239,14 @@ class AppState {
   std::unique_ptr<relevance::Explainer> explainer_;
   ModelDesc model_desc_;
   std::string rules_key_;       // composite + input shape the node rules were computed for
+  // The last forward pass begin_compute ran: changing only the target, composite or method reuses it (the
+  // engine keeps its recorded pass likewise), so re-explaining an input never runs the model again.
+  struct Prediction {
+    Tensor input;
+    std::vector<Tensor> outputs;
+    double ms = 0;
+  };
+  Prediction predicted_;
 
   InputData input_;
   std::vector<Sample> samples_;
