@@ -117,8 +117,9 @@ for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'],
 if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
 if (dawn.gw) md += `| node wasm explain, 1 thread (next to Dawn) | ${dawn.cw} | n/a |\n| node WebGPU explain, Dawn | ${dawn.gw} | n/a |\n`;
 md += `\nA whole explanation (the rows above and the ratios) records its own forward pass. Asked again about the same `;
-md += `input (another target, composite, rule or concept: what the canvas does), the engine keeps that pass and runs `;
-md += `only the backward part: re-explain / forward ${f(ratio('nr', 'nf', 'wall'))} natively, `;
+md += `input (another target, composite, rule or concept: what the canvas does), the engine keeps that pass, and the `;
+md += `rules' denominators computed on it, and runs only the rest of the backward part (re-explain here asks `;
+md += `the same question again, so the denominators are kept too): re-explain / forward ${f(ratio('nr', 'nf', 'wall'))} natively, `;
 md += `${f(ratio('wr', 'wf', 'wall'))} in wasm (wall).\n`;
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size). Native page faults per run (median, forward / explain): `;

@@ -171,7 +171,8 @@ int cmd_bench(int argc, char** argv) {
   };
   // A whole explanation: the kept forward pass of the previous run is dropped first (Session::recorded),
   // so every run records its own. re-explain asks again about the same input, as a canvas does when the
-  // target, composite or concept changes: only the backward part runs.
+  // target or concept changes: only the backward part runs, and without the rules' forward GEMMs, whose
+  // denominators are kept on the pass (a new composite computes its own once).
   auto explain = [&] {
     explainer->drop_recorded();
     explainer->explain(inputs, *request);

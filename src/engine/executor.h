@@ -1,25 +1,51 @@
 // relscope/engine/executor.h — runs a Plan on the cpu kernels.
 //
-// Sections: Activations | execute()
+// Sections: PassMemo | Activations | execute()
 //
 // With `record` every intermediate value is kept (the relevance sweep needs the
 // inputs of each layer); without it a value is freed after its last reader, so
 // a plain forward pass holds only the live tensors.
 #pragma once
+#include <deque>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "engine/plan.h"
 
 namespace relscope {
 
+// ---- PassMemo ----------------------------------------------------------------------------------------------------
+// Floats derived from one recorded pass's values and reused by every backward sweep over it (relevance: a
+// linear rule's denominators, which depend on the layer's input but not on the relevance arriving, so a
+// second target, a concept or a unit over the same pass skips the rule's forward GEMMs). Bounded: entries
+// leave oldest first once `budget` bytes would be exceeded; one caller at a time, like the pass itself.
+class PassMemo {
+ public:
+  const std::vector<float>* find(const std::string& key) const;
+  // Stores `v` under `key` (not when it alone exceeds the budget) and returns the stored copy, or null.
+  const std::vector<float>* put(const std::string& key, std::vector<float> v);
+  void set_budget(uint64_t bytes) { budget_ = bytes; }
+  uint64_t bytes() const { return bytes_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  uint64_t budget_ = 0, bytes_ = 0;
+  std::map<std::string, std::vector<float>> entries_;
+  std::deque<std::string> order_;   // insertion order: the first to leave
+};
+
+// ---- Activations -------------------------------------------------------------------------------------------------
 struct Activations {
   const Plan* plan = nullptr;
   std::vector<Tensor> values;   // per value id; empty for constants and freed values
+  mutable PassMemo memo;        // recorded passes only (Session::forward_recorded sets its budget)
 
   // The value's tensor: a constant (initializer/folded) or the computed one.
   const Tensor& get(int value) const { return plan->constants[value] ? *plan->constants[value] : values[value]; }
 };
 
+// ---- execute() ---------------------------------------------------------------------------------------------------
 // `inputs` in graph-input order, shapes as the plan was made for.
 Activations execute(const Plan& plan, std::vector<Tensor> inputs, bool record);
 

@@ -1,6 +1,7 @@
 // relscope/engine/session.cpp — loading, plan cache, the kept recorded pass, batch splitting.
 #include "engine/session.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -137,7 +138,10 @@ Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
                                " MiB of working memory (the recorded forward pass and its relevance), over the limit of " +
                                std::to_string((limits_.max_total_bytes + (1 << 20) - 1) >> 20) + " MiB");
   ++recorded_runs_;
-  return execute(plan, inputs, /*record=*/true);
+  Activations act = execute(plan, inputs, /*record=*/true);
+  // What sweeps over this pass may keep (PassMemo): up to one more pass's worth, within the limit.
+  act.memo.set_budget(std::min<uint64_t>(plan.activation_bytes, limits_.max_total_bytes - need));
+  return act;
 }
 
 Tensor slice_batch(const Tensor& t, int64_t begin, int64_t count) {

@@ -238,20 +238,49 @@ bool reruns_layer(const Term& t, const LinearLayer& L, const float* keep) {
          (t.bias == ParamMod::Identity || L.bias.empty());
 }
 
+void append_bits(std::string& key, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  key += std::to_string(bits) + ",";
+}
+
+// Everything the group denominators depend on besides the pass: the layer and the rule's terms (modifiers,
+// groups, signs), gamma and the ZBox bounds. Not epsilon: stabilising comes after.
+std::string denominators_key(const LinearLayer& L, const Rule& r) {
+  std::string key = "lrp-denominators/" + std::to_string(L.output_value) + "/";
+  for (const Term& t : r.terms) {
+    key += std::to_string(static_cast<int>(t.input)) + "." + std::to_string(static_cast<int>(t.weight)) + "." +
+           std::to_string(static_cast<int>(t.bias)) + "." + std::to_string(t.group) + ".";
+    append_bits(key, t.denom_sign);
+  }
+  key += "g";
+  append_bits(key, r.gamma);
+  key += "l";
+  for (float v : r.low) append_bits(key, v);
+  key += "h";
+  for (float v : r.high) append_bits(key, v);
+  return key;
+}
+
 }  // namespace
 
 // Terms whose modified input is all zero (zplus' (x-, w-) after a ReLU, alphabeta's negative terms) cost
 // nothing: their forward is 0 (bias aside) and their share x * grad is 0, so neither GEMM runs. A term on
 // an input of ones (Flat, WSquare) has a z that depends only on the shape: memoised in the plan.
 Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, const Tensor& y, const Tensor& R,
-                         const std::string& where, const float* keep) {
+                         const std::string& where, const float* keep, PassMemo* memo) {
   const size_t nx = x.f.size(), ny = R.f.size();
   const size_t nterms = r.terms.size(), ngroups = r.groups.size();
   RuleScratch& s = rule_scratch();
   if (s.xs.size() < nterms) s.xs.resize(nterms);
   if (s.denom.size() < ngroups) s.denom.resize(ngroups);
   if (s.ratio.size() < ngroups) s.ratio.resize(ngroups);
-  for (size_t gi = 0; gi < ngroups; ++gi) s.denom[gi].assign(ny, 0.0f);
+  // Denominators a sweep over this pass already computed (groups x ny); a masked input (keep) changes them.
+  if (keep) memo = nullptr;
+  const std::string key = memo ? denominators_key(L, r) : std::string();
+  const std::vector<float>* known = memo ? memo->find(key) : nullptr;
+  if (known && known->size() != ngroups * ny) fail(ErrorKind::Internal, where + ": memoised denominators of another size");
+  for (size_t gi = 0; gi < ngroups && !known; ++gi) s.denom[gi].assign(ny, 0.0f);
   s.z.resize(ny);
   std::vector<const float*> ws(nterms, nullptr);   // null: the term's input is all zero
   for (size_t t = 0; t < nterms; ++t) {
@@ -264,6 +293,7 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
     const float sign = term.denom_sign;
     const bool active = !all_zero(xt);
     if (active) ws[t] = modified_weight(L, term.weight, r.gamma);
+    if (known) continue;   // the backward part below still needs x_t and w_t
     if (active && reruns_layer(term, L, keep)) {   // z = y, bias included
       for (size_t j = 0; j < ny; ++j) d[j] += sign * y.f[j];
       continue;
@@ -288,12 +318,17 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
       for (size_t j = 0; j < ny; ++j) d[j] += b[(j / inner) % nb];
     }
   }
+  if (memo && !known) {
+    std::vector<float> all(ngroups * ny);
+    for (size_t gi = 0; gi < ngroups; ++gi) std::copy(s.denom[gi].begin(), s.denom[gi].end(), all.begin() + gi * ny);
+    known = memo->put(key, std::move(all));   // null when over the memo's budget: s.denom is used
+  }
   // Each group's ratio R / stab(sum), restricted to the outputs its mask selects.
   for (size_t gi = 0; gi < ngroups; ++gi) {
     const OutputMask mask = r.groups[gi].mask;
     std::vector<float>& ratio = s.ratio[gi];
     ratio.resize(ny);
-    const std::vector<float>& denom = s.denom[gi];
+    const float* denom = known ? known->data() + gi * ny : s.denom[gi].data();
     for (size_t j = 0; j < ny; ++j) {
       const bool on = mask == OutputMask::All || (mask == OutputMask::ZPositive ? y.f[j] > 0.0f : y.f[j] < 0.0f);
       ratio[j] = on ? R.f[j] / stabilize(denom[j], r.epsilon) : 0.0f;

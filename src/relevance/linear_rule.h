@@ -57,7 +57,9 @@ std::vector<float> bound_tensor(const std::vector<float>& bounds, const Shape& s
 // `y` is the layer's actual output (the plain z that Gamma's output masks read). With `keep` (x's size,
 // 0/1), masked inputs contribute to no term after their input modifier (PLRP-M): they leave every
 // denominator and receive no relevance, whatever the rule does to inputs (Flat's 1s included).
+// With `memo` (the recorded pass's, Activations::memo) the group denominators are kept there and read back
+// by later sweeps over the same pass: they depend on x, the rule and the layer, not on R (not with `keep`).
 Tensor apply_linear_rule(const LinearLayer& layer, const Rule& rule, const Tensor& x, const Tensor& y, const Tensor& R,
-                         const std::string& where, const float* keep = nullptr);
+                         const std::string& where, const float* keep = nullptr, PassMemo* memo = nullptr);
 
 }  // namespace relscope::relevance

@@ -105,7 +105,7 @@ SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act
       case RuleKind::Linear: {
         const LinearLayer L = linear_layer(g, p, n);
         const Tensor& x = act.get(n.inputs[L.input_slot]);
-        in_rel[L.input_slot] = apply_linear_rule(L, rule, x, act.get(out0), R, where);
+        in_rel[L.input_slot] = apply_linear_rule(L, rule, x, act.get(out0), R, where, nullptr, &act.memo);
         if (options.at_linear_input)
           options.at_linear_input(n, in_rel[L.input_slot], [&](const Tensor& keep) {
             return apply_linear_rule(L, rule, x, act.get(out0), R, where, keep.f.data());

@@ -2,7 +2,7 @@
 // and every answer equals the one a fresh session gives, bit for bit. The keeping itself: bit-exact inputs
 // only, one pass at a time, dropped by a pass on other inputs and with its plan, alive while a caller holds it.
 //
-// Sections: helpers | Session::recorded | Explainer: answers equal fresh ones | Explainer: what is run
+// Sections: helpers | Session::recorded | PassMemo | Explainer: answers equal fresh ones | Explainer: what is run
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +13,7 @@
 #include "io/npy.h"
 #include "relevance/explain.h"
 #include "relevance/request.h"
+#include "relevance/rule.h"
 
 namespace relscope::relevance {
 namespace {
@@ -22,7 +23,7 @@ namespace {
 // a residual add, pooling and a Gemm.
 const std::string kModel = std::string(RELSCOPE_SOURCE_DIR) + "/tests/data/models/resnet_tiny_opset13";
 
-Session load() { return Session::load_file(kModel + ".onnx"); }
+Session load(const Limits& limits = {}) { return Session::load_file(kModel + ".onnx", limits); }
 Tensor sample() { return read_npy_file(kModel + "_input.npy", Limits{}); }
 
 Tensor other_sample() {
@@ -109,6 +110,59 @@ TEST(KeptPass, DroppedWithItsPlanButValidWhileHeld) {
   const int y = s.graph().outputs[0];
   EXPECT_EQ(held->plan->input_shapes[0], x.shape);   // the plan lives on with the pass
   EXPECT_TRUE(same_bits(held->get(y), load().forward_recorded({x}).get(y)));
+}
+
+// ---- PassMemo -----------------------------------------------------------------------------------------------------
+TEST(KeptPass, PassMemoKeepsWithinItsBudgetOldestLeavingFirst) {
+  PassMemo m;
+  m.set_budget(10 * sizeof(float));
+  EXPECT_EQ(m.put("a", std::vector<float>(4, 1.0f))->size(), 4u);
+  EXPECT_NE(m.put("b", std::vector<float>(4, 2.0f)), nullptr);
+  EXPECT_EQ(m.put("big", std::vector<float>(11, 3.0f)), nullptr);   // alone over the budget: not kept
+  EXPECT_EQ(m.size(), 2u);
+  const auto* c = m.put("c", std::vector<float>(5, 4.0f));            // 13 floats: "a" leaves
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ((*c)[4], 4.0f);
+  EXPECT_EQ(m.find("a"), nullptr);
+  ASSERT_NE(m.find("b"), nullptr);
+  EXPECT_EQ((*m.find("b"))[0], 2.0f);
+  EXPECT_EQ(m.bytes(), 9 * sizeof(float));
+  EXPECT_EQ(m.put("b", std::vector<float>(1, 9.0f))->size(), 4u);     // a key is never replaced
+}
+
+// Sweeps over a kept pass keep each linear layer's denominators: one entry per layer and rule, shared by
+// every target, more for another composite's rules, and never more than the pass's memory limit leaves.
+TEST(KeptPass, SweepsKeepTheirDenominatorsOnThePass) {
+  Session s = load();
+  Explainer e(s);
+  const Tensor x = sample();
+  const ExplainRequest plus = request({{"target", "0"}}, s.graph());
+  size_t linear = 0;
+  for (const Rule& r : e.rules_for({x}, plus)) linear += r.kind == RuleKind::Linear;
+  ASSERT_GT(linear, 3u);
+  Session& lrp = e.session_for("lrp");
+  e.explain({x}, plus);
+  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear);
+  e.explain({x}, request({{"target", "4"}}, s.graph()));
+  e.concepts({x}, request({{"layer", e.concept_layers({x}).at(1)}}, s.graph()));
+  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear);
+  e.explain({x}, request({{"composite", "epsilon-alpha2-beta1-flat"}}, s.graph()));
+  EXPECT_GT(lrp.recorded({x})->memo.size(), linear);   // alpha-beta's convolutions: new denominators
+  EXPECT_EQ(lrp.recorded_runs(), 1u);
+
+  // A limit that leaves room for a few layers only: the memo stays within it, the answers stay exact.
+  const Plan& plan = lrp.plan_for({x});
+  Limits tight;
+  tight.max_total_bytes = 2 * (plan.activation_bytes + x.byte_size()) + plan.activation_bytes / 8;
+  Session small = load(tight);
+  Explainer te(small);
+  for (const char* target : {"0", "4", "0"}) {
+    const ExplainRequest r = request({{"target", target}}, s.graph());
+    EXPECT_TRUE(same_bits(te.explain({x}, r).relevance, e.explain({x}, r).relevance)) << target;
+    const auto pass = te.session_for("lrp").recorded({x});
+    EXPECT_LE(pass->memo.bytes(), plan.activation_bytes / 8);
+    EXPECT_GT(pass->memo.size(), 0u);
+  }
 }
 
 // ---- Explainer: answers equal fresh ones -----------------------------------------------------------------------------
