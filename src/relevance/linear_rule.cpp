@@ -232,6 +232,37 @@ bool all_zero(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float f) { return f == 0.0f; });
 }
 
+// The sign pattern of x, in one pass: after a ReLU (x >= 0) x+ is x itself and x- is zero, so neither
+// needs a copy or a check of its own.
+struct InputSigns {
+  bool nonnegative = true, nonpositive = true;
+};
+InputSigns input_signs(const Tensor& x) {
+  float lo = 0.0f, hi = 0.0f;
+  for (float v : x.f) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return {lo >= 0.0f, hi <= 0.0f};
+}
+
+// Term input t as a pointer: x itself where the modifier leaves it unchanged, null where it is all zero,
+// else a modified copy in `buf` (null again when that copy is all zero).
+const float* term_input(const Tensor& x, InputMod m, const InputSigns& signs, const Rule& r, int axis,
+                        const std::string& where, const float* keep, std::vector<float>& buf) {
+  if (!keep) {
+    const bool same = m == InputMod::Identity || (m == InputMod::Positive && signs.nonnegative) ||
+                      (m == InputMod::Negative && signs.nonpositive);
+    const bool zero = (m == InputMod::Positive && signs.nonpositive) || (m == InputMod::Negative && signs.nonnegative);
+    if (zero || (same && signs.nonnegative && signs.nonpositive)) return nullptr;   // x == 0 counts as zero
+    if (same) return x.f.data();
+  }
+  modify_input(x, m, r, axis, where, buf);
+  if (keep)
+    for (size_t i = 0; i < buf.size(); ++i) buf[i] *= keep[i];
+  return all_zero(buf) ? nullptr : buf.data();
+}
+
 // A term that re-runs the layer exactly as the forward pass did (Epsilon's (x, w, b)): its z is the recorded y.
 bool reruns_layer(const Term& t, const LinearLayer& L, const float* keep) {
   return !keep && t.input == InputMod::Identity && t.weight == ParamMod::Identity &&
@@ -283,15 +314,14 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
   for (size_t gi = 0; gi < ngroups && !known; ++gi) s.denom[gi].assign(ny, 0.0f);
   s.z.resize(ny);
   std::vector<const float*> ws(nterms, nullptr);   // null: the term's input is all zero
+  std::vector<const float*> xs(nterms, nullptr);   // each term's modified input (x itself where unchanged)
+  const InputSigns signs = input_signs(x);
   for (size_t t = 0; t < nterms; ++t) {
     const Term& term = r.terms[t];
-    std::vector<float>& xt = s.xs[t];
-    modify_input(x, term.input, r, L.channel_axis, where, xt);
-    if (keep)
-      for (size_t i = 0; i < nx; ++i) xt[i] *= keep[i];
+    const float* xt = xs[t] = term_input(x, term.input, signs, r, L.channel_axis, where, keep, s.xs[t]);
     auto& d = s.denom[term.group];
     const float sign = term.denom_sign;
-    const bool active = !all_zero(xt);
+    const bool active = xt != nullptr;
     if (active) ws[t] = modified_weight(L, term.weight, r.gamma);
     if (known) continue;   // the backward part below still needs x_t and w_t
     if (active && reruns_layer(term, L, keep)) {   // z = y, bias included
@@ -303,11 +333,11 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
       if (term.input == InputMod::Ones && !keep) {
         z = memoised(*L.plan, "ones-z" + std::to_string(L.output_value) + "/" + modifier_key(term.weight, r.gamma), [&] {
                        std::vector<float> out(ny);
-                       L.forward(xt.data(), ws[t], out.data());
+                       L.forward(xt, ws[t], out.data());
                        return out;
                      }).data();
       } else {
-        L.forward(xt.data(), ws[t], s.z.data());
+        L.forward(xt, ws[t], s.z.data());
       }
       for (size_t j = 0; j < ny; ++j) d[j] += sign * z[j];
     }
@@ -340,7 +370,7 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
     if (!ws[t]) continue;   // x * grad with x == 0
     const Term& term = r.terms[t];
     L.backward(s.ratio[term.group].data(), ws[t], s.grad.data());
-    const float* xt = s.xs[t].data();
+    const float* xt = xs[t];
     const float* grad = s.grad.data();
     for (size_t i = 0; i < nx; ++i) out.f[i] += term.coef * xt[i] * grad[i];
   }
