@@ -203,26 +203,28 @@ void install_pruner(const Graph& g, const Plan& plan, const PruneOptions& opt, i
 }
 
 // CRP: one sweep per concept (or one for all, joint), each zeroing the other channels where relevance
-// reaches the layer. The forward pass is shared; the result is (N, K, input dims...) or the input's shape.
+// reaches the layer. The forward pass and the sweep above the layer are shared; the result is
+// (N, K, input dims...) or the input's shape.
 Tensor conditional_maps(const Graph& g, const Plan& plan, const Activations& act, const std::vector<Rule>& rules,
                         int out_value, const Tensor& seed, const ConceptRequest& crp, const Tensor& x) {
   const ConceptLayer layer = find_concept_layer(g, plan, crp.layer);
   if (crp.channels.empty())
     fail_input("--channels: give at least one channel of " + crp.layer + " (it has " + std::to_string(layer.channels) + ")");
-  auto sweep_keeping = [&](const std::vector<int64_t>& keep) {
-    SweepOptions o;
-    o.at_node_output = [&](const Node&, int value, Tensor& r) {
-      if (value == layer.value) keep_channels(r, layer.axis, keep);
-    };
-    return backward_sweep(g, plan, act, rules, out_value, seed, o).input_relevance[0];
+  auto keeping = [&](std::vector<int64_t> keep) {
+    return [&layer, keep = std::move(keep)](Tensor& r) { keep_channels(r, layer.axis, keep); };
   };
-  if (crp.joint) return sweep_keeping(crp.channels);
+  if (crp.joint)
+    return backward_sweep_branches(g, plan, act, rules, out_value, seed, layer.value, {keeping(crp.channels)})[0].input_relevance[0];
+  // One sweep per concept, the part above the layer shared (the same for every concept).
+  std::vector<std::function<void(Tensor&)>> edits;
+  for (int64_t c : crp.channels) edits.push_back(keeping({c}));
+  const auto sweeps = backward_sweep_branches(g, plan, act, rules, out_value, seed, layer.value, edits);
   const int64_t n = batch_of(x), per = x.numel() / n, k_count = static_cast<int64_t>(crp.channels.size());
   Shape shape = x.shape;
   shape.insert(shape.begin() + 1, k_count);
   Tensor maps = Tensor::zeros(shape);
   for (int64_t k = 0; k < k_count; ++k) {
-    const Tensor m = sweep_keeping({crp.channels[k]});
+    const Tensor& m = sweeps[k].input_relevance[0];
     for (int64_t b = 0; b < n; ++b)
       std::copy(m.f.begin() + b * per, m.f.begin() + (b + 1) * per, maps.f.begin() + (b * k_count + k) * per);
   }

@@ -177,20 +177,20 @@ std::vector<Tensor> Explainer::unit_maps(const std::vector<Tensor>& inputs, cons
   int64_t inner = 1;
   for (size_t d = static_cast<size_t>(layer.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
   const int64_t positions = layer.channels > 0 ? shape_numel(shape) / layer.channels : 0;
-  std::vector<Tensor> maps;
+  std::vector<std::function<void(Tensor&)>> edits;   // one sweep per unit; the part above the layer is shared
   for (const ConceptUnit& u : units) {
     if (u.channel < 0 || u.channel >= layer.channels || u.position < 0 || u.position >= positions)
       fail_input("unit (channel " + std::to_string(u.channel) + ", position " + std::to_string(u.position) + ") is outside " +
                  req.crp.layer + " (" + std::to_string(layer.channels) + " channels x " + std::to_string(positions) + " positions)");
-    const int64_t index = ((u.position / inner) * layer.channels + u.channel) * inner + u.position % inner;
-    SweepOptions o;
-    o.at_node_output = [&](const Node&, int value, Tensor& r) {
-      if (value != layer.value) return;
+    const size_t index = static_cast<size_t>(((u.position / inner) * layer.channels + u.channel) * inner + u.position % inner);
+    edits.push_back([index](Tensor& r) {
       std::fill(r.f.begin(), r.f.end(), 0.0f);
-      r.f[static_cast<size_t>(index)] = 1.0f;
-    };
-    maps.push_back(backward_sweep(g, plan, act, rules, out_value, seed, o).input_relevance[0]);
+      r.f[index] = 1.0f;
+    });
   }
+  std::vector<Tensor> maps;
+  for (auto& sweep : backward_sweep_branches(g, plan, act, rules, out_value, seed, layer.value, edits))
+    maps.push_back(std::move(sweep.input_relevance[0]));
   return maps;
 }
 

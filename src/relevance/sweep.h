@@ -1,6 +1,6 @@
 // relscope/relevance/sweep.h — one backward sweep from an explained output to the input.
 //
-// Sections: SweepOptions | backward_sweep()
+// Sections: SweepOptions | backward_sweep() | backward_sweep_branches()
 //
 // Relevance (or gradient) starts at one graph output and flows through the
 // plan's steps in reverse; each node applies its rule (rules[k] for g.nodes[k]).
@@ -35,6 +35,15 @@ struct SweepResult {
 
 SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
                            int output_value, const Tensor& seed, const SweepOptions& options = {});
+
+// One sweep per edit, sharing the part above `value`: the sweep runs down to the node producing `value`
+// once, then each edit changes a copy of the relevance complete at `value` (as an at_node_output hook
+// would, before any other hook) and its sweep goes on from there. Each result equals backward_sweep with
+// that edit as a hook at `value`, bit for bit (CRP's concepts, unit footprints).
+std::vector<SweepResult> backward_sweep_branches(const Graph& g, const Plan& p, const Activations& act,
+                                                 const std::vector<Rule>& rules, int output_value, const Tensor& seed,
+                                                 int value, const std::vector<std::function<void(Tensor&)>>& edits,
+                                                 const SweepOptions& options = {});
 
 // Stabiliser: z + eps * sign(z), sign(0) = +1 (zennit's stabilize).
 inline float stabilize(float z, float eps) { return z + (z >= 0.0f ? eps : -eps); }

@@ -16,6 +16,8 @@
 #include "relevance/attribution.h"
 #include "relevance/crp.h"
 #include "relevance/explain.h"
+#include "relevance/composite.h"
+#include "relevance/sweep.h"
 
 namespace relscope::relevance {
 namespace {
@@ -214,6 +216,55 @@ TEST(CrpAttributionGraph, ChildrenAddUpToTheirParentAndTheTopAreTheLargest) {
 }
 
 // ---- errors ---------------------------------------------------------------------------------------------
+// CRP and unit maps sweep the part above their layer once (backward_sweep_branches): each branch must equal a
+// whole sweep with the same edit as a hook, bit for bit - here at every linear layer of a residual network,
+// where relevance is still in flight on the skip path when the branches split.
+TEST(Crp, BranchedSweepsEqualWholeSweeps) {
+  Session model = Session::load_file(kModels + "resnet_tiny_opset13.onnx");
+  Explainer explainer(model);
+  Session& s = explainer.session_for("crp");
+  const Graph& g = s.graph();
+  const Tensor x = read_npy_file(kModels + "resnet_tiny_opset13_input.npy", Limits{});
+  const Activations act = s.forward_recorded({x});
+  const Plan& plan = *act.plan;
+  const auto rules = assign_rules(g, plan, "epsilon-plus-flat", {}, {});
+  const int out = g.outputs[0];
+  const Tensor& y = act.get(out);
+  Tensor seed = Tensor::zeros(y.shape);
+  for (int64_t b = 0; b < y.shape[0]; ++b) seed.f[b * y.shape[1] + 1] = y.f[b * y.shape[1] + 1];
+  const std::vector<std::function<void(Tensor&)>> edits = {
+      [](Tensor& r) { keep_channels(r, 1, {0}); },
+      [](Tensor& r) { keep_channels(r, 1, {1, 2}); },
+      [](Tensor& r) { std::fill(r.f.begin(), r.f.end(), 0.0f); },
+      [](Tensor& r) { for (float& v : r.f) v *= -2.0f; },
+  };
+  int layers = 0;
+  for (const std::string& name : explainer.concept_layers({x})) {
+    const ConceptLayer layer = find_concept_layer(g, plan, name);
+    SweepOptions keep_all;
+    keep_all.keep_all = true;
+    const auto branches = backward_sweep_branches(g, plan, act, rules, out, seed, layer.value, edits, keep_all);
+    ASSERT_EQ(branches.size(), edits.size());
+    for (size_t k = 0; k < edits.size(); ++k) {
+      SweepOptions hooked = keep_all;
+      hooked.at_node_output = [&](const Node&, int value, Tensor& r) {
+        if (value == layer.value) edits[k](r);
+      };
+      const SweepResult whole = backward_sweep(g, plan, act, rules, out, seed, hooked);
+      ASSERT_EQ(whole.values.size(), branches[k].values.size());
+      for (size_t v = 0; v < whole.values.size(); ++v)
+        EXPECT_EQ(whole.values[v].f, branches[k].values[v].f) << name << " edit " << k << " value " << g.values[v].name;
+      EXPECT_EQ(whole.input_relevance[0].f, branches[k].input_relevance[0].f) << name << " edit " << k;
+    }
+    ++layers;
+  }
+  EXPECT_GE(layers, 5);
+  // A value the sweep never reaches: no edit applies, every branch is the plain sweep.
+  const auto none = backward_sweep_branches(g, plan, act, rules, out, seed, g.inputs[0], edits);
+  const SweepResult plain = backward_sweep(g, plan, act, rules, out, seed);
+  for (const auto& b : none) EXPECT_EQ(b.input_relevance[0].f, plain.input_relevance[0].f);
+}
+
 TEST(Crp, LayerAndChannelErrorsNameTheProblem) {
   Session s = Session::from_model(cnn(), "cnn.onnx");
   Explainer ex(s);
