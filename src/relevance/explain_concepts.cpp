@@ -42,25 +42,22 @@ ConceptRanking Explainer::concepts_batch(const std::vector<Tensor>& inputs, cons
   const int64_t n = batch_of(inputs[0]);
   c.targets = resolve_targets(c.output, n, req.targets, g.values[out_value].name);
   const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
-  SweepOptions o;
-  o.at_node_output = [&](const Node&, int value, Tensor& r) {
-    if (value != layer.value) return;
-    c.relevance = channel_sums(r, layer.axis);
-    Tensor magnitude = r;
-    for (float& v : magnitude.f) v = std::fabs(v);
-    const Tensor mass = channel_sums(magnitude, layer.axis);
-    c.normalized = c.relevance;
-    for (int64_t b = 0; b < n; ++b) {
-      double total = 0;
-      for (int64_t k = 0; k < layer.channels; ++k) total += mass.f[b * layer.channels + k];
-      for (int64_t k = 0; k < layer.channels; ++k)
-        c.normalized.f[b * layer.channels + k] = total > 0 ? static_cast<float>(c.relevance.f[b * layer.channels + k] / total) : 0.0f;
-    }
-  };
-  backward_sweep(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), o);
-  if (c.relevance.f.empty()) {   // no relevance reaches the layer from this output
+  const Tensor r = backward_sweep_to(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), layer.value);
+  if (r.f.empty()) {   // no relevance reaches the layer from this output
     c.relevance = Tensor::zeros({n, layer.channels});
     c.normalized = c.relevance;
+    return c;
+  }
+  c.relevance = channel_sums(r, layer.axis);
+  Tensor magnitude = r;
+  for (float& v : magnitude.f) v = std::fabs(v);
+  const Tensor mass = channel_sums(magnitude, layer.axis);
+  c.normalized = c.relevance;
+  for (int64_t b = 0; b < n; ++b) {
+    double total = 0;
+    for (int64_t k = 0; k < layer.channels; ++k) total += mass.f[b * layer.channels + k];
+    for (int64_t k = 0; k < layer.channels; ++k)
+      c.normalized.f[b * layer.channels + k] = total > 0 ? static_cast<float>(c.relevance.f[b * layer.channels + k] / total) : 0.0f;
   }
   return c;
 }
@@ -95,12 +92,11 @@ ConditionalConcepts Explainer::conditional_concepts(const std::vector<Tensor>& i
     o.at_node_output = [&](const Node&, int value, Tensor& r) {
       for (const auto& [layer, keep] : masks[k])   // a layer may be both conditioned and captured: mask first
         if (value == layer.value) keep_channels(r, layer.axis, keep);
-      if (value == capture.value) {
-        const Tensor sums = channel_sums(r, capture.axis);
-        std::copy(sums.f.begin(), sums.f.end(), c.relevance.f.begin() + static_cast<int64_t>(k) * capture.channels);
-      }
     };
-    backward_sweep(g, plan, act, rules, out_value, seed, o);
+    const Tensor r = backward_sweep_to(g, plan, act, rules, out_value, seed, capture.value, o);
+    if (r.f.empty()) continue;   // nothing reaches the captured layer on this path: its sums stay 0
+    const Tensor sums = channel_sums(r, capture.axis);
+    std::copy(sums.f.begin(), sums.f.end(), c.relevance.f.begin() + static_cast<int64_t>(k) * capture.channels);
   }
   return c;
 }
@@ -147,11 +143,7 @@ ConceptMaps Explainer::concept_maps_batch(const std::vector<Tensor>& inputs, con
   c.targets = resolve_targets(c.output, batch_of(inputs[0]), req.targets, g.values[out_value].name);
   c.activation = act.get(layer.value);
   const auto rules = assign_rules(g, plan, req.composite, req.params, req.overrides);
-  SweepOptions o;
-  o.at_node_output = [&](const Node&, int value, Tensor& r) {
-    if (value == layer.value) c.relevance = r;
-  };
-  backward_sweep(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), o);
+  c.relevance = backward_sweep_to(g, plan, act, rules, out_value, make_seed(c.output, c.targets, true), layer.value);
   if (c.relevance.f.empty()) c.relevance = Tensor::zeros(c.activation.shape);   // no relevance reaches the layer
   return c;
 }

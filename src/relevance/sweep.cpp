@@ -225,6 +225,24 @@ SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act
   return finish_sweep(c, rel);
 }
 
+Tensor backward_sweep_to(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
+                         int output_value, const Tensor& seed, int value, const SweepOptions& options) {
+  const Sweep c{g, p, act, rules, options};
+  std::vector<Tensor> rel = start_sweep(c, output_value, seed);
+  for (auto it = p.steps.rbegin(); it != p.steps.rend(); ++it) {
+    const Node& n = g.nodes[*it];
+    if (!produces(n, value)) {
+      sweep_node(c, *it, rel);
+      continue;
+    }
+    if (options.at_node_output)   // the hooks a whole sweep would run here, then stop
+      for (int v : n.outputs)
+        if (v >= 0 && !rel[v].f.empty()) options.at_node_output(n, v, rel[v]);
+    return std::move(rel[value]);
+  }
+  return {};
+}
+
 std::vector<SweepResult> backward_sweep_branches(const Graph& g, const Plan& p, const Activations& act,
                                                  const std::vector<Rule>& rules, int output_value, const Tensor& seed,
                                                  int value, const std::vector<std::function<void(Tensor&)>>& edits,

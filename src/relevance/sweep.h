@@ -1,6 +1,6 @@
 // relscope/relevance/sweep.h — one backward sweep from an explained output to the input.
 //
-// Sections: SweepOptions | backward_sweep() | backward_sweep_branches()
+// Sections: SweepOptions | backward_sweep() | backward_sweep_to() | backward_sweep_branches()
 //
 // Relevance (or gradient) starts at one graph output and flows through the
 // plan's steps in reverse; each node applies its rule (rules[k] for g.nodes[k]).
@@ -35,6 +35,11 @@ struct SweepResult {
 
 SweepResult backward_sweep(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
                            int output_value, const Tensor& seed, const SweepOptions& options = {});
+
+// The relevance complete at `value` (after the at_node_output hooks at its producer), sweeping no further:
+// all that concept rankings, layer maps and attribution sums need. Empty when no relevance reaches `value`.
+Tensor backward_sweep_to(const Graph& g, const Plan& p, const Activations& act, const std::vector<Rule>& rules,
+                         int output_value, const Tensor& seed, int value, const SweepOptions& options = {});
 
 // One sweep per edit, sharing the part above `value`: the sweep runs down to the node producing `value`
 // once, then each edit changes a copy of the relevance complete at `value` (as an at_node_output hook

@@ -218,8 +218,9 @@ TEST(CrpAttributionGraph, ChildrenAddUpToTheirParentAndTheTopAreTheLargest) {
 // ---- errors ---------------------------------------------------------------------------------------------
 // CRP and unit maps sweep the part above their layer once (backward_sweep_branches): each branch must equal a
 // whole sweep with the same edit as a hook, bit for bit - here at every linear layer of a residual network,
-// where relevance is still in flight on the skip path when the branches split.
-TEST(Crp, BranchedSweepsEqualWholeSweeps) {
+// where relevance is still in flight on the skip path when the branches split. Rankings and layer maps sweep
+// only down to their layer (backward_sweep_to): the relevance there is the whole sweep's.
+TEST(Crp, BranchedAndShortenedSweepsEqualWholeSweeps) {
   Session model = Session::load_file(kModels + "resnet_tiny_opset13.onnx");
   Explainer explainer(model);
   Session& s = explainer.session_for("crp");
@@ -256,6 +257,15 @@ TEST(Crp, BranchedSweepsEqualWholeSweeps) {
         EXPECT_EQ(whole.values[v].f, branches[k].values[v].f) << name << " edit " << k << " value " << g.values[v].name;
       EXPECT_EQ(whole.input_relevance[0].f, branches[k].input_relevance[0].f) << name << " edit " << k;
     }
+    // Sweeping only down to the layer gives the relevance a whole sweep has there.
+    Tensor captured;
+    SweepOptions capture;
+    capture.at_node_output = [&](const Node&, int value, Tensor& r) {
+      if (value == layer.value) captured = r;
+    };
+    backward_sweep(g, plan, act, rules, out, seed, capture);
+    ASSERT_FALSE(captured.f.empty()) << name;
+    EXPECT_EQ(backward_sweep_to(g, plan, act, rules, out, seed, layer.value).f, captured.f) << name;
     ++layers;
   }
   EXPECT_GE(layers, 5);
