@@ -1,12 +1,13 @@
 // tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
 // plan for the declared shapes (open dims = 1), predict, and an explanation (LRP with three composites, pruned
 // LRP or gradient x input, chosen by the input's length), on the CPU and as a GPU program run by its CPU
-// interpreter. Seeds: the small models
-// of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run small, so a
-// mutated kernel size or shape is refused before it costs time.
+// interpreter; the same input asked again (another target) must equal a fresh explainer's answer. Seeds:
+// the small models of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run
+// small, so a mutated kernel size or shape is refused before it costs time.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
 #include "engine/session.h"
 #include "fuzz_common.h"
@@ -41,7 +42,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         req.composite = (size / 4) % 2 ? "epsilon-gamma-box" : "epsilon-alpha2-beta1-flat";
         break;
     }
-    relscope::fuzz::guard([&] { (void)ex.explain(inputs, req); });
+    bool explained = false;
+    relscope::fuzz::guard([&] {
+      (void)ex.explain(inputs, req);
+      explained = true;
+    });
+    // Asked again about the same input (another target), the explainer serves its kept pass and the rules'
+    // kept denominators (Session::recorded, PassMemo): the answer must be a fresh explainer's, bit for bit.
+    if (explained)
+      relscope::fuzz::guard([&] {
+        relscope::relevance::ExplainRequest again = req;
+        again.targets = {0};
+        const relscope::Tensor kept = ex.explain(inputs, again).relevance;
+        relscope::Session s2 = relscope::Session::load(data, size, "fuzz.onnx", relscope::fuzz::fuzz_limits());
+        relscope::relevance::Explainer fresh(s2);
+        if (!relscope::same_bits(kept, fresh.explain(inputs, again).relevance)) std::abort();
+      });
     // The same request compiled into a GPU program (what the browser's 'auto' back-end does with any dropped
     // model) and run by the program's CPU interpreter: the compiler must refuse by name, never misbuild (the
     // interpreter calls a malformed program an internal error).
