@@ -25,6 +25,9 @@ class PassMemo {
   const std::vector<float>* find(const std::string& key) const;
   // Stores `v` under `key` (not when it alone exceeds the budget) and returns the stored copy, or null.
   const std::vector<float>* put(const std::string& key, std::vector<float> v);
+  // True when `bytes` more can be stored (older entries leaving as needed) without touching anything put
+  // after them in one go: put the parts of one result only when their total fits.
+  bool fits(uint64_t bytes) const { return bytes <= budget_; }
   void set_budget(uint64_t bytes) { budget_ = bytes; }
   uint64_t bytes() const { return bytes_; }
   size_t size() const { return entries_.size(); }

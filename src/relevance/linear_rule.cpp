@@ -306,11 +306,17 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
   if (s.xs.size() < nterms) s.xs.resize(nterms);
   if (s.denom.size() < ngroups) s.denom.resize(ngroups);
   if (s.ratio.size() < ngroups) s.ratio.resize(ngroups);
-  // Denominators a sweep over this pass already computed (groups x ny); a masked input (keep) changes them.
+  // Denominators a sweep over this pass already computed, one entry per group; a masked input (keep)
+  // changes them.
   if (keep) memo = nullptr;
   const std::string key = memo ? denominators_key(L, r) : std::string();
-  const std::vector<float>* known = memo ? memo->find(key) : nullptr;
-  if (known && known->size() != ngroups * ny) fail(ErrorKind::Internal, where + ": memoised denominators of another size");
+  std::vector<const std::vector<float>*> kept(ngroups, nullptr);
+  bool known = memo != nullptr;
+  for (size_t gi = 0; gi < ngroups && known; ++gi) {
+    kept[gi] = memo->find(key + "|" + std::to_string(gi));
+    known = kept[gi] != nullptr;
+    if (known && kept[gi]->size() != ny) fail(ErrorKind::Internal, where + ": memoised denominators of another size");
+  }
   for (size_t gi = 0; gi < ngroups && !known; ++gi) s.denom[gi].assign(ny, 0.0f);
   s.z.resize(ny);
   std::vector<const float*> ws(nterms, nullptr);   // null: the term's input is all zero
@@ -348,17 +354,18 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
       for (size_t j = 0; j < ny; ++j) d[j] += b[(j / inner) % nb];
     }
   }
-  if (memo && !known) {
-    std::vector<float> all(ngroups * ny);
-    for (size_t gi = 0; gi < ngroups; ++gi) std::copy(s.denom[gi].begin(), s.denom[gi].end(), all.begin() + gi * ny);
-    known = memo->put(key, std::move(all));   // null when over the memo's budget: s.denom is used
+  // Moved, not copied, into the memo (the scratch vector grows back for the next layer); all groups or none.
+  if (memo && !known && memo->fits(ngroups * ny * sizeof(float))) {
+    for (size_t gi = 0; gi < ngroups; ++gi)
+      kept[gi] = memo->put(key + "|" + std::to_string(gi), std::move(s.denom[gi]));
+    known = true;
   }
   // Each group's ratio R / stab(sum), restricted to the outputs its mask selects.
   for (size_t gi = 0; gi < ngroups; ++gi) {
     const OutputMask mask = r.groups[gi].mask;
     std::vector<float>& ratio = s.ratio[gi];
     ratio.resize(ny);
-    const float* denom = known ? known->data() + gi * ny : s.denom[gi].data();
+    const float* denom = known ? kept[gi]->data() : s.denom[gi].data();
     for (size_t j = 0; j < ny; ++j) {
       const bool on = mask == OutputMask::All || (mask == OutputMask::ZPositive ? y.f[j] > 0.0f : y.f[j] < 0.0f);
       ratio[j] = on ? R.f[j] / stabilize(denom[j], r.epsilon) : 0.0f;

@@ -128,6 +128,8 @@ TEST(KeptPass, PassMemoKeepsWithinItsBudgetOldestLeavingFirst) {
   EXPECT_EQ((*m.find("b"))[0], 2.0f);
   EXPECT_EQ(m.bytes(), 9 * sizeof(float));
   EXPECT_EQ(m.put("b", std::vector<float>(1, 9.0f))->size(), 4u);     // a key is never replaced
+  EXPECT_TRUE(m.fits(10 * sizeof(float)));
+  EXPECT_FALSE(m.fits(11 * sizeof(float)));
 }
 
 // Sweeps over a kept pass keep each linear layer's denominators: one entry per layer and rule, shared by
