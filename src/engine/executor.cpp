@@ -6,23 +6,11 @@
 
 namespace relscope {
 
-const std::vector<float>* PassMemo::find(const std::string& key) const {
-  const auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
-}
-
-const std::vector<float>* PassMemo::put(const std::string& key, std::vector<float> v) {
-  const uint64_t size = v.size() * sizeof(float);
-  if (size > budget_ || entries_.count(key)) return find(key);
-  while (bytes_ + size > budget_) {
-    const auto old = entries_.find(order_.front());
-    bytes_ -= old->second.size() * sizeof(float);
-    entries_.erase(old);
-    order_.pop_front();
-  }
-  bytes_ += size;
-  order_.push_back(key);
-  return &(entries_[key] = std::move(v));
+void PassMemo::drop_oldest() {
+  const auto old = entries_.find(order_.front());
+  bytes_ -= std::visit([](const auto& v) { return static_cast<uint64_t>(v.size() * sizeof(v[0])); }, old->second);
+  entries_.erase(old);
+  order_.pop_front();
 }
 
 Activations execute(const Plan& plan, std::vector<Tensor> inputs, bool record) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "engine/plan.h"
@@ -16,15 +17,29 @@
 namespace relscope {
 
 // ---- PassMemo ----------------------------------------------------------------------------------------------------
-// Floats derived from one recorded pass's values and reused by every backward sweep over it (relevance: a
-// linear rule's denominators, which depend on the layer's input but not on the relevance arriving, so a
-// second target, a concept or a unit over the same pass skips the rule's forward GEMMs). Bounded: entries
-// leave oldest first once `budget` bytes would be exceeded; one caller at a time, like the pass itself.
+// Data derived from one recorded pass's values and reused by every backward sweep over it (relevance: a linear
+// rule's denominators, which depend on the layer's input but not on the relevance arriving, so a second target,
+// a concept or a unit over the same pass skips the rule's forward GEMMs; a max-pool's arg-max indices). Floats
+// or int64s per key. Bounded: entries leave oldest first once `budget` bytes would be exceeded; one caller at
+// a time, like the pass itself.
 class PassMemo {
  public:
-  const std::vector<float>* find(const std::string& key) const;
-  // Stores `v` under `key` (not when it alone exceeds the budget) and returns the stored copy, or null.
-  const std::vector<float>* put(const std::string& key, std::vector<float> v);
+  template <class T = float>
+  const std::vector<T>* find(const std::string& key) const {
+    const auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : std::get_if<std::vector<T>>(&it->second);
+  }
+  // Stores `v` under `key` (not when it alone exceeds the budget; a key is never replaced) and returns the
+  // stored vector, or null.
+  template <class T>
+  const std::vector<T>* put(const std::string& key, std::vector<T> v) {
+    const uint64_t size = v.size() * sizeof(T);
+    if (size > budget_ || entries_.count(key)) return find<T>(key);
+    while (bytes_ + size > budget_) drop_oldest();
+    bytes_ += size;
+    order_.push_back(key);
+    return &std::get<std::vector<T>>(entries_[key] = std::move(v));
+  }
   // True when `bytes` more can be stored (older entries leaving as needed) without touching anything put
   // after them in one go: put the parts of one result only when their total fits.
   bool fits(uint64_t bytes) const { return bytes <= budget_; }
@@ -33,8 +48,9 @@ class PassMemo {
   size_t size() const { return entries_.size(); }
 
  private:
+  void drop_oldest();
   uint64_t budget_ = 0, bytes_ = 0;
-  std::map<std::string, std::vector<float>> entries_;
+  std::map<std::string, std::variant<std::vector<float>, std::vector<int64_t>>> entries_;
   std::deque<std::string> order_;   // insertion order: the first to leave
 };
 

@@ -297,15 +297,23 @@ void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, c
     // ---- pools -------------------------------------------------------------------------------------------------
     case Op::MaxPool: {
       if (!want(0)) return;
-      const PoolParams pp = resolve_pool(n, in(0).shape, PoolKind::Max, where);
-      std::vector<float> y(dy.size());
-      std::vector<int64_t> idx(dy.size());
-      PoolParams row_major = pp;
-      row_major.storage_order = 0;
-      kernels::max_pool(row_major, in(0).f.data(), y.data(), idx.data());
+      // Where each window's maximum sits depends on the pass only: kept on it for the next sweep (another
+      // target, CRP's concepts), as the linear rules keep their denominators.
+      const std::string key = "maxpool-argmax/" + std::to_string(out0);
+      const std::vector<int64_t>* idx = act.memo.find<int64_t>(key);
+      std::vector<int64_t> fresh;
+      if (!idx) {
+        PoolParams row_major = resolve_pool(n, in(0).shape, PoolKind::Max, where);
+        row_major.storage_order = 0;
+        std::vector<float> y(dy.size());
+        fresh.resize(dy.size());
+        kernels::max_pool(row_major, in(0).f.data(), y.data(), fresh.data());
+        idx = act.memo.fits(fresh.size() * sizeof(int64_t)) ? act.memo.put(key, std::move(fresh)) : &fresh;
+      }
+      if (idx->size() != dy.size()) fail(ErrorKind::Internal, where + ": memoised max-pool indices of another size");
       gi[0] = same_as(0);
       for (size_t k = 0; k < dy.size(); ++k)
-        if (idx[k] >= 0 && idx[k] < static_cast<int64_t>(gi[0].f.size())) gi[0].f[idx[k]] += dy[k];
+        if ((*idx)[k] >= 0 && (*idx)[k] < static_cast<int64_t>(gi[0].f.size())) gi[0].f[(*idx)[k]] += dy[k];
       return;
     }
     case Op::AveragePool: {

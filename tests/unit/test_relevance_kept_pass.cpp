@@ -128,28 +128,37 @@ TEST(KeptPass, PassMemoKeepsWithinItsBudgetOldestLeavingFirst) {
   EXPECT_EQ((*m.find("b"))[0], 2.0f);
   EXPECT_EQ(m.bytes(), 9 * sizeof(float));
   EXPECT_EQ(m.put("b", std::vector<float>(1, 9.0f))->size(), 4u);     // a key is never replaced
+  const auto* ids = m.put("i", std::vector<int64_t>{1LL << 40, -1});   // 4 floats' worth: "b" leaves
+  ASSERT_NE(ids, nullptr);
+  EXPECT_EQ((*ids)[0], 1LL << 40);
+  EXPECT_EQ(m.find("i"), nullptr);                                     // not floats
+  EXPECT_EQ(m.find("b"), nullptr);
+  EXPECT_EQ(m.bytes(), 9 * sizeof(float));
   EXPECT_TRUE(m.fits(10 * sizeof(float)));
   EXPECT_FALSE(m.fits(11 * sizeof(float)));
 }
 
-// Sweeps over a kept pass keep each linear layer's denominators: one entry per layer and rule, shared by
-// every target, more for another composite's rules, and never more than the pass's memory limit leaves.
+// Sweeps over a kept pass keep each linear layer's denominators (one entry per layer and rule, shared by
+// every target, more for another composite's rules) and each max-pool's arg-max, never more than the pass's
+// memory limit leaves.
 TEST(KeptPass, SweepsKeepTheirDenominatorsOnThePass) {
   Session s = load();
   Explainer e(s);
   const Tensor x = sample();
   const ExplainRequest plus = request({{"target", "0"}}, s.graph());
-  size_t linear = 0;
+  size_t linear = 0, max_pools = 0;
   for (const Rule& r : e.rules_for({x}, plus)) linear += r.kind == RuleKind::Linear;
+  for (const Node& n : e.canonical_graph().nodes) max_pools += n.op == Op::MaxPool;
   ASSERT_GT(linear, 3u);
+  ASSERT_EQ(max_pools, 1u);   // its arg-max indices are kept too
   Session& lrp = e.session_for("lrp");
   e.explain({x}, plus);
-  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear);
+  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear + max_pools);
   e.explain({x}, request({{"target", "4"}}, s.graph()));
   e.concepts({x}, request({{"layer", e.concept_layers({x}).at(1)}}, s.graph()));
-  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear);
+  EXPECT_EQ(lrp.recorded({x})->memo.size(), linear + max_pools);
   e.explain({x}, request({{"composite", "epsilon-alpha2-beta1-flat"}}, s.graph()));
-  EXPECT_GT(lrp.recorded({x})->memo.size(), linear);   // alpha-beta's convolutions: new denominators
+  EXPECT_GT(lrp.recorded({x})->memo.size(), linear + max_pools);   // alpha-beta's convolutions: new denominators
   EXPECT_EQ(lrp.recorded_runs(), 1u);
 
   // A limit that leaves room for a few layers only: the memo stays within it, the answers stay exact.
