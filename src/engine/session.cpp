@@ -67,9 +67,9 @@ const Plan& Session::plan_for(const std::vector<Tensor>& inputs) {
 
 // Bit for bit (same_bits), not ==: -0 and +0 can give different passes.
 bool Session::is_kept(const std::vector<Tensor>& inputs) const {
-  if (!kept_ || kept_->inputs.size() != inputs.size()) return false;
-  for (size_t k = 0; k < inputs.size(); ++k)
-    if (!same_bits(kept_->inputs[k], inputs[k])) return false;
+  if (!kept_ || inputs.size() != graph_->inputs.size()) return false;
+  for (size_t k = 0; k < inputs.size(); ++k)   // a recorded pass keeps its inputs among its values
+    if (!same_bits(kept_->act.values[graph_->inputs[k]], inputs[k])) return false;
   return true;
 }
 
@@ -84,7 +84,6 @@ std::shared_ptr<const Activations> Session::recorded(const std::vector<Tensor>& 
   kept->act = forward_recorded(inputs);
   for (const auto& p : plans_)
     if (p.get() == kept->act.plan) kept->plan = p;
-  kept->inputs = inputs;
   kept_ = std::move(kept);
   return {kept_, &kept_->act};
 }

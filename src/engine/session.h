@@ -57,9 +57,8 @@ class Session {
   bool needs_batch_split(const std::vector<Tensor>& inputs) const;
 
  private:
-  struct Kept {                           // a recorded pass and what it was recorded for
+  struct Kept {                           // a recorded pass (its inputs are in act.values)
     std::shared_ptr<const Plan> plan;     // alive while the pass is, even after the plan cache lets go
-    std::vector<Tensor> inputs;
     Activations act;
   };
   bool is_kept(const std::vector<Tensor>& inputs) const;

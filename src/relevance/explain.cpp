@@ -210,15 +210,16 @@ Tensor conditional_maps(const Graph& g, const Plan& plan, const Activations& act
   const ConceptLayer layer = find_concept_layer(g, plan, crp.layer);
   if (crp.channels.empty())
     fail_input("--channels: give at least one channel of " + crp.layer + " (it has " + std::to_string(layer.channels) + ")");
-  auto keeping = [&](std::vector<int64_t> keep) {
-    return [&layer, keep = std::move(keep)](Tensor& r) { keep_channels(r, layer.axis, keep); };
-  };
+  // One sweep per concept (joint: one for all), the part above the layer shared by all of them.
+  std::vector<std::vector<int64_t>> keeps;
   if (crp.joint)
-    return backward_sweep_branches(g, plan, act, rules, out_value, seed, layer.value, {keeping(crp.channels)})[0].input_relevance[0];
-  // One sweep per concept, the part above the layer shared (the same for every concept).
+    keeps.push_back(crp.channels);
+  else
+    for (int64_t c : crp.channels) keeps.push_back({c});
   std::vector<std::function<void(Tensor&)>> edits;
-  for (int64_t c : crp.channels) edits.push_back(keeping({c}));
+  for (const auto& keep : keeps) edits.push_back([&layer, &keep](Tensor& r) { keep_channels(r, layer.axis, keep); });
   const auto sweeps = backward_sweep_branches(g, plan, act, rules, out_value, seed, layer.value, edits);
+  if (crp.joint) return sweeps[0].input_relevance[0];
   const int64_t n = batch_of(x), per = x.numel() / n, k_count = static_cast<int64_t>(crp.channels.size());
   Shape shape = x.shape;
   shape.insert(shape.begin() + 1, k_count);
