@@ -97,7 +97,19 @@ const float* modified_weight(const LinearLayer& L, ParamMod m, float gamma) {
   const std::string key = L.memo_key + "/" + modifier_key(m, gamma);
   return memoised(*L.plan, key, [&] {
     std::vector<float> out(L.weight_size);
-    for (size_t k = 0; k < out.size(); ++k) out[k] = modify_param(L.weight[k], m, gamma);
+    // One loop per modifier (the switch hoisted out of it) so each vectorises: the per-element switch cost
+    // wasm 89 ms for ResNet-18's w+ on a first explanation.
+    const float* w = L.weight;
+    const auto each = [&](auto f) {
+      for (size_t k = 0; k < out.size(); ++k) out[k] = f(w[k]);
+    };
+    switch (m) {
+      case ParamMod::Positive: each([](float v) { return std::max(v, 0.0f); }); break;
+      case ParamMod::Negative: each([](float v) { return std::min(v, 0.0f); }); break;
+      case ParamMod::GammaPositive: each([gamma](float v) { return v + gamma * std::max(v, 0.0f); }); break;
+      case ParamMod::GammaNegative: each([gamma](float v) { return v + gamma * std::min(v, 0.0f); }); break;
+      default: each([m, gamma](float v) { return modify_param(v, m, gamma); }); break;
+    }
     return out;
   }).data();
 }
