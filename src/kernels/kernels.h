@@ -37,8 +37,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 
 // ---- convolution -------------------------------------------------------------------------------------------
 // y = conv(x, w) + b for the whole batch (p.N images): x (N,C,in), w (M,C/group,kernel), b (M) or null,
-// y (N,M,out). Per image and group: im2col + GEMM; pointwise (1x1, stride 1, no pad) is a GEMM straight
-// on x. Large im2col matrices are built in bands of output rows to bound scratch memory.
+// y (N,M,out). Per image and group: a GEMM whose packing reads the im2col matrix in place (CPU back-end:
+// kernels/cpu/column_view.h; never stored); pointwise (1x1, stride 1, no pad) is a GEMM straight on x.
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b_or_null, float* y);
 
 // dx = conv^T(dy, w): the adjoint of conv_forward's linear part, dy (N,M,out) -> dx (N,C,in), overwritten.

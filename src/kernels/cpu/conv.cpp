@@ -1,15 +1,19 @@
 // relscope/kernels/cpu/conv.cpp — convolution as im2col + GEMM, and its adjoint as GEMM + col2im.
 //
-// Sections: scratch | im2col / col2im (+ thread split) | conv_forward | conv_backward_data | add_channel_bias
+// Sections: scratch | im2col / col2im (+ thread split) | column view tables | conv_forward | conv_backward_data |
+//           add_channel_bias
 //
 // Why im2col: it turns every conv (any stride, dilation, padding, group) into one GEMM per group, where
 // Eigen's blocked kernel runs near peak; the gather is O(C*k*out) and cheap next to the GEMM's O(M*C*k*out).
-// The column matrix is built in bands of output rows so scratch stays bounded for large images.
+// The forward conv never stores the column matrix: its GEMM packs straight from the input through a
+// ColumnView (column_view.h). The adjoint stores its columns (col2im scatters them), in bands of output
+// rows so scratch stays bounded for large images.
 // Threads (kernels::set_threads): forward splits output rows, the adjoint splits input channels, so each
 // thread writes a disjoint part of the output and builds its own columns in its own scratch.
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/column_view.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 
@@ -124,6 +128,43 @@ void col2im(const ConvParams& p, const float* col, int64_t r0, int64_t r1, float
   col2im_channels(p, p.C_per_group(), col, r0, r1, x);
 }
 
+// ---- column view tables -----------------------------------------------------------------------------------------
+namespace detail {
+
+bool make_column_view(const ConvParams& p, const float* x, int64_t r0, int64_t r1, ColumnView* view) {
+  const Dims3 &in = p.in, &out = p.out, &k = p.kernel, &s = p.stride, &dl = p.dilation, &pb = p.pad_begin;
+  constexpr int64_t kFits = int64_t{1} << 30;   // every coordinate and shift below stays within int32
+  for (int d = 0; d < 3; ++d)
+    if (in[d] >= kFits || out[d] * s[d] >= kFits || k[d] * dl[d] + pb[d] >= kFits) return false;
+  const int64_t K = p.col_rows(), ow = out[2], N = (r1 - r0) * ow;
+  thread_local std::vector<ColumnView::Tap> taps;
+  thread_local std::vector<ColumnView::Pos> pos;
+  taps.resize(static_cast<size_t>(K));
+  pos.resize(static_cast<size_t>(N));
+  size_t t = 0;   // im2col's row order: channel, then kz, ky, kx
+  for (int64_t c = 0; c < p.C_per_group(); ++c)
+    for (int64_t kz = 0; kz < k[0]; ++kz)
+      for (int64_t ky = 0; ky < k[1]; ++ky)
+        for (int64_t kx = 0; kx < k[2]; ++kx) {
+          const int64_t dz = kz * dl[0] - pb[0], dy = ky * dl[1] - pb[1], dx = kx * dl[2] - pb[2];
+          taps[t++] = {c * p.in_size() + (dz * in[1] + dy) * in[2] + dx, static_cast<int32_t>(dz),
+                       static_cast<int32_t>(dy), static_cast<int32_t>(dx)};
+        }
+  size_t j = 0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t z = (r / out[1]) * s[0], y = (r % out[1]) * s[1];
+    for (int64_t ox = 0; ox < ow; ++ox) {
+      const int64_t xx = ox * s[2];
+      pos[j++] = {(z * in[1] + y) * in[2] + xx, static_cast<int32_t>(z), static_cast<int32_t>(y),
+                  static_cast<int32_t>(xx), static_cast<int32_t>(ow - ox)};
+    }
+  }
+  *view = ColumnView(x, taps.data(), pos.data(), K, N, in, s[2]);
+  return true;
+}
+
+}  // namespace detail
+
 // ---- conv_forward --------------------------------------------------------------------------------------------------
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows();
@@ -145,11 +186,16 @@ void conv_forward(const ConvParams& p, const float* x, const float* w, const flo
       gemm(false, false, mg, (rb - ra) * ow, cg, 1.0f, wg, cg, xg + ra * ow, is, beta, yg + ra * ow, os);
       return;
     }
-    float* col = scratch(static_cast<size_t>(kk * std::min(band, rb - ra) * ow));
     for (int64_t r0 = ra; r0 < rb; r0 += band) {
       const int64_t r1 = std::min(rb, r0 + band), ncols = (r1 - r0) * ow;
-      im2col(p, xg, r0, r1, col);
-      gemm(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
+      detail::ColumnView view(nullptr, nullptr, nullptr, 0, 0, p.in, 1);
+      if (detail::make_column_view(p, xg, r0, r1, &view)) {
+        detail::gemm_columns(mg, wg, kk, view, beta, yg + r0 * ow, os);
+      } else {
+        float* col = scratch(static_cast<size_t>(kk * ncols));
+        im2col(p, xg, r0, r1, col);
+        gemm(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
+      }
     }
   };
   const int64_t pairs = p.N * p.group;

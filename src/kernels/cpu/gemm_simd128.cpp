@@ -1,6 +1,6 @@
 // relscope/kernels/cpu/gemm_simd128.cpp — a packed GEMM with a wasm_simd128 4x8 micro-kernel.
 //
-// Sections: blocking | packing | micro-kernel | driver
+// Sections: blocking | packing | micro-kernel | driver (a stored B, or a conv's implicit im2col)
 //
 // Why: Eigen 3.4 has no wasm SIMD packet path, so under Emscripten its GEMM runs on LLVM's
 // auto-vectorisation at ~17-20 GFLOP/s. This is the classic Goto/BLIS structure (pack a kc x nc slab of
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cpu/aligned_buffer.h"
+#include "kernels/cpu/column_view.h"
 
 namespace relscope::kernels::detail {
 
@@ -98,6 +99,25 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int
   }
 }
 
+// The same panels from a conv's column matrix read in place (ColumnView; transB never applies): 8 positions
+// of one input row are two loads, anything else (row ends, padding, strides) gathers im2col's values.
+void pack_b_columns(const ColumnView& B, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int64_t N, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int64_t j = j0 + jr, w = std::min(kNR, std::min(nc - jr, N - j));
+    for (int64_t k = 0; k < kc; ++k) {
+      float* d = dst + k * kNR;
+      if (const float* s = w == kNR ? B.run(p0 + k, j, kNR) : nullptr) {
+        wasm_v128_store(d, wasm_v128_load(s));
+        wasm_v128_store(d + 4, wasm_v128_load(s + 4));
+      } else {
+        B.gather(p0 + k, j, w, d);
+        std::fill(d + w, d + kNR, 0.0f);
+      }
+    }
+    dst += kNR * kc;
+  }
+}
+
 // ---- micro-kernel -----------------------------------------------------------------------------------------------
 // tile(4x8) = sum_k a[k] (x) b[k]; then C = alpha*tile + beta*C (beta == 0: C not read), first=false: C += alpha*tile.
 // Only the top-left rows x cols of the tile are written (edge tiles).
@@ -151,12 +171,12 @@ __attribute__((noinline)) void micro(int64_t kc, const float* a, const float* b,
     }
 }
 
-}  // namespace
 
 // ---- driver ----------------------------------------------------------------------------------------------------------
-// Same contract as kernels::gemm; the caller guarantees M, N, K > 0.
-void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+// C = alpha * A B + beta * C over packed blocks; pack_b(p0, kc, j0, nc, dst) packs B's slab (nc a multiple of kNR).
+template <class PackB>
+void blocked(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, PackB&& pack_b,
+             float beta, float* C, int64_t ldc) {
   thread_local std::vector<float> abuf, bbuf;
   float* pa = aligned_floats(abuf, static_cast<size_t>(kMC * kKC));
   float* pb = aligned_floats(bbuf, static_cast<size_t>(kKC * kNC));
@@ -164,7 +184,7 @@ void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
     const int64_t nc = std::min(kNC, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += kKC) {
       const int64_t kc = std::min(kKC, K - p0);
-      pack_b(transB, B, ldb, p0, kc, j0, (nc + kNR - 1) / kNR * kNR, N, pb);
+      pack_b(p0, kc, j0, (nc + kNR - 1) / kNR * kNR, pb);
       for (int64_t i0 = 0; i0 < M; i0 += kMC) {
         const int64_t mc = std::min(kMC, M - i0);
         pack_a(transA, A, lda, i0, (mc + kMR - 1) / kMR * kMR, p0, kc, M, pa);
@@ -180,6 +200,27 @@ void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
       }
     }
   }
+}
+
+}  // namespace
+
+// Same contract as kernels::gemm; the caller guarantees M, N, K > 0.
+void gemm_simd128(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  blocked(
+      transA, M, N, K, alpha, A, lda,
+      [&](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) { pack_b(transB, B, ldb, p0, kc, j0, nc, N, dst); },
+      beta, C, ldc);
+}
+
+// gemm_simd128(false, false, ...) with B the view's column matrix (column_view.h's gemm_columns).
+void gemm_simd128_columns(int64_t M, const float* A, int64_t lda, const ColumnView& B, float beta, float* C,
+                          int64_t ldc) {
+  const int64_t N = B.cols();
+  blocked(
+      false, M, N, B.rows(), 1.0f, A, lda,
+      [&](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) { pack_b_columns(B, p0, kc, j0, nc, N, dst); },
+      beta, C, ldc);
 }
 
 }  // namespace relscope::kernels::detail
