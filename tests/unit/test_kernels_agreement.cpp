@@ -4,11 +4,13 @@
 // wasm_simd128 micro-kernel), so passing both ways shows wasm == reference == native: normalised max
 // error max|got - ref| / max|ref| <= 1e-5 everywhere.
 //
-// Sections: reference | random shapes | GEMM | convolution forward | convolution adjoint | threads
+// Sections: reference | random shapes | GEMM | convolution forward | convolution adjoint | max-pool | threads
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -167,6 +169,55 @@ TEST(KernelsAgreement, ConvResNetLikeLayers) {
   check_conv(layer(24, 32, 15, 3, 2, 1), rng);
   check_conv(layer(24, 32, 15, 1, 2, 0), rng);
   check_conv(layer(64, 64, 9, 3, 1, 1), rng);
+}
+
+// ---- max-pool ---------------------------------------------------------------------------------------------------------
+// Values alone take the separable path (rows' maxima, then their maximum); with indices the kernel folds every
+// window's taps in ONNX's order. Both must give the same floats bit for bit: values drawn from a few levels so
+// that windows tie (+0 against -0 too: the first tap holding the maximum wins), -inf, windows that miss the
+// input, and planes with NaN (a NaN counts only as a window's first tap).
+TEST(KernelsAgreement, MaxPoolValuesEqualTheTapOrderFold) {
+  std::mt19937 rng(31);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const float levels[] = {-1.0f, -0.0f, 0.0f, 0.5f, 1.0f, -std::numeric_limits<float>::infinity(), 2.0f};
+  for (int index = 0; index < 300; ++index) {
+    PoolParams p;
+    p.nspatial = index % 5 == 4 ? 1 : 2;
+    p.N = pick(1, 2);
+    p.C = pick(1, 3);
+    for (int d = 3 - p.nspatial; d < 3; ++d) {
+      p.in[d] = pick(1, 17);
+      p.kernel[d] = pick(1, 4);
+      p.stride[d] = pick(1, 3);
+      p.dilation[d] = pick(1, 2);
+      p.pad_begin[d] = pick(0, 3);
+      p.pad_end[d] = pick(0, 3);
+      const int64_t span = p.dilation[d] * (p.kernel[d] - 1) + 1, padded = p.in[d] + p.pad_begin[d] + p.pad_end[d];
+      if (padded < span) p.in[d] += span - padded;
+      p.out[d] = (p.in[d] + p.pad_begin[d] + p.pad_end[d] - span) / p.stride[d] + 1;
+    }
+    SCOPED_TRACE("case " + std::to_string(index));
+    std::vector<float> x(static_cast<size_t>(p.N * p.C * p.in_size()));
+    for (float& v : x) v = levels[pick(0, index % 3 == 0 ? 6 : 4)];
+    if (index % 7 == 3) x[static_cast<size_t>(pick(0, static_cast<int>(x.size()) - 1))] = std::nanf("");
+    const size_t ny = static_cast<size_t>(p.N * p.C * p.out_size());
+    std::vector<float> fast(ny, 7.0f), folded(ny, 7.0f);
+    std::vector<int64_t> at(ny);
+    kernels::max_pool(p, x.data(), fast.data(), nullptr);
+    kernels::max_pool(p, x.data(), folded.data(), at.data());
+    for (size_t i = 0; i < ny; ++i)
+      ASSERT_EQ(std::memcmp(&fast[i], &folded[i], sizeof(float)), 0) << "output " << i << ": " << fast[i] << " vs " << folded[i];
+  }
+  // By hand: the 2x2 plane [-0 +0; +0 -0] under one 2x2 window: no tap is greater than the first, -0.
+  PoolParams p;
+  p.nspatial = 2;
+  p.N = p.C = 1;
+  p.in = {1, 2, 2};
+  p.kernel = {1, 2, 2};
+  const float x[] = {-0.0f, 0.0f, 0.0f, -0.0f};
+  float y = 1.0f;
+  kernels::max_pool(p, x, &y, nullptr);
+  EXPECT_TRUE(y == 0.0f && std::signbit(y));   // the first tap, -0: no later tap is greater
 }
 
 // ---- threads ------------------------------------------------------------------------------------------------------------
