@@ -15,9 +15,9 @@ namespace relscope::relevance {
 
 namespace {
 
-void accumulate(Tensor& into, const Tensor& add) {
+void accumulate(Tensor& into, Tensor&& add) {
   if (into.f.empty()) {
-    into = add;
+    into = std::move(add);   // the first share arrives: no copy
     return;
   }
   for (size_t k = 0; k < into.f.size(); ++k) into.f[k] += add.f[k];
@@ -169,10 +169,17 @@ void sweep_node(const Sweep& c, int index, std::vector<Tensor>& rel) {
       // Relevance passes unchanged to the one varying input (Activation nodes have exactly one:
       // two varying inputs make a node a Sum or a Product). If that input was broadcast, its copies'
       // relevance is summed, which is what the op's gradient does with R.
+      // R itself moves on when this node's output relevance is dropped after it anyway (an activation's one
+      // varying input takes it whole): ReLU and friends then cost no copy.
+      auto varying = [&](int v) { return v >= 0 && !p.is_constant(v) && p.dtypes[v] == DType::Float32; };
+      const bool movable = !options.keep_all && &R == &rel[out0] && n.outputs.size() == 1 &&
+                           std::count_if(n.inputs.begin(), n.inputs.end(), varying) == 1;
       for (size_t k = 0; k < n.inputs.size(); ++k) {
         const int v = n.inputs[k];
-        if (v < 0 || p.is_constant(v) || p.dtypes[v] != DType::Float32) continue;
-        if (p.shapes[v] == R.shape) {
+        if (!varying(v)) continue;
+        if (p.shapes[v] == R.shape && movable) {
+          in_rel[k] = std::move(rel[out0]);
+        } else if (p.shapes[v] == R.shape) {
           in_rel[k] = R;
         } else {
           std::vector<Tensor> grads;
@@ -195,7 +202,7 @@ void sweep_node(const Sweep& c, int index, std::vector<Tensor>& rel) {
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const int v = n.inputs[k];
     if (v < 0 || in_rel[k].f.empty() || p.is_constant(v)) continue;
-    accumulate(rel[v], in_rel[k]);
+    accumulate(rel[v], std::move(in_rel[k]));
   }
   if (!options.keep_all)
     for (int v : n.outputs)

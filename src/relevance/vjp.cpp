@@ -9,6 +9,7 @@
 // opset-dependent inputs) are thereby reused, never re-implemented.
 #include "relevance/vjp.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -352,9 +353,10 @@ void vjp(const Graph& g, const Plan& p, const Activations& act, const Node& n, c
       const float eps = n.attrs.get_float("epsilon", 1e-5f);
       const int64_t C = x.shape[1], inner = x.numel() / (x.shape[0] * C);
       gi[0] = same_as(0);
-      for (size_t k = 0; k < dy.size(); ++k) {
-        const int64_t c = (static_cast<int64_t>(k) / inner) % C;
-        gi[0].f[k] = dy[k] * scale.f[c] / std::sqrt(var.f[c] + eps);
+      for (size_t k0 = 0, row = 0; k0 < dy.size(); k0 += static_cast<size_t>(inner), ++row) {   // one channel's row
+        const size_t c = row % static_cast<size_t>(C), k1 = std::min(dy.size(), k0 + static_cast<size_t>(inner));
+        const float sc = scale.f[c], sd = std::sqrt(var.f[c] + eps);
+        for (size_t k = k0; k < k1; ++k) gi[0].f[k] = dy[k] * sc / sd;
       }
       return;
     }
