@@ -66,6 +66,8 @@ const webgpu = {
 const dawnLog = read('dawn', 1);
 const dawn = {
   cw: (dawnLog.match(/^wasm explain: ([0-9.]+) ms/m) || [])[1], gw: (dawnLog.match(/^webgpu explain: ([0-9.]+) ms/m) || [])[1],
+  gr: (dawnLog.match(/^webgpu re-explain: ([0-9.]+) ms/m) || [])[1],
+  grNote: (dawnLog.match(/^webgpu re-explain: [0-9.]+ ms \((.*)\)$/m) || [])[1] || '',
   adapter: (dawnLog.match(/^adapter: (.*)$/m) || [])[1] || null,
   agreement: Number((dawnLog.match(/^webgpu agreement: ([0-9.e+-]+)/m) || [])[1]),
   profile: dawnLog.split('\n').filter((l) => /^(webgpu program|profile)/.test(l)),
@@ -116,6 +118,7 @@ for (const [name, key] of [['native forward', 'nf'], ['native explain', 'ne'],
   md += `| ${name} | ${f(abs(key, 'wall'), 1)} | ${f(abs(key, 'cpu'), 1)} |\n`;
 if (webgpu.gw) md += `| Chromium wasm explain, ${webgpu.threads} threads (one run) | ${f(webgpu.cw.wall, 1)} | n/a |\n| Chromium WebGPU explain (one run) | ${f(webgpu.gw.wall, 1)} | n/a |\n`;
 if (dawn.gw) md += `| node wasm explain, 1 thread (next to Dawn) | ${dawn.cw} | n/a |\n| node WebGPU explain, Dawn | ${dawn.gw} | n/a |\n`;
+if (dawn.gr) md += `| node WebGPU re-explain, Dawn (${dawn.grNote}) | ${dawn.gr} | n/a |\n`;
 md += `\nA whole explanation (the rows above and the ratios) records its own forward pass. Asked again about the same `;
 md += `input (another target, composite, rule or concept: what the canvas does), the engine keeps that pass, and the `;
 md += `rules' denominators computed on it, and runs only the rest of the backward part (re-explain here asks `;

@@ -1,13 +1,14 @@
 // relscope/relevance/gpu_explain.cpp — compiling an explanation into one GPU program, and reading its result.
 //
 // Sections: compile (ProgramCompiler: forward pass, seed, sweeps; CRP's per concept; integrated gradients' and
-//           SmoothGrad's passes) | finish
+//           SmoothGrad's passes; the kept forward pass) | finish
 //
 // The program is built by gpu_program_builder.cpp (linear layers), gpu_forward.cpp (forward pass) and
 // gpu_sweep.cpp (rules), over the Builder and Compiler of gpu_explain_detail.h.
 #include "relevance/gpu_explain.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -269,6 +270,70 @@ struct ProgramCompiler {
   static constexpr int64_t kMaxOcclusionSteps = 250000;   // ~37 MB of step words for the bridge
 };
 
+// ---- the kept forward pass -----------------------------------------------------------------------------------------
+// 64-bit FNV-1a, word by word (a key, not a checksum: collisions only cost a skipped pass of another input).
+struct Hash {
+  uint64_t h = 1469598103934665603ull;
+  void add(const void* data, size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t k = 0; k < bytes; ++k) h = (h ^ p[k]) * 1099511628211ull;
+  }
+  void add(uint64_t v) { add(&v, sizeof v); }
+  void add(const std::string& s) { add(s.size()), add(s.data(), s.size()); }
+};
+
+// Steps [f0, f1) computed the forward pass into the Builder's pass buffers. They become Program::pass when
+// skipping them later is safe: the forward steps write nothing but pass buffers, no later step writes one.
+// The key hashes the inputs and everything those steps read and do (kernels, words, what each binding is: a
+// pass buffer by ordinal, a constant by key, data by content), so an equal key means the same forward pass.
+void keep_pass(kernels::gpu::Program& prog, const Builder& B, size_t f0, size_t f1, const std::string& prefix,
+               const std::vector<Tensor>& inputs) {
+  const auto& mine = B.is_pass;
+  auto is_mine = [&](int id) { return id >= 0 && static_cast<size_t>(id) < mine.size() && mine[static_cast<size_t>(id)]; };
+  if (B.pass_buffers.empty() || f0 >= f1) return;
+  for (size_t si = f0; si < prog.steps.size(); ++si) {
+    const kernels::gpu::Step& s = prog.steps[si];
+    const unsigned w = kernels::gpu::written_bindings(s);
+    for (int i = 0; i < 4; ++i)
+      if ((w >> i & 1u) && s.bind[i] >= 0 && is_mine(s.bind[i]) != (si < f1)) return;
+  }
+  std::vector<int64_t> ordinal(prog.buffers.size(), -1);
+  for (size_t k = 0; k < B.pass_buffers.size(); ++k) ordinal[static_cast<size_t>(B.pass_buffers[k])] = static_cast<int64_t>(k);
+  Hash h;
+  for (const Tensor& t : inputs) {
+    h.add(static_cast<uint64_t>(t.dtype));
+    h.add(t.shape.size());
+    for (int64_t d : t.shape) h.add(static_cast<uint64_t>(d));
+    h.add(t.f.data(), t.f.size() * sizeof(float));
+    h.add(t.i.data(), t.i.size() * sizeof(int64_t));
+  }
+  for (size_t si = f0; si < f1; ++si) {
+    const kernels::gpu::Step& s = prog.steps[si];
+    h.add(static_cast<uint64_t>(s.kernel));
+    h.add(s.words.data(), sizeof s.words);
+    for (int id : s.bind) {
+      if (id < 0) {
+        h.add(~uint64_t{0});
+        continue;
+      }
+      const kernels::gpu::Buffer& b = prog.buffers[static_cast<size_t>(id)];
+      h.add(static_cast<uint64_t>(b.words));
+      if (is_mine(id)) {
+        h.add(static_cast<uint64_t>(ordinal[static_cast<size_t>(id)]));
+      } else if (!b.key.empty()) {
+        h.add(b.key);
+      } else if (b.data) {
+        h.add(b.data, static_cast<size_t>(b.words) * sizeof(float));
+      }
+    }
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h.h));
+  prog.pass = {prefix + "pass:" + hex, f0, f1};
+  for (size_t k = 0; k < B.pass_buffers.size(); ++k)
+    prog.buffers[static_cast<size_t>(B.pass_buffers[k])].key = prog.pass.key + "/" + std::to_string(k);
+}
+
 }  // namespace
 
 GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<Tensor>& inputs, const ExplainRequest& req,
@@ -336,7 +401,13 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   for (size_t k = 1; k < g.inputs.size() && k < inputs.size(); ++k)
     if (inputs[k].dtype == DType::Float32) c.buf[g.inputs[k]] = B.owned(inputs[k].f);
   const int x = B.owned(inputs[0].f);
+  // One forward pass (not integrated gradients', SmoothGrad's or occlusion's several): the runner may keep it.
+  const bool single_pass = !averaged && !occlusion;
+  const size_t forward_from = gx.program.steps.size();
+  if (single_pass) B.begin_pass();
   pc.forward(x);
+  B.end_pass();
+  const size_t forward_to = gx.program.steps.size();
   int y = c.value(pc.out_value);   // a single-pass program never hands forward buffers back: read it there
   if (averaged || occlusion) {      // later passes reuse this pass's buffers: the output is kept apart
     y = B.fresh(shape_numel(ys));
@@ -374,6 +445,7 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   if (gx.bytes > session.limits().max_total_bytes)
     fail(ErrorKind::Limit, "the GPU program needs " + std::to_string(gx.bytes) + " bytes of buffers, more than the limit of " +
                                std::to_string(session.limits().max_total_bytes));
+  if (single_pass) keep_pass(gx.program, B, forward_from, forward_to, B.key_prefix, inputs);
   return gx;
 }
 

@@ -7,6 +7,8 @@
 // Buffer discipline: every graph value of the forward pass keeps its buffer (the sweep reads them); ops that
 // only reshape alias their input's buffer. Relevance buffers and work buffers come from a free list by size,
 // and go back to it as soon as the sweep is done with them; the GPU runs steps in order, so reuse is safe.
+// A single-pass program's forward buffers (its work buffers too) never return to the free list: the runner
+// may keep them, and skip the forward steps when it is asked about the same input again (Program::pass).
 #pragma once
 #include <algorithm>
 #include <map>
@@ -36,13 +38,24 @@ struct Builder {
   std::string key_prefix;
   std::map<int64_t, std::vector<int>> free_by_size;
   std::map<std::string, int> by_key;
+  // A forward pass the runner may keep (Program::pass): the buffers made without data between begin_pass()
+  // and end_pass(). They never go back to the free list, so no later step reuses (overwrites) them.
+  bool in_pass = false;
+  std::vector<int> pass_buffers;
+  std::vector<bool> is_pass;   // by buffer id
 
   kernels::gpu::Program& prog() { return gx.program; }
 
   int fresh(int64_t words, const float* data = nullptr, std::string key = {}) {
     gx.bytes += static_cast<uint64_t>(std::max<int64_t>(words, 1)) * 4;
-    return prog().add_buffer(words, data, std::move(key));
+    const bool mine = in_pass && !data && key.empty();
+    const int id = prog().add_buffer(words, data, std::move(key));
+    is_pass.resize(prog().buffers.size(), false);
+    if (mine) pass_buffers.push_back(id), is_pass[static_cast<size_t>(id)] = true;
+    return id;
   }
+  void begin_pass() { in_pass = true; }
+  void end_pass() { in_pass = false; }
   // A work buffer of `words` words; contents undefined (reused buffers keep old data).
   int temp(int64_t words) {
     auto it = free_by_size.find(words);
@@ -54,7 +67,8 @@ struct Builder {
     return fresh(words);
   }
   void release(int id) {
-    if (id >= 0) free_by_size[prog().buffers[id].words].push_back(id);
+    if (id >= 0 && !(static_cast<size_t>(id) < is_pass.size() && is_pass[static_cast<size_t>(id)]))
+      free_by_size[prog().buffers[id].words].push_back(id);
   }
   // A constant buffer kept by the runner between runs under key_prefix + key (one buffer per key per program).
   int constant(const std::string& key, const float* data, int64_t words) {

@@ -4,7 +4,8 @@
 // maps (normalised max error <= 1e-5, same targets); the attention model (Softmax, LayerNorm, products of activations, routing
 // ops) on its own sample; pruned LRP in both modes, with the same pruning report; backend 'auto' picks WebGPU
 // when there is an adapter; what the GPU path does not run (a Pow whose exponent is an activation) falls back
-// to the CPU with the reason; and a model's weights stay on the GPU between explanations. Kernel by kernel:
+// to the CPU with the reason; a model's weights stay on the GPU between explanations, and so does the last
+// input's forward pass (asked again about it, the program skips those steps). Kernel by kernel:
 // webgpu_kernels.test.mjs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,6 +117,11 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
       const second = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
+      // The forward pass stays on the GPU too: another target on the same input skips it and still equals the
+      // CPU's answer; a different input runs its own.
+      const retarget = await compare({ ...x, method: 'lrp', composite: 'epsilon-plus-flat', target: 3 },
+        { file: 'fashion_cnn', method: 'lrp', composite: 'target 3, kept pass' });
+      const retargetRun = (await rs.explain({ ...x, method: 'lrp', target: 5, backend: 'webgpu' })).gpu;
       // Fired at once (as a worker's message handler does): each WebGPU explanation keeps its own program while
       // it awaits the GPU, and a CPU call in between waits its turn.
       const y = { data: Float32Array.from({ length: 784 }, rand), shape: [1, 1, 28, 28] };
@@ -125,14 +131,23 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       const same = (a, b) => a.backend === b.backend && a.relevance.every((v, k) => v === b.relevance[k]);
       const concurrent = { gradient: same(together[0], alone[0]), lrp: same(together[2], alone[1]),
         backends: [together[0].backend, together[2].backend] };
+      const otherInput = alone[1].gpu;
       return { ...out, auto: { backend: auto.backend, fallback: auto.fallback ?? null },
-        refused: { backend: refused.backend, fallback: refused.fallback ?? '' }, first, second, concurrent };
+        refused: { backend: refused.backend, fallback: refused.fallback ?? '' }, first, second, concurrent, retarget,
+        retargetRun, otherInput };
     }, powModel);
     console.log(`adapter: ${JSON.stringify(r.info)}; demo lrp: ${r.first.steps} steps, ${r.first.buffers} buffers, ` +
       `uploads ${r.first.uploadedBytes} then ${r.second.uploadedBytes} bytes`);
     // The weights (fashion_cnn: ~0.4 MB) go up once; later runs upload the input and small per-run data only.
     assert.ok(r.first.uploadedBytes > 200_000, JSON.stringify(r.first));
     assert.ok(r.second.uploadedBytes < 20_000, JSON.stringify(r.second));
+    // The same input's forward pass is kept: the first run after loading computes it, the next ones skip it.
+    console.log(`kept forward pass: ${r.second.skipped} of ${r.second.steps} steps skipped`);
+    assert.equal(r.first.skipped, 0, JSON.stringify(r.first));
+    assert.ok(r.second.skipped > 0 && r.second.skipped < r.second.steps, JSON.stringify(r.second));
+    assert.ok(r.retargetRun.skipped > 0, JSON.stringify(r.retargetRun));
+    assert.equal(r.otherInput.skipped, 0, 'another input computes its own forward pass');
+    assert.ok(r.retarget.err <= 1e-5 && r.retarget.sameTargets && r.retarget.nonzero, JSON.stringify(r.retarget));
     const worst = r.results.reduce((m, c) => (c.err > m.err ? c : m));
     console.log(`worst relevance error ${worst.err.toExponential(2)} (${worst.file} ${worst.method} ${worst.composite ?? ''})`);
     assert.ok(r.info, 'Chromium with SwiftShader offers a WebGPU adapter');

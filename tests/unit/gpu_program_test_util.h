@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "engine/session.h"
 #include "kernels/webgpu/program.h"
@@ -18,6 +19,16 @@ using relevance::Explainer;
 using relevance::Explanation;
 using relevance::ExplainRequest;
 using relevance::GpuExplanation;
+
+// A request for `method` under `composite`, with input bounds for epsilon-gamma-box's ZBox.
+inline ExplainRequest gpu_request(const std::string& method, const std::string& composite) {
+  ExplainRequest r;
+  r.method = method;
+  r.composite = composite;
+  r.params.low = {-3.0f};
+  r.params.high = {3.0f};
+  return r;
+}
 
 inline double normalised_error(const Tensor& got, const Tensor& want) {
   EXPECT_EQ(got.shape, want.shape);

@@ -40,12 +40,7 @@ std::vector<Tensor> random_inputs(const Session& s, uint32_t seed) {
 }
 
 ExplainRequest request(const std::string& method, const std::string& composite = "epsilon-plus-flat") {
-  ExplainRequest r;
-  r.method = method;
-  r.composite = composite;
-  r.params.low = {-3.0f};   // epsilon-gamma-box's input bounds
-  r.params.high = {3.0f};
-  return r;
+  return testing::gpu_request(method, composite);
 }
 
 // Every op of the GPU path: Conv (stride 2; groups 2 with dilation 2), Relu, residual Add, standalone

@@ -32,12 +32,7 @@ using testing::random_tensor;
 const std::string kRoot = std::string(RELSCOPE_SOURCE_DIR) + "/";
 
 ExplainRequest request(const std::string& method, const std::string& composite = "epsilon") {
-  ExplainRequest r;
-  r.method = method;
-  r.composite = composite;
-  r.params.low = {-3.0f};
-  r.params.high = {3.0f};
-  return r;
+  return testing::gpu_request(method, composite);
 }
 
 // A block of every op the GPU path moves by index maps or runs by rows, on x [N, 4, 6]:

@@ -11,7 +11,12 @@
 //   compute pass with timestamps and run()'s lastRun.profile lists each step's GPU time (a tool for bench/; the
 //   extra passes and their barriers make the whole run slower, so the timings are for comparing steps).
 // program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
-// step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids] }.
+// step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids],
+// pass: { key, from, to } (optional) }.
+// Keyed buffers stay on the GPU between runs (a model's weights, uploaded once). `pass` names a forward pass
+// the runner keeps (program.h: KeptPass): steps [from, to) write it into buffers keyed `key/...` that no later
+// step writes; after a run of it has finished, a program with the same key skips those steps (lastRun.skipped).
+// One pass is kept at a time: a new key frees the old pass's buffers before anything else is created.
 //
 // Why everything before the first await happens synchronously in run(): `data` may be a view into wasm memory
 // that a later allocation (memory growth) invalidates, so every buffer is created and uploaded at once, and
@@ -147,19 +152,33 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
   const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
   const constants = new Map();   // key -> { buffer, bytes }
+  const kept = { pass: '', complete: false };   // the kept forward pass: its key, and whether a run finished it
+  const dropPass = () => {
+    for (const [key, { buffer }] of constants) {
+      if (kept.pass && key.startsWith(`${kept.pass}/`)) {
+        buffer.destroy();
+        constants.delete(key);
+      }
+    }
+    kept.pass = '';
+    kept.complete = false;
+  };
 
   const runner = {
     info,
     limits,
     profiling: timestamps,
     get lost() { return state.lost; },
-    // What the last run() did: {steps, buffers, uploadedBytes} (constants kept from earlier runs upload nothing);
+    // What the last run() did: {steps, buffers, uploadedBytes, skipped} (constants kept from earlier runs upload
+    // nothing; skipped: the kept forward pass's steps it did not run);
     // when profiling, also `profile`: [{step, kernel, workgroups: [x, y, z], ns}] once the run's promise settled.
     get lastRun() { return state.lastRun; },
     run: (program) => run(program),
     dropConstants() {
       for (const { buffer } of constants.values()) buffer.destroy();
       constants.clear();
+      kept.pass = '';
+      kept.complete = false;
     },
     destroy() {
       runner.dropConstants();
@@ -203,6 +222,14 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         }
       }
     }
+    const pass = program.pass ?? null;
+    if (pass !== null) {
+      const nsteps = steps.length / STEP_WORDS;
+      if (typeof pass.key !== 'string' || !pass.key) throw bad('pass.key must be a non-empty string');
+      if (!Number.isInteger(pass.from) || !Number.isInteger(pass.to) || pass.from < 0 || pass.from > pass.to || pass.to > nsteps) {
+        throw bad(`pass: steps [${pass.from}, ${pass.to}) are not a range of the program's ${nsteps}`);
+      }
+    }
     const readback = program.readback ?? [];
     if (!Array.isArray(readback)) throw bad('readback must be an array');
     for (const id of readback) if (!Number.isInteger(id) || id < 0 || id >= nb) throw bad(`readback names buffer ${id}, the program has ${nb}`);
@@ -218,7 +245,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     if (steps.length / STEP_WORDS * UNIFORM_STRIDE > limits.maxBufferSize) {
       throw gpuError('gpu-limit', `GPU program: ${steps.length / STEP_WORDS} steps need a uniform buffer over maxBufferSize`);
     }
-    return { bytes, readback };
+    return { bytes, readback, pass };
   }
 
   // Timestamps around each dispatch of `timed` (step ids): one query set per 2048 dispatches (a set holds at
@@ -258,7 +285,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
 
   async function run(program) {
     if (state.lost) throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}; create a new runner`);
-    const { bytes, readback } = checkProgram(program);
+    const { bytes, readback, pass: keptPass } = checkProgram(program);
     const steps = program.steps;
     const nsteps = steps.length / STEP_WORDS;
     const sizes = [];
@@ -266,6 +293,13 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       const o = s * STEP_WORDS;
       sizes.push(dispatchSize(steps[o], steps.subarray(o + 1, o + 33), limits.maxComputeWorkgroupsPerDimension));
     }
+    // The kept forward pass: another input's is freed first; this input's, once finished, is not computed again.
+    if (keptPass && keptPass.key !== kept.pass) {
+      dropPass();
+      kept.pass = keptPass.key;
+    }
+    const skipped = keptPass && kept.complete ? keptPass.to - keptPass.from : 0;
+    if (skipped) sizes.fill(null, keptPass.from, keptPass.to);
 
     // Everything up to submit() in this turn: data views stay valid, error scopes are our own.
     device.pushErrorScope('out-of-memory');
@@ -340,7 +374,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         return st;
       });
       device.queue.submit([encoder.finish()]);
-      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes };
+      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes, skipped };
       maps = staging.map((st) => {
         const p = st.mapAsync(GPUMapMode.READ).then(() => st);
         p.catch(() => {});   // awaited below unless an error comes first
@@ -375,7 +409,9 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         });
       })();
       work.catch(() => {});   // a loss below wins the race; do not leave this rejection unhandled
-      return await Promise.race([work, lostRejection]);
+      const results = await Promise.race([work, lostRejection]);
+      if (keptPass) kept.complete = true;   // its buffers now hold this input's forward pass
+      return results;
     } catch (e) {
       for (const key of newConstants) {   // maybe never uploaded (or not even created): not to be reused
         constants.get(key)?.buffer.destroy();

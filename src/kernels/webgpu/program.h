@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -162,18 +163,41 @@ struct Step {
   std::array<int, 4> bind{-1, -1, -1, -1};
 };
 
+// A forward pass a runner may keep between runs: steps [from, to) compute it, into buffers keyed `key` + "/" +
+// ordinal that no later step writes. A runner that still holds those buffers from an earlier, successful run
+// of a program with the same key skips the steps (the key hashes the inputs and the steps themselves), and it
+// keeps one pass at a time: a new key frees the old pass's buffers first.
+struct KeptPass {
+  std::string key;               // empty: nothing to keep
+  size_t from = 0, to = 0;
+};
+
 struct Program {
   std::vector<Buffer> buffers;
   std::vector<Step> steps;
   std::vector<int> readback;     // buffers whose contents the caller gets back, in this order
+  KeptPass pass;
 
   int add_buffer(int64_t words, const float* data = nullptr, std::string key = {});
 };
+
+// Which bindings a step writes (bit i: bind[i], binding i + 1).
+unsigned written_bindings(const Step& s);
 
 // ---- running it on the CPU ----------------------------------------------------------------------------------
 // Runs every step with src/kernels/cpu and returns the readback buffers' words (floats; uint32 buffers
 // bit-cast). Throws Internal on a malformed program (binding out of range, a written buffer bound twice,
 // words that do not fit the buffers).
 std::vector<std::vector<float>> run_on_cpu(const Program& program);
+
+// What a runner keeps between runs, as the JS bridge does: keyed buffers (constants, a kept pass's buffers)
+// and which pass they hold. run_on_cpu with one skips a kept pass's steps as the bridge does.
+struct KeptBuffers {
+  std::map<std::string, std::vector<float>> by_key;
+  std::string pass;            // the pass key whose buffers by_key holds
+  bool pass_complete = false;  // a run that computed (or reused) it finished
+  size_t last_skipped = 0;     // steps the last run skipped
+};
+std::vector<std::vector<float>> run_on_cpu(const Program& program, KeptBuffers* kept);
 
 }  // namespace relscope::kernels::gpu

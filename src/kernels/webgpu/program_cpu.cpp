@@ -26,14 +26,6 @@ int Program::add_buffer(int64_t words, const float* data, std::string key) {
   return static_cast<int>(buffers.size()) - 1;
 }
 
-namespace {
-
-// ---- checks --------------------------------------------------------------------------------------------------
-[[noreturn]] void bad(size_t step, const Step& s, const std::string& why) {
-  fail(ErrorKind::Internal, std::string("GPU program step ") + std::to_string(step) + " (" + kernel_name(s.kernel) + "): " + why);
-}
-
-// Which bindings a step writes (bit i: bind[i], binding i + 1).
 unsigned written_bindings(const Step& s) {
   switch (s.kernel) {
     case Kernel::ConvForward: return 1u << 3;
@@ -53,6 +45,14 @@ unsigned written_bindings(const Step& s) {
   }
   return 0;
 }
+
+namespace {
+
+// ---- checks --------------------------------------------------------------------------------------------------
+[[noreturn]] void bad(size_t step, const Step& s, const std::string& why) {
+  fail(ErrorKind::Internal, std::string("GPU program step ") + std::to_string(step) + " (" + kernel_name(s.kernel) + "): " + why);
+}
+
 
 // ---- geometry from words ---------------------------------------------------------------------------------------
 Dims3 dims(const Step& s, int at) { return {s.words[at], s.words[at + 1], s.words[at + 2]}; }
@@ -206,14 +206,37 @@ void row_op(RowOp op, size_t base, size_t len, size_t inner, const float* a, con
 }  // namespace
 
 // ---- the interpreter ---------------------------------------------------------------------------------------------
-std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
+std::vector<std::vector<float>> run_on_cpu(const Program& prog) { return run_on_cpu(prog, nullptr); }
+
+std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kept) {
+  // As the bridge: a new pass key frees the old pass's buffers; a complete pass with this key skips its steps.
+  bool skip = false;
+  if (kept) {
+    const std::string& key = prog.pass.key;
+    if (!key.empty() && key != kept->pass) {
+      if (!kept->pass.empty())
+        for (auto it = kept->by_key.begin(); it != kept->by_key.end();)
+          it = it->first.rfind(kept->pass + "/", 0) == 0 ? kept->by_key.erase(it) : std::next(it);
+      kept->pass = key;
+      kept->pass_complete = false;
+    }
+    skip = !key.empty() && kept->pass_complete;
+    kept->last_skipped = 0;
+  }
   std::vector<std::vector<float>> mem(prog.buffers.size());
   for (size_t b = 0; b < prog.buffers.size(); ++b) {
     const Buffer& buf = prog.buffers[b];
-    if (buf.data) mem[b].assign(buf.data, buf.data + buf.words);
+    const auto have = kept && !buf.key.empty() ? kept->by_key.find(buf.key) : std::map<std::string, std::vector<float>>::iterator{};
+    if (kept && !buf.key.empty() && have != kept->by_key.end() && static_cast<int64_t>(have->second.size()) == buf.words)
+      mem[b] = have->second;   // kept from an earlier run: not uploaded again
+    else if (buf.data) mem[b].assign(buf.data, buf.data + buf.words);
     else mem[b].assign(static_cast<size_t>(buf.words), 0.0f);
   }
   for (size_t si = 0; si < prog.steps.size(); ++si) {
+    if (skip && si >= prog.pass.from && si < prog.pass.to) {
+      ++kept->last_skipped;
+      continue;
+    }
     const Step& s = prog.steps[si];
     if (static_cast<uint32_t>(s.kernel) >= kernel_count) bad(si, s, "unknown kernel");
     const unsigned writes = written_bindings(s);
@@ -449,6 +472,11 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog) {
   for (int id : prog.readback) {
     if (id < 0 || id >= static_cast<int>(mem.size())) fail(ErrorKind::Internal, "GPU program: readback of buffer " + std::to_string(id));
     out.push_back(mem[id]);
+  }
+  if (kept) {   // a finished run: keyed buffers stay as the run left them (the bridge's are the GPU buffers)
+    for (size_t b = 0; b < prog.buffers.size(); ++b)
+      if (!prog.buffers[b].key.empty()) kept->by_key[prog.buffers[b].key] = std::move(mem[b]);
+    if (!prog.pass.key.empty()) kept->pass_complete = true;
   }
   return out;
 }

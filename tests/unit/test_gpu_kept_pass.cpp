@@ -1,0 +1,144 @@
+// The GPU program's kept forward pass (kernels/webgpu/program.h: KeptPass, KeptBuffers): a runner that still
+// holds the forward pass of the same input from an earlier run skips those steps, and answers exactly what
+// the whole program answers; a new input replaces the kept pass; programs of several passes keep none. The
+// CPU interpreter with a KeptBuffers store does what the JS bridge does with GPU buffers.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/session.h"
+#include "gpu_program_test_util.h"
+#include "kernels/webgpu/program.h"
+#include "model_builder.h"
+#include "op_test_util.h"
+#include "relevance/gpu_explain.h"
+
+namespace relscope::relevance {
+namespace {
+
+using kernels::gpu::KeptBuffers;
+using kernels::gpu::Program;
+using kernels::gpu::run_on_cpu;
+using testing::random_tensor;
+
+const std::string kRoot = std::string(RELSCOPE_SOURCE_DIR) + "/";
+
+std::vector<Tensor> random_inputs(const Session& s, uint32_t seed) {
+  std::vector<Tensor> in = example_inputs(s.graph());
+  for (auto& t : in)
+    if (t.dtype == DType::Float32) t = random_tensor(t.shape, seed++, -1.0f, 1.0f);
+  return in;
+}
+
+ExplainRequest request(const std::string& method, const std::string& composite = "epsilon-plus-flat") {
+  return testing::gpu_request(method, composite);
+}
+
+bool same_bits(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (a[k].size() != b[k].size() || std::memcmp(a[k].data(), b[k].data(), a[k].size() * sizeof(float)) != 0) return false;
+  return true;
+}
+
+size_t keys_of_pass(const KeptBuffers& kept, const std::string& pass) {
+  size_t n = 0;
+  for (const auto& [key, data] : kept.by_key) n += key.rfind(pass + "/", 0) == 0;
+  return n;
+}
+
+// Runs the request's program on the store and checks it against the whole program run afresh: the same
+// readback bit for bit, and `skipped` says whether the forward steps were skipped.
+void expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainRequest& req, KeptBuffers& kept, bool skipped,
+                const std::string& what) {
+  SCOPED_TRACE(what + ": " + req.method + " " + req.composite);
+  const GpuExplanation gx = compile_gpu_explanation(ex, in, req);
+  const Program& p = gx.program;
+  ASSERT_FALSE(p.pass.key.empty()) << "one forward pass: the runner may keep it";
+  ASSERT_LT(p.pass.from, p.pass.to);
+  const auto got = run_on_cpu(p, &kept);
+  EXPECT_EQ(kept.last_skipped, skipped ? p.pass.to - p.pass.from : 0);
+  EXPECT_TRUE(same_bits(got, run_on_cpu(p))) << "the kept pass answers as the whole program";
+  EXPECT_EQ(kept.pass, p.pass.key);
+  EXPECT_TRUE(kept.pass_complete);
+  // What the program keeps is what its forward steps wrote, and nothing after them writes it.
+  for (size_t si = 0; si < p.steps.size(); ++si) {
+    const unsigned w = kernels::gpu::written_bindings(p.steps[si]);
+    for (int i = 0; i < 4; ++i) {
+      const int id = p.steps[si].bind[i];
+      if (!(w >> i & 1u) || id < 0) continue;
+      const bool kept_buffer = p.buffers[static_cast<size_t>(id)].key.rfind(p.pass.key + "/", 0) == 0;
+      EXPECT_EQ(kept_buffer, si >= p.pass.from && si < p.pass.to) << "step " << si << " writes buffer " << id;
+    }
+  }
+}
+
+// Asking again about the same input (another target, composite, method, concept, pruning) skips the forward
+// pass; another input computes and keeps its own, the old one's buffers freed first.
+TEST(GpuKeptPass, AskingAgainSkipsTheForwardPassAndAnswersTheSame) {
+  for (const char* file : {"tests/data/models/resnet_tiny_opset13.onnx", "tests/data/models/cnn_opset13.onnx",
+                           "tests/data/models/conv_bn_opset13.onnx", "tests/data/models/attention_opset17.onnx",
+                           "tests/data/models/dna_cnn_opset13.onnx", "assets/fashion_resnet/model.onnx"}) {
+    SCOPED_TRACE(file);
+    Session s = Session::load_file(kRoot + file);
+    Explainer ex(s);
+    const std::vector<Tensor> x = random_inputs(s, 3), y = random_inputs(s, 40);
+    KeptBuffers kept;
+    expect_run(ex, x, request("lrp"), kept, false, "first");
+    const std::string first = kept.pass;
+    ExplainRequest other_target = request("lrp");
+    other_target.targets = {1};
+    expect_run(ex, x, other_target, kept, true, "another target");
+    expect_run(ex, x, request("lrp", "epsilon-gamma-box"), kept, true, "another composite");
+    ExplainRequest pruned = request("pruned-lrp");
+    pruned.prune.all.pos = pruned.prune.all.neg = 0.5f;
+    expect_run(ex, x, pruned, kept, true, "pruned");
+    // gradient runs on the uncanonized model: a forward pass of its own, which replaces the kept one
+    expect_run(ex, x, request("gradient"), kept, false, "gradient, first");
+    expect_run(ex, x, request("gradient-x-input"), kept, true, "gradient-x-input");
+    expect_run(ex, y, request("gradient"), kept, false, "another input");
+    EXPECT_EQ(keys_of_pass(kept, first), 0u) << "the old pass's buffers are freed";
+    EXPECT_GT(keys_of_pass(kept, kept.pass), 0u);
+    expect_run(ex, x, request("lrp"), kept, false, "the first input again: one pass is kept at a time");
+  }
+}
+
+TEST(GpuKeptPass, ConceptsShareTheKeptPass) {
+  Session s = Session::load_file(kRoot + "tests/data/models/resnet_tiny_opset13.onnx");
+  Explainer ex(s);
+  const std::vector<Tensor> x = random_inputs(s, 5);
+  KeptBuffers kept;
+  ExplainRequest crp = request("crp");
+  crp.crp.layer = "/l1/c2/Conv";
+  crp.crp.channels = {0, 1, 2};
+  expect_run(ex, x, crp, kept, false, "concepts 0-2");
+  crp.crp.channels = {3};
+  expect_run(ex, x, crp, kept, true, "concept 3");
+  expect_run(ex, x, request("lrp"), kept, true, "lrp");
+}
+
+// Integrated gradients, SmoothGrad and occlusion run several forward passes in one program: nothing is kept.
+TEST(GpuKeptPass, ProgramsOfSeveralPassesKeepNone) {
+  Session s = Session::load_file(kRoot + "tests/data/models/cnn_opset13.onnx");
+  Explainer ex(s);
+  const std::vector<Tensor> x = random_inputs(s, 7);
+  for (const char* method : {"integrated-gradients", "smoothgrad", "occlusion"}) {
+    SCOPED_TRACE(method);
+    ExplainRequest r = request(method);
+    r.steps = 4;
+    r.samples = 3;
+    r.window = 4;
+    r.stride = 4;
+    const GpuExplanation gx = compile_gpu_explanation(ex, x, r);
+    EXPECT_TRUE(gx.program.pass.key.empty());
+    for (const auto& b : gx.program.buffers) EXPECT_EQ(b.key.find("pass:"), std::string::npos) << b.key;
+    KeptBuffers kept;
+    EXPECT_TRUE(same_bits(run_on_cpu(gx.program, &kept), run_on_cpu(gx.program)));
+    EXPECT_EQ(kept.last_skipped, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace relscope::relevance
