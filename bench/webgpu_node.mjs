@@ -8,7 +8,7 @@
 //   --prune P: explain with pruned-lrp (proportion P, PLRP-lambda unless --prune-mode mask) instead of lrp.
 //   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
 // prints "adapter: ...", "wasm explain: X ms", "webgpu explain: Y ms" (medians of R timed runs after one
-// warm-up each), "webgpu re-explain: Z ms" (the last input again: its forward pass kept), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
+// warm-up each), "webgpu re-explain: Z ms" (the last input again: its forward pass and denominators kept), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
 // --no-profile, one more WebGPU run with a timestamp around every dispatch: GPU time per kernel and the
 // slowest steps. Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
 // none, bench/webgpu_node.sh points Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the
@@ -81,7 +81,8 @@ for (let k = 0; k < opt.repeat; ++k) {
   cpu.push((await timed(plain, 'cpu', input)).ms);
   gpuMs.push((await timed(plain, 'webgpu', input)).ms);
 }
-// Asked again about the last input (another target, say), the GPU keeps that input's forward pass too.
+// Asked again about the last input (another target, say), the GPU keeps that input's forward pass and the
+// rules' denominators on it.
 const lastInput = (opt.repeat - 1) % 2 ? data : other;
 const again = [];
 let skipped = 0, steps = 0;
@@ -93,7 +94,7 @@ for (let k = 0; k < opt.repeat; ++k) {
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`wasm explain: ${med(cpu).toFixed(1)} ms`);
 console.log(`webgpu explain: ${med(gpuMs).toFixed(1)} ms (first run, uploads included: ${gpu0.ms.toFixed(1)} ms)`);
-console.log(`webgpu re-explain: ${med(again).toFixed(1)} ms (same input: the kept forward pass, ${skipped} of ${steps} steps skipped)`);
+console.log(`webgpu re-explain: ${med(again).toFixed(1)} ms (same input: the kept forward pass and denominators, ${skipped} of ${steps} steps skipped)`);
 console.log(`webgpu agreement: ${(err / top).toExponential(2)} (same target: ${gpu0.e.targets[0] === cpu0.e.targets[0]})`);
 console.log(`webgpu program: ${gpu0.e.gpu.steps} steps, ${gpu0.e.gpu.buffers} buffers, ` +
   `${(gpu0.e.gpu.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded by the first run`);

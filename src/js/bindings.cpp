@@ -267,13 +267,15 @@ val js_program(const kernels::gpu::Program& p) {
   o.set("steps", val::global("Uint32Array").new_(emscripten::typed_memory_view(flat.size(), flat.data())));
   for (int id : p.readback) readback.call<void>("push", id);
   o.set("readback", readback);
-  if (!p.pass.key.empty()) {   // a forward pass the runner may keep (program.h: KeptPass)
-    val pass = val::object();
-    pass.set("key", p.pass.key);
-    pass.set("from", static_cast<double>(p.pass.from));
-    pass.set("to", static_cast<double>(p.pass.to));
-    o.set("pass", pass);
+  val kept = val::array();   // what the runner may keep between runs (program.h: KeptRange)
+  for (const auto& r : p.kept) {
+    val range = val::object();
+    range.set("key", r.key);
+    range.set("from", static_cast<double>(r.from));
+    range.set("to", static_cast<double>(r.to));
+    kept.call<void>("push", range);
   }
+  o.set("kept", kept);
   for (const auto& b : p.buffers) {
     val d = val::object();
     d.set("words", static_cast<double>(b.words));

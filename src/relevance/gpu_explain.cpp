@@ -282,56 +282,68 @@ struct Hash {
   void add(const std::string& s) { add(s.size()), add(s.data(), s.size()); }
 };
 
-// Steps [f0, f1) computed the forward pass into the Builder's pass buffers. They become Program::pass when
-// skipping them later is safe: the forward steps write nothing but pass buffers, no later step writes one.
-// The key hashes the inputs and everything those steps read and do (kernels, words, what each binding is: a
-// pass buffer by ordinal, a constant by key, data by content), so an equal key means the same forward pass.
-void keep_pass(kernels::gpu::Program& prog, const Builder& B, size_t f0, size_t f1, const std::string& prefix,
-               const std::vector<Tensor>& inputs) {
-  const auto& mine = B.is_pass;
-  auto is_mine = [&](int id) { return id >= 0 && static_cast<size_t>(id) < mine.size() && mine[static_cast<size_t>(id)]; };
-  if (B.pass_buffers.empty() || f0 >= f1) return;
-  for (size_t si = f0; si < prog.steps.size(); ++si) {
+// The ranges of steps the Builder's kept ranges span (0: the forward pass, 1: the denominators) become
+// Program::kept when skipping them later is safe: a range's steps write only its own buffers, no other step
+// writes one. A key hashes what the range reads and does (kernels, words, and each binding: a range's buffer by
+// range and ordinal, a constant by key, data by content; the forward pass's key the inputs too), so an equal
+// key means the same results; the denominators' key extends the forward pass's.
+void keep_ranges(kernels::gpu::Program& prog, const Builder& B, const std::vector<std::pair<size_t, size_t>>& spans,
+                 const std::string& prefix, const std::vector<Tensor>& inputs) {
+  if (spans.empty() || B.range_buffers.empty() || B.range_buffers[0].empty()) return;
+  auto range_at = [&](size_t si) {
+    for (size_t r = 0; r < spans.size(); ++r)
+      if (si >= spans[r].first && si < spans[r].second) return static_cast<int>(r);
+    return -1;
+  };
+  for (size_t si = 0; si < prog.steps.size(); ++si) {
     const kernels::gpu::Step& s = prog.steps[si];
     const unsigned w = kernels::gpu::written_bindings(s);
     for (int i = 0; i < 4; ++i)
-      if ((w >> i & 1u) && s.bind[i] >= 0 && is_mine(s.bind[i]) != (si < f1)) return;
+      if ((w >> i & 1u) && s.bind[i] >= 0 && B.range_of_buffer(s.bind[i]) != range_at(si)) return;
   }
   std::vector<int64_t> ordinal(prog.buffers.size(), -1);
-  for (size_t k = 0; k < B.pass_buffers.size(); ++k) ordinal[static_cast<size_t>(B.pass_buffers[k])] = static_cast<int64_t>(k);
-  Hash h;
-  for (const Tensor& t : inputs) {
-    h.add(static_cast<uint64_t>(t.dtype));
-    h.add(t.shape.size());
-    for (int64_t d : t.shape) h.add(static_cast<uint64_t>(d));
-    h.add(t.f.data(), t.f.size() * sizeof(float));
-    h.add(t.i.data(), t.i.size() * sizeof(int64_t));
-  }
-  for (size_t si = f0; si < f1; ++si) {
-    const kernels::gpu::Step& s = prog.steps[si];
-    h.add(static_cast<uint64_t>(s.kernel));
-    h.add(s.words.data(), sizeof s.words);
-    for (int id : s.bind) {
-      if (id < 0) {
-        h.add(~uint64_t{0});
-        continue;
+  for (const auto& ids : B.range_buffers)
+    for (size_t k = 0; k < ids.size(); ++k) ordinal[static_cast<size_t>(ids[k])] = static_cast<int64_t>(k);
+  std::string key;
+  for (size_t r = 0; r < spans.size() && r < B.range_buffers.size(); ++r) {
+    Hash h;
+    h.add(key);   // the denominators extend the forward pass's key
+    if (r == 0)
+      for (const Tensor& t : inputs) {
+        h.add(static_cast<uint64_t>(t.dtype));
+        h.add(t.shape.size());
+        for (int64_t d : t.shape) h.add(static_cast<uint64_t>(d));
+        h.add(t.f.data(), t.f.size() * sizeof(float));
+        h.add(t.i.data(), t.i.size() * sizeof(int64_t));
       }
-      const kernels::gpu::Buffer& b = prog.buffers[static_cast<size_t>(id)];
-      h.add(static_cast<uint64_t>(b.words));
-      if (is_mine(id)) {
-        h.add(static_cast<uint64_t>(ordinal[static_cast<size_t>(id)]));
-      } else if (!b.key.empty()) {
-        h.add(b.key);
-      } else if (b.data) {
-        h.add(b.data, static_cast<size_t>(b.words) * sizeof(float));
+    for (size_t si = spans[r].first; si < spans[r].second; ++si) {
+      const kernels::gpu::Step& s = prog.steps[si];
+      h.add(static_cast<uint64_t>(s.kernel));
+      h.add(s.words.data(), sizeof s.words);
+      for (int id : s.bind) {
+        if (id < 0) {
+          h.add(~uint64_t{0});
+          continue;
+        }
+        const kernels::gpu::Buffer& b = prog.buffers[static_cast<size_t>(id)];
+        h.add(static_cast<uint64_t>(b.words));
+        if (B.range_of_buffer(id) >= 0) {
+          h.add(static_cast<uint64_t>(B.range_of_buffer(id)));
+          h.add(static_cast<uint64_t>(ordinal[static_cast<size_t>(id)]));
+        } else if (!b.key.empty()) {
+          h.add(b.key);
+        } else if (b.data) {
+          h.add(b.data, static_cast<size_t>(b.words) * sizeof(float));
+        }
       }
     }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h.h));
+    key = r == 0 ? prefix + "pass:" + hex : prog.kept[0].key + "/d" + hex;
+    prog.kept.push_back({key, spans[r].first, spans[r].second});
+    for (size_t k = 0; k < B.range_buffers[r].size(); ++k)
+      prog.buffers[static_cast<size_t>(B.range_buffers[r][k])].key = key + "/" + std::to_string(k);
   }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h.h));
-  prog.pass = {prefix + "pass:" + hex, f0, f1};
-  for (size_t k = 0; k < B.pass_buffers.size(); ++k)
-    prog.buffers[static_cast<size_t>(B.pass_buffers[k])].key = prog.pass.key + "/" + std::to_string(k);
 }
 
 }  // namespace
@@ -401,13 +413,21 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   for (size_t k = 1; k < g.inputs.size() && k < inputs.size(); ++k)
     if (inputs[k].dtype == DType::Float32) c.buf[g.inputs[k]] = B.owned(inputs[k].f);
   const int x = B.owned(inputs[0].f);
-  // One forward pass (not integrated gradients', SmoothGrad's or occlusion's several): the runner may keep it.
+  // One forward pass (not integrated gradients', SmoothGrad's or occlusion's several), and the rules'
+  // denominators on it, which do not depend on the target: the runner may keep both.
   const bool single_pass = !averaged && !occlusion;
+  std::vector<std::pair<size_t, size_t>> kept_spans;
   const size_t forward_from = gx.program.steps.size();
-  if (single_pass) B.begin_pass();
+  if (single_pass) B.begin_range(0);
   pc.forward(x);
-  B.end_pass();
-  const size_t forward_to = gx.program.steps.size();
+  B.end_range();
+  if (single_pass) kept_spans.push_back({forward_from, gx.program.steps.size()});
+  if (single_pass && lrp) {
+    B.begin_range(1);
+    precompute_denominators(c, rules, pc.out_value);
+    B.end_range();
+    if (!c.denoms.empty()) kept_spans.push_back({kept_spans[0].second, gx.program.steps.size()});
+  }
   int y = c.value(pc.out_value);   // a single-pass program never hands forward buffers back: read it there
   if (averaged || occlusion) {      // later passes reuse this pass's buffers: the output is kept apart
     y = B.fresh(shape_numel(ys));
@@ -445,7 +465,7 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
   if (gx.bytes > session.limits().max_total_bytes)
     fail(ErrorKind::Limit, "the GPU program needs " + std::to_string(gx.bytes) + " bytes of buffers, more than the limit of " +
                                std::to_string(session.limits().max_total_bytes));
-  if (single_pass) keep_pass(gx.program, B, forward_from, forward_to, B.key_prefix, inputs);
+  if (single_pass) keep_ranges(gx.program, B, kept_spans, B.key_prefix, inputs);
   return gx;
 }
 

@@ -7,8 +7,9 @@
 // Buffer discipline: every graph value of the forward pass keeps its buffer (the sweep reads them); ops that
 // only reshape alias their input's buffer. Relevance buffers and work buffers come from a free list by size,
 // and go back to it as soon as the sweep is done with them; the GPU runs steps in order, so reuse is safe.
-// A single-pass program's forward buffers (its work buffers too) never return to the free list: the runner
-// may keep them, and skip the forward steps when it is asked about the same input again (Program::pass).
+// A single-pass program's forward buffers and its rules' denominators (and the work buffers of both) leave the
+// free list once computed: the runner may keep them, and skip those steps when it is asked about the same
+// input again (Program::kept).
 #pragma once
 #include <algorithm>
 #include <map>
@@ -38,37 +39,54 @@ struct Builder {
   std::string key_prefix;
   std::map<int64_t, std::vector<int>> free_by_size;
   std::map<std::string, int> by_key;
-  // A forward pass the runner may keep (Program::pass): the buffers made without data between begin_pass()
-  // and end_pass(). They never go back to the free list, so no later step reuses (overwrites) them.
-  bool in_pass = false;
-  std::vector<int> pass_buffers;
-  std::vector<bool> is_pass;   // by buffer id
+  // Ranges of steps whose results a runner may keep (Program::kept): 0 the forward pass, 1 the rules'
+  // denominators. The buffers made without data while a range is open belong to it: recycled within it,
+  // never after it (end_range takes them off the free list), so no later step overwrites them.
+  int range = -1;                                  // the open range, -1 none
+  std::vector<std::vector<int>> range_buffers;     // per range, in the order they were made
+  std::vector<int> range_of;                       // by buffer id: its range, -1 none
 
   kernels::gpu::Program& prog() { return gx.program; }
 
   int fresh(int64_t words, const float* data = nullptr, std::string key = {}) {
     gx.bytes += static_cast<uint64_t>(std::max<int64_t>(words, 1)) * 4;
-    const bool mine = in_pass && !data && key.empty();
+    const bool mine = range >= 0 && !data && key.empty();
     const int id = prog().add_buffer(words, data, std::move(key));
-    is_pass.resize(prog().buffers.size(), false);
-    if (mine) pass_buffers.push_back(id), is_pass[static_cast<size_t>(id)] = true;
+    range_of.resize(prog().buffers.size(), -1);
+    if (mine) range_buffers[static_cast<size_t>(range)].push_back(id), range_of[static_cast<size_t>(id)] = range;
     return id;
   }
-  void begin_pass() { in_pass = true; }
-  void end_pass() { in_pass = false; }
+  void begin_range(int k) {
+    range = k;
+    if (range_buffers.size() <= static_cast<size_t>(k)) range_buffers.resize(static_cast<size_t>(k) + 1);
+  }
+  void end_range() {
+    for (auto& [words, ids] : free_by_size)
+      ids.erase(std::remove_if(ids.begin(), ids.end(), [&](int id) { return range_of[static_cast<size_t>(id)] >= 0; }), ids.end());
+    range = -1;
+  }
+  int range_of_buffer(int id) const {
+    return id >= 0 && static_cast<size_t>(id) < range_of.size() ? range_of[static_cast<size_t>(id)] : -1;
+  }
   // A work buffer of `words` words; contents undefined (reused buffers keep old data).
   int temp(int64_t words) {
     auto it = free_by_size.find(words);
-    if (it != free_by_size.end() && !it->second.empty()) {
-      const int id = it->second.back();
-      it->second.pop_back();
-      return id;
+    if (it != free_by_size.end()) {   // inside a kept range, only its own buffers: the runner keeps them all
+      auto& ids = it->second;
+      for (size_t k = ids.size(); k-- > 0;) {
+        const int id = ids[k];
+        if (range >= 0 && range_of_buffer(id) != range) continue;
+        ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(k));
+        return id;
+      }
     }
     return fresh(words);
   }
   void release(int id) {
-    if (id >= 0 && !(static_cast<size_t>(id) < is_pass.size() && is_pass[static_cast<size_t>(id)]))
-      free_by_size[prog().buffers[id].words].push_back(id);
+    if (id < 0) return;
+    const int r = range_of_buffer(id);
+    if (r >= 0 && r != range) return;   // a kept range's buffer outside it: never reused
+    free_by_size[prog().buffers[id].words].push_back(id);
   }
   // A constant buffer kept by the runner between runs under key_prefix + key (one buffer per key per program).
   int constant(const std::string& key, const float* data, int64_t words) {
@@ -163,6 +181,8 @@ struct Compiler {
   std::vector<int> rel;        // value id -> relevance buffer (-1: none yet)
   std::map<int, Step> pools;   // output value -> its pool's forward step (the backward reuses the geometry)
   std::map<int, int> bn_scale; // output value -> a BatchNormalization's per-channel scale buffer
+  std::map<int, std::vector<int>> denoms;   // linear layer's output value -> its rule's group denominators,
+                                            // computed before the seed (precompute_denominators)
 
   std::vector<int> pass;       // the buffers of the current forward pass (a multi-pass program releases them)
   // pruned-lrp (null otherwise): where and how the sweep prunes; `batch` samples per buffer.
@@ -220,6 +240,10 @@ struct NodeSweep {
 
 // The node's rule applied to s.R: relevance (or gradient) handed to its inputs through give_fresh / give_R.
 void apply_rule(NodeSweep& s);
+// The group denominators of every linear layer the sweep from `out_value` reaches (they depend on the forward
+// pass and the rule, not on the relevance), into c.denoms, in sweep order; nothing when they would need more
+// memory than the forward pass itself.
+void precompute_denominators(Compiler& c, const std::vector<Rule>& rules, int out_value);
 // The gradient of an elementwise Add/Sub/Mul/Div with respect to input `slot` applied to `dy` (output-shaped),
 // summed back onto that input's shape when it was broadcast: a fresh buffer.
 int binary_vjp(NodeSweep& s, size_t slot, int dy);

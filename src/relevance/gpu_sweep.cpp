@@ -1,6 +1,7 @@
 // relscope/relevance/gpu_sweep.cpp — the rules of the backward sweep as GPU steps, one node at a time.
 //
-// Sections: NodeSweep (handing relevance to inputs) | linear-layer rule (and PLRP-M's re-run) | pool vjp | apply_rule
+// Sections: NodeSweep (handing relevance to inputs) | linear-layer rule (and PLRP-M's re-run) | pool vjp | apply_rule |
+//           precompute_denominators
 #include "relevance/composite.h"
 #include "relevance/gpu_explain_detail.h"
 
@@ -68,33 +69,37 @@ TermInput term_input(Compiler& c, const LinearLayer& L, const Rule& r, InputMod 
   return {t, true};
 }
 
-// A linear layer's rule (rule.h): per group the stabilised sum of its terms' z, R / that, and each term's
-// x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule, also its `keep` (PLRP-M: a
-// 0/1 buffer of x's size; the masked inputs leave every term, so no term's z is the recorded output).
-int linear_rule(NodeSweep& s, int keep = -1) {
-  Compiler& c = s.c;
+// Each term's input (after its input modifier, and PLRP-M's mask `keep` when >= 0; -1: all zero) and weight.
+void term_operands(Compiler& c, const LinearLayer& L, const Rule& r, int xv, const std::string& where, int keep,
+                   std::vector<TermInput>& xs, std::vector<Weight>& ws) {
   Builder& B = c.B;
-  const Rule& r = s.rule;
-  const LinearLayer L = linear_layer(c.g, c.p, s.n);
-  const int xv = s.n.inputs[L.input_slot], y = c.value(s.n.outputs[0]);
-  const int64_t nx = c.numel(xv), ny = c.numel(s.n.outputs[0]);
-  std::vector<int> denom(r.groups.size());
-  for (int& d : denom) d = B.zeros(ny);
-  std::vector<TermInput> xs(r.terms.size());
-  std::vector<Weight> ws(r.terms.size());
+  const int64_t nx = c.numel(xv);
+  xs.assign(r.terms.size(), TermInput{});
+  ws.assign(r.terms.size(), Weight{});
   for (size_t t = 0; t < r.terms.size(); ++t) {
     const Term& term = r.terms[t];
-    xs[t] = term_input(c, L, r, term.input, xv, s.where);
+    xs[t] = term_input(c, L, r, term.input, xv, where);
     if (keep >= 0 && xs[t].buffer >= 0) {
       const int masked = B.temp(nx);
       B.ew(Ew::Mul, nx, xs[t].buffer, keep, -1, masked);
       if (xs[t].temp) B.release(xs[t].buffer);
       xs[t] = {masked, true};
     }
+    if (xs[t].buffer >= 0) ws[t] = weight_buffer(B, L, term.weight, r.gamma);
+  }
+}
+
+// Per group the sum of its terms' z (bias included): fresh buffers the caller releases.
+std::vector<int> group_denominators(Compiler& c, const LinearLayer& L, const Rule& r, const std::vector<TermInput>& xs,
+                                    const std::vector<Weight>& ws, int y, int64_t ny, bool masked) {
+  Builder& B = c.B;
+  std::vector<int> denom(r.groups.size());
+  for (int& d : denom) d = B.zeros(ny);
+  for (size_t t = 0; t < r.terms.size(); ++t) {
+    const Term& term = r.terms[t];
     const int d = denom[term.group];
     if (xs[t].buffer >= 0) {
-      ws[t] = weight_buffer(B, L, term.weight, r.gamma);
-      const bool reruns = keep < 0 && term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
+      const bool reruns = !masked && term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
                           (term.bias == ParamMod::Identity || L.bias.empty());
       if (reruns) {   // z is the recorded output, bias included
         B.ew(Ew::Accumulate, ny, y, -1, -1, d, term.denom_sign);
@@ -108,13 +113,33 @@ int linear_rule(NodeSweep& s, int keep = -1) {
     const int bias = bias_buffer(B, L, term.bias, r.gamma, term.denom_sign);
     if (bias >= 0) add_bias(B, L, bias, d);
   }
+  return denom;
+}
+
+// A linear layer's rule (rule.h): per group the stabilised sum of its terms' z, R / that, and each term's
+// x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule, also its `keep` (PLRP-M: a
+// 0/1 buffer of x's size; the masked inputs leave every term, so no term's z is the recorded output). The
+// denominators come from c.denoms when precompute_denominators made them (never with a mask).
+int linear_rule(NodeSweep& s, int keep = -1) {
+  Compiler& c = s.c;
+  Builder& B = c.B;
+  const Rule& r = s.rule;
+  const LinearLayer L = linear_layer(c.g, c.p, s.n);
+  const int xv = s.n.inputs[L.input_slot], y = c.value(s.n.outputs[0]);
+  const int64_t nx = c.numel(xv), ny = c.numel(s.n.outputs[0]);
+  std::vector<TermInput> xs;
+  std::vector<Weight> ws;
+  term_operands(c, L, r, xv, s.where, keep, xs, ws);
+  const auto pre = keep < 0 ? c.denoms.find(s.n.outputs[0]) : c.denoms.end();
+  const bool precomputed = pre != c.denoms.end();
+  const std::vector<int> denom = precomputed ? pre->second : group_denominators(c, L, r, xs, ws, y, ny, keep >= 0);
   std::vector<int> ratio(r.groups.size());
   for (size_t gi = 0; gi < r.groups.size(); ++gi) {
     const OutputMask mask = r.groups[gi].mask;
     const uint32_t mode = mask == OutputMask::All ? 0 : mask == OutputMask::ZPositive ? 1 : 2;
     ratio[gi] = B.temp(ny);
     B.ew(Ew::StabDivide, ny, s.R, denom[gi], mode ? y : -1, ratio[gi], r.epsilon, 1, 0, mode);
-    B.release(denom[gi]);
+    if (!precomputed) B.release(denom[gi]);
   }
   const int out = B.zeros(nx);
   const int grad = B.temp(nx);
@@ -379,6 +404,42 @@ int binary_vjp(NodeSweep& s, size_t slot, int dy) {
   const int out = sum_to_shape(c, d >= 0 ? d : dy, ys, xs);
   B.release(d);
   return out;
+}
+
+// ---- precompute_denominators --------------------------------------------------------------------------------------
+void precompute_denominators(Compiler& c, const std::vector<Rule>& rules, int out_value) {
+  // The linear layers the sweep reaches: producers of values the output depends on, in sweep order.
+  std::vector<bool> reached(c.g.values.size(), false);
+  reached[static_cast<size_t>(out_value)] = true;
+  std::vector<int> layers;
+  int64_t need = 0;
+  for (size_t k = c.p.steps.size(); k-- > 0;) {
+    const int step = c.p.steps[k];
+    const Node& n = c.g.nodes[static_cast<size_t>(step)];
+    bool any = false;
+    for (int v : n.outputs) any = any || (v >= 0 && reached[static_cast<size_t>(v)]);
+    if (!any) continue;
+    for (int v : n.inputs)
+      if (v >= 0) reached[static_cast<size_t>(v)] = true;
+    if (rules[static_cast<size_t>(step)].kind != RuleKind::Linear) continue;
+    layers.push_back(step);
+    need += static_cast<int64_t>(rules[static_cast<size_t>(step)].groups.size()) * c.numel(n.outputs[0]);
+  }
+  int64_t pass_words = 0;
+  for (int b : c.pass) pass_words += c.B.prog().buffers[static_cast<size_t>(b)].words;
+  if (need > pass_words) return;   // more memory than the forward pass: computed in the sweep as they are needed
+  for (int step : layers) {
+    const Node& n = c.g.nodes[static_cast<size_t>(step)];
+    const Rule& r = rules[static_cast<size_t>(step)];
+    const LinearLayer L = linear_layer(c.g, c.p, n);
+    const int xv = n.inputs[L.input_slot];
+    std::vector<TermInput> xs;
+    std::vector<Weight> ws;
+    term_operands(c, L, r, xv, c.g.node_label(n), -1, xs, ws);
+    c.denoms[n.outputs[0]] = group_denominators(c, L, r, xs, ws, c.value(n.outputs[0]), c.numel(n.outputs[0]), false);
+    for (const TermInput& t : xs)
+      if (t.temp) c.B.release(t.buffer);
+  }
 }
 
 }  // namespace relscope::relevance::gpu_detail

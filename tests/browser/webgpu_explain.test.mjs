@@ -5,8 +5,8 @@
 // ops) on its own sample; pruned LRP in both modes, with the same pruning report; backend 'auto' picks WebGPU
 // when there is an adapter; what the GPU path does not run (a Pow whose exponent is an activation) falls back
 // to the CPU with the reason; a model's weights stay on the GPU between explanations, and so does the last
-// input's forward pass (asked again about it, the program skips those steps). Kernel by kernel:
-// webgpu_kernels.test.mjs.
+// input's forward pass and its rules' denominators (asked again about it, the program skips those steps).
+// Kernel by kernel: webgpu_kernels.test.mjs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -117,8 +117,8 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
       await rs.loadModel(demo, 'fashion_cnn.onnx');
       const first = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
       const second = (await rs.explain({ ...x, method: 'lrp', backend: 'webgpu' })).gpu;
-      // The forward pass stays on the GPU too: another target on the same input skips it and still equals the
-      // CPU's answer; a different input runs its own.
+      // The forward pass and the denominators stay on the GPU too: another target on the same input skips them
+      // and still equals the CPU's answer; a different input runs its own.
       const retarget = await compare({ ...x, method: 'lrp', composite: 'epsilon-plus-flat', target: 3 },
         { file: 'fashion_cnn', method: 'lrp', composite: 'target 3, kept pass' });
       const retargetRun = (await rs.explain({ ...x, method: 'lrp', target: 5, backend: 'webgpu' })).gpu;
@@ -141,8 +141,9 @@ test('WebGPU explanations equal the CPU engine on the bundled models', { skip, t
     // The weights (fashion_cnn: ~0.4 MB) go up once; later runs upload the input and small per-run data only.
     assert.ok(r.first.uploadedBytes > 200_000, JSON.stringify(r.first));
     assert.ok(r.second.uploadedBytes < 20_000, JSON.stringify(r.second));
-    // The same input's forward pass is kept: the first run after loading computes it, the next ones skip it.
-    console.log(`kept forward pass: ${r.second.skipped} of ${r.second.steps} steps skipped`);
+    // The same input's forward pass and its denominators are kept: the first run after loading computes them,
+    // the next ones skip them.
+    console.log(`kept forward pass and denominators: ${r.second.skipped} of ${r.second.steps} steps skipped`);
     assert.equal(r.first.skipped, 0, JSON.stringify(r.first));
     assert.ok(r.second.skipped > 0 && r.second.skipped < r.second.steps, JSON.stringify(r.second));
     assert.ok(r.retargetRun.skipped > 0, JSON.stringify(r.retargetRun));

@@ -1,7 +1,8 @@
-// The GPU program's kept forward pass (kernels/webgpu/program.h: KeptPass, KeptBuffers): a runner that still
-// holds the forward pass of the same input from an earlier run skips those steps, and answers exactly what
-// the whole program answers; a new input replaces the kept pass; programs of several passes keep none. The
-// CPU interpreter with a KeptBuffers store does what the JS bridge does with GPU buffers.
+// What a GPU program lets its runner keep (kernels/webgpu/program.h: KeptRange, KeptBuffers): the forward pass
+// and the rules' denominators on it. A runner that still holds them for the same input (and rules) from an
+// earlier run skips those steps and answers exactly what the whole program answers; a new input replaces the
+// kept pass, new rules the kept denominators; programs of several passes keep none. The CPU interpreter with a
+// KeptBuffers store does what the JS bridge does with GPU buffers.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -43,41 +44,60 @@ bool same_bits(const std::vector<std::vector<float>>& a, const std::vector<std::
   return true;
 }
 
-size_t keys_of_pass(const KeptBuffers& kept, const std::string& pass) {
+size_t keys_under(const KeptBuffers& kept, const std::string& key) {
   size_t n = 0;
-  for (const auto& [key, data] : kept.by_key) n += key.rfind(pass + "/", 0) == 0;
+  for (const auto& [k, data] : kept.by_key) n += k.rfind(key + "/", 0) == 0;
   return n;
 }
 
+// The kept range a buffer key belongs to (key = range key + "/" + ordinal), -1 none.
+int range_of(const Program& p, const std::string& key) {
+  for (size_t r = p.kept.size(); r-- > 0;) {
+    const std::string head = p.kept[r].key + "/";
+    if (key.rfind(head, 0) == 0 && key.size() > head.size() &&
+        key.find_first_not_of("0123456789", head.size()) == std::string::npos)
+      return static_cast<int>(r);
+  }
+  return -1;
+}
+
 // Runs the request's program on the store and checks it against the whole program run afresh: the same
-// readback bit for bit, and `skipped` says whether the forward steps were skipped.
-void expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainRequest& req, KeptBuffers& kept, bool skipped,
-                const std::string& what) {
+// readback bit for bit; `skipped[r]` says whether kept range r (0 the forward pass, 1 the denominators) was
+// skipped. Returns the program's number of kept ranges.
+size_t expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainRequest& req, KeptBuffers& kept,
+                  std::vector<bool> skipped, const std::string& what) {
   SCOPED_TRACE(what + ": " + req.method + " " + req.composite);
   const GpuExplanation gx = compile_gpu_explanation(ex, in, req);
   const Program& p = gx.program;
-  ASSERT_FALSE(p.pass.key.empty()) << "one forward pass: the runner may keep it";
-  ASSERT_LT(p.pass.from, p.pass.to);
+  EXPECT_FALSE(p.kept.empty()) << "one forward pass: the runner may keep it";
+  if (p.kept.empty()) return 0;
+  size_t want = 0;
+  for (size_t r = 0; r < p.kept.size(); ++r) {
+    EXPECT_LT(p.kept[r].from, p.kept[r].to);
+    if (r < skipped.size() && skipped[r]) want += p.kept[r].to - p.kept[r].from;
+  }
   const auto got = run_on_cpu(p, &kept);
-  EXPECT_EQ(kept.last_skipped, skipped ? p.pass.to - p.pass.from : 0);
-  EXPECT_TRUE(same_bits(got, run_on_cpu(p))) << "the kept pass answers as the whole program";
-  EXPECT_EQ(kept.pass, p.pass.key);
-  EXPECT_TRUE(kept.pass_complete);
-  // What the program keeps is what its forward steps wrote, and nothing after them writes it.
+  EXPECT_EQ(kept.last_skipped, want);
+  EXPECT_TRUE(same_bits(got, run_on_cpu(p))) << "the kept ranges answer as the whole program";
+  EXPECT_EQ(kept.pass, p.kept[0].key);
+  for (const auto& r : p.kept) EXPECT_TRUE(kept.complete.count(r.key)) << r.key;
+  // A kept range's buffers are written by its own steps and by no other step.
   for (size_t si = 0; si < p.steps.size(); ++si) {
     const unsigned w = kernels::gpu::written_bindings(p.steps[si]);
+    int at = -1;
+    for (size_t r = 0; r < p.kept.size(); ++r)
+      if (si >= p.kept[r].from && si < p.kept[r].to) at = static_cast<int>(r);
     for (int i = 0; i < 4; ++i) {
       const int id = p.steps[si].bind[i];
-      if (!(w >> i & 1u) || id < 0) continue;
-      const bool kept_buffer = p.buffers[static_cast<size_t>(id)].key.rfind(p.pass.key + "/", 0) == 0;
-      EXPECT_EQ(kept_buffer, si >= p.pass.from && si < p.pass.to) << "step " << si << " writes buffer " << id;
+      if ((w >> i & 1u) && id >= 0) EXPECT_EQ(range_of(p, p.buffers[static_cast<size_t>(id)].key), at) << "step " << si;
     }
   }
+  return p.kept.size();
 }
 
-// Asking again about the same input (another target, composite, method, concept, pruning) skips the forward
-// pass; another input computes and keeps its own, the old one's buffers freed first.
-TEST(GpuKeptPass, AskingAgainSkipsTheForwardPassAndAnswersTheSame) {
+// Asking again about the same input skips the forward pass (and, for the same rules, their denominators);
+// another input computes and keeps its own, the old one's buffers freed first.
+TEST(GpuKeptPass, AskingAgainSkipsWhatWasKeptAndAnswersTheSame) {
   for (const char* file : {"tests/data/models/resnet_tiny_opset13.onnx", "tests/data/models/cnn_opset13.onnx",
                            "tests/data/models/conv_bn_opset13.onnx", "tests/data/models/attention_opset17.onnx",
                            "tests/data/models/dna_cnn_opset13.onnx", "assets/fashion_resnet/model.onnx"}) {
@@ -86,26 +106,28 @@ TEST(GpuKeptPass, AskingAgainSkipsTheForwardPassAndAnswersTheSame) {
     Explainer ex(s);
     const std::vector<Tensor> x = random_inputs(s, 3), y = random_inputs(s, 40);
     KeptBuffers kept;
-    expect_run(ex, x, request("lrp"), kept, false, "first");
+    const size_t ranges = expect_run(ex, x, request("lrp"), kept, {false, false}, "first");
+    EXPECT_EQ(ranges, 2u) << "the forward pass and the denominators";
     const std::string first = kept.pass;
     ExplainRequest other_target = request("lrp");
     other_target.targets = {1};
-    expect_run(ex, x, other_target, kept, true, "another target");
-    expect_run(ex, x, request("lrp", "epsilon-gamma-box"), kept, true, "another composite");
+    expect_run(ex, x, other_target, kept, {true, true}, "another target: only the backward part runs");
+    expect_run(ex, x, request("lrp", "epsilon-gamma-box"), kept, {true, false}, "another composite: its own denominators");
     ExplainRequest pruned = request("pruned-lrp");
     pruned.prune.all.pos = pruned.prune.all.neg = 0.5f;
-    expect_run(ex, x, pruned, kept, true, "pruned");
+    expect_run(ex, x, pruned, kept, {true, false}, "pruned, after the other composite's denominators replaced these");
+    expect_run(ex, x, pruned, kept, {true, true}, "pruned again");
     // gradient runs on the uncanonized model: a forward pass of its own, which replaces the kept one
-    expect_run(ex, x, request("gradient"), kept, false, "gradient, first");
-    expect_run(ex, x, request("gradient-x-input"), kept, true, "gradient-x-input");
-    expect_run(ex, y, request("gradient"), kept, false, "another input");
-    EXPECT_EQ(keys_of_pass(kept, first), 0u) << "the old pass's buffers are freed";
-    EXPECT_GT(keys_of_pass(kept, kept.pass), 0u);
-    expect_run(ex, x, request("lrp"), kept, false, "the first input again: one pass is kept at a time");
+    expect_run(ex, x, request("gradient"), kept, {false}, "gradient, first");
+    expect_run(ex, x, request("gradient-x-input"), kept, {true}, "gradient-x-input");
+    expect_run(ex, y, request("gradient"), kept, {false}, "another input");
+    EXPECT_EQ(keys_under(kept, first), 0u) << "the old pass's buffers are freed";
+    EXPECT_GT(keys_under(kept, kept.pass), 0u);
+    expect_run(ex, x, request("lrp"), kept, {false, false}, "the first input again: one pass is kept at a time");
   }
 }
 
-TEST(GpuKeptPass, ConceptsShareTheKeptPass) {
+TEST(GpuKeptPass, ConceptsShareTheKeptPassAndDenominators) {
   Session s = Session::load_file(kRoot + "tests/data/models/resnet_tiny_opset13.onnx");
   Explainer ex(s);
   const std::vector<Tensor> x = random_inputs(s, 5);
@@ -113,10 +135,10 @@ TEST(GpuKeptPass, ConceptsShareTheKeptPass) {
   ExplainRequest crp = request("crp");
   crp.crp.layer = "/l1/c2/Conv";
   crp.crp.channels = {0, 1, 2};
-  expect_run(ex, x, crp, kept, false, "concepts 0-2");
+  expect_run(ex, x, crp, kept, {false, false}, "concepts 0-2");
   crp.crp.channels = {3};
-  expect_run(ex, x, crp, kept, true, "concept 3");
-  expect_run(ex, x, request("lrp"), kept, true, "lrp");
+  expect_run(ex, x, crp, kept, {true, true}, "concept 3");
+  expect_run(ex, x, request("lrp"), kept, {true, true}, "lrp");
 }
 
 // Integrated gradients, SmoothGrad and occlusion run several forward passes in one program: nothing is kept.
@@ -132,7 +154,7 @@ TEST(GpuKeptPass, ProgramsOfSeveralPassesKeepNone) {
     r.window = 4;
     r.stride = 4;
     const GpuExplanation gx = compile_gpu_explanation(ex, x, r);
-    EXPECT_TRUE(gx.program.pass.key.empty());
+    EXPECT_TRUE(gx.program.kept.empty());
     for (const auto& b : gx.program.buffers) EXPECT_EQ(b.key.find("pass:"), std::string::npos) << b.key;
     KeptBuffers kept;
     EXPECT_TRUE(same_bits(run_on_cpu(gx.program, &kept), run_on_cpu(gx.program)));

@@ -12,11 +12,13 @@
 //   extra passes and their barriers make the whole run slower, so the timings are for comparing steps).
 // program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
 // step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids],
-// pass: { key, from, to } (optional) }.
-// Keyed buffers stay on the GPU between runs (a model's weights, uploaded once). `pass` names a forward pass
-// the runner keeps (program.h: KeptPass): steps [from, to) write it into buffers keyed `key/...` that no later
-// step writes; after a run of it has finished, a program with the same key skips those steps (lastRun.skipped).
-// One pass is kept at a time: a new key frees the old pass's buffers before anything else is created.
+// kept: [{ key, from, to }] (optional) }.
+// Keyed buffers stay on the GPU between runs (a model's weights, uploaded once). `kept` names ranges of steps
+// whose results the runner keeps (program.h: KeptRange): kept[0] the forward pass, kept[1] the rules'
+// denominators on it; range r's steps write only buffers keyed `key/...`, which no other step writes. After a
+// run has finished a range, a program with the same key skips its steps (lastRun.skipped). One forward pass is
+// kept at a time (another kept[0] key frees everything kept under the old one before anything is created), and
+// one set of denominators on it (another kept[1] key frees the old set).
 //
 // Why everything before the first await happens synchronously in run(): `data` may be a view into wasm memory
 // that a later allocation (memory growth) invalidates, so every buffer is created and uploaded at once, and
@@ -152,16 +154,15 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
   const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
   const constants = new Map();   // key -> { buffer, bytes }
-  const kept = { pass: '', complete: false };   // the kept forward pass: its key, and whether a run finished it
-  const dropPass = () => {
+  // The kept forward pass (kept[0]'s key) and the ranges finished runs computed on it.
+  const kept = { pass: '', complete: new Set() };
+  const dropKeyed = (prefix) => {
     for (const [key, { buffer }] of constants) {
-      if (kept.pass && key.startsWith(`${kept.pass}/`)) {
+      if (key.startsWith(`${prefix}/`)) {
         buffer.destroy();
         constants.delete(key);
       }
     }
-    kept.pass = '';
-    kept.complete = false;
   };
 
   const runner = {
@@ -178,7 +179,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       for (const { buffer } of constants.values()) buffer.destroy();
       constants.clear();
       kept.pass = '';
-      kept.complete = false;
+      kept.complete.clear();
     },
     destroy() {
       runner.dropConstants();
@@ -222,14 +223,17 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         }
       }
     }
-    const pass = program.pass ?? null;
-    if (pass !== null) {
+    const ranges = program.kept ?? [];
+    if (!Array.isArray(ranges)) throw bad('kept must be an array');
+    ranges.forEach((r, i) => {
       const nsteps = steps.length / STEP_WORDS;
-      if (typeof pass.key !== 'string' || !pass.key) throw bad('pass.key must be a non-empty string');
-      if (!Number.isInteger(pass.from) || !Number.isInteger(pass.to) || pass.from < 0 || pass.from > pass.to || pass.to > nsteps) {
-        throw bad(`pass: steps [${pass.from}, ${pass.to}) are not a range of the program's ${nsteps}`);
+      if (typeof r?.key !== 'string' || !r.key || (i > 0 && !r.key.startsWith(`${ranges[0].key}/`))) {
+        throw bad(`kept[${i}].key must be a non-empty string${i > 0 ? ' under kept[0].key' : ''}`);
       }
-    }
+      if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.from > r.to || r.to > nsteps) {
+        throw bad(`kept[${i}]: steps [${r.from}, ${r.to}) are not a range of the program's ${nsteps}`);
+      }
+    });
     const readback = program.readback ?? [];
     if (!Array.isArray(readback)) throw bad('readback must be an array');
     for (const id of readback) if (!Number.isInteger(id) || id < 0 || id >= nb) throw bad(`readback names buffer ${id}, the program has ${nb}`);
@@ -245,7 +249,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     if (steps.length / STEP_WORDS * UNIFORM_STRIDE > limits.maxBufferSize) {
       throw gpuError('gpu-limit', `GPU program: ${steps.length / STEP_WORDS} steps need a uniform buffer over maxBufferSize`);
     }
-    return { bytes, readback, pass };
+    return { bytes, readback, ranges };
   }
 
   // Timestamps around each dispatch of `timed` (step ids): one query set per 2048 dispatches (a set holds at
@@ -285,7 +289,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
 
   async function run(program) {
     if (state.lost) throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}; create a new runner`);
-    const { bytes, readback, pass: keptPass } = checkProgram(program);
+    const { bytes, readback, ranges } = checkProgram(program);
     const steps = program.steps;
     const nsteps = steps.length / STEP_WORDS;
     const sizes = [];
@@ -293,13 +297,27 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       const o = s * STEP_WORDS;
       sizes.push(dispatchSize(steps[o], steps.subarray(o + 1, o + 33), limits.maxComputeWorkgroupsPerDimension));
     }
-    // The kept forward pass: another input's is freed first; this input's, once finished, is not computed again.
-    if (keptPass && keptPass.key !== kept.pass) {
-      dropPass();
-      kept.pass = keptPass.key;
+    // Kept ranges: another input's forward pass (and all kept on it) is freed first, another set of
+    // denominators the old set; a range a finished run computed is not computed again.
+    if (ranges.length && ranges[0].key !== kept.pass) {
+      if (kept.pass) dropKeyed(kept.pass);
+      kept.pass = ranges[0].key;
+      kept.complete.clear();
     }
-    const skipped = keptPass && kept.complete ? keptPass.to - keptPass.from : 0;
-    if (skipped) sizes.fill(null, keptPass.from, keptPass.to);
+    if (ranges.slice(1).some((r) => !kept.complete.has(r.key))) {
+      for (const key of [...kept.complete]) {
+        if (key !== kept.pass) {
+          dropKeyed(key);
+          kept.complete.delete(key);
+        }
+      }
+    }
+    let skipped = 0;
+    for (const r of ranges) {
+      if (!kept.complete.has(r.key)) continue;
+      sizes.fill(null, r.from, r.to);
+      skipped += r.to - r.from;
+    }
 
     // Everything up to submit() in this turn: data views stay valid, error scopes are our own.
     device.pushErrorScope('out-of-memory');
@@ -410,7 +428,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       })();
       work.catch(() => {});   // a loss below wins the race; do not leave this rejection unhandled
       const results = await Promise.race([work, lostRejection]);
-      if (keptPass) kept.complete = true;   // its buffers now hold this input's forward pass
+      for (const r of ranges) kept.complete.add(r.key);   // their buffers now hold what the ranges compute
       return results;
     } catch (e) {
       for (const key of newConstants) {   // maybe never uploaded (or not even created): not to be reused

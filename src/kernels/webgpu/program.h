@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -163,12 +164,15 @@ struct Step {
   std::array<int, 4> bind{-1, -1, -1, -1};
 };
 
-// A forward pass a runner may keep between runs: steps [from, to) compute it, into buffers keyed `key` + "/" +
-// ordinal that no later step writes. A runner that still holds those buffers from an earlier, successful run
-// of a program with the same key skips the steps (the key hashes the inputs and the steps themselves), and it
-// keeps one pass at a time: a new key frees the old pass's buffers first.
-struct KeptPass {
-  std::string key;               // empty: nothing to keep
+// Steps whose results a runner may keep between runs: kept[0] the forward pass, kept[1] (if any) the rules'
+// denominators computed on it. Range r's steps [from, to) write only buffers keyed `key` + "/" + ordinal, and no
+// step outside the range writes those. Every later range's key starts with kept[0]'s key + "/". A runner that
+// still holds a range from an earlier, successful run of a program with the same key skips its steps (a key
+// hashes the inputs and the steps themselves). It keeps one forward pass at a time (another kept[0] key frees
+// everything kept under the old one first) and one set of denominators on it (another kept[1] key frees the
+// old set's buffers first).
+struct KeptRange {
+  std::string key;
   size_t from = 0, to = 0;
 };
 
@@ -176,7 +180,7 @@ struct Program {
   std::vector<Buffer> buffers;
   std::vector<Step> steps;
   std::vector<int> readback;     // buffers whose contents the caller gets back, in this order
-  KeptPass pass;
+  std::vector<KeptRange> kept;   // empty: nothing to keep (programs of several forward passes)
 
   int add_buffer(int64_t words, const float* data = nullptr, std::string key = {});
 };
@@ -194,9 +198,9 @@ std::vector<std::vector<float>> run_on_cpu(const Program& program);
 // and which pass they hold. run_on_cpu with one skips a kept pass's steps as the bridge does.
 struct KeptBuffers {
   std::map<std::string, std::vector<float>> by_key;
-  std::string pass;            // the pass key whose buffers by_key holds
-  bool pass_complete = false;  // a run that computed (or reused) it finished
-  size_t last_skipped = 0;     // steps the last run skipped
+  std::string pass;                  // the forward pass (kept[0]) whose buffers by_key holds
+  std::set<std::string> complete;    // ranges a finished run computed (or reused): skipped from now on
+  size_t last_skipped = 0;           // steps the last run skipped
 };
 std::vector<std::vector<float>> run_on_cpu(const Program& program, KeptBuffers* kept);
 

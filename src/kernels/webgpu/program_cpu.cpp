@@ -209,18 +209,30 @@ void row_op(RowOp op, size_t base, size_t len, size_t inner, const float* a, con
 std::vector<std::vector<float>> run_on_cpu(const Program& prog) { return run_on_cpu(prog, nullptr); }
 
 std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kept) {
-  // As the bridge: a new pass key frees the old pass's buffers; a complete pass with this key skips its steps.
-  bool skip = false;
+  // As the bridge: another forward pass frees everything kept under the old one, another set of denominators
+  // the old set; a range a finished run computed is skipped.
+  std::vector<bool> skip(prog.kept.size(), false);
   if (kept) {
-    const std::string& key = prog.pass.key;
-    if (!key.empty() && key != kept->pass) {
-      if (!kept->pass.empty())
-        for (auto it = kept->by_key.begin(); it != kept->by_key.end();)
-          it = it->first.rfind(kept->pass + "/", 0) == 0 ? kept->by_key.erase(it) : std::next(it);
-      kept->pass = key;
-      kept->pass_complete = false;
+    auto drop = [&](const std::string& prefix) {
+      for (auto it = kept->by_key.begin(); it != kept->by_key.end();)
+        it = it->first.rfind(prefix + "/", 0) == 0 ? kept->by_key.erase(it) : std::next(it);
+    };
+    if (!prog.kept.empty() && prog.kept[0].key != kept->pass) {
+      if (!kept->pass.empty()) drop(kept->pass);
+      kept->pass = prog.kept[0].key;
+      kept->complete.clear();
     }
-    skip = !key.empty() && kept->pass_complete;
+    for (size_t r = 1; r < prog.kept.size(); ++r)
+      if (!kept->complete.count(prog.kept[r].key))
+        for (auto it = kept->complete.begin(); it != kept->complete.end();) {
+          if (*it != kept->pass) {
+            drop(*it);
+            it = kept->complete.erase(it);
+          } else {
+            ++it;
+          }
+        }
+    for (size_t r = 0; r < prog.kept.size(); ++r) skip[r] = kept->complete.count(prog.kept[r].key) > 0;
     kept->last_skipped = 0;
   }
   std::vector<std::vector<float>> mem(prog.buffers.size());
@@ -233,7 +245,9 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
     else mem[b].assign(static_cast<size_t>(buf.words), 0.0f);
   }
   for (size_t si = 0; si < prog.steps.size(); ++si) {
-    if (skip && si >= prog.pass.from && si < prog.pass.to) {
+    bool skipped = false;
+    for (size_t r = 0; r < prog.kept.size(); ++r) skipped = skipped || (skip[r] && si >= prog.kept[r].from && si < prog.kept[r].to);
+    if (skipped) {
       ++kept->last_skipped;
       continue;
     }
@@ -476,7 +490,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
   if (kept) {   // a finished run: keyed buffers stay as the run left them (the bridge's are the GPU buffers)
     for (size_t b = 0; b < prog.buffers.size(); ++b)
       if (!prog.buffers[b].key.empty()) kept->by_key[prog.buffers[b].key] = std::move(mem[b]);
-    if (!prog.pass.key.empty()) kept->pass_complete = true;
+    for (const KeptRange& r : prog.kept) kept->complete.insert(r.key);
   }
   return out;
 }
