@@ -713,6 +713,31 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
     out.dropped = (await gpu.run(program([100, 200, 300]))).map((a) => Array.from(a));
     gpu.dropConstants();
 
+    // Kept ranges: step 0 (range 'kp:A') doubles the input into a buffer the runner keeps; step 1 adds the input
+    // again. Asked again under the same key, step 0 is skipped and the kept buffer still holds the first run's
+    // result (the key promises the same input: here it is deliberately not, to see the skip); another key
+    // computes it again. Malformed ranges are refused.
+    const keptProgram = (x, key) => {
+      const steps = new Uint32Array(2 * 37);
+      steps.set(ew(4, 0, 0, 1, 3), 0);     // b1 = b0 + b0
+      steps.set(ew(4, 1, 0, 2, 3), 37);    // b2 = b1 + b0
+      return {
+        buffers: [{ words: 3, data: new Float32Array(x), key: '' }, { words: 3, data: null, key: `${key}/0` },
+          { words: 3, data: null, key: '' }],
+        steps, readback: [2], kept: [{ key, from: 0, to: 1 }],
+      };
+    };
+    out.keptRuns = [];
+    for (const [x, key] of [[[1, 2, 3], 'kp:A'], [[10, 20, 30], 'kp:A'], [[10, 20, 30], 'kp:B']]) {
+      const [y] = await gpu.run(keptProgram(x, key));
+      out.keptRuns.push({ y: Array.from(y), skipped: gpu.lastRun.skipped });
+    }
+    const badRange = { ...keptProgram([1, 2, 3], 'kp:C'), kept: [{ key: 'kp:C', from: 0, to: 3 }] };
+    out.badRange = await kindOf(() => gpu.run(badRange));
+    const badKey = { ...keptProgram([1, 2, 3], 'kp:C'), kept: [{ key: 'kp:C', from: 0, to: 1 }, { key: 'other', from: 1, to: 2 }] };
+    out.badKey = await kindOf(() => gpu.run(badKey));
+    gpu.dropConstants();
+
     // Three steps, each reading the previous one's output; readback in the caller's order, a buffer twice.
     const steps = new Uint32Array(3 * 37);
     steps.set(ew(1, 0xffffffff, 0xffffffff, 0, 5, 2), 0);      // b0 = 2
@@ -756,6 +781,10 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
   assert.deepEqual(r.first, [[11, 22, 33], [10, 20, 30]]);
   assert.deepEqual(r.kept, [[11, 22, 33], [10, 20, 30]], 'a constant stays on the device under its key');
   assert.deepEqual(r.dropped, [[101, 202, 303], [100, 200, 300]], 'dropConstants() forgets it');
+  assert.deepEqual(r.keptRuns, [{ y: [3, 6, 9], skipped: 0 }, { y: [12, 24, 36], skipped: 1 }, { y: [30, 60, 90], skipped: 0 }],
+    'a kept range is skipped under its key and computed again under another');
+  assert.match(r.badRange, /^bad-program: GPU program: kept\[0\]: steps \[0, 3\)/);
+  assert.match(r.badKey, /^bad-program: GPU program: kept\[1\]\.key/);
   assert.deepEqual(r.chain, [[7, 7, 7, 7, 7], [2, 2, 2, 2, 2], [7, 7, 7, 7, 7]]);   // b1 = 1 + 3 * 2, b2 = 0.5 * 2 * 7
   assert.deepEqual(r.worker.y, [1.5, 1.5, 1.5, 1.5, 1.5], `in a worker: ${JSON.stringify(r.worker)}`);
   assert.equal(r.worker.vendor, runnerInfo.info.vendor);
