@@ -155,12 +155,13 @@ md += `
 - wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
   AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
   ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel, which
-  takes 68-74% of a wasm explanation's time in node --cpu-prof profiles, then GEMM packing 8%, im2col 5%,
-  max-pool 4% (2026-12-03, steady state); per k-step it issues 8 multiplies,
-  8 adds and 6 loads, so arithmetic, not memory, is its limit): 3.3x on the GEMMs. The whole explanation's
-  ratio is lower (2.76-3.1 over recent runs, higher when the pinned core is in a slow phase) because its
-  elementwise and memory-bound parts differ less, but with most of its time in GEMMs <= 2.5 is out of reach
-  on an AVX-512 machine.
+  takes ~64% of a wasm explanation's time in node --cpu-prof profiles, then packing 12% (the weights 5%,
+  the convolutions' columns read in place 7%: im2col is never stored), col2im 3%, max-pool 2% (2026-12-03
+  10:00, steady state); per k-step it issues 8 multiplies, 8 adds and 6 loads, so arithmetic, not memory,
+  is its limit): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1 over recent runs,
+  higher when the pinned core is in a slow phase) because its elementwise and memory-bound parts differ
+  less; the native side's non-GEMM work shrank too (max-pool, the rules' loops), so the ratio stayed where
+  it was while both got faster. With most of its time in GEMMs <= 2.5 is out of reach on an AVX-512 machine.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run

@@ -103,7 +103,7 @@ console.log(`webgpu program: ${gpu0.e.gpu.steps} steps, ${gpu0.e.gpu.buffers} bu
 if (opt.profile) {
   const profiled = await createRelscope({ threads: 1, webgpu: { gpu, profile: true } });
   await profiled.loadModel(model, path.basename(modelPath));
-  await timed(profiled, 'webgpu');   // warm-up
+  await timed(profiled, 'webgpu', other);   // warm-up, on the other input: the profiled run is a whole explanation
   const run = await timed(profiled, 'webgpu');
   const steps = run.e.gpu.profile;
   if (!steps) {
