@@ -169,6 +169,7 @@ TEST(KernelsAgreement, ConvResNetLikeLayers) {
   check_conv(layer(24, 32, 15, 3, 2, 1), rng);
   check_conv(layer(24, 32, 15, 1, 2, 0), rng);
   check_conv(layer(64, 64, 9, 3, 1, 1), rng);
+  check_conv(layer(64, 4, 100, 3, 1, 1), rng);   // 576 x 10,000 columns: the adjoint stores them in 6 bands
 }
 
 // ---- max-pool ---------------------------------------------------------------------------------------------------------

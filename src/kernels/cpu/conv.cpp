@@ -29,15 +29,18 @@ float* scratch(size_t n) {
   return buf.data();
 }
 
-// im2col bands are capped at this many floats (16 MiB); ResNet-style layers at 224x224 fit in one band.
+// Bands of output rows: the forward conv's (its column view's position tables) cover ResNet-style layers at
+// 224x224 in one band; the adjoint's stored columns are capped at 4 MiB. That scratch is allocated during an
+// explanation's sweep, at its memory peak: 16 MiB bands put 6 MiB more on ResNet-18's peak than 4 MiB ones.
 constexpr int64_t kColBudget = int64_t{1} << 22;
+constexpr int64_t kAdjointColBudget = int64_t{1} << 20;
 
 int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; }
 
-// Output rows per band for a column matrix with `rows` rows and `width` columns per output row.
-int64_t band_rows(const ConvParams& p) {
+// Output rows per band for a column matrix of at most `budget` floats.
+int64_t band_rows(const ConvParams& p, int64_t budget = kColBudget) {
   const int64_t per_row = std::max<int64_t>(1, p.col_rows() * p.out[2]);
-  return std::max<int64_t>(1, kColBudget / per_row);
+  return std::max<int64_t>(1, budget / per_row);
 }
 
 // Valid output x range [lo, hi) for a tap at offset `off`: 0 <= ox*stride + off < in_w.
@@ -221,7 +224,7 @@ void conv_backward_data(const ConvParams& p, const float* dy, const float* w, fl
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows(), taps = kk / std::max<int64_t>(1, cg);
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();
-  const int64_t band = band_rows(p);
+  const int64_t band = band_rows(p, kAdjointColBudget);
   // Input channels [ca, cb) of image n, group g: their rows of W^T dy (the GEMM's A is the matching column
   // block of W), then col2im into those channels only. Disjoint channel ranges never touch the same dx.
   auto run_channels = [&](int64_t n, int64_t g, int64_t ca, int64_t cb) {
