@@ -1,13 +1,15 @@
 // tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
 // plan for the declared shapes (open dims = 1), predict, and an explanation (LRP with three composites, pruned
 // LRP or gradient x input, chosen by the input's length), on the CPU and as a GPU program run by its CPU
-// interpreter; the same input asked again (another target) must equal a fresh explainer's answer. Seeds:
+// interpreter; the same input asked again (another target) must equal a fresh explainer's answer, and on the
+// GPU program a runner that kept the forward pass and denominators must answer as the whole program. Seeds:
 // the small models of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run
 // small, so a mutated kernel size or shape is refused before it costs time.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #include "engine/session.h"
 #include "fuzz_common.h"
@@ -61,8 +63,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The same request compiled into a GPU program (what the browser's 'auto' back-end does with any dropped
     // model) and run by the program's CPU interpreter: the compiler must refuse by name, never misbuild (the
     // interpreter calls a malformed program an internal error).
+    namespace gpu = relscope::kernels::gpu;
     const relscope::relevance::GpuExplanation gx = relscope::relevance::compile_gpu_explanation(ex, inputs, req);
-    (void)relscope::relevance::finish_gpu_explanation(ex, gx, relscope::kernels::gpu::run_on_cpu(gx.program));
+    gpu::KeptBuffers runner;   // what the browser's bridge keeps between runs
+    (void)relscope::relevance::finish_gpu_explanation(ex, gx, gpu::run_on_cpu(gx.program, &runner));
+    // Asked again (another target), a runner that kept the forward pass and the denominators skips those
+    // steps: its readback must be the whole program's, bit for bit.
+    relscope::relevance::ExplainRequest again = req;
+    again.targets = {0};
+    const relscope::relevance::GpuExplanation gy = relscope::relevance::compile_gpu_explanation(ex, inputs, again);
+    const auto kept = gpu::run_on_cpu(gy.program, &runner), whole = gpu::run_on_cpu(gy.program);
+    if (kept.size() != whole.size()) std::abort();
+    for (size_t k = 0; k < kept.size(); ++k)
+      if (kept[k].size() != whole[k].size() ||
+          std::memcmp(kept[k].data(), whole[k].data(), kept[k].size() * sizeof(float)) != 0)
+        std::abort();
   });
   return 0;
 }
