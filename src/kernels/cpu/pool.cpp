@@ -58,8 +58,8 @@ void horizontal_max(const float* row, int64_t s, int64_t dl, int64_t pb, int64_t
   const int64_t st = S > 0 ? S : s;
   for (int64_t ox = a; ox < b; ++ox) h[ox] = row[ox * st - pb];
   for (int64_t jx = 1; jx < k; ++jx) {
-    const float* r = row + jx * dl - pb;
-    for (int64_t ox = a; ox < b; ++ox) h[ox] = std::max(h[ox], r[ox * st]);
+    const int64_t off = jx * dl - pb;   // inside the row for every ox in [a, b)
+    for (int64_t ox = a; ox < b; ++ox) h[ox] = std::max(h[ox], row[ox * st + off]);
   }
 }
 
