@@ -3,7 +3,7 @@
 // Sections: ColumnView | tables
 //
 // Why: im2col writes C*k*k floats per output position (layer1 of ResNet-18 at 224x224: 7 MiB, past L2), and
-// the GEMM's packing reads them straight back. The GEMMs that pack B themselves (Eigen's lhs packing natively,
+// the GEMM's packing reads them straight back. The GEMMs' packers (Eigen's lhs panels natively, in gemm.cpp;
 // gemm_simd128's pack_b in wasm) read the same values through this view instead: one pass over an input that
 // stays in cache instead of two over a column matrix that does not. Values and zeros are exactly im2col's, so
 // the packed panels, and the products, are bit-identical to the materialised path.

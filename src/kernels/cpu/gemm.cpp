@@ -8,8 +8,9 @@
 // Under wasm with -msimd128, products big enough to fill 4x8 tiles go to gemm_simd128.cpp instead
 // (about 2x Eigen there); small and matrix-vector products stay on Eigen.
 // gemm_columns: conv_forward's product with its im2col matrix read in place (column_view.h): natively Eigen's
-// own lhs packing and kernel with the view as the lhs mapper, in wasm gemm_simd128's; same blocking, so the
-// result equals gemm() on the stored matrix bit for bit (wasm forward -6%, 7-22 MiB less scratch).
+// lhs panels packed from the view (Eigen's layout, one gather per panel and k) for Eigen's own kernel, in wasm
+// gemm_simd128's pack_b; same blocking, so the result equals gemm() on the stored matrix bit for bit
+// (ResNet-18 forward: wasm -10%, native -6%; 10-22 MiB less scratch).
 // Threads: Eigen parallelises GEMM only through OpenMP, so gemm() splits C into column (or row) blocks
 // itself and runs one serial product per block (parallel.h).
 // Packing scratch: Eigen's product expression allocates its packed panels (hundreds of KiB) on the heap per
@@ -178,31 +179,46 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 namespace {
 
 #if !defined(__wasm_simd128__)
-// Eigen's lhs for C^T = col^T A^T (how a row-major C is computed, see ScratchBlocking): lhs(i, k) = col(k, i).
-// gemm_pack_lhs reads it a packet of consecutive output positions at a time: one unaligned load when they
-// are consecutive input floats, else a gather; either way the packed panel holds exactly im2col's values.
-class ColumnLhsMapper {
- public:
-  using LinearMapper = void;   // named by gemm_pack_lhs, never used by its column-major packing
-  ColumnLhsMapper(const detail::ColumnView& v, Eigen::Index i0, Eigen::Index k0) : v_(&v), i0_(i0), k0_(k0) {}
-  ColumnLhsMapper getSubMapper(Eigen::Index i, Eigen::Index k) const { return {*v_, i0_ + i, k0_ + k}; }
-  float operator()(Eigen::Index i, Eigen::Index k) const { return v_->at(k0_ + k, i0_ + i); }
-  template <class Packet>
-  Packet loadPacket(Eigen::Index i, Eigen::Index k) const {
-    constexpr int n = Eigen::internal::unpacket_traits<Packet>::size;
-    if (const float* s = v_->run(k0_ + k, i0_ + i, n)) return Eigen::internal::ploadu<Packet>(s);
-    alignas(64) float t[n];
-    v_->gather(k0_ + k, i0_ + i, n, t);
-    return Eigen::internal::pload<Packet>(t);
-  }
-
- private:
-  const detail::ColumnView* v_;
-  Eigen::Index i0_, k0_;
-};
+// Eigen's lhs for C^T = col^T A^T (how a row-major C is computed, see ScratchBlocking): lhs(i, k) = col(k, i),
+// packed as gemm_pack_lhs<..., ColMajor> packs it: rows in panels (3, 2 and 1 packets wide, a half and a quarter
+// packet, then single rows, peeled exactly as below), each panel k-major. Each (panel, k) is one gather of the
+// view's positions: an Eigen mapper handing out one checked packet at a time made packing as slow as im2col
+// plus packing had been; this is 6% off a native ResNet-18 forward pass. The GEMM equals gemm() on the stored
+// columns bit for bit (ColumnView tests), which a wrong layout could not.
+void pack_lhs_columns(float* blockA, const detail::ColumnView& v, Eigen::Index i0, Eigen::Index k0, Eigen::Index depth,
+                      Eigen::Index rows) {
+  namespace ei = Eigen::internal;
+  using Traits = ei::gebp_traits<float, float>;
+  using Packet = Traits::LhsPacket4Packing;
+  using Half = typename ei::unpacket_traits<Packet>::half;
+  using Quarter = typename ei::unpacket_traits<Half>::half;
+  constexpr Eigen::Index P = ei::unpacket_traits<Packet>::size, H = ei::unpacket_traits<Half>::size,
+                         Q = ei::unpacket_traits<Quarter>::size, Pack1 = Traits::mr;
+  static_assert(Traits::LhsProgress == P, "real float lhs: Pack2 is one packet");
+  const Eigen::Index mc3 = Pack1 >= 3 * P ? (rows / (3 * P)) * (3 * P) : 0;
+  const Eigen::Index mc2 = Pack1 >= 2 * P ? mc3 + ((rows - mc3) / (2 * P)) * (2 * P) : 0;
+  const Eigen::Index mc1 = Pack1 >= 1 * P ? mc2 + ((rows - mc2) / P) * P : 0;
+  const Eigen::Index mch = Pack1 >= H ? mc1 + ((rows - mc1) / H) * H : 0;
+  const Eigen::Index mcq = Pack1 >= Q ? (rows / Q) * Q : 0;
+  Eigen::Index i = 0;
+  float* dst = blockA;
+  auto panels = [&](bool on, Eigen::Index end, Eigen::Index w) {
+    if (!on) return;
+    for (; i < end; i += w) {
+      for (Eigen::Index k = 0; k < depth; ++k) v.gather(k0 + k, i0 + i, w, dst + k * w);
+      dst += w * depth;
+    }
+  };
+  panels(Pack1 >= 3 * P, mc3, 3 * P);
+  panels(Pack1 >= 2 * P, mc2, 2 * P);
+  panels(Pack1 >= P, mc1, P);
+  panels(H < P && Pack1 >= H, mch, H);
+  panels(Q < H && Pack1 >= Q, mcq, Q);
+  panels(true, rows, 1);
+}
 
 // Eigen's sequential blocked product (general_matrix_matrix_product<..., ColMajor>::run) with the lhs packed
-// through ColumnLhsMapper: same blocking, same packing order, same kernel as blocked_product<RowMajor, RowMajor>.
+// from the view: same blocking, same packed panels, same kernel as blocked_product<RowMajor, RowMajor>.
 void blocked_columns(int64_t M, const float* A, int64_t lda, const detail::ColumnView& B, float* C, int64_t ldc) {
   namespace ei = Eigen::internal;
   using Index = Eigen::Index;
@@ -212,12 +228,8 @@ void blocked_columns(int64_t M, const float* A, int64_t lda, const detail::Colum
   const Index rows = B.cols(), cols = M, depth = B.rows();   // C^T is (positions x channels)
   ScratchBlocking blocking(M, rows, depth);
   const Index kc = blocking.kc(), mc = std::min(rows, blocking.mc()), nc = std::min(cols, blocking.nc());
-  ei::gemm_pack_lhs<float, Index, ColumnLhsMapper, Traits::mr, Traits::LhsProgress, Traits::LhsPacket4Packing,
-                    Eigen::ColMajor>
-      pack_lhs;
   ei::gemm_pack_rhs<float, Index, RhsMapper, Traits::nr, Eigen::ColMajor> pack_rhs;
   ei::gebp_kernel<float, float, Index, ResMapper, Traits::mr, Traits::nr, false, false> gebp;
-  const ColumnLhsMapper lhs(B, 0, 0);
   const RhsMapper rhs(A, lda);
   const ResMapper res(C, ldc, 1);
   float *blockA = blocking.blockA(), *blockB = blocking.blockB();
@@ -226,7 +238,7 @@ void blocked_columns(int64_t M, const float* A, int64_t lda, const detail::Colum
     const Index actual_mc = std::min(i2 + mc, rows) - i2;
     for (Index k2 = 0; k2 < depth; k2 += kc) {
       const Index actual_kc = std::min(k2 + kc, depth) - k2;
-      pack_lhs(blockA, lhs.getSubMapper(i2, k2), actual_kc, actual_mc);
+      pack_lhs_columns(blockA, B, i2, k2, actual_kc, actual_mc);
       for (Index j2 = 0; j2 < cols; j2 += nc) {
         const Index actual_nc = std::min(j2 + nc, cols) - j2;
         if (!pack_rhs_once || i2 == 0) pack_rhs(blockB, rhs.getSubMapper(k2, j2), actual_kc, actual_nc);
