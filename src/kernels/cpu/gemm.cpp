@@ -26,6 +26,9 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Eigen's packet types (__m512 and its halves) carry vector attributes that GCC drops, and says so, when they
+// are template arguments, as pack_lhs_columns' unpacket_traits<Half> are (Eigen silences this in its own code).
+#pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
 #include <Eigen/Core>
 
@@ -97,15 +100,24 @@ void product(MMap& c, const OpA& a, const OpB& b, float alpha, float beta) {
   }
 }
 
+// C = beta * C, never reading C when beta is 0 (it may hold NaN); the blocked products then add alpha*AB.
+void scale_c(MMap& c, float beta) {
+  if (beta == 0.0f)
+    c.setZero();
+  else if (beta != 1.0f)
+    c *= beta;
+}
+
+// What Eigen's own product does below its coefficient-wise threshold (20) or for a vector stays on Eigen's
+// expression path; the rest runs its blocked kernel with this thread's panels.
+bool blocked_worth_it(int64_t M, int64_t N, int64_t K) { return M > 1 && N > 1 && M + N + K >= 20; }
+
 // ---- serial gemm ------------------------------------------------------------------------------------------------
 void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   MMap c(C, M, N, Eigen::OuterStride<>(ldc));
-  if (K <= 0 || alpha == 0.0f) {   // no product term: C = beta * C (beta 0 must not read C)
-    if (beta == 0.0f)
-      c.setZero();
-    else if (beta != 1.0f)
-      c *= beta;
+  if (K <= 0 || alpha == 0.0f) {   // no product term: C = beta * C
+    scale_c(c, beta);
     return;
   }
 #if defined(__wasm_simd128__)
@@ -114,13 +126,9 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
     return;
   }
 #endif
-  // What Eigen's own product does below its coefficient-wise threshold (20) or for a vector stays on Eigen;
-  // the rest runs its blocked kernel with per-thread panels. A transposed row-major operand is column-major.
-  if (M > 1 && N > 1 && M + N + K >= 20) {
-    if (beta == 0.0f)
-      c.setZero();
-    else if (beta != 1.0f)
-      c *= beta;
+  // A transposed row-major operand is column-major.
+  if (blocked_worth_it(M, N, K)) {
+    scale_c(c, beta);
     constexpr int R = Eigen::RowMajor, Cm = Eigen::ColMajor;
     if (!transA && !transB)
       blocked_product<R, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
@@ -148,6 +156,8 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
 }  // namespace
 
 // ---- gemm() -------------------------------------------------------------------------------------------------
+namespace {
+
 // Split the wider side of C over threads: columns in blocks of 16 (whole SIMD tiles), else rows in blocks of 8.
 // serial(i0, i1, j0, j1) computes C's block [i0, i1) x [j0, j1).
 template <class Serial>
@@ -165,6 +175,8 @@ void split_gemm(int64_t M, int64_t N, int64_t K, Serial&& serial) {
                             [&](int64_t b0, int64_t b1) { serial(b0 * kU, std::min(M, b1 * kU), 0, N); });
   }
 }
+
+}  // namespace
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -258,12 +270,9 @@ void gemm_columns_serial(int64_t M, const float* A, int64_t lda, const detail::C
     return;
   }
 #else
-  if (M > 1 && N > 1 && M + N + K >= 20) {   // gemm_serial's blocked path
+  if (blocked_worth_it(M, N, K)) {   // gemm_serial's blocked path
     MMap c(C, M, N, Eigen::OuterStride<>(ldc));
-    if (beta == 0.0f)
-      c.setZero();
-    else if (beta != 1.0f)
-      c *= beta;
+    scale_c(c, beta);
     blocked_columns(M, A, lda, B, C, ldc);
     return;
   }

@@ -171,7 +171,6 @@ __attribute__((noinline)) void micro(int64_t kc, const float* a, const float* b,
     }
 }
 
-
 // ---- driver ----------------------------------------------------------------------------------------------------------
 // C = alpha * A B + beta * C over packed blocks; pack_b(p0, kc, j0, nc, dst) packs B's slab (nc a multiple of kNR).
 template <class PackB>

@@ -171,7 +171,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     profiling: timestamps,
     get lost() { return state.lost; },
     // What the last run() did: {steps, buffers, uploadedBytes, skipped} (constants kept from earlier runs upload
-    // nothing; skipped: the kept forward pass's steps it did not run);
+    // nothing; skipped: the steps of kept ranges it did not run);
     // when profiling, also `profile`: [{step, kernel, workgroups: [x, y, z], ns}] once the run's promise settled.
     get lastRun() { return state.lastRun; },
     run: (program) => run(program),

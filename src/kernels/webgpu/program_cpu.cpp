@@ -53,7 +53,6 @@ namespace {
   fail(ErrorKind::Internal, std::string("GPU program step ") + std::to_string(step) + " (" + kernel_name(s.kernel) + "): " + why);
 }
 
-
 // ---- geometry from words ---------------------------------------------------------------------------------------
 Dims3 dims(const Step& s, int at) { return {s.words[at], s.words[at + 1], s.words[at + 2]}; }
 
@@ -238,9 +237,12 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
   std::vector<std::vector<float>> mem(prog.buffers.size());
   for (size_t b = 0; b < prog.buffers.size(); ++b) {
     const Buffer& buf = prog.buffers[b];
-    const auto have = kept && !buf.key.empty() ? kept->by_key.find(buf.key) : std::map<std::string, std::vector<float>>::iterator{};
-    if (kept && !buf.key.empty() && have != kept->by_key.end() && static_cast<int64_t>(have->second.size()) == buf.words)
-      mem[b] = have->second;   // kept from an earlier run: not uploaded again
+    const std::vector<float>* have = nullptr;   // kept from an earlier run: not uploaded again
+    if (kept && !buf.key.empty()) {
+      const auto it = kept->by_key.find(buf.key);
+      if (it != kept->by_key.end() && static_cast<int64_t>(it->second.size()) == buf.words) have = &it->second;
+    }
+    if (have) mem[b] = *have;
     else if (buf.data) mem[b].assign(buf.data, buf.data + buf.words);
     else mem[b].assign(static_cast<size_t>(buf.words), 0.0f);
   }
