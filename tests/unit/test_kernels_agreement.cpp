@@ -147,29 +147,36 @@ TEST(KernelsAgreement, ConvRandomShapes) {
   for (int k = 0; k < 60; ++k) check_conv(random_conv(rng, k), rng);
 }
 
+// A square 2-D convolution layer of one image: C -> M channels, H x H input, k x k kernel, stride s.
+ConvParams square_layer(int64_t C, int64_t M, int64_t H, int64_t k, int64_t s, int64_t pad) {
+  ConvParams p;
+  p.nspatial = 2;
+  p.N = 1;
+  p.C = C;
+  p.M = M;
+  for (int d = 1; d < 3; ++d) {
+    p.in[d] = H;
+    p.kernel[d] = k;
+    p.stride[d] = s;
+    p.pad_begin[d] = p.pad_end[d] = pad;
+    p.out[d] = (H + 2 * pad - k) / s + 1;
+  }
+  return p;
+}
+
 // ResNet-18-like layers, small enough for the naive reference: the 7x7/2 stem, a 3x3/2, a 1x1/2 shortcut.
 TEST(KernelsAgreement, ConvResNetLikeLayers) {
   std::mt19937 rng(13);
-  auto layer = [](int64_t C, int64_t M, int64_t H, int64_t k, int64_t s, int64_t pad) {
-    ConvParams p;
-    p.nspatial = 2;
-    p.N = 1;
-    p.C = C;
-    p.M = M;
-    for (int d = 1; d < 3; ++d) {
-      p.in[d] = H;
-      p.kernel[d] = k;
-      p.stride[d] = s;
-      p.pad_begin[d] = p.pad_end[d] = pad;
-      p.out[d] = (H + 2 * pad - k) / s + 1;
-    }
-    return p;
-  };
-  check_conv(layer(3, 16, 45, 7, 2, 3), rng);
-  check_conv(layer(24, 32, 15, 3, 2, 1), rng);
-  check_conv(layer(24, 32, 15, 1, 2, 0), rng);
-  check_conv(layer(64, 64, 9, 3, 1, 1), rng);
-  check_conv(layer(64, 4, 100, 3, 1, 1), rng);   // 576 x 10,000 columns: the adjoint stores them in 6 bands
+  check_conv(square_layer(3, 16, 45, 7, 2, 3), rng);
+  check_conv(square_layer(24, 32, 15, 3, 2, 1), rng);
+  check_conv(square_layer(24, 32, 15, 1, 2, 0), rng);
+  check_conv(square_layer(64, 64, 9, 3, 1, 1), rng);
+  check_conv(square_layer(64, 4, 100, 3, 1, 1), rng);   // 576 x 10,000 columns: the adjoint stores them in 6 bands
+  // Few output positions and large weights (layer4-like): natively the adjoint computes dy^T W and transposes
+  // it back, for a 3x3 layer's columns and for a pointwise layer's output directly.
+  check_conv(square_layer(128, 256, 7, 3, 1, 1), rng);
+  check_conv(square_layer(512, 512, 7, 1, 1, 0), rng);
+  check_conv(square_layer(128, 300, 11, 3, 2, 1), rng);   // 36 positions, 300 rows of W: partial 16-tiles
 }
 
 // ---- max-pool ---------------------------------------------------------------------------------------------------------
@@ -244,6 +251,7 @@ TEST(KernelsAgreement, ThreadedSplitsAgree) {
     check_conv(big, rng);
     big.in[1] = big.out[1] = 7;   // 7 output rows: the GEMM splits instead of the rows
     check_conv(big, rng);
+    check_conv(square_layer(256, 256, 7, 3, 1, 1), rng);   // each thread's channels take the transposed adjoint
     check_gemm(rng, 97, 301, 200, false, false, 1.0f, 0.5f);
     check_gemm(rng, 301, 31, 200, true, true, 1.0f, 0.0f);
   }

@@ -7,7 +7,8 @@
 // Eigen's blocked kernel runs near peak; the gather is O(C*k*out) and cheap next to the GEMM's O(M*C*k*out).
 // The forward conv never stores the column matrix: its GEMM packs straight from the input through a
 // ColumnView (column_view.h). The adjoint stores its columns (col2im scatters them), in bands of output
-// rows so scratch stays bounded for large images.
+// rows so scratch stays bounded for large images; with few output positions and large weights it computes
+// the transposed product natively (adjoint_product).
 // Threads (kernels::set_threads): forward splits output rows, the adjoint splits input channels, so each
 // thread writes a disjoint part of the output and builds its own columns in its own scratch.
 #include <algorithm>
@@ -220,6 +221,42 @@ void conv_forward(const ConvParams& p, const float* x, const float* w, const flo
 }
 
 // ---- conv_backward_data ------------------------------------------------------------------------------------------
+namespace {
+
+// The adjoint's product C (M x N) = W^T dy, W (K x M) and dy (K x N) row-major. As written, the GEMM packs
+// W^T with a stride of W's row length, and its result has only N columns to reuse that packing for: with few
+// output positions (ResNet-18's layer4: N = 49, W up to 512 x 4608) packing W took longer than the multiply,
+// and layer4's adjoint ran at 1.6x its forward conv. The transposed product (dy^T W, N x M) reads W's rows
+// contiguously; transposing its small result back costs ~N*M copies. Natively (Eigen, 1 thread):
+// 512x4608, N=49: 3.8 -> 2.4 ms; 256x2304, N=98: 1.24 -> 1.05 ms; even at N=147; worse from N~196 up.
+// wasm's micro-kernel packs a transposed A four contiguous floats at a time and gained nothing (ResNet-18
+// re-explain 121 ms either way): there the product stays as written.
+bool transposed_adjoint_pays(int64_t M, int64_t N, int64_t K) {
+#if defined(__wasm_simd128__)
+  (void)M, (void)N, (void)K;
+  return false;
+#else
+  return N < 128 && M * K >= (int64_t{1} << 18);
+#endif
+}
+
+// `t` (N*M floats) is the transposed product's scratch: non-null exactly when transposed_adjoint_pays.
+void adjoint_product(int64_t M, int64_t N, int64_t K, const float* w, int64_t ldw, const float* dy, int64_t lddy,
+                     float* C, int64_t ldc, float* t) {
+  if (!t) {
+    gemm(true, false, M, N, K, 1.0f, w, ldw, dy, lddy, 0.0f, C, ldc);
+    return;
+  }
+  gemm(true, false, N, M, K, 1.0f, dy, lddy, w, ldw, 0.0f, t, M);
+  constexpr int64_t kTile = 16;   // square tiles: both sides' cache lines stay hot
+  for (int64_t i0 = 0; i0 < M; i0 += kTile)
+    for (int64_t j0 = 0; j0 < N; j0 += kTile)
+      for (int64_t i = i0; i < std::min(M, i0 + kTile); ++i)
+        for (int64_t j = j0; j < std::min(N, j0 + kTile); ++j) C[i * ldc + j] = t[j * M + i];
+}
+
+}  // namespace
+
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows(), taps = kk / std::max<int64_t>(1, cg);
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
@@ -232,14 +269,19 @@ void conv_backward_data(const ConvParams& p, const float* dy, const float* w, fl
     const float* wg = w + g * mg * kk;
     float* dxc = dx + (n * p.C + g * cg + ca) * is;
     if (pointwise) {   // dx (cb-ca, is) = W_g[:, ca:cb]^T (cb-ca, mg) * dy_g (mg, os), os == is
-      gemm(true, false, cb - ca, os, mg, 1.0f, wg + ca, cg, dyg, os, 0.0f, dxc, is);
+      float* t = transposed_adjoint_pays(cb - ca, os, mg) ? scratch(static_cast<size_t>((cb - ca) * os)) : nullptr;
+      adjoint_product(cb - ca, os, mg, wg + ca, cg, dyg, os, dxc, is, t);
       return;
     }
     std::fill(dxc, dxc + (cb - ca) * is, 0.0f);   // col2im accumulates
-    float* col = scratch(static_cast<size_t>((cb - ca) * taps * std::min(band, rows) * ow));
+    const int64_t col_rows = (cb - ca) * taps, band_cols = std::min(band, rows) * ow;
+    const bool transposed = transposed_adjoint_pays(col_rows, band_cols, mg);   // one choice for every band
+    const size_t col_size = static_cast<size_t>(col_rows * band_cols);
+    float* col = scratch(transposed ? 2 * col_size : col_size);   // the columns, then the transposed product
     for (int64_t r0 = 0; r0 < rows; r0 += band) {
       const int64_t r1 = std::min(rows, r0 + band), ncols = (r1 - r0) * ow;
-      gemm(true, false, (cb - ca) * taps, ncols, mg, 1.0f, wg + ca * taps, kk, dyg + r0 * ow, os, 0.0f, col, ncols);
+      adjoint_product(col_rows, ncols, mg, wg + ca * taps, kk, dyg + r0 * ow, os, col, ncols,
+                      transposed ? col + col_size : nullptr);
       col2im_channels(p, cb - ca, col, r0, r1, dxc);
     }
   };
