@@ -108,9 +108,9 @@ void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, fl
 }
 
 bool has_nan(const float* x, int64_t n) {
-  bool nan = false;
+  unsigned nan = 0;   // GCC vectorises an unsigned or-reduction, not a bool one
   for (int64_t i = 0; i < n; ++i) nan |= x[i] != x[i];
-  return nan;
+  return nan != 0;
 }
 
 }  // namespace
