@@ -181,7 +181,8 @@ TEST(KernelsAgreement, ConvResNetLikeLayers) {
 
 // ---- max-pool ---------------------------------------------------------------------------------------------------------
 // Values alone take the separable path (rows' maxima, then their maximum); with indices the kernel folds every
-// window's taps in ONNX's order. Both must give the same floats bit for bit: values drawn from a few levels so
+// window's taps. Values and indices must equal a fold over every window's taps in ONNX's order (a tap wins
+// only when greater than the maximum so far), written here again, bit for bit: values drawn from a few levels so
 // that windows tie (+0 against -0 too: the first tap holding the maximum wins), -inf, windows that miss the
 // input, and planes with NaN (a NaN counts only as a window's first tap).
 TEST(KernelsAgreement, MaxPoolValuesEqualTheTapOrderFold) {
@@ -209,12 +210,33 @@ TEST(KernelsAgreement, MaxPoolValuesEqualTheTapOrderFold) {
     for (float& v : x) v = levels[pick(0, index % 3 == 0 ? 6 : 4)];
     if (index % 7 == 3) x[static_cast<size_t>(pick(0, static_cast<int>(x.size()) - 1))] = std::nanf("");
     const size_t ny = static_cast<size_t>(p.N * p.C * p.out_size());
-    std::vector<float> fast(ny, 7.0f), folded(ny, 7.0f);
-    std::vector<int64_t> at(ny);
-    kernels::max_pool(p, x.data(), fast.data(), nullptr);
-    kernels::max_pool(p, x.data(), folded.data(), at.data());
-    for (size_t i = 0; i < ny; ++i)
-      ASSERT_EQ(std::memcmp(&fast[i], &folded[i], sizeof(float)), 0) << "output " << i << ": " << fast[i] << " vs " << folded[i];
+    std::vector<float> values(ny, 7.0f), with_indices(ny, 7.0f), folded(ny);
+    std::vector<int64_t> at(ny), folded_at(ny);
+    kernels::max_pool(p, x.data(), values.data(), nullptr);
+    kernels::max_pool(p, x.data(), with_indices.data(), at.data());
+    const int64_t is = p.in_size();
+    size_t o = 0;
+    for (int64_t plane = 0; plane < p.N * p.C; ++plane)
+      for (int64_t oy = 0; oy < p.out[1]; ++oy)
+        for (int64_t ox = 0; ox < p.out[2]; ++ox, ++o) {
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t arg = -1;
+          for (int64_t ky = 0; ky < p.kernel[1]; ++ky)
+            for (int64_t kx = 0; kx < p.kernel[2]; ++kx) {
+              const int64_t iy = oy * p.stride[1] - p.pad_begin[1] + ky * p.dilation[1];
+              const int64_t ix = ox * p.stride[2] - p.pad_begin[2] + kx * p.dilation[2];
+              if (iy < 0 || iy >= p.in[1] || ix < 0 || ix >= p.in[2]) continue;
+              const float v = x[static_cast<size_t>(plane * is + iy * p.in[2] + ix)];
+              if (arg < 0 || v > best) best = v, arg = iy * p.in[2] + ix;
+            }
+          folded[o] = best;
+          folded_at[o] = plane * is + std::max<int64_t>(arg, 0);
+        }
+    for (size_t i = 0; i < ny; ++i) {
+      ASSERT_EQ(std::memcmp(&values[i], &folded[i], sizeof(float)), 0) << "output " << i << ": " << values[i] << " vs " << folded[i];
+      ASSERT_EQ(std::memcmp(&with_indices[i], &folded[i], sizeof(float)), 0) << "output " << i << " (with indices)";
+      ASSERT_EQ(at[i], folded_at[i]) << "index of output " << i;
+    }
   }
   // By hand: the 2x2 plane [-0 +0; +0 -0] under one 2x2 window: no tap is greater than the first, -0.
   PoolParams p;
