@@ -137,9 +137,10 @@ if (pins.length) {
   md += `2 x (1-thread time) / (slower pinned time) = ${f(bound)} in this run.\n`;
 }
 md += `\nProcess CPU time of a 2-thread run counts both threads, so only its wall ratio is meaningful as a speedup; `;
-md += `its ratio to the 1-thread run's CPU time (${f(abs('t2', 'cpu') / abs('t1', 'cpu'))} here; 1.0 when the threads do `;
-md += `not slow each other down) shows contention: on this VM it has measured from ~1.1 to ~1.8 (both vCPUs then run `;
-md += `at about half speed while both are busy), which no split of the work can undo.\n`;
+md += `its ratio to the 1-thread run's CPU time (${f(abs('t2', 'cpu') / abs('t1', 'cpu'))} here) counts contention (on `;
+md += `this VM both vCPUs have run at down to about half speed while both are busy, which no split of the work `;
+md += `can undo) and, since the pool's workers spin up to 100 us for the next region instead of sleeping, `;
+md += `the time they wait between regions too.\n`;
 if (dawn.profile.length) {
   md += `\nWebGPU program and GPU time per kernel (Dawn in node, adapter above; one run with a timestamp pass around `;
   md += `every dispatch, bench/webgpu_node.mjs):\n\n\`\`\`\n${dawn.profile.join('\n')}\n\`\`\`\n`;
