@@ -37,14 +37,14 @@ using kernels::gpu::float_word;
 struct Builder {
   GpuExplanation& gx;
   std::string key_prefix;
-  std::map<int64_t, std::vector<int>> free_by_size;
-  std::map<std::string, int> by_key;
+  std::map<int64_t, std::vector<int>> free_by_size{};
+  std::map<std::string, int> by_key{};
   // Ranges of steps whose results a runner may keep (Program::kept): 0 the forward pass, 1 the rules'
   // denominators. The buffers made without data while a range is open belong to it: recycled within it,
   // never after it (end_range takes them off the free list), so no later step overwrites them.
   int range = -1;                                  // the open range, -1 none
-  std::vector<std::vector<int>> range_buffers;     // per range, in the order they were made
-  std::vector<int> range_of;                       // by buffer id: its range, -1 none
+  std::vector<std::vector<int>> range_buffers{};   // per range, in the order they were made
+  std::vector<int> range_of{};                     // by buffer id: its range, -1 none
 
   kernels::gpu::Program& prog() { return gx.program; }
 
@@ -176,15 +176,15 @@ struct Compiler {
   Builder B;
   const Graph& g;
   const Plan& p;
-  std::vector<int> buf;        // value id -> forward buffer (-1: none)
-  std::vector<bool> nonneg;    // value id -> known >= 0 (after a ReLU): x- of it is all zero
-  std::vector<int> rel;        // value id -> relevance buffer (-1: none yet)
-  std::map<int, Step> pools;   // output value -> its pool's forward step (the backward reuses the geometry)
-  std::map<int, int> bn_scale; // output value -> a BatchNormalization's per-channel scale buffer
-  std::map<int, std::vector<int>> denoms;   // linear layer's output value -> its rule's group denominators,
-                                            // computed before the seed (precompute_denominators)
+  std::vector<int> buf{};      // value id -> forward buffer (-1: none)
+  std::vector<bool> nonneg{};  // value id -> known >= 0 (after a ReLU): x- of it is all zero
+  std::vector<int> rel{};      // value id -> relevance buffer (-1: none yet)
+  std::map<int, Step> pools{}; // output value -> its pool's forward step (the backward reuses the geometry)
+  std::map<int, int> bn_scale{};   // output value -> a BatchNormalization's per-channel scale buffer
+  std::map<int, std::vector<int>> denoms{};   // linear layer's output value -> its rule's group denominators,
+                                              // computed before the seed (precompute_denominators)
 
-  std::vector<int> pass;       // the buffers of the current forward pass (a multi-pass program releases them)
+  std::vector<int> pass{};     // the buffers of the current forward pass (a multi-pass program releases them)
   // pruned-lrp (null otherwise): where and how the sweep prunes; `batch` samples per buffer.
   const detail::PruneSites* prune = nullptr;
   PruneMode prune_mode = PruneMode::Lambda;

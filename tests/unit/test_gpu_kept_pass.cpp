@@ -89,7 +89,9 @@ size_t expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainReq
       if (si >= p.kept[r].from && si < p.kept[r].to) at = static_cast<int>(r);
     for (int i = 0; i < 4; ++i) {
       const int id = p.steps[si].bind[i];
-      if ((w >> i & 1u) && id >= 0) EXPECT_EQ(range_of(p, p.buffers[static_cast<size_t>(id)].key), at) << "step " << si;
+      if ((w >> i & 1u) && id >= 0) {
+        EXPECT_EQ(range_of(p, p.buffers[static_cast<size_t>(id)].key), at) << "step " << si;
+      }
     }
   }
   return p.kept.size();

@@ -81,7 +81,9 @@ TEST(ColumnView, ReadsExactlyWhatIm2colWrites) {
         for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_bits(s[i], col[k * N + j + i])) << "run k " << k << " j " << j;
       }
       // A sub-view starts its columns at j.
-      if (n > 0) ASSERT_TRUE(same_bits(view.columns(j, N - j).at(k, 0), col[k * N + j]));
+      if (n > 0) {
+        ASSERT_TRUE(same_bits(view.columns(j, N - j).at(k, 0), col[k * N + j]));
+      }
     }
   }
 }

@@ -199,8 +199,9 @@ TEST(CrpAttributionGraph, ChildrenAddUpToTheirParentAndTheTopAreTheLargest) {
     child_sum[n.parent] += n.relevance;
   }
   for (size_t k = 0; k < all.nodes.size(); ++k)
-    if (all.nodes[k].depth < 2)
+    if (all.nodes[k].depth < 2) {
       EXPECT_NEAR(child_sum[k], all.nodes[k].relevance, 1e-4 * std::fabs(probe.output) + 1e-7) << "node " << k;
+    }
 
   // top 2: the two largest of the full list, best first.
   const auto two = attribution_graph(ex, {x}, r, "fc", t, 1, 2);

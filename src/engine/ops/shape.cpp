@@ -178,6 +178,10 @@ void transpose_values(const Tensor& x, Tensor& y, const std::vector<int64_t>& pe
   auto& dst = storage<T>(y);
   const auto in_strides = shape_strides(x.shape);
   const size_t r = perm.size();
+  if (r == 0) {   // a scalar is its own transpose
+    dst = src;
+    return;
+  }
   std::vector<int64_t> step(r);   // input stride of each output dim
   for (size_t d = 0; d < r; ++d) step[d] = in_strides[perm[d]];
   std::vector<int64_t> idx(r, 0);
