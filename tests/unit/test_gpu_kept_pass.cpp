@@ -1,8 +1,9 @@
 // What a GPU program lets its runner keep (kernels/webgpu/program.h: KeptRange, KeptBuffers): the forward pass
 // and the rules' denominators on it. A runner that still holds them for the same input (and rules) from an
 // earlier run skips those steps and answers exactly what the whole program answers; a new input replaces the
-// kept pass, new rules the kept denominators; programs of several passes keep none. The CPU interpreter with a
-// KeptBuffers store does what the JS bridge does with GPU buffers.
+// kept pass, new rules the kept denominators; programs of several passes keep none. The inputs are kept with
+// the pass they belong to. The CPU interpreter with a KeptBuffers store does what the JS bridge does with GPU
+// buffers.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -91,8 +92,21 @@ size_t expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainReq
       const int id = p.steps[si].bind[i];
       if ((w >> i & 1u) && id >= 0) {
         EXPECT_EQ(range_of(p, p.buffers[static_cast<size_t>(id)].key), at) << "step " << si;
+        EXPECT_EQ(p.buffers[static_cast<size_t>(id)].key.find("/in"), std::string::npos) << "step " << si << " writes an input";
       }
     }
+  }
+  // The inputs are keyed under the forward pass (kept with it, not uploaded again); the last is the model's
+  // first input, holding its values.
+  std::vector<const kernels::gpu::Buffer*> inputs;
+  for (const auto& b : p.buffers)
+    if (b.key.rfind(p.kept[0].key + "/in", 0) == 0) inputs.push_back(&b);
+  EXPECT_FALSE(inputs.empty());
+  if (!inputs.empty()) {
+    const kernels::gpu::Buffer& x = *inputs.back();
+    EXPECT_EQ(x.key, p.kept[0].key + "/in" + std::to_string(inputs.size() - 1));
+    EXPECT_TRUE(x.data && x.words == static_cast<int64_t>(in[0].f.size()) &&
+                std::memcmp(x.data, in[0].f.data(), in[0].f.size() * sizeof(float)) == 0);
   }
   return p.kept.size();
 }

@@ -155,7 +155,8 @@ inline float word_float(uint32_t w) {
 struct Buffer {
   int64_t words = 0;             // size in 32-bit words (at least 1)
   const float* data = nullptr;   // initial contents (`words` floats), else zero-filled
-  std::string key;               // non-empty: a constant (weights) the bridge may keep between runs under this key
+  std::string key;               // non-empty: kept by a runner between runs under this key (weights; a kept
+                                 // range's buffers and its forward pass's inputs, dropped with the pass)
 };
 
 struct Step {
