@@ -159,7 +159,8 @@ md += `
   takes ~64% of a wasm explanation's time in node --cpu-prof profiles, then packing 12% (the weights 5%,
   the convolutions' columns read in place 7%: im2col is never stored), col2im 3%, max-pool 2% (2026-12-03
   10:00, steady state); per k-step it issues 8 multiplies, 8 adds and 6 loads, so arithmetic, not memory,
-  is its limit): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1 over recent runs,
+  is its limit; fused multiply-add would halve the instructions, but Emscripten 3.1.6's LLVM 14 emits
+  relaxed SIMD's prototype opcode, which today's engines reject): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1 over recent runs,
   higher when the pinned core is in a slow phase) because its elementwise and memory-bound parts differ
   less; the native side's non-GEMM work shrank too (max-pool, the rules' loops), so the ratio stayed where
   it was while both got faster. With most of its time in GEMMs <= 2.5 is out of reach on an AVX-512 machine.
@@ -181,6 +182,11 @@ md += `
   1.60 (bound 1.99), \`relscope bench --threads 2\` gave 37.0 ms for 1 thread pinned to either CPU alone, but
   36.2 ms wall and 65.1 ms of CPU for 2 threads (speedup 1.01, three runs alike). Dynamic
   chunking (4 chunks per thread) was tried and measured slower: every chunk repacks the layer's weights.
+  Handing a region to sleeping workers cost a futex wake-up each way (13-66 us per region here, ~50 regions
+  per forward pass); since 2026-12-03 13:00 workers and caller spin up to 100 us before sleeping (~1 us per
+  region back to back): 1.53 -> 1.65-1.71. Per layer the 2-thread time then lost ~2.7 ms against half the
+  1-thread time, spread over every convolution (0.05-0.26 ms each; layer4 splits channels, so each thread
+  gathers all of its columns; the others split rows, so each packs all the weights).
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;
