@@ -732,6 +732,27 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
       const [y] = await gpu.run(keptProgram(x, key));
       out.keptRuns.push({ y: Array.from(y), skipped: gpu.lastRun.skipped });
     }
+    // Sets of denominators on a kept pass: kept[1] scales the pass's buffer by its own factor. The runner keeps
+    // the two most recently used sets: A, B, A again (both skipped), C (B, the least recently used, leaves),
+    // B (computed again), C (skipped).
+    const setsProgram = (name, factor) => {
+      const steps = new Uint32Array(3 * 37);
+      steps.set(ew(4, 0, 0, 1, 3), 0);     // the pass: b1 = b0 + b0
+      steps.set(ew(5, 1, 4, 2, 3), 37);    // its denominators: b2 = b1 * b4 (b4: the set's factor)
+      steps.set(ew(4, 2, 0, 3, 3), 74);    // b3 = b2 + b0
+      return {
+        buffers: [{ words: 3, data: new Float32Array([1, 2, 3]), key: '' }, { words: 3, data: null, key: 'kp:P/0' },
+          { words: 3, data: null, key: `kp:P/d${name}/0` }, { words: 3, data: null, key: '' },
+          { words: 3, data: new Float32Array([factor, factor, factor]), key: '' }],
+        steps, readback: [3], kept: [{ key: 'kp:P', from: 0, to: 1 }, { key: `kp:P/d${name}`, from: 1, to: 2 }],
+      };
+    };
+    out.sets = [];
+    for (const [name, factor] of [['A', 2], ['B', 3], ['A', 2], ['C', 4], ['B', 3], ['C', 4]]) {
+      const [y] = await gpu.run(setsProgram(name, factor));
+      out.sets.push(`${name} ${Array.from(y).join(',')} skipped ${gpu.lastRun.skipped}`);
+    }
+    gpu.dropConstants();
     const badRange = { ...keptProgram([1, 2, 3], 'kp:C'), kept: [{ key: 'kp:C', from: 0, to: 3 }] };
     out.badRange = await kindOf(() => gpu.run(badRange));
     const badKey = { ...keptProgram([1, 2, 3], 'kp:C'), kept: [{ key: 'kp:C', from: 0, to: 1 }, { key: 'other', from: 1, to: 2 }] };
@@ -783,6 +804,8 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
   assert.deepEqual(r.dropped, [[101, 202, 303], [100, 200, 300]], 'dropConstants() forgets it');
   assert.deepEqual(r.keptRuns, [{ y: [3, 6, 9], skipped: 0 }, { y: [12, 24, 36], skipped: 1 }, { y: [30, 60, 90], skipped: 0 }],
     'a kept range is skipped under its key and computed again under another');
+  assert.deepEqual(r.sets, ['A 5,10,15 skipped 0', 'B 7,14,21 skipped 1', 'A 5,10,15 skipped 2', 'C 9,18,27 skipped 1',
+    'B 7,14,21 skipped 1', 'C 9,18,27 skipped 2'], 'the two most recently used sets of denominators are kept');
   assert.match(r.badRange, /^bad-program: GPU program: kept\[0\]: steps \[0, 3\)/);
   assert.match(r.badKey, /^bad-program: GPU program: kept\[1\]\.key/);
   assert.deepEqual(r.chain, [[7, 7, 7, 7, 7], [2, 2, 2, 2, 2], [7, 7, 7, 7, 7]]);   // b1 = 1 + 3 * 2, b2 = 0.5 * 2 * 7

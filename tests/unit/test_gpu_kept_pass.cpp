@@ -1,9 +1,9 @@
 // What a GPU program lets its runner keep (kernels/webgpu/program.h: KeptRange, KeptBuffers): the forward pass
 // and the rules' denominators on it. A runner that still holds them for the same input (and rules) from an
 // earlier run skips those steps and answers exactly what the whole program answers; a new input replaces the
-// kept pass, new rules the kept denominators; programs of several passes keep none. The inputs are kept with
-// the pass they belong to. The CPU interpreter with a KeptBuffers store does what the JS bridge does with GPU
-// buffers.
+// kept pass; the two most recently used sets of denominators stay; programs of several passes keep none. The
+// inputs are kept with the pass they belong to. The CPU interpreter with a KeptBuffers store does what the JS
+// bridge does with GPU buffers.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -111,6 +111,12 @@ size_t expect_run(Explainer& ex, const std::vector<Tensor>& in, const ExplainReq
   return p.kept.size();
 }
 
+// The key of a request's kept range 1 (its denominators), empty if it has none.
+std::string denominators_key(Explainer& ex, const std::vector<Tensor>& in, const ExplainRequest& req) {
+  const GpuExplanation gx = compile_gpu_explanation(ex, in, req);
+  return gx.program.kept.size() > 1 ? gx.program.kept[1].key : std::string();
+}
+
 // Asking again about the same input skips the forward pass (and, for the same rules, their denominators);
 // another input computes and keeps its own, the old one's buffers freed first.
 TEST(GpuKeptPass, AskingAgainSkipsWhatWasKeptAndAnswersTheSame) {
@@ -129,9 +135,12 @@ TEST(GpuKeptPass, AskingAgainSkipsWhatWasKeptAndAnswersTheSame) {
     other_target.targets = {1};
     expect_run(ex, x, other_target, kept, {true, true}, "another target: only the backward part runs");
     expect_run(ex, x, request("lrp", "epsilon-gamma-box"), kept, {true, false}, "another composite: its own denominators");
+    expect_run(ex, x, request("lrp"), kept, {true, true}, "back to the first composite: both sets are kept");
     ExplainRequest pruned = request("pruned-lrp");
     pruned.prune.all.pos = pruned.prune.all.neg = 0.5f;
-    expect_run(ex, x, pruned, kept, {true, false}, "pruned, after the other composite's denominators replaced these");
+    // Pruning changes the denominators' steps where it masks a layer's input (not on the attention model).
+    const bool as_lrp = denominators_key(ex, x, pruned) == denominators_key(ex, x, request("lrp"));
+    expect_run(ex, x, pruned, kept, {true, as_lrp}, "pruned");
     expect_run(ex, x, pruned, kept, {true, true}, "pruned again");
     // gradient runs on the uncanonized model: a forward pass of its own, which replaces the kept one
     expect_run(ex, x, request("gradient"), kept, {false}, "gradient, first");
@@ -141,6 +150,30 @@ TEST(GpuKeptPass, AskingAgainSkipsWhatWasKeptAndAnswersTheSame) {
     EXPECT_GT(keys_under(kept, kept.pass), 0u);
     expect_run(ex, x, request("lrp"), kept, {false, false}, "the first input again: one pass is kept at a time");
   }
+}
+
+// The runner keeps the kKeptDenominatorSets (2) most recently used sets of denominators on the pass: switching
+// back to a composite skips its forward GEMMs; a third composite frees the least recently used set first.
+TEST(GpuKeptPass, TheTwoMostRecentlyUsedSetsOfDenominatorsAreKept) {
+  ASSERT_EQ(kernels::gpu::kKeptDenominatorSets, 2u);
+  Session s = Session::load_file(kRoot + "tests/data/models/resnet_tiny_opset13.onnx");
+  Explainer ex(s);
+  const std::vector<Tensor> x = random_inputs(s, 9);
+  const ExplainRequest a = request("lrp"), b = request("lrp", "epsilon-gamma-box"),
+                       c = request("lrp", "epsilon-alpha2-beta1-flat");
+  const std::string ka = denominators_key(ex, x, a), kb = denominators_key(ex, x, b), kc = denominators_key(ex, x, c);
+  ASSERT_TRUE(ka != kb && kb != kc && ka != kc) << "three composites with denominators of their own";
+  KeptBuffers kept;
+  expect_run(ex, x, a, kept, {false, false}, "a");
+  expect_run(ex, x, b, kept, {true, false}, "b");
+  expect_run(ex, x, a, kept, {true, true}, "a again");
+  expect_run(ex, x, c, kept, {true, false}, "c: b, the least recently used, leaves");
+  EXPECT_EQ(keys_under(kept, kb), 0u);
+  EXPECT_GT(keys_under(kept, ka), 0u);
+  EXPECT_EQ(kept.recent, (std::vector<std::string>{ka, kc}));
+  expect_run(ex, x, b, kept, {true, false}, "b again: computed anew, a leaves");
+  expect_run(ex, x, c, kept, {true, true}, "c again");
+  EXPECT_EQ(keys_under(kept, ka), 0u);
 }
 
 TEST(GpuKeptPass, ConceptsShareTheKeptPassAndDenominators) {

@@ -18,7 +18,8 @@
 // denominators on it; range r's steps write only buffers keyed `key/...`, which no other step writes. After a
 // run has finished a range, a program with the same key skips its steps (lastRun.skipped). One forward pass is
 // kept at a time (another kept[0] key frees everything kept under the old one before anything is created), and
-// one set of denominators on it (another kept[1] key frees the old set).
+// the KEPT_DENOMINATOR_SETS most recently used sets of denominators on it (one composite and the one before:
+// switching back and forth costs no forward GEMMs; an older set is freed before a new one is created).
 //
 // Why everything before the first await happens synchronously in run(): `data` may be a view into wasm memory
 // that a later allocation (memory growth) invalidates, so every buffer is created and uploaded at once, and
@@ -65,6 +66,7 @@ const UNIFORM_STRIDE = 256;   // >= minUniformBufferOffsetAlignment (at most 256
 const UNIFORM_BYTES = 128;    // 32 words
 const WG = 64;                // workgroup size of the 1-D kernels
 const GEMM_TILE = 64;         // gemm: one 16x16 workgroup per 64x64 tile of C
+const KEPT_DENOMINATOR_SETS = 2;   // program.h: kKeptDenominatorSets
 
 // Workgroup counts of a step. 1-D kernels: ceil(count / 64) workgroups, x capped at the per-dimension limit
 // and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count);
@@ -154,8 +156,9 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
   const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
   const constants = new Map();   // key -> { buffer, bytes }
-  // The kept forward pass (kept[0]'s key) and the ranges finished runs computed on it.
-  const kept = { pass: '', complete: new Set() };
+  // The kept forward pass (kept[0]'s key), the ranges finished runs computed on it, and the denominator ranges'
+  // keys by use, the most recent last.
+  const kept = { pass: '', complete: new Set(), recent: [] };
   const dropKeyed = (prefix) => {
     for (const [key, { buffer }] of constants) {
       if (key.startsWith(`${prefix}/`)) {
@@ -180,6 +183,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       constants.clear();
       kept.pass = '';
       kept.complete.clear();
+      kept.recent = [];
     },
     destroy() {
       runner.dropConstants();
@@ -297,20 +301,21 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       const o = s * STEP_WORDS;
       sizes.push(dispatchSize(steps[o], steps.subarray(o + 1, o + 33), limits.maxComputeWorkgroupsPerDimension));
     }
-    // Kept ranges: another input's forward pass (and all kept on it) is freed first, another set of
-    // denominators the old set; a range a finished run computed is not computed again.
+    // Kept ranges: another input's forward pass (and all kept on it) is freed first, the least recently used
+    // sets of denominators beyond KEPT_DENOMINATOR_SETS next; a range a finished run computed is not computed
+    // again.
     if (ranges.length && ranges[0].key !== kept.pass) {
       if (kept.pass) dropKeyed(kept.pass);
       kept.pass = ranges[0].key;
       kept.complete.clear();
+      kept.recent = [];
     }
-    if (ranges.slice(1).some((r) => !kept.complete.has(r.key))) {
-      for (const key of [...kept.complete]) {
-        if (key !== kept.pass) {
-          dropKeyed(key);
-          kept.complete.delete(key);
-        }
-      }
+    const used = ranges.slice(1).map((r) => r.key);
+    kept.recent = [...kept.recent.filter((key) => !used.includes(key)), ...used];
+    while (kept.recent.length > Math.max(KEPT_DENOMINATOR_SETS, used.length)) {
+      const key = kept.recent.shift();
+      dropKeyed(key);
+      kept.complete.delete(key);
     }
     let skipped = 0;
     for (const r of ranges) {

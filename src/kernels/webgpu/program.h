@@ -170,12 +170,15 @@ struct Step {
 // step outside the range writes those. Every later range's key starts with kept[0]'s key + "/". A runner that
 // still holds a range from an earlier, successful run of a program with the same key skips its steps (a key
 // hashes the inputs and the steps themselves). It keeps one forward pass at a time (another kept[0] key frees
-// everything kept under the old one first) and one set of denominators on it (another kept[1] key frees the
-// old set's buffers first).
+// everything kept under the old one first) and the kKeptDenominatorSets most recently used sets of
+// denominators on it (a composite and the one before it: the canvas' A/B switch costs no forward GEMMs; the
+// least recently used set is freed before a new one is created, so kept memory stays at most the pass plus
+// that many sets, each no larger than the pass).
 struct KeptRange {
   std::string key;
   size_t from = 0, to = 0;
 };
+constexpr size_t kKeptDenominatorSets = 2;   // bridge.mjs: KEPT_DENOMINATOR_SETS
 
 struct Program {
   std::vector<Buffer> buffers;
@@ -201,6 +204,7 @@ struct KeptBuffers {
   std::map<std::string, std::vector<float>> by_key;
   std::string pass;                  // the forward pass (kept[0]) whose buffers by_key holds
   std::set<std::string> complete;    // ranges a finished run computed (or reused): skipped from now on
+  std::vector<std::string> recent;   // denominator ranges' keys by use, the most recent last
   size_t last_skipped = 0;           // steps the last run skipped
 };
 std::vector<std::vector<float>> run_on_cpu(const Program& program, KeptBuffers* kept);

@@ -208,8 +208,8 @@ void row_op(RowOp op, size_t base, size_t len, size_t inner, const float* a, con
 std::vector<std::vector<float>> run_on_cpu(const Program& prog) { return run_on_cpu(prog, nullptr); }
 
 std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kept) {
-  // As the bridge: another forward pass frees everything kept under the old one, another set of denominators
-  // the old set; a range a finished run computed is skipped.
+  // As the bridge: another forward pass frees everything kept under the old one, the least recently used sets
+  // of denominators beyond kKeptDenominatorSets go next; a range a finished run computed is skipped.
   std::vector<bool> skip(prog.kept.size(), false);
   if (kept) {
     auto drop = [&](const std::string& prefix) {
@@ -220,17 +220,18 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
       if (!kept->pass.empty()) drop(kept->pass);
       kept->pass = prog.kept[0].key;
       kept->complete.clear();
+      kept->recent.clear();
     }
-    for (size_t r = 1; r < prog.kept.size(); ++r)
-      if (!kept->complete.count(prog.kept[r].key))
-        for (auto it = kept->complete.begin(); it != kept->complete.end();) {
-          if (*it != kept->pass) {
-            drop(*it);
-            it = kept->complete.erase(it);
-          } else {
-            ++it;
-          }
-        }
+    const size_t used = prog.kept.empty() ? 0 : prog.kept.size() - 1;
+    for (size_t r = 1; r < prog.kept.size(); ++r) {
+      std::erase(kept->recent, prog.kept[r].key);
+      kept->recent.push_back(prog.kept[r].key);
+    }
+    while (kept->recent.size() > std::max(kKeptDenominatorSets, used)) {
+      drop(kept->recent.front());
+      kept->complete.erase(kept->recent.front());
+      kept->recent.erase(kept->recent.begin());
+    }
     for (size_t r = 0; r < prog.kept.size(); ++r) skip[r] = kept->complete.count(prog.kept[r].key) > 0;
     kept->last_skipped = 0;
   }
