@@ -46,6 +46,12 @@ void conv_forward(const ConvParams& p, const float* x, const float* w, const flo
 // LRP/gradients through a Conv (p from resolve_conv). GEMM (W^T dy) + col2im per image and group.
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx);
 
+// conv_backward_data for weights that are all ones (LRP's Flat rule), without them: every input channel of a
+// group gets the same values, the adjoint of a one-channel box filter applied to dy summed over the group's
+// output channels. Why: (M/group) * (C/group) times less work; the stem of an image model, where Flat sits
+// in the usual composites, has the costliest adjoint of all its layers.
+void conv_backward_data_ones(const ConvParams& p, const float* dy, float* dx);
+
 // The im2col matrix of one image and one group (C/group channels starting at x) restricted to output
 // rows [row_begin, row_end) (a row = one (d, h) position of the output, p.out[2] columns wide):
 // col is (C/group * kernel_size) x ((row_end - row_begin) * p.out[2]). Padding taps read as 0.

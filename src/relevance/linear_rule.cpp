@@ -162,6 +162,7 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     } else {
       L.forward = [cp](const float* x, const float* w, float* y) { kernels::conv_forward(cp, x, w, nullptr, y); };
       L.backward = [cp](const float* dy, const float* w, float* dx) { kernels::conv_backward_data(cp, dy, w, dx); };
+      L.backward_ones = [cp](const float* dy, float* dx) { kernels::conv_backward_data_ones(cp, dy, dx); };
     }
     return L;
   }
@@ -423,7 +424,10 @@ Tensor apply_linear_rule(const LinearLayer& L, const Rule& r, const Tensor& x, c
   for (size_t t = 0; t < nterms; ++t) {
     if (!ws[t]) continue;   // x * grad with x == 0
     const Term& term = r.terms[t];
-    L.backward(s.ratio[term.group].data(), ws[t], s.grad.data());
+    if (term.weight == ParamMod::Ones && L.backward_ones)   // Flat: ResNet-18's stem adjoint 2.7 -> 0.1 ms
+      L.backward_ones(s.ratio[term.group].data(), s.grad.data());
+    else
+      L.backward(s.ratio[term.group].data(), ws[t], s.grad.data());
     const float* xt = xs[t];
     const float* grad = s.grad.data();
     for (size_t i = 0; i < nx; ++i) out.f[i] += term.coef * xt[i] * grad[i];

@@ -28,6 +28,8 @@ struct LinearLayer {
   int channel_axis = 1;          // axis of x along which per-channel ZBox bounds apply
   std::function<void(const float* x, const float* w, float* y)> forward;     // y = f(x; w), no bias
   std::function<void(const float* dy, const float* w, float* dx)> backward;  // dx = f^T(dy; w)
+  // dx = f^T(dy; ones), without the all-ones weights (Flat), where the layer has a shortcut (Conv); else empty.
+  std::function<void(const float* dy, float* dx)> backward_ones;
 
   // The same layer as data, for back-ends that run it themselves (gpu_explain.h builds GPU dispatches):
   //   Conv           y = conv(x, w; conv)               ConvTranspose  y = conv^T(x, w; conv)

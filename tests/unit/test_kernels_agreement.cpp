@@ -140,6 +140,11 @@ void check_conv(const ConvParams& p, std::mt19937& rng) {
   std::vector<float> dx(x.size(), std::nanf(""));
   kernels::conv_backward_data(p, dy.data(), w.data(), dx.data());
   EXPECT_LE(normalised_max_error(dx, ref_backward_data(p, dy, w)), kTol) << "adjoint";
+  // The adjoint for all-ones weights (Flat) without them.
+  std::vector<float> dx_ones(x.size(), std::nanf(""));
+  kernels::conv_backward_data_ones(p, dy.data(), dx_ones.data());
+  EXPECT_LE(normalised_max_error(dx_ones, ref_backward_data(p, dy, std::vector<float>(w.size(), 1.0f))), kTol)
+      << "adjoint, all-ones weights";
 }
 
 TEST(KernelsAgreement, ConvRandomShapes) {

@@ -1,7 +1,7 @@
 // relscope/kernels/cpu/conv.cpp — convolution as im2col + GEMM, and its adjoint as GEMM + col2im.
 //
 // Sections: scratch | im2col / col2im (+ thread split) | column view tables | conv_forward | conv_backward_data |
-//           add_channel_bias
+//           conv_backward_data_ones | add_channel_bias
 //
 // Why im2col: it turns every conv (any stride, dilation, padding, group) into one GEMM per group, where
 // Eigen's blocked kernel runs near peak; the gather is O(C*k*out) and cheap next to the GEMM's O(M*C*k*out).
@@ -301,6 +301,25 @@ void conv_backward_data(const ConvParams& p, const float* dy, const float* w, fl
       for (int64_t i = 0; i < pairs; ++i) run_channels(i / p.group, i % p.group, 0, cg);
       break;
   }
+}
+
+// ---- conv_backward_data_ones -------------------------------------------------------------------------------------
+void conv_backward_data_ones(const ConvParams& p, const float* dy, float* dx) {
+  const int64_t cg = p.C_per_group(), mg = p.M_per_group(), is = p.in_size(), os = p.out_size();
+  const int64_t taps = p.col_rows() / std::max<int64_t>(1, cg);
+  ConvParams one = p;   // the same geometry with one image, one input and one output channel
+  one.N = one.C = one.M = one.group = 1;
+  const std::vector<float> ones(static_cast<size_t>(taps), 1.0f);
+  std::vector<float> sum(static_cast<size_t>(os)), box(static_cast<size_t>(is));
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* dyg = dy + (n * p.M + g * mg) * os;
+      std::copy(dyg, dyg + os, sum.begin());
+      for (int64_t m = 1; m < mg; ++m)
+        for (int64_t j = 0; j < os; ++j) sum[static_cast<size_t>(j)] += dyg[m * os + j];
+      conv_backward_data(one, sum.data(), ones.data(), box.data());
+      for (int64_t c = 0; c < cg; ++c) std::copy(box.begin(), box.end(), dx + (n * p.C + g * cg + c) * is);
+    }
 }
 
 // ---- add_channel_bias ------------------------------------------------------------------------------------------------
