@@ -47,6 +47,8 @@ class ColumnView {
     return v;
   }
 
+  // col(k, j), one entry at a time: the definition that run() and gather() must agree with (the kernels use
+  // those; tests/unit/test_kernels_column_view.cpp compares them against this and against im2col).
   float at(int64_t k, int64_t j) const {
     const Tap& t = taps_[k];
     const Pos& q = pos_[j];
