@@ -48,7 +48,7 @@ void conv_backward_data(const ConvParams& p, const float* dy, const float* w, fl
 
 // conv_backward_data for weights that are all ones (LRP's Flat rule), without them: every input channel of a
 // group gets the same values, the adjoint of a one-channel box filter applied to dy summed over the group's
-// output channels. Why: (M/group) * (C/group) times less work; the stem of an image model, where Flat sits
+// output channels. Why: no GEMM and (C/group) times fewer scatters; the stem of an image model, where Flat sits
 // in the usual composites, has the costliest adjoint of all its layers.
 void conv_backward_data_ones(const ConvParams& p, const float* dy, float* dx);
 

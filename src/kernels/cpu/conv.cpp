@@ -101,17 +101,18 @@ namespace {
 
 // col2im restricted to `c_count` channels (col holds only their rows, x points at the first of them): the
 // backward pass splits channels over threads, so each thread accumulates into its own part of dx.
+// One tap row of col2im: the input row x_row gets src[ox] at ox * sx + off for the valid outputs [lo, hi).
+void accumulate_tap_row(const float* src, float* x_row, int64_t lo, int64_t hi, int64_t off, int64_t sx) {
+  if (sx == 1) {
+    for (int64_t ox = lo; ox < hi; ++ox) x_row[ox + off] += src[ox];
+  } else {
+    for (int64_t ox = lo; ox < hi; ++ox) x_row[ox * sx + off] += src[ox];
+  }
+}
+
 void col2im_channels(const ConvParams& p, int64_t c_count, const float* col, int64_t r0, int64_t r1, float* x) {
-  const int64_t sx = p.stride[2];
   for_each_tap_row(p, r0, r1, c_count, [&](int64_t co, int64_t xo, int64_t lo, int64_t hi, int64_t off) {
-    if (xo < 0) return;   // padding taps have nowhere to go
-    const float* src = col + co;
-    float* dst = x + xo;
-    if (sx == 1) {
-      for (int64_t ox = lo; ox < hi; ++ox) dst[ox + off] += src[ox];
-    } else {
-      for (int64_t ox = lo; ox < hi; ++ox) dst[ox * sx + off] += src[ox];
-    }
+    if (xo >= 0) accumulate_tap_row(col + co, x + xo, lo, hi, off, p.stride[2]);   // padding taps go nowhere
   });
 }
 
@@ -304,21 +305,25 @@ void conv_backward_data(const ConvParams& p, const float* dy, const float* w, fl
 }
 
 // ---- conv_backward_data_ones -------------------------------------------------------------------------------------
+// col2im of a column matrix whose rows are all S = dy summed over the group's output channels, without storing it:
+// one input channel's values, copied to the group's others.
 void conv_backward_data_ones(const ConvParams& p, const float* dy, float* dx) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), is = p.in_size(), os = p.out_size();
-  const int64_t taps = p.col_rows() / std::max<int64_t>(1, cg);
-  ConvParams one = p;   // the same geometry with one image, one input and one output channel
-  one.N = one.C = one.M = one.group = 1;
-  const std::vector<float> ones(static_cast<size_t>(taps), 1.0f);
-  std::vector<float> sum(static_cast<size_t>(os)), box(static_cast<size_t>(is));
+  const int64_t rows = p.out[0] * p.out[1];
+  std::vector<float> sum(static_cast<size_t>(os));
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t g = 0; g < p.group; ++g) {
       const float* dyg = dy + (n * p.M + g * mg) * os;
       std::copy(dyg, dyg + os, sum.begin());
       for (int64_t m = 1; m < mg; ++m)
         for (int64_t j = 0; j < os; ++j) sum[static_cast<size_t>(j)] += dyg[m * os + j];
-      conv_backward_data(one, sum.data(), ones.data(), box.data());
-      for (int64_t c = 0; c < cg; ++c) std::copy(box.begin(), box.end(), dx + (n * p.C + g * cg + c) * is);
+      float* first = dx + (n * p.C + g * cg) * is;
+      std::fill(first, first + is, 0.0f);
+      // One band of every output row: a tap row's column offset, modulo os, is its place in S.
+      for_each_tap_row(p, 0, rows, 1, [&](int64_t co, int64_t xo, int64_t lo, int64_t hi, int64_t off) {
+        if (xo >= 0) accumulate_tap_row(sum.data() + co % os, first + xo, lo, hi, off, p.stride[2]);
+      });
+      for (int64_t c = 1; c < cg; ++c) std::copy(first, first + is, first + c * is);
     }
 }
 

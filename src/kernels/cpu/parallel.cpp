@@ -8,11 +8,11 @@
 // reuses the same workers and their per-thread scratch (im2col columns, GEMM panels) instead of re-creating
 // and re-faulting them.
 // Why spin before parking: a region whose workers sleep on a condition variable costs a futex wake-up each
-// way, 40-65 us per region on this project's 2-vCPU VMs, ~3 ms of a 2-thread ResNet-18 forward pass (~50
+// way, 13-66 us per region on this project's 2-vCPU VMs, ~3 ms of a 2-thread ResNet-18 forward pass (~50
 // regions), as much as its whole imbalance. A worker that finished a job watches for the next one for
 // kSpin before it parks, and the caller watches for its workers' completion for kSpin before it blocks:
-// back-to-back kernels hand over in well under a microsecond of latency, and an idle pool costs at most
-// kSpin of one core after each region.
+// an empty region back to back takes 1-4 us instead (2 threads), and an idle pool costs at most kSpin of
+// each worker's core after each region.
 // Wasm builds are compiled without pthreads: there the pool never starts and every range runs on the
 // calling thread (threads() stays 1).
 #include "kernels/cpu/parallel.h"
@@ -37,7 +37,6 @@ namespace relscope::kernels {
 namespace {
 
 thread_local bool t_in_region = false;
-
 
 // ---- pool -------------------------------------------------------------------------------------------------------
 #ifndef RELSCOPE_NO_THREADS
