@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "graph/op_params.h"
+#include "kernels/cpu/winograd.h"
 #include "kernels/kernels.h"
 
 using namespace relscope;
@@ -69,6 +70,10 @@ int main() {
       {"layer2 down 1x1/2 64->128", 64, 128, 56, 1, 2, 0, 1},
       {"layer3 3x3 256->256 14", 256, 256, 14, 3, 1, 1, 1},
       {"layer4 3x3 512->512 7", 512, 512, 7, 3, 1, 1, 1},
+      {"3x3 32->32 112", 32, 32, 112, 3, 1, 1, 1},
+      {"3x3 16->16 32", 16, 16, 32, 3, 1, 1, 1},
+      {"3x3 32->64 16", 32, 64, 16, 3, 1, 1, 1},
+      {"3x3 3->64 224", 3, 64, 224, 3, 1, 1, 1},
       {"pointwise 1x1 256->256 14", 256, 256, 14, 1, 1, 0, 1},
       {"depthwise 3x3 128 28", 128, 128, 28, 3, 1, 1, 128},
   };
@@ -83,7 +88,13 @@ int main() {
     const double fwd = median_ms([&] { kernels::conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
     const double bwd = median_ms([&] { kernels::conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
     const double flop = 2.0 * p.M * p.out_size() * p.col_rows();
-    std::printf("%-28s fwd %8.3f ms  adj %8.3f ms  %6.1f GFLOP/s\n", c.name, fwd, bwd, flop / fwd / 1e6);
+    std::printf("%-28s fwd %8.3f ms  adj %8.3f ms  %6.1f GFLOP/s", c.name, fwd, bwd, flop / fwd / 1e6);
+    if (kernels::detail::winograd_fits(p)) {
+      const double wf = median_ms([&] { kernels::detail::winograd_conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
+      const double wb = median_ms([&] { kernels::detail::winograd_conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
+      std::printf("  winograd fwd %8.3f adj %8.3f", wf, wb);
+    }
+    std::printf("\n");
   }
   for (int64_t n : {256, 512, 1024}) {
     std::vector<float> a(n * n, 0.5f), bb(n * n, 0.25f), cc(n * n);

@@ -4,7 +4,8 @@
 // wasm_simd128 micro-kernel), so passing both ways shows wasm == reference == native: normalised max
 // error max|got - ref| / max|ref| <= 1e-5 everywhere.
 //
-// Sections: reference | random shapes | GEMM | convolution forward | convolution adjoint | max-pool | threads
+// Sections: reference | random shapes | GEMM | convolution forward | convolution adjoint | Winograd | max-pool |
+//           threads
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "graph/op_params.h"
+#include "kernels/cpu/winograd.h"
 #include "kernels/kernels.h"
 #include "random_conv.h"
 
@@ -184,6 +186,71 @@ TEST(KernelsAgreement, ConvResNetLikeLayers) {
   check_conv(square_layer(128, 300, 11, 3, 2, 1), rng);   // 36 positions, 300 rows of W: partial 16-tiles
 }
 
+// ---- Winograd -----------------------------------------------------------------------------------------------------------
+// 3x3 stride-1 convs take Winograd F(2x2, 3x3) when it pays (kernels/cpu/winograd.cpp). Called directly here on
+// shapes the cost model would send to im2col too: odd and even sizes (a partial last tile row and column), inputs
+// smaller than a tile, padding 0..3 per side (the adjoint then reads dy from offset 2 - pad, negative for 3),
+// batches, one channel. And through conv_forward on a shape where it pays, so that the path the engine takes is
+// the one checked.
+void check_winograd(const ConvParams& p, std::mt19937& rng) {
+  SCOPED_TRACE("winograd " + describe(p));
+  ASSERT_TRUE(kernels::detail::winograd_fits(p));
+  const auto x = random_floats(static_cast<size_t>(p.N * p.C * p.in_size()), rng);
+  const auto w = random_floats(static_cast<size_t>(p.M * p.col_rows()), rng);
+  const auto b = random_floats(static_cast<size_t>(p.M), rng);
+  const auto dy = random_floats(static_cast<size_t>(p.N * p.M * p.out_size()), rng);
+  for (const float* bias : {static_cast<const float*>(nullptr), b.data()}) {
+    std::vector<float> y(dy.size(), std::nanf(""));
+    kernels::detail::winograd_conv_forward(p, x.data(), w.data(), bias, y.data());
+    EXPECT_LE(normalised_max_error(y, ref_forward(p, x, w, bias)), kTol) << (bias ? "with bias" : "no bias");
+  }
+  std::vector<float> dx(x.size(), std::nanf(""));
+  kernels::detail::winograd_conv_backward_data(p, dy.data(), w.data(), dx.data());
+  EXPECT_LE(normalised_max_error(dx, ref_backward_data(p, dy, w)), kTol) << "adjoint";
+}
+
+TEST(KernelsAgreement, WinogradRandomShapes) {
+  std::mt19937 rng(23);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int k = 0; k < 40; ++k) {
+    ConvParams p;
+    p.nspatial = 2;
+    p.N = pick(1, 3);
+    p.C = pick(1, 20);
+    p.M = pick(1, 20);
+    for (int d = 1; d < 3; ++d) {
+      p.in[d] = pick(1, 17);
+      p.kernel[d] = 3;
+      p.pad_begin[d] = pick(0, 3);
+      p.pad_end[d] = pick(0, 3);
+      if (p.in[d] + p.pad_begin[d] + p.pad_end[d] < 3) p.pad_end[d] = 3 - p.in[d] - p.pad_begin[d];
+      p.out[d] = p.in[d] + p.pad_begin[d] + p.pad_end[d] - 2;
+    }
+    check_winograd(p, rng);
+  }
+  ConvParams row;   // 1-D as the engine stores it (depth and height 1) is not 3x3: never Winograd
+  row.nspatial = 1;
+  row.N = row.C = row.M = 1;
+  row.in = {1, 1, 9};
+  row.kernel = {1, 1, 3};
+  row.out = {1, 1, 7};
+  EXPECT_FALSE(kernels::detail::winograd_fits(row));
+}
+
+TEST(KernelsAgreement, WinogradIsTheEnginesPathWhereItPays) {
+  std::mt19937 rng(29);
+  ConvParams p = square_layer(32, 48, 23, 3, 1, 1);   // 144 tiles of 2x2
+  ASSERT_TRUE(kernels::detail::winograd_pays(p));
+  check_conv(p, rng);
+  check_winograd(p, rng);
+  p.N = 2;   // the batch's tiles split over blocks and threads
+  check_conv(p, rng);
+  // Too few tiles for the weight transform to pay, or too few channels for the GEMMs: im2col (the same in wasm).
+  EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(64, 64, 9, 3, 1, 1)));
+  EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(8, 64, 64, 3, 1, 1)));
+  EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(32, 48, 23, 3, 2, 1)));   // stride 2
+}
+
 // ---- max-pool ---------------------------------------------------------------------------------------------------------
 // Values alone take the separable path (rows' maxima, then their maximum); with indices the kernel folds every
 // window's taps. Values and indices must equal a fold over every window's taps in ONNX's order (a tap wins
@@ -279,6 +346,9 @@ TEST(KernelsAgreement, ThreadedSplitsAgree) {
     big.in[1] = big.out[1] = 7;   // 7 output rows: the GEMM splits instead of the rows
     check_conv(big, rng);
     check_conv(square_layer(256, 256, 7, 3, 1, 1), rng);   // each thread's channels take the transposed adjoint
+    big.N = 2;
+    big.in[1] = big.out[1] = 40;   // Winograd: blocks of tile rows over the threads, across the batch
+    check_conv(big, rng);
     check_gemm(rng, 97, 301, 200, false, false, 1.0f, 0.5f);
     check_gemm(rng, 301, 31, 200, true, true, 1.0f, 0.0f);
   }

@@ -9,6 +9,7 @@
 // ColumnView (column_view.h). The adjoint stores its columns (col2im scatters them), in bands of output
 // rows so scratch stays bounded for large images; with few output positions and large weights it computes
 // the transposed product natively (adjoint_product).
+// 3x3 stride-1 convs with enough tiles take Winograd F(2x2, 3x3) instead, forward and adjoint (winograd.cpp).
 // Threads (kernels::set_threads): forward splits output rows, the adjoint splits input channels, so each
 // thread writes a disjoint part of the output and builds its own columns in its own scratch.
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "kernels/cpu/column_view.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/winograd.h"
 #include "kernels/kernels.h"
 
 namespace relscope::kernels {
@@ -172,6 +174,10 @@ bool make_column_view(const ConvParams& p, const float* x, int64_t r0, int64_t r
 
 // ---- conv_forward --------------------------------------------------------------------------------------------------
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  if (detail::winograd_pays(p)) {
+    detail::winograd_conv_forward(p, x, w, b, y);
+    return;
+  }
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows();
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();
@@ -259,6 +265,10 @@ void adjoint_product(int64_t M, int64_t N, int64_t K, const float* w, int64_t ld
 }  // namespace
 
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  if (detail::winograd_pays(p)) {
+    detail::winograd_conv_backward_data(p, dy, w, dx);
+    return;
+  }
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows(), taps = kk / std::max<int64_t>(1, cg);
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();

@@ -1,0 +1,284 @@
+// relscope/kernels/cpu/winograd.cpp — 3x3 stride-1 convolution (and its adjoint) as Winograd F(2x2, 3x3).
+//
+// Sections: transforms | weights | one block of tile rows | entry points
+//
+// Why: 3x3 stride-1 convs hold ~80% of a ResNet's FLOPs, and an explanation runs each of them three times (the
+// forward pass, the rule's modified-weight pass, the adjoint). F(2x2, 3x3) computes a 2x2 output tile from a 4x4
+// input tile with 16 multiplies per channel pair instead of 36: the conv becomes 16 GEMMs (one per point of the
+// transformed tile) of the transformed weights U (out x in) with the transformed input tiles V (in x tiles),
+// 2.25x fewer flops, plus elementwise transforms that are O(channels x pixels). Lavin & Gray 2016 (arXiv
+// 1509.09308). F(2x2, 3x3)'s transforms use only 0, +-1 and 0.5, so its rounding stays within a few ulp of the
+// direct sum's (F(4x4, 3x3) has 4x fewer multiplies but constants up to 8 and errors ~10x larger).
+// The adjoint of a 3x3 stride-1 conv is itself one (weights flipped, in/out swapped, padding 2 - pad), so it
+// uses the same code: no column matrix, no col2im.
+// Layout: a block of whole tile rows of one image at a time (V and the GEMM outputs stay in L2); threads take
+// disjoint blocks, so each writes its own output rows. Weights are transformed on every call (kernels are
+// stateless): cheap next to the GEMMs where winograd_pays says yes.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/winograd.h"
+#include "kernels/kernels.h"
+
+namespace relscope::kernels::detail {
+
+namespace {
+
+// One 3x3 correlation: out[co][y][x] = sum_ci sum_ky,kx in[ci][y + ky - py][x + kx - px] * g(co, ci, ky, kx),
+// reads outside the input are 0. `cin`/`cout` are the channels of in/out; U holds g transformed.
+struct Plan {
+  int64_t cin = 0, cout = 0, ih = 0, iw = 0, oh = 0, ow = 0, py = 0, px = 0;
+  int64_t tile_rows() const { return (oh + 1) / 2; }
+  int64_t tile_cols() const { return (ow + 1) / 2; }
+};
+
+// ---- transforms ----------------------------------------------------------------------------------------------
+// Input: V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A tile row's 4x4 tiles start at even
+// columns, so each input row is split into its even and odd columns first (e[k] = row[2k], o[k] = row[2k+1]):
+// tile t then reads e[t], o[t], e[t+1], o[t+1], and every loop below runs over contiguous tiles (vectorised).
+// Even and odd columns of one input row: e[k] = row[2k - px], o[k] = row[2k + 1 - px], 0 outside the row.
+void split_row(const float* __restrict row, int64_t iw, int64_t px, int64_t n, float* __restrict e,
+               float* __restrict o) {
+  // k where both reads are inside: 0 <= 2k - px and 2k + 1 - px < iw
+  const int64_t lo = std::min(n, std::max<int64_t>(0, (px + 1) / 2)), hi = std::max(lo, std::min(n, (iw + px) / 2));
+  for (int64_t k = 0; k < lo; ++k) {
+    const int64_t x0 = 2 * k - px, x1 = x0 + 1;
+    e[k] = x0 >= 0 && x0 < iw ? row[x0] : 0.0f;
+    o[k] = x1 >= 0 && x1 < iw ? row[x1] : 0.0f;
+  }
+  const float* __restrict r = row - px;
+  for (int64_t k = lo; k < hi; ++k) {
+    e[k] = r[2 * k];
+    o[k] = r[2 * k + 1];
+  }
+  for (int64_t k = hi; k < n; ++k) {
+    const int64_t x0 = 2 * k - px, x1 = x0 + 1;
+    e[k] = x0 >= 0 && x0 < iw ? row[x0] : 0.0f;
+    o[k] = x1 >= 0 && x1 < iw ? row[x1] : 0.0f;
+  }
+}
+
+// B^T d's rows from d's four rows, in place.
+void combine_rows(float* __restrict a0, float* __restrict a1, float* __restrict a2, float* __restrict a3,
+                  int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float d0 = a0[k], d1 = a1[k], d2 = a2[k], d3 = a3[k];
+    a0[k] = d0 - d2;
+    a1[k] = d1 + d2;
+    a2[k] = d2 - d1;
+    a3[k] = d1 - d3;
+  }
+}
+
+// (B^T d) B for one of its rows, split into even (E) and odd (O) columns: tile t's four points.
+void combine_cols(const float* __restrict E, const float* __restrict O, int64_t tc, float* __restrict v0,
+                  float* __restrict v1, float* __restrict v2, float* __restrict v3) {
+  for (int64_t t = 0; t < tc; ++t) {
+    v0[t] = E[t] - E[t + 1];
+    v1[t] = O[t] + E[t + 1];
+    v2[t] = E[t + 1] - O[t];
+    v3[t] = O[t] - O[t + 1];
+  }
+}
+
+// One tile row of one channel: its 4 input rows split, combined, stored as V's 16 points (stride v_stride).
+void input_tile_row(const Plan& p, const float* plane, int64_t tr, float* e, float* o, float* v, int64_t v_stride) {
+  const int64_t tc = p.tile_cols(), n = tc + 1;
+  for (int i = 0; i < 4; ++i) {
+    const int64_t iy = 2 * tr - p.py + i;
+    if (iy < 0 || iy >= p.ih) {
+      std::fill(e + i * n, e + (i + 1) * n, 0.0f);
+      std::fill(o + i * n, o + (i + 1) * n, 0.0f);
+    } else {
+      split_row(plane + iy * p.iw, p.iw, p.px, n, e + i * n, o + i * n);
+    }
+  }
+  combine_rows(e, e + n, e + 2 * n, e + 3 * n, n);
+  combine_rows(o, o + n, o + 2 * n, o + 3 * n, n);
+  for (int i = 0; i < 4; ++i) {
+    float* v0 = v + (4 * i) * v_stride;
+    combine_cols(e + i * n, o + i * n, tc, v0, v0 + v_stride, v0 + 2 * v_stride, v0 + 3 * v_stride);
+  }
+}
+
+// Output: Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], plus the bias; the 2x2 tiles are written where they lie inside
+// the output plane. m holds the 16 GEMM results of a tile row (stride ms between points); s is 6 * tc scratch.
+void output_tile_row(const Plan& p, const float* __restrict m, int64_t ms, float bias, int64_t tr,
+                     float* __restrict s, float* __restrict plane) {
+  const int64_t tc = p.tile_cols();
+  float* __restrict y = s + 4 * tc;   // one output row, interleaved: y[2t + b]
+  for (int a = 0; a < 2; ++a) {
+    // (A^T m)'s row a, column j: a = 0: m[0][j] + m[1][j] + m[2][j]; a = 1: m[1][j] - m[2][j] - m[3][j]
+    float* __restrict r = s;   // four columns of tc
+    for (int j = 0; j < 4; ++j) {
+      const float *__restrict m0 = m + j * ms, *__restrict m1 = m0 + 4 * ms, *__restrict m2 = m1 + 4 * ms,
+                  *__restrict m3 = m2 + 4 * ms;
+      float* __restrict rj = r + j * tc;
+      if (a == 0)
+        for (int64_t t = 0; t < tc; ++t) rj[t] = m0[t] + m1[t] + m2[t];
+      else
+        for (int64_t t = 0; t < tc; ++t) rj[t] = m1[t] - m2[t] - m3[t];
+    }
+    const float *__restrict r0 = r, *__restrict r1 = r + tc, *__restrict r2 = r + 2 * tc, *__restrict r3 = r + 3 * tc;
+    for (int64_t t = 0; t < tc; ++t) {
+      y[2 * t] = r0[t] + r1[t] + r2[t] + bias;
+      y[2 * t + 1] = r1[t] - r2[t] - r3[t] + bias;
+    }
+    const int64_t oy = 2 * tr + a;
+    if (oy < p.oh) std::memcpy(plane + oy * p.ow, y, static_cast<size_t>(p.ow) * sizeof(float));
+  }
+}
+
+// ---- weights -------------------------------------------------------------------------------------------------
+// U[xi][row][col] = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], for g = w's 3x3 filter of (row, col).
+// Forward: row = output channel m, col = input channel c, g = w[m][c]. Adjoint (`adjoint`): row = c, col = m,
+// g = w[m][c] rotated by 180 degrees.
+void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float* U) {
+  const int64_t rows = adjoint ? C : M, cols = adjoint ? M : C, plane = rows * cols;
+  // A chunk of a row's filters at a time, transposed to g[tap][filter] so that every step below runs across
+  // filters (vectorised), and U's 16 planes are written a contiguous run at a time.
+  constexpr int64_t kChunk = 64;
+  float g[9][kChunk], gg[12][kChunk], u[16][kChunk];
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+      const int64_t cn = std::min(kChunk, cols - c0);
+      for (int64_t j = 0; j < cn; ++j) {
+        const int64_t col = c0 + j;
+        const float* f = adjoint ? w + (col * C + row) * 9 : w + (row * C + col) * 9;
+        for (int k = 0; k < 9; ++k) g[k][j] = f[adjoint ? 8 - k : k];   // rotating by 180 degrees reverses the taps
+      }
+      for (int kx = 0; kx < 3; ++kx)   // G g: rows 0..3, columns kx (gg[3i + kx])
+        for (int64_t j = 0; j < cn; ++j) {
+          const float a = g[kx][j], b = g[3 + kx][j], c = g[6 + kx][j];
+          gg[kx][j] = a;
+          gg[3 + kx][j] = 0.5f * (a + b + c);
+          gg[6 + kx][j] = 0.5f * (a - b + c);
+          gg[9 + kx][j] = c;
+        }
+      for (int i = 0; i < 4; ++i)   // (G g) G^T
+        for (int64_t j = 0; j < cn; ++j) {
+          const float a = gg[3 * i][j], b = gg[3 * i + 1][j], c = gg[3 * i + 2][j];
+          u[4 * i][j] = a;
+          u[4 * i + 1][j] = 0.5f * (a + b + c);
+          u[4 * i + 2][j] = 0.5f * (a - b + c);
+          u[4 * i + 3][j] = c;
+        }
+      for (int xi = 0; xi < 16; ++xi)
+        std::memcpy(U + xi * plane + row * cols + c0, u[xi], static_cast<size_t>(cn) * sizeof(float));
+    }
+}
+
+// ---- one block of tile rows ------------------------------------------------------------------------------------
+// Per-thread scratch: V (16 x cin x tiles), the GEMM results (16 x cout x tiles), the row splits.
+float* block_scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// Budget of V + GEMM results per block, in floats (4 MiB): whole images up to ResNet's layer2 at 224x224. The
+// GEMMs' width is the block's tile count, and wider ones run faster: natively (1 thread) a budget of 256k floats
+// made layer2 (128 channels, 28x28) 1.55 ms and layer3 2.3 ms, 1M floats 1.22 and 1.50 (im2col: 1.83, 1.77);
+// wasm's timings did not move with the budget.
+constexpr int64_t kBlockFloats = int64_t{1} << 20;
+
+int64_t rows_per_block(const Plan& p) {
+  const int64_t fit = std::clamp<int64_t>(kBlockFloats / (16 * (p.cin + p.cout) * p.tile_cols()), 1, p.tile_rows());
+  const int64_t t = threads();   // at least one block per thread
+  return std::min(fit, (p.tile_rows() + t - 1) / t);
+}
+
+void run_block(const Plan& p, const float* U, const float* in, const float* bias, int64_t tr0, int64_t tr1,
+               float* out) {
+  const int64_t tc = p.tile_cols(), tiles = (tr1 - tr0) * tc, n = tc + 1;
+  const int64_t v_size = 16 * p.cin * tiles, m_size = 16 * p.cout * tiles;
+  float* v = block_scratch(static_cast<size_t>(v_size + m_size + 8 * n));
+  float* mres = v + v_size;
+  float* rows = mres + m_size;   // 8 split rows of n (input), or 6 rows of tc (output)
+  const int64_t xi_stride_v = p.cin * tiles, xi_stride_m = p.cout * tiles;
+  for (int64_t c = 0; c < p.cin; ++c)
+    for (int64_t tr = tr0; tr < tr1; ++tr)
+      input_tile_row(p, in + c * p.ih * p.iw, tr, rows, rows + 4 * n, v + c * tiles + (tr - tr0) * tc, xi_stride_v);
+  for (int xi = 0; xi < 16; ++xi)
+    gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, v + xi * xi_stride_v, tiles, 0.0f,
+         mres + xi * xi_stride_m, tiles);
+  for (int64_t co = 0; co < p.cout; ++co)
+    for (int64_t tr = tr0; tr < tr1; ++tr)
+      output_tile_row(p, mres + co * tiles + (tr - tr0) * tc, xi_stride_m, bias ? bias[co] : 0.0f, tr, rows,
+                      out + co * p.oh * p.ow);
+}
+
+void run(const Plan& p, int64_t batch, const float* U, const float* in, const float* bias, float* out) {
+  const int64_t per_block = rows_per_block(p), blocks = (p.tile_rows() + per_block - 1) / per_block;
+  const double work = 2.0 * 16 * p.cin * p.cout * p.tile_rows() * p.tile_cols() * batch;
+  parallel_ranges(batch * blocks, work, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b / blocks, tr0 = (b % blocks) * per_block, tr1 = std::min(p.tile_rows(), tr0 + per_block);
+      run_block(p, U, in + n * p.cin * p.ih * p.iw, bias, tr0, tr1, out + n * p.cout * p.oh * p.ow);
+    }
+  });
+}
+
+float* weight_scratch(size_t n) {   // the caller's: workers only read it
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+}  // namespace
+
+// ---- entry points --------------------------------------------------------------------------------------------------
+bool winograd_fits(const ConvParams& p) {
+  const Dims3 &k = p.kernel, &s = p.stride, &d = p.dilation;
+  return p.group == 1 && k[0] == 1 && k[1] == 3 && k[2] == 3 && s[0] == 1 && s[1] == 1 && s[2] == 1 &&
+         d[0] == 1 && d[1] == 1 && d[2] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
+}
+
+// Measured per layer against im2col (bench/bench_kernels.cpp, 1 thread, forward / adjoint ms), native | wasm:
+//   64ch 56x56 (784 tiles)    im2col 1.97/2.24 winograd 1.35/1.38 | 6.4/5.9 -> 3.2/3.3
+//   128ch 28x28 (196)         1.83/1.89 -> 1.22/1.25              | 5.8/5.6 -> 3.1/3.1
+//   256ch 14x14 (49)          1.77/1.99 -> 1.50/1.56              | 5.9/5.8 -> 3.9/4.1
+//   512ch 7x7 (16)            2.14/2.41 -> 3.69/5.05              | 6.9/7.3 -> 6.8/8.5
+//   32->64ch 16x16 (64)       0.097/0.102 -> 0.110/0.123          | 0.27/0.28 -> 0.20/0.20
+//   16ch 32x32 (256)          0.087/0.091 -> 0.078/0.078          | 0.20/0.18 -> 0.13/0.13
+// The weight transform (16 x M x C floats written per call) is what loses with many channels and few tiles: an
+// image's tiles must be at least an eighth of the channels. Natively Eigen's GEMM runs near AVX-512 peak and the
+// transforms' memory traffic weighs more: there a conv needs ~128 tiles.
+// One rule for every build, although wasm would gain from ~16 tiles up (layer3: 1.5x): Winograd's rounding is
+// not the direct sum's (an output's error scales with its tile's magnitude, not its own), and pruned LRP ranks
+// the smallest relevances, so its cut-offs move. With wasm on Winograd from 16 tiles, fashion_cnn's pruned LRP
+// in wasm and on WebGPU zeroed different entries (the direct sums agreed), and PLRP-M on fashion_resnet moved by
+// 3.6e-4 of max|R|. So wasm and native pick the same algorithm for a layer, and small models (the demo, the
+// lessons) explain alike on every back-end. ResNet-18's LRP relevance moves by 2.4e-5 of max|R| against im2col.
+//
+// Decided per image, not per batch: an image's result must not depend on what it is batched with (the GPU
+// program and the explainer batch the same layer differently).
+bool winograd_pays(const ConvParams& p) {
+  if (!winograd_fits(p)) return false;
+  const int64_t tiles = ((p.out[1] + 1) / 2) * ((p.out[2] + 1) / 2);
+  return std::min(p.C, p.M) >= 16 && tiles >= 128 && tiles * 8 >= std::max(p.C, p.M);
+}
+
+void winograd_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  Plan plan;
+  plan.cin = p.C, plan.cout = p.M, plan.ih = p.in[1], plan.iw = p.in[2], plan.oh = p.out[1], plan.ow = p.out[2];
+  plan.py = p.pad_begin[1], plan.px = p.pad_begin[2];
+  float* U = weight_scratch(static_cast<size_t>(16 * p.M * p.C));
+  transform_weights(w, p.M, p.C, false, U);
+  run(plan, p.N, U, x, b, y);
+}
+
+void winograd_conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  // dx[c][iy][ix] = sum_m sum_ky,kx dy[m][iy + pb - ky][ix + pb - kx] w[m][c][ky][kx]: with k = 2 - ky, a
+  // correlation of dy reading row iy + k - (2 - pb) with the rotated filter.
+  Plan plan;
+  plan.cin = p.M, plan.cout = p.C, plan.ih = p.out[1], plan.iw = p.out[2], plan.oh = p.in[1], plan.ow = p.in[2];
+  plan.py = 2 - p.pad_begin[1], plan.px = 2 - p.pad_begin[2];
+  float* U = weight_scratch(static_cast<size_t>(16 * p.M * p.C));
+  transform_weights(w, p.M, p.C, true, U);
+  run(plan, p.N, U, dy, nullptr, dx);
+}
+
+}  // namespace relscope::kernels::detail

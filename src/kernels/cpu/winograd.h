@@ -1,0 +1,21 @@
+// relscope/kernels/cpu/winograd.h — 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (CPU back-end only).
+//
+// Sections: entry points
+//
+// conv_forward and conv_backward_data take this path when winograd_pays; the why and the layout are in
+// winograd.cpp. Results equal the im2col path's up to float rounding (a few ulp of the sums' magnitude).
+#pragma once
+#include "graph/op_params.h"
+
+namespace relscope::kernels::detail {
+
+// ---- entry points --------------------------------------------------------------------------------------------------
+// 2-D (or 3-D with depth 1) conv, 3x3 kernel, stride 1, dilation 1, one group; any padding.
+bool winograd_fits(const ConvParams& p);
+// winograd_fits, and large enough that 16 GEMMs and the weight transform beat one im2col GEMM (measured).
+bool winograd_pays(const ConvParams& p);
+// conv_forward's and conv_backward_data's contracts, for shapes that winograd_fits.
+void winograd_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b_or_null, float* y);
+void winograd_conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx);
+
+}  // namespace relscope::kernels::detail
