@@ -135,13 +135,13 @@ void output_tile_row(const Plan& p, const float* __restrict m, int64_t ms, float
 // U[xi][row][col] = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], for g = w's 3x3 filter of (row, col).
 // Forward: row = output channel m, col = input channel c, g = w[m][c]. Adjoint (`adjoint`): row = c, col = m,
 // g = w[m][c] rotated by 180 degrees.
-void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float* U) {
+void transform_weight_rows(const float* w, int64_t M, int64_t C, bool adjoint, int64_t row0, int64_t row1, float* U) {
   const int64_t rows = adjoint ? C : M, cols = adjoint ? M : C, plane = rows * cols;
   // A chunk of a row's filters at a time, transposed to g[tap][filter] so that every step below runs across
   // filters (vectorised), and U's 16 planes are written a contiguous run at a time.
   constexpr int64_t kChunk = 64;
   float g[9][kChunk], gg[12][kChunk], u[16][kChunk];
-  for (int64_t row = 0; row < rows; ++row)
+  for (int64_t row = row0; row < row1; ++row)
     for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
       const int64_t cn = std::min(kChunk, cols - c0);
       for (int64_t j = 0; j < cn; ++j) {
@@ -168,6 +168,13 @@ void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float
       for (int xi = 0; xi < 16; ++xi)
         std::memcpy(U + xi * plane + row * cols + c0, u[xi], static_cast<size_t>(cn) * sizeof(float));
     }
+}
+
+// All of U, its rows split over the threads (serial, the transform held a 2-thread ResNet-18 forward back).
+void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float* U) {
+  parallel_ranges(adjoint ? C : M, 100.0 * M * C, [&](int64_t r0, int64_t r1) {
+    transform_weight_rows(w, M, C, adjoint, r0, r1, U);
+  });
 }
 
 // ---- one block of tile rows ------------------------------------------------------------------------------------
