@@ -5,8 +5,9 @@
 // Not part of the CMake project (one file, no dependencies beyond the engine). Build e.g.:
 //   g++ -O3 -std=c++20 -Isrc -I/usr/include/eigen3 bench/bench_kernels.cpp src/kernels/cpu/*.cpp \
 //       src/graph/op_params.cpp src/graph/attrs.cpp src/core/tensor.cpp -pthread -o /tmp/bench_kernels
-// (add -march=native, or build with emcc -msimd128, to compare). Prints one line per case: median ms
-// of forward and of the adjoint (conv_backward_data), and forward GFLOP/s.
+// (add -march=native, or build with emcc -msimd128, to compare). Prints one line per case: median ms of the
+// im2col path's forward and adjoint and its forward GFLOP/s, and for 3x3 stride-1 shapes Winograd's forward and
+// adjoint, "(taken)" where conv_forward / conv_backward_data choose it (kernels/cpu/winograd.cpp's table).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -85,14 +86,14 @@ int main() {
     std::vector<float> y(static_cast<size_t>(p.M * p.out_size())), b(static_cast<size_t>(p.M));
     for (auto* v : {&x, &w, &b})
       for (float& f : *v) f = u(rng);
-    const double fwd = median_ms([&] { kernels::conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
-    const double bwd = median_ms([&] { kernels::conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
+    const double fwd = median_ms([&] { kernels::detail::im2col_conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
+    const double bwd = median_ms([&] { kernels::detail::im2col_conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
     const double flop = 2.0 * p.M * p.out_size() * p.col_rows();
     std::printf("%-28s fwd %8.3f ms  adj %8.3f ms  %6.1f GFLOP/s", c.name, fwd, bwd, flop / fwd / 1e6);
     if (kernels::detail::winograd_fits(p)) {
       const double wf = median_ms([&] { kernels::detail::winograd_conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
       const double wb = median_ms([&] { kernels::detail::winograd_conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
-      std::printf("  winograd fwd %8.3f adj %8.3f", wf, wb);
+      std::printf("  winograd fwd %8.3f adj %8.3f%s", wf, wb, kernels::detail::winograd_pays(p) ? " (taken)" : "");
     }
     std::printf("\n");
   }

@@ -249,6 +249,8 @@ TEST(KernelsAgreement, WinogradIsTheEnginesPathWhereItPays) {
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(64, 64, 9, 3, 1, 1)));
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(8, 64, 64, 3, 1, 1)));
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(32, 48, 23, 3, 2, 1)));   // stride 2
+  EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(512, 512, 7, 3, 1, 1)));  // layer4: 16 tiles, 512 channels
+  EXPECT_TRUE(kernels::detail::winograd_pays(square_layer(256, 256, 14, 3, 1, 1)));  // layer3: 49 tiles, deep GEMMs
 }
 
 // ---- max-pool ---------------------------------------------------------------------------------------------------------

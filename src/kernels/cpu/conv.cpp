@@ -174,10 +174,11 @@ bool make_column_view(const ConvParams& p, const float* x, int64_t r0, int64_t r
 
 // ---- conv_forward --------------------------------------------------------------------------------------------------
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
-  if (detail::winograd_pays(p)) {
-    detail::winograd_conv_forward(p, x, w, b, y);
-    return;
-  }
+  if (detail::winograd_pays(p)) detail::winograd_conv_forward(p, x, w, b, y);
+  else detail::im2col_conv_forward(p, x, w, b, y);
+}
+
+void detail::im2col_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows();
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();
@@ -265,10 +266,11 @@ void adjoint_product(int64_t M, int64_t N, int64_t K, const float* w, int64_t ld
 }  // namespace
 
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
-  if (detail::winograd_pays(p)) {
-    detail::winograd_conv_backward_data(p, dy, w, dx);
-    return;
-  }
+  if (detail::winograd_pays(p)) detail::winograd_conv_backward_data(p, dy, w, dx);
+  else detail::im2col_conv_backward_data(p, dy, w, dx);
+}
+
+void detail::im2col_conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
   const int64_t cg = p.C_per_group(), mg = p.M_per_group(), kk = p.col_rows(), taps = kk / std::max<int64_t>(1, cg);
   const int64_t is = p.in_size(), os = p.out_size(), ow = p.out[2], rows = p.out[0] * p.out[1];
   const bool pointwise = p.is_pointwise();

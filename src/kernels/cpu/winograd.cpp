@@ -252,20 +252,23 @@ bool winograd_fits(const ConvParams& p) {
 //   16ch 32x32 (256)          0.087/0.091 -> 0.078/0.078          | 0.20/0.18 -> 0.13/0.13
 // The weight transform (16 x M x C floats written per call) is what loses with many channels and few tiles: an
 // image's tiles must be at least an eighth of the channels. Natively Eigen's GEMM runs near AVX-512 peak and the
-// transforms' memory traffic weighs more: there a conv needs ~128 tiles.
+// transforms' memory traffic weighs more: there a conv needs ~128 tiles, or ~32 when its GEMMs are deep (128+
+// channels each side: ResNet-18's layer3, 1.15x natively and 1.5x in wasm).
 // One rule for every build, although wasm would gain from ~16 tiles up (layer3: 1.5x): Winograd's rounding is
 // not the direct sum's (an output's error scales with its tile's magnitude, not its own), and pruned LRP ranks
 // the smallest relevances, so its cut-offs move. With wasm on Winograd from 16 tiles, fashion_cnn's pruned LRP
 // in wasm and on WebGPU zeroed different entries (the direct sums agreed), and PLRP-M on fashion_resnet moved by
 // 3.6e-4 of max|R|. So wasm and native pick the same algorithm for a layer, and small models (the demo, the
-// lessons) explain alike on every back-end. ResNet-18's LRP relevance moves by 2.4e-5 of max|R| against im2col.
+// lessons) explain alike on every back-end. ResNet-18's LRP relevance moves by 2.4e-5 of max|R| against im2col
+// (pruned LRP: 3.7e-7).
 //
 // Decided per image, not per batch: an image's result must not depend on what it is batched with (the GPU
 // program and the explainer batch the same layer differently).
 bool winograd_pays(const ConvParams& p) {
   if (!winograd_fits(p)) return false;
   const int64_t tiles = ((p.out[1] + 1) / 2) * ((p.out[2] + 1) / 2);
-  return std::min(p.C, p.M) >= 16 && tiles >= 128 && tiles * 8 >= std::max(p.C, p.M);
+  const int64_t narrow = std::min(p.C, p.M);
+  return narrow >= 16 && (tiles >= 128 || (tiles >= 32 && narrow >= 128)) && tiles * 8 >= std::max(p.C, p.M);
 }
 
 void winograd_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {

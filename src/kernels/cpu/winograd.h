@@ -18,4 +18,8 @@ bool winograd_pays(const ConvParams& p);
 void winograd_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b_or_null, float* y);
 void winograd_conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx);
 
+// The other path, im2col + GEMM (conv.cpp), for any shape: benchmarks and tests time and check both on one shape.
+void im2col_conv_forward(const ConvParams& p, const float* x, const float* w, const float* b_or_null, float* y);
+void im2col_conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx);
+
 }  // namespace relscope::kernels::detail
