@@ -349,8 +349,9 @@ TEST(KernelsAgreement, ThreadedSplitsAgree) {
     check_conv(big, rng);
     check_conv(square_layer(256, 256, 7, 3, 1, 1), rng);   // each thread's channels take the transposed adjoint
     big.N = 2;
-    big.in[1] = big.out[1] = 40;   // Winograd: blocks of tile rows over the threads, across the batch
+    big.in[1] = big.out[1] = 40;   // Winograd, each image's channels split over the threads
     check_conv(big, rng);
+    check_conv(square_layer(16, 16, 112, 3, 1, 1), rng);   // Winograd, too large for one block: tile rows split
     check_gemm(rng, 97, 301, 200, false, false, 1.0f, 0.5f);
     check_gemm(rng, 301, 31, 200, true, true, 1.0f, 0.0f);
   }
