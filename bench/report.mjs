@@ -152,18 +152,23 @@ md += `
   a transposed convolution with the same w+ (c = w+^T (R / z)): two convolutions per layer on top of the
   forward pass that records the activations. Counted in convolution FLOPs that is about 3x a forward pass,
   so <= 2.0 is out of reach for this composite without dropping one of the two (the measured excess over 3
-  is the elementwise stabilise/divide/multiply and the rules' buffers).
+  is the elementwise stabilise/divide/multiply and the rules' buffers). Winograd F(2x2, 3x3) (3x3 stride-1
+  layers with enough 2x2 tiles, kernels/cpu/winograd.cpp; since 2026-12-03 15:40) cuts all three passes
+  alike (native forward 37.5 -> 32.4 ms, explain 124.8 -> 106.6 ms in one A/B), so the ratio stays.
 - wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
   AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
-  ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel, which
-  takes ~64% of a wasm explanation's time in node --cpu-prof profiles, then packing 12% (the weights 5%,
-  the convolutions' columns read in place 7%: im2col is never stored), col2im 3%, max-pool 2% (2026-12-03
-  10:00, steady state); per k-step it issues 8 multiplies, 8 adds and 6 loads, so arithmetic, not memory,
-  is its limit; fused multiply-add would halve the instructions, but Emscripten 3.1.6's LLVM 14 emits
-  relaxed SIMD's prototype opcode, which today's engines reject): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1 over recent runs,
-  higher when the pinned core is in a slow phase) because its elementwise and memory-bound parts differ
-  less; the native side's non-GEMM work shrank too (max-pool, the rules' loops), so the ratio stayed where
-  it was while both got faster. With most of its time in GEMMs <= 2.5 is out of reach on an AVX-512 machine.
+  ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel; per
+  k-step it issues 8 multiplies, 8 adds and 6 loads, so arithmetic, not memory, is its limit; fused
+  multiply-add would halve the instructions, but Emscripten 3.1.6's LLVM 14 emits relaxed SIMD's prototype
+  opcode, which today's engines reject): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1
+  over runs before Winograd, higher when the pinned core is in a slow phase) because its elementwise and
+  memory-bound parts differ less. Winograd removes 56% of the multiplies of the layers it takes (ResNet-18's
+  layer1-3), which saves more where multiplies are dearer: wasm forward ~119 -> 97 ms and explain ~355 ->
+  286 ms against native's 13-15% (one A/B), ratio 2.81 -> 2.63. A wasm explanation's profile since
+  (node --cpu-prof, 2026-12-03 15:50, with model loading): the micro-kernel 53%, packing the GEMMs' left
+  side 7%, Winograd's transforms 7% (input 3%, weights 4%, output 2%), zero-fills and copies ~8%.
+  <= 2.5 needs fewer multiplies still (F(4x4, 3x3): 4x fewer than direct, at ~10x Winograd F(2x2)'s
+  rounding error) or a wider SIMD in wasm.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run
@@ -186,7 +191,11 @@ md += `
   per forward pass); since 2026-12-03 13:00 workers and caller spin up to 100 us before sleeping (~1 us per
   region back to back): 1.53 -> 1.65-1.71. Per layer the 2-thread time then lost ~2.7 ms against half the
   1-thread time, spread over every convolution (0.05-0.26 ms each; layer4 splits channels, so each thread
-  gathers all of its columns; the others split rows, so each packs all the weights).
+  gathers all of its columns; the others split rows, so each packs all the weights). Winograd (2026-12-03
+  15:40) made the 1-thread forward pass 13% faster (37.1 -> 32.2 ms) and the 2-thread one 6% (22.2 ->
+  20.4-21.2 ms): its layers split less evenly (2 threads against 1, forward: layer1 1.95x, layer3 1.8x
+  with each image's channels split, layer2 ~1.5x either way), so the ratio fell to ~1.55 while both got
+  faster.
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;
