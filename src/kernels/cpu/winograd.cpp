@@ -165,14 +165,17 @@ void transform_weight_rows(const float* w, int64_t M, int64_t C, bool adjoint, i
           u[4 * i + 2][j] = 0.5f * (a - b + c);
           u[4 * i + 3][j] = c;
         }
-      for (int xi = 0; xi < 16; ++xi)
-        std::memcpy(U + xi * plane + row * cols + c0, u[xi], static_cast<size_t>(cn) * sizeof(float));
+      for (int xi = 0; xi < 16; ++xi) {   // a loop, not memcpy: GCC made the variable-length copy 8 bytes a step
+        float* dst = U + xi * plane + row * cols + c0;
+        for (int64_t j = 0; j < cn; ++j) dst[j] = u[xi][j];
+      }
     }
 }
 
 // All of U, its rows split over the threads (serial, the transform held a 2-thread ResNet-18 forward back).
 void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float* U) {
-  parallel_ranges(adjoint ? C : M, 100.0 * M * C, [&](int64_t r0, int64_t r1) {
+  // ~300 flops' worth of time per filter (0.12 ms for 128 x 128 natively): layer1's 64 x 64 goes parallel too
+  parallel_ranges(adjoint ? C : M, 300.0 * M * C, [&](int64_t r0, int64_t r1) {
     transform_weight_rows(w, M, C, adjoint, r0, r1, U);
   });
 }
@@ -231,24 +234,28 @@ float* shared_scratch(size_t n) {
   return buf.data();
 }
 
-// One image as one block with its channels split over the threads: the input channels for the transform, then
-// the output channels for the GEMMs (rows of U) and the output transform. Splitting tile rows instead would give
-// each thread GEMMs half as wide, and layer3's 7 tile rows split 4 + 3.
-void run_image_channel_split(const Plan& p, const float* U, const float* in, const float* bias, float* out) {
+// One image as one block, split over the threads three times: its input channels for the transform, the 16
+// GEMMs (whole: splitting their rows left Eigen's 48-row AVX-512 panels a 16-row tail at 64 rows a thread), then
+// the output channels for the output transform. Splitting tile rows instead would give each thread GEMMs half as
+// wide, and layer3's 7 tile rows split 4 + 3.
+void run_image_split(const Plan& p, const float* U, const float* in, const float* bias, float* out) {
   const int64_t tc = p.tile_cols(), tiles = p.tile_rows() * tc, n = tc + 1;
   const int64_t xs_v = p.cin * tiles, xs_m = p.cout * tiles;
   float* v = shared_scratch(static_cast<size_t>(16 * (p.cin + p.cout) * tiles));
   float* mres = v + 16 * xs_v;
-  parallel_ranges(p.cin, 1e9, [&](int64_t c0, int64_t c1) {
+  constexpr double kWorkAll = 1e12;   // each region holds a third of a conv that parallel_ranges' caller chose to split
+  parallel_ranges(p.cin, kWorkAll, [&](int64_t c0, int64_t c1) {
     float* rows = row_scratch(static_cast<size_t>(8 * n));
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t tr = 0; tr < p.tile_rows(); ++tr)
         input_tile_row(p, in + c * p.ih * p.iw, tr, rows, rows + 4 * n, v + c * tiles + tr * tc, xs_v);
   });
-  parallel_ranges(p.cout, 1e9, [&](int64_t m0, int64_t m1) {
-    for (int xi = 0; xi < 16; ++xi)
-      gemm(false, false, m1 - m0, tiles, p.cin, 1.0f, U + (xi * p.cout + m0) * p.cin, p.cin, v + xi * xs_v, tiles,
-           0.0f, mres + xi * xs_m + m0 * tiles, tiles);
+  parallel_ranges(16, kWorkAll, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, v + xi * xs_v, tiles, 0.0f,
+           mres + xi * xs_m, tiles);
+  });
+  parallel_ranges(p.cout, kWorkAll, [&](int64_t m0, int64_t m1) {
     float* rows = row_scratch(static_cast<size_t>(8 * n));
     for (int64_t co = m0; co < m1; ++co)
       for (int64_t tr = 0; tr < p.tile_rows(); ++tr)
@@ -258,11 +265,12 @@ void run_image_channel_split(const Plan& p, const float* U, const float* in, con
 }
 
 void run(const Plan& p, int64_t batch, const float* U, const float* in, const float* bias, float* out) {
-  // Measured (2 threads, forward ms): layer3 (7 tile rows) 1.59 split by tile rows, 1.00 by channels; layer2
-  // 0.87 / 0.90; layer1 (28 tile rows, too large for one block) 0.74 by tile rows, 1.44 on 1 thread.
+  // Measured (2 threads against 1, forward ms): layer3 (7 tile rows) 1.59 split by tile rows, 0.88 split as
+  // below, 1.72 on 1 thread; layer2 0.87 / 0.71 / 1.32; layer1 (28 tile rows, more than one block) 0.71 by
+  // tile rows, 1.39 on 1 thread.
   if (threads() > 1 && 16 * (p.cin + p.cout) * p.tile_rows() * p.tile_cols() <= kBlockFloats) {
     for (int64_t n = 0; n < batch; ++n)
-      run_image_channel_split(p, U, in + n * p.cin * p.ih * p.iw, bias, out + n * p.cout * p.oh * p.ow);
+      run_image_split(p, U, in + n * p.cin * p.ih * p.iw, bias, out + n * p.cout * p.oh * p.ow);
     return;
   }
   const int64_t per_block = rows_per_block(p), blocks = (p.tile_rows() + per_block - 1) / per_block;
