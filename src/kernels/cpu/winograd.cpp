@@ -7,13 +7,14 @@
 // input tile with 16 multiplies per channel pair instead of 36: the conv becomes 16 GEMMs (one per point of the
 // transformed tile) of the transformed weights U (out x in) with the transformed input tiles V (in x tiles),
 // 2.25x fewer flops, plus elementwise transforms that are O(channels x pixels). Lavin & Gray 2016 (arXiv
-// 1509.09308). F(2x2, 3x3)'s transforms use only 0, +-1 and 0.5, so its rounding stays within a few ulp of the
-// direct sum's (F(4x4, 3x3) has 4x fewer multiplies but constants up to 8 and errors ~10x larger).
+// 1509.09308). F(2x2, 3x3)'s transforms use only 0, +-1 and 0.5: its rounding error is of the direct sum's order,
+// but relative to a tile's magnitude rather than each output's (what that does to pruned LRP: winograd_pays).
+// F(4x4, 3x3) would save more multiplies with larger constants and larger errors.
 // The adjoint of a 3x3 stride-1 conv is itself one (weights flipped, in/out swapped, padding 2 - pad), so it
 // uses the same code: no column matrix, no col2im.
-// Layout: a block of whole tile rows of one image at a time (V and the GEMM outputs stay in L2); threads take
-// disjoint blocks, so each writes its own output rows. Weights are transformed on every call (kernels are
-// stateless): cheap next to the GEMMs where winograd_pays says yes.
+// Layout: blocks of whole tile rows of one image (V and the GEMM outputs within 4 MiB); threads take disjoint
+// blocks, or on an image that fits one block split its channels and its 16 GEMMs (run_image_split). Weights are
+// transformed on every call (kernels are stateless): cheap next to the GEMMs where winograd_pays says yes.
 #include <algorithm>
 #include <cstring>
 #include <vector>
