@@ -39,7 +39,7 @@ struct Plan {
 // Input: V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A tile row's 4x4 tiles start at even
 // columns, so each input row is split into its even and odd columns first (e[k] = row[2k], o[k] = row[2k+1]):
 // tile t then reads e[t], o[t], e[t+1], o[t+1], and every loop below runs over contiguous tiles (vectorised).
-// Even and odd columns of one input row: e[k] = row[2k - px], o[k] = row[2k + 1 - px], 0 outside the row.
+// Even and odd columns of one input row: e[k] = row[2k - px], o[k] = row[2k + 1 - px], 0 outside the row (padding).
 void split_row(const float* __restrict row, int64_t iw, int64_t px, int64_t n, float* __restrict e,
                float* __restrict o) {
   // k where both reads are inside: 0 <= 2k - px and 2k + 1 - px < iw
@@ -49,10 +49,9 @@ void split_row(const float* __restrict row, int64_t iw, int64_t px, int64_t n, f
     e[k] = x0 >= 0 && x0 < iw ? row[x0] : 0.0f;
     o[k] = x1 >= 0 && x1 < iw ? row[x1] : 0.0f;
   }
-  const float* __restrict r = row - px;
-  for (int64_t k = lo; k < hi; ++k) {
-    e[k] = r[2 * k];
-    o[k] = r[2 * k + 1];
+  for (int64_t k = lo; k < hi; ++k) {   // no checks: 0 <= 2k - px, 2k + 1 - px < iw
+    e[k] = row[2 * k - px];
+    o[k] = row[2 * k + 1 - px];
   }
   for (int64_t k = hi; k < n; ++k) {
     const int64_t x0 = 2 * k - px, x1 = x0 + 1;
