@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/aligned_buffer.h"
 #include "kernels/cpu/column_view.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
@@ -25,12 +26,8 @@ namespace relscope::kernels {
 namespace {
 
 // ---- scratch -------------------------------------------------------------------------------------------------
-// One grow-only buffer per thread: no heap traffic once the largest layer has run.
-float* scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
+// The adjoint's stored columns (and the forward's, where no column view fits): per thread, grow-only.
+float* scratch(size_t n) { return detail::thread_scratch<struct ConvColumns>(n); }
 
 // Bands of output rows: the forward conv's (its column view's position tables) cover ResNet-style layers at
 // 224x224 in one band; the adjoint's stored columns are capped at 4 MiB. That scratch is allocated during an

@@ -13,12 +13,12 @@
 // The adjoint of a 3x3 stride-1 conv is itself one (weights flipped, in/out swapped, padding 2 - pad), so it
 // uses the same code: no column matrix, no col2im.
 // Layout: blocks of whole tile rows of one image (V and the GEMM outputs within 4 MiB); threads take disjoint
-// blocks, or on an image that fits one block split its channels and its 16 GEMMs (run_image_split). Weights are
+// blocks, or on an image that fits one block split its channels and its 16 GEMMs (run). Weights are
 // transformed on every call (kernels are stateless): cheap next to the GEMMs where winograd_pays says yes.
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
+#include "kernels/cpu/aligned_buffer.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/kernels.h"
@@ -165,10 +165,8 @@ void transform_weight_rows(const float* w, int64_t M, int64_t C, bool adjoint, i
           u[4 * i + 2][j] = 0.5f * (a - b + c);
           u[4 * i + 3][j] = c;
         }
-      for (int xi = 0; xi < 16; ++xi) {   // a loop, not memcpy: GCC made the variable-length copy 8 bytes a step
-        float* dst = U + xi * plane + row * cols + c0;
-        for (int64_t j = 0; j < cn; ++j) dst[j] = u[xi][j];
-      }
+      for (int xi = 0; xi < 16; ++xi)
+        std::memcpy(U + xi * plane + row * cols + c0, u[xi], static_cast<size_t>(cn) * sizeof(float));
     }
 }
 
@@ -181,112 +179,95 @@ void transform_weights(const float* w, int64_t M, int64_t C, bool adjoint, float
 }
 
 // ---- one block of tile rows ------------------------------------------------------------------------------------
-// Per-thread scratch: V (16 x cin x tiles), the GEMM results (16 x cout x tiles), the row splits.
-float* block_scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-
 // Budget of V + GEMM results per block, in floats (4 MiB): whole images up to ResNet's layer2 at 224x224. The
 // GEMMs' width is the block's tile count, and wider ones run faster: natively (1 thread) a budget of 256k floats
 // made layer2 (128 channels, 28x28) 1.55 ms and layer3 2.3 ms, 1M floats 1.22 and 1.50 (im2col: 1.83, 1.77);
 // wasm's timings did not move with the budget.
 constexpr int64_t kBlockFloats = int64_t{1} << 20;
 
+struct BlockScratch;   // thread_scratch tags: V + GEMM results, a thread's split rows, the transformed weights
+struct RowScratch;
+struct WeightScratch;
+
+// Tile rows [tr0, tr1) of one image: V (16 x cin x tiles) at v, the GEMM results (16 x cout x tiles) after it. The
+// three steps below each take a range (input channels, points of the tile, output channels), so one thread can
+// run a whole block, or threads can share one.
+struct Block {
+  const Plan& p;
+  int64_t tr0, tr1;
+  float* v;
+  int64_t tiles() const { return (tr1 - tr0) * p.tile_cols(); }
+  float* results() const { return v + 16 * p.cin * tiles(); }
+  static int64_t floats(const Plan& p, int64_t rows) { return 16 * (p.cin + p.cout) * rows * p.tile_cols(); }
+};
+
+void transform_inputs(const Block& b, const float* in, int64_t c0, int64_t c1) {
+  const Plan& p = b.p;
+  const int64_t tc = p.tile_cols(), n = tc + 1, tiles = b.tiles();
+  float* rows = thread_scratch<RowScratch>(static_cast<size_t>(8 * n));
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t tr = b.tr0; tr < b.tr1; ++tr)
+      input_tile_row(p, in + c * p.ih * p.iw, tr, rows, rows + 4 * n, b.v + c * tiles + (tr - b.tr0) * tc,
+                     p.cin * tiles);
+}
+
+void multiply(const Block& b, const float* U, int64_t x0, int64_t x1) {
+  const Plan& p = b.p;
+  const int64_t tiles = b.tiles();
+  for (int64_t xi = x0; xi < x1; ++xi)
+    gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, b.v + xi * p.cin * tiles, tiles,
+         0.0f, b.results() + xi * p.cout * tiles, tiles);
+}
+
+void transform_outputs(const Block& b, const float* bias, int64_t m0, int64_t m1, float* out) {
+  const Plan& p = b.p;
+  const int64_t tc = p.tile_cols(), tiles = b.tiles();
+  float* rows = thread_scratch<RowScratch>(static_cast<size_t>(6 * tc));
+  for (int64_t co = m0; co < m1; ++co)
+    for (int64_t tr = b.tr0; tr < b.tr1; ++tr)
+      output_tile_row(p, b.results() + co * tiles + (tr - b.tr0) * tc, p.cout * tiles, bias ? bias[co] : 0.0f, tr,
+                      rows, out + co * p.oh * p.ow);
+}
+
 int64_t rows_per_block(const Plan& p) {
-  const int64_t fit = std::clamp<int64_t>(kBlockFloats / (16 * (p.cin + p.cout) * p.tile_cols()), 1, p.tile_rows());
+  const int64_t fit = std::clamp<int64_t>(kBlockFloats / Block::floats(p, 1), 1, p.tile_rows());
   const int64_t t = threads();   // at least one block per thread
   return std::min(fit, (p.tile_rows() + t - 1) / t);
 }
 
-void run_block(const Plan& p, const float* U, const float* in, const float* bias, int64_t tr0, int64_t tr1,
-               float* out) {
-  const int64_t tc = p.tile_cols(), tiles = (tr1 - tr0) * tc, n = tc + 1;
-  const int64_t v_size = 16 * p.cin * tiles, m_size = 16 * p.cout * tiles;
-  float* v = block_scratch(static_cast<size_t>(v_size + m_size + 8 * n));
-  float* mres = v + v_size;
-  float* rows = mres + m_size;   // 8 split rows of n (input), or 6 rows of tc (output)
-  const int64_t xi_stride_v = p.cin * tiles, xi_stride_m = p.cout * tiles;
-  for (int64_t c = 0; c < p.cin; ++c)
-    for (int64_t tr = tr0; tr < tr1; ++tr)
-      input_tile_row(p, in + c * p.ih * p.iw, tr, rows, rows + 4 * n, v + c * tiles + (tr - tr0) * tc, xi_stride_v);
-  for (int xi = 0; xi < 16; ++xi)
-    gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, v + xi * xi_stride_v, tiles, 0.0f,
-         mres + xi * xi_stride_m, tiles);
-  for (int64_t co = 0; co < p.cout; ++co)
-    for (int64_t tr = tr0; tr < tr1; ++tr)
-      output_tile_row(p, mres + co * tiles + (tr - tr0) * tc, xi_stride_m, bias ? bias[co] : 0.0f, tr, rows,
-                      out + co * p.oh * p.ow);
-}
-
-// Each thread's split input rows or output rows, apart from its block scratch.
-float* row_scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-
-// The caller's V and GEMM results when threads share one image: workers write disjoint parts.
-float* shared_scratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-
-// One image as one block, split over the threads three times: its input channels for the transform, the 16
-// GEMMs (whole: splitting their rows left Eigen's 48-row AVX-512 panels a 16-row tail at 64 rows a thread), then
-// the output channels for the output transform. Splitting tile rows instead would give each thread GEMMs half as
-// wide, and layer3's 7 tile rows split 4 + 3.
-void run_image_split(const Plan& p, const float* U, const float* in, const float* bias, float* out) {
-  const int64_t tc = p.tile_cols(), tiles = p.tile_rows() * tc, n = tc + 1;
-  const int64_t xs_v = p.cin * tiles, xs_m = p.cout * tiles;
-  float* v = shared_scratch(static_cast<size_t>(16 * (p.cin + p.cout) * tiles));
-  float* mres = v + 16 * xs_v;
-  constexpr double kWorkAll = 1e12;   // each region holds a third of a conv that parallel_ranges' caller chose to split
-  parallel_ranges(p.cin, kWorkAll, [&](int64_t c0, int64_t c1) {
-    float* rows = row_scratch(static_cast<size_t>(8 * n));
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t tr = 0; tr < p.tile_rows(); ++tr)
-        input_tile_row(p, in + c * p.ih * p.iw, tr, rows, rows + 4 * n, v + c * tiles + tr * tc, xs_v);
-  });
-  parallel_ranges(16, kWorkAll, [&](int64_t x0, int64_t x1) {
-    for (int64_t xi = x0; xi < x1; ++xi)
-      gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, v + xi * xs_v, tiles, 0.0f,
-           mres + xi * xs_m, tiles);
-  });
-  parallel_ranges(p.cout, kWorkAll, [&](int64_t m0, int64_t m1) {
-    float* rows = row_scratch(static_cast<size_t>(8 * n));
-    for (int64_t co = m0; co < m1; ++co)
-      for (int64_t tr = 0; tr < p.tile_rows(); ++tr)
-        output_tile_row(p, mres + co * tiles + tr * tc, xs_m, bias ? bias[co] : 0.0f, tr, rows,
-                        out + co * p.oh * p.ow);
-  });
-}
-
+// Measured (2 threads against 1, forward ms): layer3 (7 tile rows) 1.59 split by tile rows, 0.88 split as
+// below, 1.72 on 1 thread; layer2 0.87 / 0.71 / 1.32; layer1 (28 tile rows, more than one block) 0.71 by
+// tile rows, 1.39 on 1 thread.
+// An image that fits one block, on 2+ threads, is split three times: its input channels for the input transform,
+// the 16 GEMMs (whole: splitting their rows left Eigen's 48-row AVX-512 panels a 16-row tail at 64 rows a
+// thread), its output channels for the output transform. Splitting tile rows instead would give each thread
+// GEMMs half as wide, and layer3's 7 tile rows split 4 + 3. Larger images: blocks of tile rows over the threads.
 void run(const Plan& p, int64_t batch, const float* U, const float* in, const float* bias, float* out) {
-  // Measured (2 threads against 1, forward ms): layer3 (7 tile rows) 1.59 split by tile rows, 0.88 split as
-  // below, 1.72 on 1 thread; layer2 0.87 / 0.71 / 1.32; layer1 (28 tile rows, more than one block) 0.71 by
-  // tile rows, 1.39 on 1 thread.
-  if (threads() > 1 && 16 * (p.cin + p.cout) * p.tile_rows() * p.tile_cols() <= kBlockFloats) {
-    for (int64_t n = 0; n < batch; ++n)
-      run_image_split(p, U, in + n * p.cin * p.ih * p.iw, bias, out + n * p.cout * p.oh * p.ow);
+  const int64_t in_image = p.cin * p.ih * p.iw, out_image = p.cout * p.oh * p.ow;
+  if (threads() > 1 && Block::floats(p, p.tile_rows()) <= kBlockFloats) {
+    const int64_t floats = Block::floats(p, p.tile_rows());
+    const Block b{p, 0, p.tile_rows(), thread_scratch<BlockScratch>(static_cast<size_t>(floats))};
+    constexpr double kSplit = 1e12;   // always split: run chose to
+    for (int64_t n = 0; n < batch; ++n) {
+      parallel_ranges(p.cin, kSplit, [&](int64_t c0, int64_t c1) { transform_inputs(b, in + n * in_image, c0, c1); });
+      parallel_ranges(16, kSplit, [&](int64_t x0, int64_t x1) { multiply(b, U, x0, x1); });
+      parallel_ranges(p.cout, kSplit, [&](int64_t m0, int64_t m1) {
+        transform_outputs(b, bias, m0, m1, out + n * out_image);
+      });
+    }
     return;
   }
   const int64_t per_block = rows_per_block(p), blocks = (p.tile_rows() + per_block - 1) / per_block;
   const double work = 2.0 * 16 * p.cin * p.cout * p.tile_rows() * p.tile_cols() * batch;
   parallel_ranges(batch * blocks, work, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n = b / blocks, tr0 = (b % blocks) * per_block, tr1 = std::min(p.tile_rows(), tr0 + per_block);
-      run_block(p, U, in + n * p.cin * p.ih * p.iw, bias, tr0, tr1, out + n * p.cout * p.oh * p.ow);
+    for (int64_t i = b0; i < b1; ++i) {
+      const int64_t n = i / blocks, tr0 = (i % blocks) * per_block, tr1 = std::min(p.tile_rows(), tr0 + per_block);
+      const Block b{p, tr0, tr1, thread_scratch<BlockScratch>(static_cast<size_t>(Block::floats(p, tr1 - tr0)))};
+      transform_inputs(b, in + n * in_image, 0, p.cin);
+      multiply(b, U, 0, 16);
+      transform_outputs(b, bias, 0, p.cout, out + n * out_image);
     }
   });
-}
-
-float* weight_scratch(size_t n) {   // the caller's: workers only read it
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
 }
 
 }  // namespace
@@ -330,7 +311,7 @@ void winograd_conv_forward(const ConvParams& p, const float* x, const float* w, 
   Plan plan;
   plan.cin = p.C, plan.cout = p.M, plan.ih = p.in[1], plan.iw = p.in[2], plan.oh = p.out[1], plan.ow = p.out[2];
   plan.py = p.pad_begin[1], plan.px = p.pad_begin[2];
-  float* U = weight_scratch(static_cast<size_t>(16 * p.M * p.C));
+  float* U = thread_scratch<WeightScratch>(static_cast<size_t>(16 * p.M * p.C));   // workers only read it
   transform_weights(w, p.M, p.C, false, U);
   run(plan, p.N, U, x, b, y);
 }
@@ -341,7 +322,7 @@ void winograd_conv_backward_data(const ConvParams& p, const float* dy, const flo
   Plan plan;
   plan.cin = p.M, plan.cout = p.C, plan.ih = p.out[1], plan.iw = p.out[2], plan.oh = p.in[1], plan.ow = p.in[2];
   plan.py = 2 - p.pad_begin[1], plan.px = 2 - p.pad_begin[2];
-  float* U = weight_scratch(static_cast<size_t>(16 * p.M * p.C));
+  float* U = thread_scratch<WeightScratch>(static_cast<size_t>(16 * p.M * p.C));   // workers only read it
   transform_weights(w, p.M, p.C, true, U);
   run(plan, p.N, U, dy, nullptr, dx);
 }
