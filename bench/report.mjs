@@ -193,9 +193,10 @@ md += `
   1-thread time, spread over every convolution (0.05-0.26 ms each; layer4 splits channels, so each thread
   gathers all of its columns; the others split rows, so each packs all the weights). Winograd (2026-12-03
   15:40) made the 1-thread forward pass 13% faster (37.1 -> 32.2 ms) and the 2-thread one 6% (22.2 ->
-  20.4-21.2 ms): its layers split less evenly (2 threads against 1, forward: layer1 1.95x, layer3 1.8x
-  with each image's channels split, layer2 ~1.5x either way), so the ratio fell to ~1.55 while both got
-  faster.
+  20.4-21.2 ms). Its layers split 1.85-1.96x on 2 threads (layer1 by tile rows; layer2 and layer3 by
+  channels and whole GEMMs per thread, first 1.5x and 1.16x by tile rows), but the loss outside them stays
+  (~3.7 ms before Winograd, ~4-4.5 ms after), and the same loss weighs more against a faster 1-thread pass
+  (37.1 / (37.1 / 2 + 3.7) = 1.67; 32.2 / (32.2 / 2 + 3.7) = 1.63): 1.55-1.62 in single runs.
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;

@@ -235,6 +235,12 @@ TEST(KernelsAgreement, WinogradRandomShapes) {
   row.kernel = {1, 1, 3};
   row.out = {1, 1, 7};
   EXPECT_FALSE(kernels::detail::winograd_fits(row));
+  ConvParams deep = square_layer(16, 16, 30, 3, 1, 1);   // 3-D with depth 2 and a 1x3x3 kernel: the path is 2-D only
+  deep.nspatial = 3;
+  deep.in[0] = deep.out[0] = 2;
+  EXPECT_FALSE(kernels::detail::winograd_fits(deep));
+  std::mt19937 rng3(5);
+  check_conv(deep, rng3);   // and the engine's conv still gets it right
 }
 
 TEST(KernelsAgreement, WinogradIsTheEnginesPathWhereItPays) {
@@ -243,7 +249,7 @@ TEST(KernelsAgreement, WinogradIsTheEnginesPathWhereItPays) {
   ASSERT_TRUE(kernels::detail::winograd_pays(p));
   check_conv(p, rng);
   check_winograd(p, rng);
-  p.N = 2;   // the batch's tiles split over blocks and threads
+  p.N = 2;   // each image its own blocks
   check_conv(p, rng);
   // Too few tiles for the weight transform to pay, or too few channels for the GEMMs: im2col (the same in wasm).
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(64, 64, 9, 3, 1, 1)));

@@ -3,7 +3,8 @@
 // Sections: entry points
 //
 // conv_forward and conv_backward_data take this path when winograd_pays; the why and the layout are in
-// winograd.cpp. Results equal the im2col path's up to float rounding (a few ulp of the sums' magnitude).
+// winograd.cpp. Results equal the im2col path's up to float rounding, relative to a 2x2 tile's magnitude rather
+// than each output's (winograd_pays says what that means for pruned LRP).
 #pragma once
 #include "graph/op_params.h"
 
