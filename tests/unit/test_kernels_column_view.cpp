@@ -80,6 +80,12 @@ TEST(ColumnView, ReadsExactlyWhatIm2colWrites) {
       if (const float* s = view.run(k, j, n)) {
         for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_bits(s[i], col[k * N + j + i])) << "run k " << k << " j " << j;
       }
+      if (const float* s = view.strided_run(k, j, n)) {   // every stride; all n * stride floats inside the input
+        const int64_t sx = view.stride_x();
+        ASSERT_LE(s + n * sx, x.data() + x.size());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_TRUE(same_bits(s[i * sx], col[k * N + j + i])) << "strided run k " << k << " j " << j;
+      }
       // A sub-view starts its columns at j.
       if (n > 0) {
         ASSERT_TRUE(same_bits(view.columns(j, N - j).at(k, 0), col[k * N + j]));
@@ -101,6 +107,25 @@ TEST(ColumnView, RunsAreTheInputWhereItIsContiguous) {
   EXPECT_EQ(view.run(k, j, 11), nullptr);          // past the output row's end
   EXPECT_EQ(view.run(k - 1, 4 * 12, 4), nullptr);  // kx=0 at ox=0 reads the left padding
   EXPECT_EQ(view.run(k - 3, 0, 4), nullptr);       // ky=0 at oy=0 reads the top padding
+}
+
+// Stride 2 (how the wasm packer reads the stem and the downsampling convs): position e of a run reads s[2e], and
+// a run is handed out only if the whole span s[0, 2n) lies inside its input row, so 16 floats may be loaded for 8.
+TEST(ColumnView, StridedRunsSpanOneInputRow) {
+  const ConvParams p = conv2d(2, 1, 20, 20, 3, 2, 1);   // 20x20 inputs -> 10x10 outputs
+  std::mt19937 rng(6);
+  const auto x = random_floats(static_cast<size_t>(p.C * p.in_size()), rng);
+  kernels::detail::ColumnView view(nullptr, nullptr, nullptr, 0, 0, p.in, 1);
+  ASSERT_TRUE(kernels::detail::make_column_view(p, x.data(), 0, p.out[1], &view));
+  ASSERT_EQ(view.stride_x(), 2);
+  // Tap (c=1, ky=1, kx=1) at output (oy=3, ox=1) reads x[1, 2*3, 2*1]: input row 6 from column 2, every other.
+  const int64_t k = 1 * 9 + 1 * 3 + 1, j = 3 * 10 + 1;
+  EXPECT_EQ(view.run(k, j, 4), nullptr);   // not contiguous
+  EXPECT_EQ(view.strided_run(k, j, 8), x.data() + p.in_size() + 6 * 20 + 2);   // columns 2..17 of 20
+  EXPECT_EQ(view.strided_run(k, j + 1, 8), x.data() + p.in_size() + 6 * 20 + 4);   // columns 4..19
+  EXPECT_EQ(view.strided_run(k + 1, j + 1, 8), nullptr);   // kx=2: columns 5..20, one past the row
+  EXPECT_EQ(view.strided_run(k, j + 2, 8), nullptr);       // past the output row's end
+  EXPECT_EQ(view.strided_run(k - 1, 3 * 10, 4), nullptr);  // kx=0 at ox=0 reads the left padding
 }
 
 // ---- GEMM through the view -------------------------------------------------------------------------------------

@@ -70,6 +70,19 @@ class ColumnView {
     return inside ? x_ + q.offset + t.offset : nullptr;
   }
 
+  // col(k, j + e) = s[e * stride_x] for e < n, with all of s[0, n * stride_x) inside one row of the input (a
+  // whole vector of loads may read them), else nullptr. run() is the unit-stride case.
+  const float* strided_run(int64_t k, int64_t j, int64_t n) const {
+    const Pos& q = pos_[j];
+    if (q.run < n) return nullptr;
+    const Tap& t = taps_[k];
+    const int64_t x0 = int64_t{q.x} + t.dx;
+    const bool inside = static_cast<uint32_t>(q.z + t.dz) < in_[0] && static_cast<uint32_t>(q.y + t.dy) < in_[1] &&
+                        x0 >= 0 && x0 + n * sx_ <= int64_t{in_[2]};
+    return inside ? x_ + q.offset + t.offset : nullptr;
+  }
+  int64_t stride_x() const { return sx_; }
+
   // dst[i] = col(k, j + i) for i < n: per output row the positions are a strided run of one input row, of
   // which a contiguous range lies inside the input (the rest reads as padding's 0).
   void gather(int64_t k, int64_t j, int64_t n, float* dst) const {
