@@ -5,11 +5,13 @@
 // Not part of the CMake project (one file, no dependencies beyond the engine). Build e.g.:
 //   g++ -O3 -std=c++20 -Isrc -I/usr/include/eigen3 bench/bench_kernels.cpp src/kernels/cpu/*.cpp \
 //       src/graph/op_params.cpp src/graph/attrs.cpp src/core/tensor.cpp -pthread -o /tmp/bench_kernels
-// (add -march=native, or build with emcc -msimd128, to compare). Prints one line per case: median ms of the
-// im2col path's forward and adjoint and its forward GFLOP/s, and for 3x3 stride-1 shapes Winograd's forward and
-// adjoint, "(taken)" where conv_forward / conv_backward_data choose it (kernels/cpu/winograd.cpp's table).
+// (add -march=native, or build with emcc -msimd128, to compare; `bench_kernels 2` runs the kernels on 2 threads).
+// Prints one line per case: median ms of the im2col path's forward and adjoint and its forward GFLOP/s, and for
+// 3x3 stride-1 shapes Winograd's forward and adjoint, "(taken)" where conv_forward / conv_backward_data choose
+// it (kernels/cpu/winograd.cpp's table).
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -62,7 +64,11 @@ ConvParams make(const Case& c) {
 }  // namespace
 
 // ---- main --------------------------------------------------------------------------------------------------------------
-int main() {
+int main(int argc, char** argv) {
+  // Optional argument: kernel threads (kernels::set_threads), to see how each layer splits.
+  const int threads = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
+  kernels::set_threads(threads);
+  std::printf("kernel threads: %d\n", threads);
   const Case cases[] = {
       {"conv1 7x7/2 3->64 224", 3, 64, 224, 7, 2, 3, 1},
       {"layer1 3x3 64->64 56", 64, 64, 56, 3, 1, 1, 1},

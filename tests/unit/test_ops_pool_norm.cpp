@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -140,6 +141,53 @@ TEST(KernelsPool, MaxAndAverageMatchTheDefinition) {
       expect_near(y, naive_pool(pa, x.f, false), 1e-5f);
     }
   }
+}
+
+// ResNet-18's max-pool (64 planes of 112x112, 3x3 stride 2, pads 1: 1.8M taps) is big enough to be split over
+// 2 threads (pool.cpp's tap_work; it once stayed on one thread unnoticed): every plane, whichever thread pools
+// it, equals the definition, for max and average (NaN in one plane), and the 2-thread result equals 1 thread's.
+TEST(KernelsPool, ResNetSizedPoolsSplitOverThreadsMatchTheDefinition) {
+  const Shape xs{1, 64, 112, 112};
+  Tensor x = random_tensor(xs, 11);
+  x.f[static_cast<size_t>(40 * 112 * 112 + 7 * 112 + 9)] = NAN;   // plane 40: lands on the second thread
+  const std::vector<onnx::Attribute> attrs = {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}),
+                                               attr_ints("pads", {1, 1, 1, 1})};
+  const PoolParams pm = resolve_pool(make_node("MaxPool", attrs), xs, PoolKind::Max, "t");
+  const PoolParams pa = resolve_pool(make_node("AveragePool", attrs), xs, PoolKind::Average, "t");
+  ASSERT_EQ(pm.y_shape(), (Shape{1, 64, 56, 56}));
+  auto want_max = naive_pool(pm, x.f, true);
+  const auto want_avg = naive_pool(pa, x.f, false);
+  // Max keeps a NaN only as its window's first tap (ONNX's first-maximum order; the tests above): the window of
+  // output (4, 5) starts at input (2*4 - 1, 2*5 - 1) = (7, 9). Average sums it into every window holding it.
+  want_max[static_cast<size_t>(40 * 56 * 56 + 4 * 56 + 5)] = NAN;
+  std::vector<float> first_max;
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    kernels::set_threads(threads);
+    std::vector<float> ym(want_max.size(), 99.0f), ya(want_avg.size(), 99.0f);
+    kernels::max_pool(pm, x.f.data(), ym.data(), nullptr);
+    kernels::avg_pool(pa, x.f.data(), ya.data());
+    size_t nan_max = 0, nan_avg = 0;
+    for (size_t i = 0; i < ym.size(); ++i) {
+      if (std::isnan(want_max[i])) {
+        ASSERT_TRUE(std::isnan(ym[i])) << i;
+        ++nan_max;
+      } else {
+        ASSERT_EQ(ym[i], want_max[i]) << i;
+      }
+      if (std::isnan(want_avg[i])) {
+        ASSERT_TRUE(std::isnan(ya[i])) << i;
+        ++nan_avg;
+      } else {
+        ASSERT_NEAR(ya[i], want_avg[i], 1e-5f) << i;
+      }
+    }
+    EXPECT_EQ(nan_max, 1u);
+    EXPECT_EQ(nan_avg, 4u);   // windows overlap by one row and column at stride 2: (7, 9) is in 2 x 2 of them
+    if (first_max.empty()) first_max = ym;
+    ASSERT_EQ(std::memcmp(ym.data(), first_max.data(), ym.size() * sizeof(float)), 0);
+  }
+  kernels::set_threads(1);
 }
 
 // Indices from the definition (ONNX: the first maximum in window order wins; a NaN first tap stays), on
