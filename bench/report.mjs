@@ -157,18 +157,24 @@ md += `
   alike (native forward 37.5 -> 32.4 ms, explain 124.8 -> 106.6 ms in one A/B), so the ratio stays.
 - wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
   AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
-  ~150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~45 in wasm (the wasm_simd128 4x8 micro-kernel; per
+  ~140-150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~38-45 in wasm (the wasm_simd128 4x8 micro-kernel; per
   k-step it issues 8 multiplies, 8 adds and 6 loads, so arithmetic, not memory, is its limit; fused
   multiply-add would halve the instructions, but Emscripten 3.1.6's LLVM 14 emits relaxed SIMD's prototype
-  opcode, which today's engines reject): 3.3x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1
+  opcode, which today's engines reject): 3.3-4x on the GEMMs. The whole explanation's ratio is lower (2.64-3.1
   over runs before Winograd, higher when the pinned core is in a slow phase) because its elementwise and
   memory-bound parts differ less. Winograd removes 56% of the multiplies of the layers it takes (ResNet-18's
   layer1-3), which saves more where multiplies are dearer: wasm forward ~119 -> 97 ms and explain ~355 ->
-  286 ms against native's 13-15% (one A/B), ratio 2.81 -> 2.63. A wasm explanation's profile since
-  (node --cpu-prof, 2026-12-03 15:50, with model loading): the micro-kernel 53%, packing the GEMMs' left
-  side 7%, Winograd's transforms 7% (input 3%, weights 4%, output 2%), zero-fills and copies ~8%.
-  <= 2.5 needs fewer multiplies still (F(4x4, 3x3): 4x fewer than direct, at ~10x Winograd F(2x2)'s
-  rounding error) or a wider SIMD in wasm.
+  286 ms against native's 13-15% (one A/B), ratio 2.81 -> 2.56-2.63. Since 2026-12-03 18:00 the wasm packer
+  reads stride-2 im2col columns (the stem, the downsampling convs) with vector loads and shuffles instead of
+  one float at a time (stem forward 10.3 -> 7.6 ms), and a last tile of at most 4 columns (N = 49: layer3's
+  Winograd GEMMs, layer4) runs a 4x4 kernel instead of paying for 8 columns (layer4 forward 8.0 -> 7.7 ms):
+  explain 300 -> 291 ms in one A/B (3 alternated pairs), ratio 2.44-2.50 since (met, narrowly). The wasm
+  profile after (node --cpu-prof, with model loading): micro-kernels 56%, packing the GEMMs' left side (the
+  weights; mostly the N = 49 layers, where each packed weight serves 7 column tiles) 8%, Winograd's
+  transforms 8%, zero-fills and copies ~9%. Tried and not kept: -mbulk-memory for memory.fill/copy (with
+  thread_local made static for the single-threaded build, which wasm-ld 14 otherwise refuses): explain
+  293-296 -> 300-303 ms in two alternated pairs, no gain. More margin needs fewer multiplies (F(4x4, 3x3): 4x fewer than direct, at ~10x F(2x2)'s
+  rounding error, which the 1e-5 back-end agreement would not survive on ResNet-18) or a wider SIMD in wasm.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run
@@ -196,7 +202,13 @@ md += `
   20.4-21.2 ms). Its layers split 1.85-1.96x on 2 threads (layer1 by tile rows; layer2 and layer3 by
   channels and whole GEMMs per thread, first 1.5x and 1.16x by tile rows), but the loss outside them stays
   (~3.7 ms before Winograd, ~4-4.5 ms after), and the same loss weighs more against a faster 1-thread pass
-  (37.1 / (37.1 / 2 + 3.7) = 1.67; 32.2 / (32.2 / 2 + 3.7) = 1.63): 1.55-1.62 in single runs.
+  (37.1 / (37.1 / 2 + 3.7) = 1.67; 32.2 / (32.2 / 2 + 3.7) = 1.63): 1.55-1.62 in single runs. Part of
+  that loss was work that never split: the pools and elementwise ops counted their work at a fraction of its
+  cost against the split threshold, so ResNet-18's max-pool (0.37 ms) and layer1's Relus and Adds ran on one
+  thread; counted honestly since 2026-12-03 18:10 (max-pool 0.37 -> 0.23 ms on 2 threads). Single runs since:
+  1.61-1.74, the spread being the VM's (three alternated A/B pairs could not separate the change from it).
+  Recycling dead activations' buffers instead of zero-filling new ones (a 23 MB serial memset per forward
+  pass, on paper) gained 0.1-0.3 ms: not kept.
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;
