@@ -1,10 +1,11 @@
 // relscope/engine/executor.h — runs a Plan on the cpu kernels.
 //
-// Sections: PassMemo | Activations | execute()
+// Sections: PassMemo | Activations | BufferPool | execute()
 //
 // With `record` every intermediate value is kept (the relevance sweep needs the
 // inputs of each layer); without it a value is freed after its last reader, so
-// a plain forward pass holds only the live tensors.
+// a plain forward pass holds only the live tensors, and with a BufferPool the
+// freed storage is handed to later outputs instead of fresh zero-filled vectors.
 #pragma once
 #include <deque>
 #include <map>
@@ -64,8 +65,31 @@ struct Activations {
   const Tensor& get(int value) const { return plan->constants[value] ? *plan->constants[value] : values[value]; }
 };
 
+// ---- BufferPool --------------------------------------------------------------------------------------------------
+// Float storage of values a plain forward pass has freed, for the outputs of later ops (of this pass or the
+// next) whose kernels write every element (OpImpl::overwrites_outputs): they get a kept vector shrunk to size
+// instead of a new one that is zero-filled first. Why: the zero-fill is serial work (~1-2 ms of a 36 ms
+// ResNet-18 forward pass natively, the first-touch of its largest outputs included), outside every kernel's
+// thread split. Holds at most `budget` bytes (Session: the plan's activation bytes); one caller at a time.
+class BufferPool {
+ public:
+  // True with `out` holding exactly n floats of unspecified value: the smallest kept vector of >= n floats.
+  bool take(size_t n, std::vector<float>& out);
+  // Keeps `v` (if it is worth keeping and fits the budget, else lets it go).
+  void give(std::vector<float>&& v);
+  void set_budget(uint64_t bytes);
+  uint64_t bytes() const { return bytes_; }
+  size_t size() const { return kept_.size(); }
+  uint64_t taken() const { return taken_; }   // outputs served so far
+
+ private:
+  std::vector<std::vector<float>> kept_;
+  uint64_t budget_ = 0, bytes_ = 0, taken_ = 0;
+};
+
 // ---- execute() ---------------------------------------------------------------------------------------------------
-// `inputs` in graph-input order, shapes as the plan was made for.
-Activations execute(const Plan& plan, std::vector<Tensor> inputs, bool record);
+// `inputs` in graph-input order, shapes as the plan was made for. `pool` (plain passes only: a recorded pass
+// keeps every value) supplies and receives float storage as above.
+Activations execute(const Plan& plan, std::vector<Tensor> inputs, bool record, BufferPool* pool = nullptr);
 
 }  // namespace relscope

@@ -53,6 +53,11 @@ struct OpImpl {
   RunFn run = nullptr;
   int min_inputs = 1;
   int max_inputs = 1;
+  // `run` writes every element of every float output, whatever the inputs hold, so the executor may hand it
+  // recycled storage of unspecified contents (BufferPool) instead of a zero-filled vector. Off unless the
+  // op's code was checked for it; tests/unit/test_graph_plan.cpp runs the bundled models on storage full of
+  // NaN to hold every flagged op that appears there to it.
+  bool overwrites_outputs = false;
 };
 
 // The table, indexed by Op. An entry without `run` means "not implemented yet".
@@ -61,8 +66,8 @@ const OpImpl& op_impl(Op op);
 // Family registration functions, called once by the table's constructor.
 struct OpTable {
   OpImpl entries[static_cast<int>(Op::Count)];
-  void add(Op op, InferFn infer, RunFn run, int min_inputs, int max_inputs) {
-    entries[static_cast<int>(op)] = OpImpl{infer, run, min_inputs, max_inputs};
+  void add(Op op, InferFn infer, RunFn run, int min_inputs, int max_inputs, bool overwrites_outputs = false) {
+    entries[static_cast<int>(op)] = OpImpl{infer, run, min_inputs, max_inputs, overwrites_outputs};
   }
 };
 void register_linear_ops(OpTable& t);       // Conv, ConvTranspose, Gemm, MatMul

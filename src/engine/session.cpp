@@ -117,7 +117,10 @@ std::vector<Tensor> Session::predict(const std::vector<Tensor>& inputs) {
   drop_kept_unless(inputs);
   const Plan& plan = plan_for(inputs);
   ++predict_runs_;
-  Activations act = execute(plan, inputs, /*record=*/false);
+  // Up to one pass's worth of freed storage is kept between calls: the next pass's first outputs (a CNN's
+  // largest) then skip their zero-fill too.
+  pool_.set_budget(plan.activation_bytes);
+  Activations act = execute(plan, inputs, /*record=*/false, &pool_);
   std::vector<Tensor> outs;
   for (int v : graph_->outputs) outs.push_back(plan.constants[v] ? *plan.constants[v] : std::move(act.values[v]));
   return outs;
@@ -137,6 +140,7 @@ Activations Session::forward_recorded(const std::vector<Tensor>& inputs) {
                                " MiB of working memory (the recorded forward pass and its relevance), over the limit of " +
                                std::to_string((limits_.max_total_bytes + (1 << 20) - 1) >> 20) + " MiB");
   ++recorded_runs_;
+  pool_.set_budget(0);   // a recorded pass keeps every value: plain passes' spare storage would only add to its peak
   Activations act = execute(plan, inputs, /*record=*/true);
   // What sweeps over this pass may keep (PassMemo): up to one more pass's worth, within the limit.
   act.memo.set_budget(std::min<uint64_t>(plan.activation_bytes, limits_.max_total_bytes - need));

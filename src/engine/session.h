@@ -50,6 +50,8 @@ class Session {
   // Forward passes this session has run, recorded (kept or not) and plain: what tests count.
   uint64_t recorded_runs() const { return recorded_runs_; }
   uint64_t predict_runs() const { return predict_runs_; }
+  // Outputs of plain passes that got recycled storage instead of a zero-filled vector (executor.h's BufferPool).
+  uint64_t pooled_outputs() const { return pool_.taken(); }
   // The plan for these inputs: their shapes, and the values of int64 inputs (cached).
   const Plan& plan_for(const std::vector<Tensor>& inputs);
 
@@ -68,6 +70,7 @@ class Session {
   Limits limits_;
   std::vector<std::shared_ptr<Plan>> plans_;
   std::shared_ptr<const Kept> kept_;
+  BufferPool pool_;   // plain passes' freed float storage, for the next outputs (executor.h)
   uint64_t recorded_runs_ = 0, predict_runs_ = 0;
 };
 

@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "engine/executor.h"
+#include "engine/op_registry.h"
 #include "engine/plan.h"
 #include "graph/graph.h"
 
@@ -51,7 +54,21 @@ std::vector<Tensor> run_op(const std::string& op_type, const std::vector<OpInput
   std::vector<const Tensor*> ints;
   for (const auto& t : runtime_inputs) ints.push_back(t.dtype == DType::Int64 ? &t : nullptr);
   Plan plan = make_plan(g, shapes, dtypes, Limits{}, ints);
-  Activations act = execute(plan, runtime_inputs, false);
+  // Every float output of an op that claims to overwrite its outputs (OpImpl::overwrites_outputs) gets storage
+  // full of NaN from a BufferPool, as the executor may hand it recycled storage: an element it fails to write
+  // stays NaN and fails the op's test. Vectors are at least the pool's minimum size, shrunk to the output's.
+  BufferPool pool;
+  pool.set_budget(uint64_t{1} << 34);
+  size_t float_outputs = 0;
+  for (int v : g.outputs)
+    if (plan.dtypes[v] == DType::Float32 && !plan.constants[v]) {
+      ++float_outputs;
+      pool.give(std::vector<float>(std::max<size_t>(4096, static_cast<size_t>(shape_numel(plan.shapes[v]))), std::nanf("")));
+    }
+  Activations act = execute(plan, runtime_inputs, false, &pool);
+  if (op_impl(g.nodes[0].op).overwrites_outputs && pool.taken() != float_outputs)
+    throw std::logic_error("run_op: " + op_type + " claims to overwrite its outputs but took " +
+                           std::to_string(pool.taken()) + " of " + std::to_string(float_outputs) + " pooled outputs");
   std::vector<Tensor> outs;
   for (int v : g.outputs) outs.push_back(act.get(v));
   return outs;

@@ -1,7 +1,11 @@
 // Graph validation, planning (shapes, folding, limits) and sessions, on models built as structs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "engine/executor.h"
@@ -262,6 +266,46 @@ TEST(Session, RecordedForwardKeepsIntermediatesPlainForwardFreesThem) {
   Activations plain = execute(p, {x}, false);
   EXPECT_TRUE(plain.values[h].f.empty());   // freed after its last reader
   EXPECT_EQ(plain.get(s.graph().find_value("y")).f, (std::vector<float>{0, 2, 0, 4}));
+}
+
+// The bundled models through a plain pass whose outputs get recycled storage (executor.h's BufferPool): first
+// storage full of NaN for every value (an element an op flagged overwrites_outputs failed to write would stay
+// NaN), then a Session's own pool across two inputs. Outputs must equal a pass on fresh zero-filled storage bit
+// for bit, and the pools must actually have served outputs.
+TEST(Session, PlainPassesOnRecycledStorageEqualFreshOnes) {
+  const std::string assets = std::string(RELSCOPE_SOURCE_DIR) + "/assets/";
+  // The small models' values are all under the pool's 4096-float minimum: they only take the NaN storage.
+  const std::pair<const char*, bool> models[] = {{"demo/fashion_cnn.onnx", true},   {"fashion_resnet/model.onnx", true},
+                                                 {"clever_hans/model.onnx", true},  {"dna_motif/model.onnx", false},
+                                                 {"attention/model.onnx", false},   {"variance/ensemble_0.onnx", false}};
+  for (const auto& [file, large] : models) {
+    SCOPED_TRACE(file);
+    auto fill = [](std::vector<Tensor> in, uint32_t seed) {   // floats in [-1, 1); int64 inputs (tokens) stay 0
+      for (Tensor& t : in)
+        for (float& v : t.f) v = static_cast<float>((seed = seed * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+      return in;
+    };
+    Session fresh = Session::load_file(assets + file);
+    const auto x1 = fill(example_inputs(fresh.graph()), 1), x2 = fill(example_inputs(fresh.graph()), 2);
+    const Plan& plan = fresh.plan_for(x1);
+    const Activations want = execute(plan, x1, false);
+    BufferPool nan_pool;
+    nan_pool.set_budget(uint64_t{1} << 34);
+    for (size_t v = 0; v < plan.shapes.size(); ++v)
+      if (!plan.constants[v] && plan.dtypes[v] == DType::Float32)
+        nan_pool.give(std::vector<float>(std::max<size_t>(4096, static_cast<size_t>(shape_numel(plan.shapes[v]))), std::nanf("")));
+    const Activations got = execute(plan, x1, false, &nan_pool);
+    EXPECT_GT(nan_pool.taken(), 0u);
+    for (int v : fresh.graph().outputs) EXPECT_TRUE(same_bits(got.get(v), want.get(v))) << "output " << v;
+
+    Session reused = Session::load_file(assets + file);
+    reused.predict(x1);   // leaves its freed storage in the session's pool for the next pass
+    const uint64_t before = reused.pooled_outputs();
+    const auto second = reused.predict(x2), expected = fresh.predict(x2);
+    if (large) EXPECT_GT(reused.pooled_outputs(), before);
+    ASSERT_EQ(second.size(), expected.size());
+    for (size_t k = 0; k < second.size(); ++k) EXPECT_TRUE(same_bits(second[k], expected[k])) << "output " << k;
+  }
 }
 
 }  // namespace

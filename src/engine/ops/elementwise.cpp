@@ -181,15 +181,16 @@ void run_clip(RunCtx& c) {
 
 // ---- registration ----------------------------------------------------------------------------------------------
 void register_elementwise_ops(OpTable& t) {
-  for (Op op : {Op::Add, Op::Sub, Op::Mul, Op::Div}) t.add(op, infer_binary, run_binary, 2, 2);
+  // Overwrites: every output element is written once (run_arith's loops, map_float).
+  for (Op op : {Op::Add, Op::Sub, Op::Mul, Op::Div}) t.add(op, infer_binary, run_binary, 2, 2, true);
   t.add(Op::Pow, infer_binary, run_pow, 2, 2);
-  t.add(Op::Sqrt, infer_unary_float, run_sqrt, 1, 1);
-  t.add(Op::Erf, infer_unary_float, run_erf, 1, 1);
-  t.add(Op::Relu, infer_unary_float, run_relu, 1, 1);
-  t.add(Op::LeakyRelu, infer_unary_float, run_leaky_relu, 1, 1);
-  t.add(Op::Sigmoid, infer_unary_float, run_sigmoid, 1, 1);
-  t.add(Op::Tanh, infer_unary_float, run_tanh, 1, 1);
-  t.add(Op::Clip, infer_clip, run_clip, 1, 3);
+  t.add(Op::Sqrt, infer_unary_float, run_sqrt, 1, 1, true);
+  t.add(Op::Erf, infer_unary_float, run_erf, 1, 1, true);
+  t.add(Op::Relu, infer_unary_float, run_relu, 1, 1, true);
+  t.add(Op::LeakyRelu, infer_unary_float, run_leaky_relu, 1, 1, true);
+  t.add(Op::Sigmoid, infer_unary_float, run_sigmoid, 1, 1, true);
+  t.add(Op::Tanh, infer_unary_float, run_tanh, 1, 1, true);
+  t.add(Op::Clip, infer_clip, run_clip, 1, 3, true);
 }
 
 }  // namespace relscope

@@ -129,10 +129,12 @@ void run_matmul(RunCtx& c) {
 
 // ---- registration -------------------------------------------------------------------------------------------------
 void register_linear_ops(OpTable& t) {
-  t.add(Op::Conv, infer_conv, run_conv, 2, 3);
+  // Overwrites: conv_forward seeds its output with the bias or runs its GEMMs with beta 0; Gemm seeds Y with
+  // beta * C or runs with beta 0 (kernels::gemm never reads C then, and writes it even when K is 0).
+  t.add(Op::Conv, infer_conv, run_conv, 2, 3, true);
   t.add(Op::ConvTranspose, infer_conv_transpose, run_conv_transpose, 2, 3);
-  t.add(Op::Gemm, infer_gemm, run_gemm, 2, 3);
-  t.add(Op::MatMul, infer_matmul, run_matmul, 2, 2);
+  t.add(Op::Gemm, infer_gemm, run_gemm, 2, 3, true);
+  t.add(Op::MatMul, infer_matmul, run_matmul, 2, 2, true);
 }
 
 }  // namespace relscope

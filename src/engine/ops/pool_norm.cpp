@@ -258,14 +258,16 @@ void run_reduce(RunCtx& c) {
 
 // ---- registration ---------------------------------------------------------------------------------------------------
 void register_pool_norm_ops(OpTable& t) {
-  t.add(Op::MaxPool, infer_max_pool, run_max_pool, 1, 1);
-  t.add(Op::AveragePool, infer_avg_pool, run_avg_pool, 1, 1);
-  t.add(Op::GlobalAveragePool, infer_global_pool, run_global_pool<false>, 1, 1);
-  t.add(Op::GlobalMaxPool, infer_global_pool, run_global_pool<true>, 1, 1);
-  t.add(Op::BatchNormalization, infer_batch_norm, run_batch_norm, 5, 5);
+  // Overwrites: one value per output element (pool planes, channel_affine, softmax rows); MaxPool's int64
+  // indices are never pooled.
+  t.add(Op::MaxPool, infer_max_pool, run_max_pool, 1, 1, true);
+  t.add(Op::AveragePool, infer_avg_pool, run_avg_pool, 1, 1, true);
+  t.add(Op::GlobalAveragePool, infer_global_pool, run_global_pool<false>, 1, 1, true);
+  t.add(Op::GlobalMaxPool, infer_global_pool, run_global_pool<true>, 1, 1, true);
+  t.add(Op::BatchNormalization, infer_batch_norm, run_batch_norm, 5, 5, true);
   t.add(Op::LayerNormalization, infer_layer_norm, run_layer_norm, 2, 3);
-  t.add(Op::Softmax, infer_softmax, run_softmax<false>, 1, 1);
-  t.add(Op::LogSoftmax, infer_softmax, run_softmax<true>, 1, 1);
+  t.add(Op::Softmax, infer_softmax, run_softmax<false>, 1, 1, true);
+  t.add(Op::LogSoftmax, infer_softmax, run_softmax<true>, 1, 1, true);
   t.add(Op::ReduceMean, infer_reduce, run_reduce<kernels::ReduceKind::Mean>, 1, 2);
   t.add(Op::ReduceSum, infer_reduce, run_reduce<kernels::ReduceKind::Sum>, 1, 2);
   t.add(Op::ReduceMax, infer_reduce, run_reduce<kernels::ReduceKind::Max>, 1, 2);

@@ -260,11 +260,12 @@ void register_index_ops(OpTable& t);   // shape_index.cpp
 
 // ---- registration ---------------------------------------------------------------------------------------------------------
 void register_shape_ops(OpTable& t) {
-  t.add(Op::Flatten, infer_flatten, run_copy, 1, 1);
-  t.add(Op::Reshape, infer_reshape, run_copy, 1, 2);
-  t.add(Op::Squeeze, infer_squeeze, run_copy, 1, 2);
-  t.add(Op::Unsqueeze, infer_unsqueeze, run_copy, 1, 2);
-  t.add(Op::Identity, infer_same, run_copy, 1, 1);
+  // Overwrites: run_copy copies all of its input, which has the output's element count.
+  t.add(Op::Flatten, infer_flatten, run_copy, 1, 1, true);
+  t.add(Op::Reshape, infer_reshape, run_copy, 1, 2, true);
+  t.add(Op::Squeeze, infer_squeeze, run_copy, 1, 2, true);
+  t.add(Op::Unsqueeze, infer_unsqueeze, run_copy, 1, 2, true);
+  t.add(Op::Identity, infer_same, run_copy, 1, 1, true);
   t.add(Op::Dropout, infer_dropout, run_dropout, 1, 3);
   t.add(Op::Transpose, infer_transpose, run_transpose, 1, 1);
   t.add(Op::Constant, infer_constant, run_constant, 0, 0);
