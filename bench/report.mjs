@@ -207,8 +207,11 @@ md += `
   cost against the split threshold, so ResNet-18's max-pool (0.37 ms) and layer1's Relus and Adds ran on one
   thread; counted honestly since 2026-12-03 18:10 (max-pool 0.37 -> 0.23 ms on 2 threads). Single runs since:
   1.61-1.74, the spread being the VM's (three alternated A/B pairs could not separate the change from it).
-  Recycling dead activations' buffers instead of zero-filling new ones (a 23 MB serial memset per forward
-  pass, on paper) gained 0.1-0.3 ms: not kept.
+  Every op output was also a new vector zero-filled on one thread before the op's split kernel ran (~1-2 ms
+  per pass, the first touch of the stem's 3 MiB outputs 0.7 ms of it); since 2026-12-03 19:00 plain passes
+  hand the storage of values they free to the outputs of ops that write every element (executor.h's
+  BufferPool, kept between calls), and 5 alternated runs each against the session's first binary measured
+  1 thread 37.45 -> 36.38 ms, 2 threads 22.46 -> 21.15 ms (1.67 -> 1.72, with the pools' split above).
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
 `;
