@@ -16,11 +16,6 @@ void PassMemo::drop_oldest() {
 }
 
 // ---- BufferPool --------------------------------------------------------------------------------------------------
-namespace {
-// Smaller vectors are cheap to zero-fill; keeping them would only lengthen the search.
-constexpr size_t kMinPooledFloats = 4096;
-}  // namespace
-
 bool BufferPool::take(size_t n, std::vector<float>& out) {
   size_t best = kept_.size();
   for (size_t k = 0; k < kept_.size(); ++k)
@@ -36,7 +31,7 @@ bool BufferPool::take(size_t n, std::vector<float>& out) {
 
 void BufferPool::give(std::vector<float>&& v) {
   const uint64_t size = v.size() * sizeof(float);
-  if (v.size() < kMinPooledFloats || bytes_ + size > budget_) return;   // `v` is freed by its owner
+  if (v.size() < kMinFloats || bytes_ + size > budget_) return;   // `v` is freed by its owner
   bytes_ += size;
   kept_.push_back(std::move(v));
 }

@@ -68,11 +68,15 @@ struct Activations {
 // ---- BufferPool --------------------------------------------------------------------------------------------------
 // Float storage of values a plain forward pass has freed, for the outputs of later ops (of this pass or the
 // next) whose kernels write every element (OpImpl::overwrites_outputs): they get a kept vector shrunk to size
-// instead of a new one that is zero-filled first. Why: the zero-fill is serial work (~1-2 ms of a 36 ms
-// ResNet-18 forward pass natively, the first-touch of its largest outputs included), outside every kernel's
-// thread split. Holds at most `budget` bytes (Session: the plan's activation bytes); one caller at a time.
+// instead of a new one that is zero-filled first. Why: the zero-fill is serial work outside every kernel's
+// thread split (the first touch of ResNet-18's two 3 MiB stem outputs alone took 0.7 ms; with the pool a
+// forward pass measured 37.45 -> 36.38 ms on 1 thread). Holds at most `budget` bytes (Session: the plan's
+// activation bytes); one caller at a time.
 class BufferPool {
  public:
+  // Smaller vectors are cheap to zero-fill; keeping them would only lengthen the search.
+  static constexpr size_t kMinFloats = 4096;
+
   // True with `out` holding exactly n floats of unspecified value: the smallest kept vector of >= n floats.
   bool take(size_t n, std::vector<float>& out);
   // Keeps `v` (if it is worth keeping and fits the budget, else lets it go).

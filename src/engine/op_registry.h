@@ -55,8 +55,8 @@ struct OpImpl {
   int max_inputs = 1;
   // `run` writes every element of every float output, whatever the inputs hold, so the executor may hand it
   // recycled storage of unspecified contents (BufferPool) instead of a zero-filled vector. Off unless the
-  // op's code was checked for it; tests/unit/test_graph_plan.cpp runs the bundled models on storage full of
-  // NaN to hold every flagged op that appears there to it.
+  // op's code was checked for it; every op unit test (op_test_util.cpp's run_op) and a run of the bundled
+  // models (test_graph_plan.cpp) give flagged ops storage full of NaN, so an unwritten element fails them.
   bool overwrites_outputs = false;
 };
 

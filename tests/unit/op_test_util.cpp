@@ -58,13 +58,7 @@ std::vector<Tensor> run_op(const std::string& op_type, const std::vector<OpInput
   // full of NaN from a BufferPool, as the executor may hand it recycled storage: an element it fails to write
   // stays NaN and fails the op's test. Vectors are at least the pool's minimum size, shrunk to the output's.
   BufferPool pool;
-  pool.set_budget(uint64_t{1} << 34);
-  size_t float_outputs = 0;
-  for (int v : g.outputs)
-    if (plan.dtypes[v] == DType::Float32 && !plan.constants[v]) {
-      ++float_outputs;
-      pool.give(std::vector<float>(std::max<size_t>(4096, static_cast<size_t>(shape_numel(plan.shapes[v]))), std::nanf("")));
-    }
+  const size_t float_outputs = give_nan_storage(pool, plan, g.outputs);
   Activations act = execute(plan, runtime_inputs, false, &pool);
   if (op_impl(g.nodes[0].op).overwrites_outputs && pool.taken() != float_outputs)
     throw std::logic_error("run_op: " + op_type + " claims to overwrite its outputs but took " +
@@ -72,6 +66,18 @@ std::vector<Tensor> run_op(const std::string& op_type, const std::vector<OpInput
   std::vector<Tensor> outs;
   for (int v : g.outputs) outs.push_back(act.get(v));
   return outs;
+}
+
+size_t give_nan_storage(BufferPool& pool, const Plan& plan, const std::vector<int>& values) {
+  pool.set_budget(uint64_t{1} << 34);
+  size_t given = 0;
+  for (int v : values)
+    if (plan.dtypes[v] == DType::Float32 && !plan.constants[v]) {
+      const size_t n = std::max(BufferPool::kMinFloats, static_cast<size_t>(shape_numel(plan.shapes[v])));
+      pool.give(std::vector<float>(n, std::nanf("")));
+      ++given;
+    }
+  return given;
 }
 
 onnx::Attribute attr_int(const std::string& name, int64_t v) {

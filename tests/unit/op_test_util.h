@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "engine/executor.h"
+#include "engine/plan.h"
 #include "onnx/model.h"
 
 namespace relscope::testing {
@@ -16,6 +18,11 @@ struct OpInput {
   bool constant = false;   // true: given as an initializer (e.g. Reshape's shape, Conv's weights)
   bool omitted = false;    // true: passed as "" (an omitted optional input)
 };
+
+// Gives `pool` one vector full of NaN for each float value of `values` that the plan computes (at least the
+// pool's minimum size, so it is kept; a take shrinks it to the value's size), with a budget that keeps them all:
+// storage on which an op that leaves an element unwritten shows it. Returns how many it gave.
+size_t give_nan_storage(BufferPool& pool, const Plan& plan, const std::vector<int>& values);
 
 // Builds a one-node graph `op_type(inputs) -> num_outputs outputs` at the given opset,
 // plans it for the inputs' shapes and runs it. Throws relscope::Error like a real model.

@@ -127,6 +127,18 @@ void pack_b_columns(const ColumnView& B, int64_t p0, int64_t kc, int64_t j0, int
 }
 
 // ---- micro-kernel -----------------------------------------------------------------------------------------------
+// An edge tile's top-left rows x cols from t (row stride ts) into C, with micro's alpha/beta/first contract.
+inline void store_edge(const float* t, int64_t ts, float alpha, float beta, bool first, float* C, int64_t ldc,
+                       int64_t rows, int64_t cols) {
+  const bool read_c = !first || beta != 0.0f;
+  const float bs = first ? beta : 1.0f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float& dst = C[r * ldc + c];
+      dst = alpha * t[r * ts + c] + (read_c ? bs * dst : 0.0f);
+    }
+}
+
 // tile(4x8) = sum_k a[k] (x) b[k]; then C = alpha*tile + beta*C (beta == 0: C not read), first=false: C += alpha*tile.
 // Only the top-left rows x cols of the tile are written (edge tiles).
 // Never inlined, and called from two sites (full and edge tiles): binaryen inlines every function that has a
@@ -171,12 +183,7 @@ __attribute__((noinline)) void micro(int64_t kc, const float* a, const float* b,
     wasm_v128_store(&t[r][0], acc[r][0]);
     wasm_v128_store(&t[r][4], acc[r][1]);
   }
-  const float bs = first ? beta : 1.0f;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      float& dst = C[r * ldc + c];
-      dst = alpha * t[r][c] + (read_c ? bs * dst : 0.0f);
-    }
+  store_edge(&t[0][0], kNR, alpha, beta, first, C, ldc, rows, cols);
 }
 
 // The same for a tile of at most 4 columns, reading the left half of each packed 8-wide row of b: a row's tail
@@ -197,13 +204,7 @@ __attribute__((noinline)) void micro_narrow(int64_t kc, const float* a, const fl
   wasm_v128_store(t[1], c1);
   wasm_v128_store(t[2], c2);
   wasm_v128_store(t[3], c3);
-  const bool read_c = !first || beta != 0.0f;
-  const float bs = first ? beta : 1.0f;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      float& dst = C[r * ldc + c];
-      dst = alpha * t[r][c] + (read_c ? bs * dst : 0.0f);
-    }
+  store_edge(&t[0][0], 4, alpha, beta, first, C, ldc, rows, cols);
 }
 
 // ---- driver ----------------------------------------------------------------------------------------------------------
