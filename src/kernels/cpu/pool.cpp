@@ -1,6 +1,6 @@
 // relscope/kernels/cpu/pool.cpp — max/average pooling over 1-3 spatial dims, and global pooling.
 //
-// Sections: tap ranges | separable max | max_pool | avg_pool | avg_pool_backward | global_pool
+// Sections: tap ranges | separable max | first maximum | max_pool | avg_pool | avg_pool_backward | global_pool
 //
 // Why tap ranges: each output's window is clipped to the input once per dim (a small table per call),
 // so the inner loops carry no bounds checks and padding never has to be materialised.
@@ -8,7 +8,10 @@
 // rows' maxima are shared by the windows that overlap vertically: ResNet's 3x3/2 max-pool does ~2.5 vectorised
 // max per output instead of 9 scalar taps (it was ~5% of a forward pass).
 #include <algorithm>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
@@ -53,7 +56,19 @@ struct Taps {
 // first tap holding its maximum (which matters for +0 vs -0), and so does folding the rows' first maxima in row
 // order. (With a NaN in the plane the two differ, so such planes take the tap loop, which keeps a NaN only
 // as a window's first tap.) h is scratch of in[1] x out[2] floats: each input row's horizontal maxima.
-template <int S>   // the x stride when it is 1 or 2 (constant: the strided loop vectorises), else 0 (runtime)
+// Calls f(std::integral_constant<int, S>) with S the x stride when it is 1 or 2 (a constant: the strided loops
+// below vectorise), else S = 0 (the stride read at run time).
+template <class F>
+void with_stride(int64_t s, F&& f) {
+  if (s == 1)
+    f(std::integral_constant<int, 1>{});
+  else if (s == 2)
+    f(std::integral_constant<int, 2>{});
+  else
+    f(std::integral_constant<int, 0>{});
+}
+
+template <int S>   // with_stride's S
 void horizontal_max(const float* row, int64_t s, int64_t dl, int64_t pb, int64_t k, int64_t a, int64_t b, float* h) {
   const int64_t st = S > 0 ? S : s;
   for (int64_t ox = a; ox < b; ++ox) h[ox] = row[ox * st - pb];
@@ -63,13 +78,18 @@ void horizontal_max(const float* row, int64_t s, int64_t dl, int64_t pb, int64_t
   }
 }
 
-void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, float* yp, float* h) {
-  const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
-  const int64_t s = p.stride[2], dl = p.dilation[2], pb = p.pad_begin[2], k = p.kernel[2];
-  // Outputs [a, b) have their whole window inside the row.
+// Outputs [first, second) of a row have their whole window inside the input row.
+std::pair<int64_t, int64_t> whole_windows(const Taps& t, int64_t k, int64_t out_w) {
   int64_t a = 0, b = out_w;
   while (a < out_w && (t.x[a].lo != 0 || t.x[a].hi != k)) ++a;
   while (b > a && (t.x[b - 1].lo != 0 || t.x[b - 1].hi != k)) --b;
+  return {a, b};
+}
+
+void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, float* yp, float* h) {
+  const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
+  const int64_t s = p.stride[2], dl = p.dilation[2], pb = p.pad_begin[2], k = p.kernel[2];
+  const auto [a, b] = whole_windows(t, k, out_w);
   for (int64_t iy = 0; iy < in_h; ++iy) {
     const float* row = xp + iy * in_w;
     float* hr = h + iy * out_w;
@@ -84,12 +104,7 @@ void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, fl
     };
     for (int64_t ox = 0; ox < a; ++ox) clipped(ox);
     for (int64_t ox = b; ox < out_w; ++ox) clipped(ox);
-    if (s == 1)
-      horizontal_max<1>(row, s, dl, pb, k, a, b, hr);
-    else if (s == 2)
-      horizontal_max<2>(row, s, dl, pb, k, a, b, hr);
-    else
-      horizontal_max<0>(row, s, dl, pb, k, a, b, hr);
+    with_stride(s, [&](auto S) { horizontal_max<decltype(S)::value>(row, s, dl, pb, k, a, b, hr); });
   }
   for (int64_t oy = 0; oy < out_h; ++oy) {
     const TapRange& ry = t.y[oy];
@@ -104,6 +119,52 @@ void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, fl
       const float* hr = h + (iy0 + jy * p.dilation[1]) * out_w;
       for (int64_t ox = 0; ox < out_w; ++ox) yr[ox] = std::max(yr[ox], hr[ox]);
     }
+  }
+}
+
+// ---- first maximum -----------------------------------------------------------------------------------------
+// Where each window's maximum sits (ONNX: its first tap in row-major order holding it), for a plane without NaN
+// that separable_max_plane has reduced to yp: every window's taps visited in reverse order, each tap equal to the
+// maximum overwriting the position, so the last write is the first such tap and the loops carry no branch (they
+// vectorise over a row's outputs). The tap loop this replaces spent ~25 ns per output of ResNet-18's max-pool
+// (two passes over 9 taps with 64-bit index arithmetic): ~5 ms of every explanation, natively. at is scratch of
+// out[2] positions in the plane (int32: the caller checks the plane's size).
+template <int S>   // with_stride's S
+void match_taps(const float* row, int64_t s, int64_t off, int32_t pos0, const float* yr, int64_t a, int64_t b,
+                int32_t* at) {
+  const int64_t st = S > 0 ? S : s;
+  for (int64_t ox = a; ox < b; ++ox)
+    at[ox] = row[ox * st + off] == yr[ox] ? pos0 + static_cast<int32_t>(ox * st) : at[ox];
+}
+
+void first_max_plane(const PoolParams& p, const Taps& t, const float* xp, const float* yp, int64_t plane_start,
+                     int64_t* ip, int32_t* at) {
+  const int64_t in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
+  const int64_t s = p.stride[2], dl = p.dilation[2], pb = p.pad_begin[2], k = p.kernel[2];
+  const auto [a, b] = whole_windows(t, k, out_w);
+  for (int64_t oy = 0; oy < out_h; ++oy) {
+    const TapRange& ry = t.y[oy];
+    const float* yr = yp + oy * out_w;
+    std::fill(at, at + out_w, 0);   // an empty window: position 0, as the tap loop gives it
+    for (int64_t jy = ry.hi - 1; jy >= ry.lo; --jy) {
+      const int64_t iy = oy * p.stride[1] - p.pad_begin[1] + jy * p.dilation[1];
+      const float* row = xp + iy * in_w;
+      for (int64_t jx = k - 1; jx >= 0; --jx) {
+        const int64_t off = jx * dl - pb;
+        const auto pos0 = static_cast<int32_t>(iy * in_w + off);
+        with_stride(s, [&](auto S) { match_taps<decltype(S)::value>(row, s, off, pos0, yr, a, b, at); });
+      }
+      auto clipped = [&](int64_t ox) {
+        for (int64_t jx = t.x[ox].hi - 1; jx >= t.x[ox].lo; --jx) {
+          const int64_t ix = ox * s - pb + jx * dl;
+          if (row[ix] == yr[ox]) at[ox] = static_cast<int32_t>(iy * in_w + ix);
+        }
+      };
+      for (int64_t ox = 0; ox < a; ++ox) clipped(ox);
+      for (int64_t ox = b; ox < out_w; ++ox) clipped(ox);
+    }
+    int64_t* ir = ip + oy * out_w;
+    for (int64_t ox = 0; ox < out_w; ++ox) ir[ox] = plane_start + at[ox];
   }
 }
 
@@ -130,20 +191,24 @@ void max_pool(const PoolParams& p, const float* x, float* y, int64_t* indices) {
   // Planes are independent (disjoint outputs): split them over threads. Serial, ResNet-18's 3x3/2 max-pool was
   // ~10% of a 2-thread forward pass.
   const double work = tap_work(p);
-  // Values only (indices take the tap loop: they are asked once per recorded pass), 1-D or 2-D.
-  const bool separable = !indices && p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1;
+  // 1-D or 2-D; indices (relevance's arg-max, row-major) from first_max_plane after the values.
+  const bool separable = p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1 &&
+                         (!indices || (p.storage_order == 0 && is <= std::numeric_limits<int32_t>::max()));
   detail::parallel_ranges(p.N * p.C, work, [&](int64_t plane0, int64_t plane1) {
     thread_local std::vector<float> rows_max;
+    thread_local std::vector<int32_t> first_at;
     if (separable && rows_max.size() < static_cast<size_t>(p.in[1] * p.out[2]))
       rows_max.resize(static_cast<size_t>(p.in[1] * p.out[2]));
+    if (separable && indices && first_at.size() < static_cast<size_t>(p.out[2])) first_at.resize(static_cast<size_t>(p.out[2]));
     for (int64_t plane = plane0; plane < plane1; ++plane) {
       const float* xp = x + plane * is;
       float* yp = y + plane * os;
+      int64_t* ip = indices ? indices + plane * os : nullptr;
       if (separable && !has_nan(xp, is)) {
         separable_max_plane(p, t, xp, yp, rows_max.data());
+        if (ip) first_max_plane(p, t, xp, yp, plane * is, ip, first_at.data());
         continue;
       }
-      int64_t* ip = indices ? indices + plane * os : nullptr;
       int64_t o = 0;
       for (int64_t oz = 0; oz < out[0]; ++oz)
         for (int64_t oy = 0; oy < out[1]; ++oy)
