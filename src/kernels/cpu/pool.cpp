@@ -89,7 +89,8 @@ std::pair<int64_t, int64_t> whole_windows(const Taps& t, int64_t k, int64_t out_
 void separable_max_plane(const PoolParams& p, const Taps& t, const float* xp, float* yp, float* h) {
   const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
   const int64_t s = p.stride[2], dl = p.dilation[2], pb = p.pad_begin[2], k = p.kernel[2];
-  const auto [a, b] = whole_windows(t, k, out_w);
+  const auto ab = whole_windows(t, k, out_w);
+  const int64_t a = ab.first, b = ab.second;   // not a structured binding: clang 14 cannot capture one
   for (int64_t iy = 0; iy < in_h; ++iy) {
     const float* row = xp + iy * in_w;
     float* hr = h + iy * out_w;
@@ -141,7 +142,8 @@ void first_max_plane(const PoolParams& p, const Taps& t, const float* xp, const 
                      int64_t* ip, int32_t* at) {
   const int64_t in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
   const int64_t s = p.stride[2], dl = p.dilation[2], pb = p.pad_begin[2], k = p.kernel[2];
-  const auto [a, b] = whole_windows(t, k, out_w);
+  const auto ab = whole_windows(t, k, out_w);
+  const int64_t a = ab.first, b = ab.second;   // not a structured binding: clang 14 cannot capture one
   for (int64_t oy = 0; oy < out_h; ++oy) {
     const TapRange& ry = t.y[oy];
     const float* yr = yp + oy * out_w;
