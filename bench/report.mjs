@@ -154,7 +154,9 @@ md += `
   so <= 2.0 is out of reach for this composite without dropping one of the two (the measured excess over 3
   is the elementwise stabilise/divide/multiply and the rules' buffers). Winograd F(2x2, 3x3) (3x3 stride-1
   layers with enough 2x2 tiles, kernels/cpu/winograd.cpp; since 2026-12-03 15:40) cuts all three passes
-  alike (native forward 37.5 -> 32.4 ms, explain 124.8 -> 106.6 ms in one A/B), so the ratio stays.
+  alike (native forward 37.5 -> 32.4 ms, explain 124.8 -> 106.6 ms in one A/B), so the ratio stays. Since
+  2026-12-03 22:20 the max-pool's arg-max (asked once per recorded pass) comes from its separable maxima, not
+  a loop over every tap: native explain 88.0/88.4 -> 84.7/84.9 ms (two alternated pairs).
 - wasm / native: both are GEMM-bound, and the native build is compiled for this machine (-march=native:
   AVX-512, 16 floats per instruction) while wasm SIMD is 128-bit (4 floats). A 512x512 GEMM alone runs at
   ~140-150 GFLOP/s natively (Eigen; TOOLCHAIN.md) and ~38-45 in wasm (the wasm_simd128 4x8 micro-kernel; per
@@ -168,13 +170,23 @@ md += `
   reads stride-2 im2col columns (the stem, the downsampling convs) with vector loads and shuffles instead of
   one float at a time (stem forward 10.3 -> 7.6 ms), and a last tile of at most 4 columns (N = 49: layer3's
   Winograd GEMMs, layer4) runs a 4x4 kernel instead of paying for 8 columns (layer4 forward 8.0 -> 7.7 ms):
-  explain 300 -> 291 ms in one A/B (3 alternated pairs), ratio 2.44-2.50 since (met, narrowly). The wasm
-  profile after (node --cpu-prof, with model loading): micro-kernels 56%, packing the GEMMs' left side (the
-  weights; mostly the N = 49 layers, where each packed weight serves 7 column tiles) 8%, Winograd's
-  transforms 8%, zero-fills and copies ~9%. Tried and not kept: -mbulk-memory for memory.fill/copy (with
-  thread_local made static for the single-threaded build, which wasm-ld 14 otherwise refuses): explain
-  293-296 -> 300-303 ms in two alternated pairs, no gain. More margin needs fewer multiplies (F(4x4, 3x3): 4x fewer than direct, at ~10x F(2x2)'s
-  rounding error, which the 1e-5 back-end agreement would not survive on ResNet-18) or a wider SIMD in wasm.
+  explain 300 -> 291 ms in one A/B (3 alternated pairs), ratio 2.44-2.50 over that day's runs (met, narrowly).
+  The ratio depends on the host under this VM: at 22:35 the same day the CPU under it had changed (native
+  forward 34.4 -> 28.3 ms, explain 116 -> 92; wasm explain 288 -> 246: AVX-512 gained more than 128-bit
+  SIMD), and the ratio read 2.67. The wasm profile (node --cpu-prof, with model loading): micro-kernels
+  ~50-56% (at the core's 128-bit mul + add peak), packing the GEMMs' left side (the weights) 7-8%,
+  Winograd's transforms 8%, zero-fills and copies ~9%. Tried and not kept: -mbulk-memory for
+  memory.fill/copy (with thread_local made static for the single-threaded build, which wasm-ld 14 otherwise
+  refuses): explain 293-296 -> 300-303 ms in two alternated pairs, no gain; Winograd's transformed weights
+  kept in the plan per weight and rule modifier (one U serving a layer's forward and, read transposed, its
+  adjoint): native forward 27.2 -> 26.7 ms and explain 84.8 -> 81.3, wasm ~2.5% (layer3 3.43 -> 2.88 ms per
+  call), for +11 MiB peak after a forward pass and +44 MiB after an explanation (16/9 of layer1-3's weights
+  for w, for w+, and for the uncanonized model's forward pass), and a slower transposed adjoint natively
+  (layer3 1.15 vs 0.93 ms, so re-explaining gained nothing). More margin needs fewer multiplies in wasm:
+  F(4x4, 3x3) does 2.25 per output instead of 4. Its rounding depends on its points (bench/winograd_error.cpp,
+  64-256 channels): Lavin's (0, +-1, +-2) err by 11-22x F(2x2)'s, (0, +-1, 1/2, -2) by 5-7x, about 3x a direct
+  float sum; whether ResNet-18's WebGPU agreement (9.6e-6 of max|R| now) and pruned LRP's cut-offs survive
+  that is the open question.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run
