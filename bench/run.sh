@@ -88,6 +88,12 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ------------------------------------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+# A VM's model name can stay the same when the host CPU under it changes (2026-12-03: "Intel(R) Xeon(R)
+# Processor" both times, native explain 116 -> 92 ms): family/model/stepping and the SIMD extensions the
+# native build compiles for (-march=native) tell such runs apart.
+cpuid=$(awk -F': ' '/^cpu family/{f=$2} /^model\t/{m=$2} /^stepping/{s=$2} /^flags/{print "family " f " model " m " stepping " s; exit}' /proc/cpuinfo)
+simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512_bf16|avx512_fp16|amx_tile' | tr '\n' ' ')
+cpu="$cpu ($cpuid; ${simd% })"
 pinned="not pinned"
 [ ${#pin[@]} -gt 0 ] && pinned="every side pinned to cpu${RELSCOPE_BENCH_CPU:-0} (taskset)"
 node bench/report.mjs "$logs" "$rounds" "$out" \
