@@ -7,8 +7,8 @@
 //       src/graph/op_params.cpp src/graph/attrs.cpp src/core/tensor.cpp -pthread -o /tmp/bench_kernels
 // (add -march=native, or build with emcc -msimd128, to compare; `bench_kernels 2` runs the kernels on 2 threads).
 // Prints one line per case: median ms of the im2col path's forward and adjoint and its forward GFLOP/s, and for
-// 3x3 stride-1 shapes Winograd's forward and adjoint, "(taken)" where conv_forward / conv_backward_data choose
-// it (kernels/cpu/winograd.cpp's table).
+// 3x3 stride-1 shapes Winograd F(2x2, 3x3)'s and F(4x4, 3x3)'s forward and adjoint, "(taken)" where
+// conv_forward / conv_backward_data choose it (kernels/cpu/winograd.cpp's table).
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -97,9 +97,11 @@ int main(int argc, char** argv) {
     const double flop = 2.0 * p.M * p.out_size() * p.col_rows();
     std::printf("%-28s fwd %8.3f ms  adj %8.3f ms  %6.1f GFLOP/s", c.name, fwd, bwd, flop / fwd / 1e6);
     if (kernels::detail::winograd_fits(p)) {
-      const double wf = median_ms([&] { kernels::detail::winograd_conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
-      const double wb = median_ms([&] { kernels::detail::winograd_conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
-      std::printf("  winograd fwd %8.3f adj %8.3f%s", wf, wb, kernels::detail::winograd_pays(p) ? " (taken)" : "");
+      for (int tile : {2, 4}) {
+        const double wf = median_ms([&] { kernels::detail::winograd_conv_forward(p, x.data(), w.data(), b.data(), y.data(), tile); }, 9);
+        const double wb = median_ms([&] { kernels::detail::winograd_conv_backward_data(p, y.data(), w.data(), x.data(), tile); }, 9);
+        std::printf("  F%d fwd %7.3f adj %7.3f%s", tile, wf, wb, kernels::detail::winograd_tile(p) == tile ? " (taken)" : "");
+      }
     }
     std::printf("\n");
   }

@@ -183,10 +183,13 @@ md += `
   call), for +11 MiB peak after a forward pass and +44 MiB after an explanation (16/9 of layer1-3's weights
   for w, for w+, and for the uncanonized model's forward pass), and a slower transposed adjoint natively
   (layer3 1.15 vs 0.93 ms, so re-explaining gained nothing). More margin needs fewer multiplies in wasm:
-  F(4x4, 3x3) does 2.25 per output instead of 4. Its rounding depends on its points (bench/winograd_error.cpp,
-  64-256 channels): Lavin's (0, +-1, +-2) err by 11-22x F(2x2)'s, (0, +-1, 1/2, -2) by 5-7x, about 3x a direct
-  float sum; whether ResNet-18's WebGPU agreement (9.6e-6 of max|R| now) and pruned LRP's cut-offs survive
-  that is the open question.
+  since 2026-12-03 23:45 layers with at least 49 4x4 tiles and 32+ channels (ResNet-18's layer1-2) run as
+  F(4x4, 3x3), 2.25 multiplies per output instead of 4, on the points (0, +-1, 1/2, -2): their rounding is
+  5-7x F(2x2)'s, about 3x a direct float sum, where Lavin's (0, +-1, +-2) would be 11-22x
+  (bench/winograd_error.cpp, 64-256 channels). wasm forward 78 -> 73.5 ms, explain 240 -> 231, re-explain
+  85.5 -> 81 (two alternated pairs); native unchanged (its layer1-2 are bound by the transforms, not Eigen's
+  GEMM); wasm / native 2.68 -> 2.54. ResNet-18's WebGPU agreement (the GPU runs direct sums) went from 9.6e-6
+  to 3.5e-5 of max|R|; zennit parity asks 1e-3.
 - WebGPU: measured in headless Chromium on the adapter named in its row. SwiftShader is Chromium's CPU
   implementation of Vulkan, so on this machine the row shows that the GPU path is correct on ResNet-18 and
   what it costs without a GPU (every dispatch emulated on the CPU), not the speed of a real GPU; run

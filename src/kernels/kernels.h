@@ -39,7 +39,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 // y = conv(x, w) + b for the whole batch (p.N images): x (N,C,in), w (M,C/group,kernel), b (M) or null,
 // y (N,M,out). Per image and group: a GEMM whose packing reads the im2col matrix in place (CPU back-end:
 // kernels/cpu/column_view.h; never stored); pointwise (1x1, stride 1, no pad) is a GEMM straight on x; large
-// 3x3 stride-1 layers are Winograd F(2x2, 3x3) (kernels/cpu/winograd.cpp: 16 GEMMs, 2.25x fewer flops).
+// 3x3 stride-1 layers are Winograd F(2x2, 3x3) or, with many tiles, F(4x4, 3x3) (kernels/cpu/winograd.cpp:
+// 16 or 36 GEMMs, 2.25x or 4x fewer flops).
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b_or_null, float* y);
 
 // dx = conv^T(dy, w): the adjoint of conv_forward's linear part, dy (N,M,out) -> dx (N,C,in), overwritten.

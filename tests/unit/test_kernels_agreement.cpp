@@ -199,14 +199,17 @@ void check_winograd(const ConvParams& p, std::mt19937& rng) {
   const auto w = random_floats(static_cast<size_t>(p.M * p.col_rows()), rng);
   const auto b = random_floats(static_cast<size_t>(p.M), rng);
   const auto dy = random_floats(static_cast<size_t>(p.N * p.M * p.out_size()), rng);
-  for (const float* bias : {static_cast<const float*>(nullptr), b.data()}) {
-    std::vector<float> y(dy.size(), std::nanf(""));
-    kernels::detail::winograd_conv_forward(p, x.data(), w.data(), bias, y.data());
-    EXPECT_LE(normalised_max_error(y, ref_forward(p, x, w, bias)), kTol) << (bias ? "with bias" : "no bias");
+  for (int tile : {2, 4}) {   // F(2x2, 3x3) and F(4x4, 3x3), whichever winograd_tile would pick
+    SCOPED_TRACE("tile " + std::to_string(tile));
+    for (const float* bias : {static_cast<const float*>(nullptr), b.data()}) {
+      std::vector<float> y(dy.size(), std::nanf(""));
+      kernels::detail::winograd_conv_forward(p, x.data(), w.data(), bias, y.data(), tile);
+      EXPECT_LE(normalised_max_error(y, ref_forward(p, x, w, bias)), kTol) << (bias ? "with bias" : "no bias");
+    }
+    std::vector<float> dx(x.size(), std::nanf(""));
+    kernels::detail::winograd_conv_backward_data(p, dy.data(), w.data(), dx.data(), tile);
+    EXPECT_LE(normalised_max_error(dx, ref_backward_data(p, dy, w)), kTol) << "adjoint";
   }
-  std::vector<float> dx(x.size(), std::nanf(""));
-  kernels::detail::winograd_conv_backward_data(p, dy.data(), w.data(), dx.data());
-  EXPECT_LE(normalised_max_error(dx, ref_backward_data(p, dy, w)), kTol) << "adjoint";
 }
 
 TEST(KernelsAgreement, WinogradRandomShapes) {
