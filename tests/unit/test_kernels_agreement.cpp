@@ -260,6 +260,16 @@ TEST(KernelsAgreement, WinogradIsTheEnginesPathWhereItPays) {
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(32, 48, 23, 3, 2, 1)));   // stride 2
   EXPECT_FALSE(kernels::detail::winograd_pays(square_layer(512, 512, 7, 3, 1, 1)));  // layer4: 16 tiles, 512 channels
   EXPECT_TRUE(kernels::detail::winograd_pays(square_layer(256, 256, 14, 3, 1, 1)));  // layer3: 49 tiles, deep GEMMs
+  // Which tile: F(4x4) for many 4x4 tiles with 32+ channels and little waste past the edge, else F(2x2).
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(64, 64, 56, 3, 1, 1)), 4);     // layer1: 196 4x4 tiles
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(128, 128, 28, 3, 1, 1)), 4);   // layer2: 49
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(256, 256, 14, 3, 1, 1)), 2);   // layer3: 16
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(16, 16, 32, 3, 1, 1)), 2);     // 16 channels
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(32, 48, 30, 3, 1, 1)), 4);     // 30 = 7.5 tiles of 4: 1.14x
+  EXPECT_EQ(kernels::detail::winograd_tile(square_layer(32, 48, 29, 3, 1, 1)), 2);     // 29 = 7.25 tiles of 4: 1.22x
+  p = square_layer(32, 40, 30, 3, 1, 1);   // F(4x4) through the engine's entry point, partial last tiles
+  ASSERT_EQ(kernels::detail::winograd_tile(p), 4);
+  check_conv(p, rng);
 }
 
 // ---- max-pool ---------------------------------------------------------------------------------------------------------
@@ -361,6 +371,7 @@ TEST(KernelsAgreement, ThreadedSplitsAgree) {
     big.in[1] = big.out[1] = 40;   // Winograd, each image's channels split over the threads
     check_conv(big, rng);
     check_conv(square_layer(16, 16, 112, 3, 1, 1), rng);   // Winograd, too large for one block: tile rows split
+    check_conv(square_layer(32, 32, 88, 3, 1, 1), rng);    // the same with F(4x4) (36 points per block)
     check_gemm(rng, 97, 301, 200, false, false, 1.0f, 0.5f);
     check_gemm(rng, 301, 31, 200, true, true, 1.0f, 0.0f);
   }

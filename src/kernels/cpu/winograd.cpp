@@ -255,27 +255,31 @@ void input_tile_row4(const Plan& p, const float* plane, int64_t tr, float* q, fl
 }
 
 // Y = A^T m A plus the bias for one tile row of one output channel; m holds its 36 GEMM results (stride ms
-// between points), s is scratch of 10 * tc floats.
+// between points), s is scratch of 28 * tc floats. Down the columns once for all four output rows (each
+// point's results read once), then along each row into its four interleaved outputs.
 void output_tile_row4(const Plan& p, const float* __restrict m, int64_t ms, float bias, int64_t tr, float* __restrict s,
                       float* __restrict plane) {
   const int64_t tc = p.tile_cols();
-  float* __restrict y = s + 6 * tc;   // one output row, interleaved: y[4t + b]
+  float* __restrict y = s + 24 * tc;   // one output row, interleaved: y[4t + b]
+  for (int j = 0; j < 6; ++j) {   // (A^T m)'s column j, rows a = 0..3 at s + (6a + j) tc
+    const float *__restrict m0 = m + j * ms, *__restrict m1 = m0 + 6 * ms, *__restrict m2 = m1 + 6 * ms,
+                *__restrict m3 = m2 + 6 * ms, *__restrict m4 = m3 + 6 * ms, *__restrict m5 = m4 + 6 * ms;
+    float *__restrict r0 = s + j * tc, *__restrict r1 = r0 + 6 * tc, *__restrict r2 = r1 + 6 * tc,
+                      *__restrict r3 = r2 + 6 * tc;
+    for (int64_t t = 0; t < tc; ++t) {
+      const float a1 = m1[t], a2 = m2[t], a3 = m3[t], a4 = m4[t];
+      r0[t] = m0[t] + a1 + a2 + a3 + a4;
+      r1[t] = a1 - a2 + 0.5f * a3 - 2.0f * a4;
+      r2[t] = a1 + a2 + 0.25f * a3 + 4.0f * a4;
+      r3[t] = a1 - a2 + 0.125f * a3 - 8.0f * a4 + m5[t];
+    }
+  }
   for (int a = 0; a < 4; ++a) {
     const int64_t oy = 4 * tr + a;
     if (oy >= p.oh) break;
-    for (int j = 0; j < 6; ++j) {   // (A^T m)'s row a, column j
-      const float *__restrict m0 = m + j * ms, *__restrict m1 = m0 + 6 * ms, *__restrict m2 = m1 + 6 * ms,
-                  *__restrict m3 = m2 + 6 * ms, *__restrict m4 = m3 + 6 * ms, *__restrict m5 = m4 + 6 * ms;
-      float* __restrict rj = s + j * tc;
-      switch (a) {
-        case 0: for (int64_t t = 0; t < tc; ++t) rj[t] = m0[t] + m1[t] + m2[t] + m3[t] + m4[t]; break;
-        case 1: for (int64_t t = 0; t < tc; ++t) rj[t] = m1[t] - m2[t] + 0.5f * m3[t] - 2.0f * m4[t]; break;
-        case 2: for (int64_t t = 0; t < tc; ++t) rj[t] = m1[t] + m2[t] + 0.25f * m3[t] + 4.0f * m4[t]; break;
-        default: for (int64_t t = 0; t < tc; ++t) rj[t] = m1[t] - m2[t] + 0.125f * m3[t] - 8.0f * m4[t] + m5[t];
-      }
-    }
-    const float *__restrict r0 = s, *__restrict r1 = s + tc, *__restrict r2 = s + 2 * tc, *__restrict r3 = s + 3 * tc,
-                *__restrict r4 = s + 4 * tc, *__restrict r5 = s + 5 * tc;
+    const float* ra = s + 6 * a * tc;
+    const float *__restrict r0 = ra, *__restrict r1 = ra + tc, *__restrict r2 = ra + 2 * tc, *__restrict r3 = ra + 3 * tc,
+                *__restrict r4 = ra + 4 * tc, *__restrict r5 = ra + 5 * tc;
     for (int64_t t = 0; t < tc; ++t) {
       y[4 * t] = r0[t] + r1[t] + r2[t] + r3[t] + r4[t] + bias;
       y[4 * t + 1] = r1[t] - r2[t] + 0.5f * r3[t] - 2.0f * r4[t] + bias;
@@ -382,7 +386,7 @@ void multiply(const Block& b, const float* U, int64_t x0, int64_t x1) {
 void transform_outputs(const Block& b, const float* bias, int64_t m0, int64_t m1, float* out) {
   const Plan& p = b.p;
   const int64_t tc = p.tile_cols(), tiles = b.tiles();
-  float* rows = thread_scratch<RowScratch>(static_cast<size_t>((p.m == 4 ? 10 : 6) * tc));
+  float* rows = thread_scratch<RowScratch>(static_cast<size_t>((p.m == 4 ? 28 : 6) * tc));
   for (int64_t co = m0; co < m1; ++co)
     for (int64_t tr = b.tr0; tr < b.tr1; ++tr) {
       const float* r = b.results() + co * tiles + (tr - b.tr0) * tc;
