@@ -58,7 +58,7 @@ int cmd_info(int argc, char** argv) {
 
   long long params = 0;
   for (const auto& v : g.values)
-    if (v.is_initializer && v.initializer.dtype == DType::Float32) params += v.initializer.numel();
+    if (v.is_initializer && v.initializer->dtype == DType::Float32) params += v.initializer->numel();
   std::printf("parameters: %lld (%.2f MiB as float32)\n", params, params * 4.0 / (1 << 20));
 
   const auto bad = g.unsupported_nodes();

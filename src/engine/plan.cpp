@@ -95,9 +95,9 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
   }
   for (size_t v = 0; v < nv; ++v)
     if (g.values[v].is_initializer) {
-      p.constants[v] = &g.values[v].initializer;
-      p.shapes[v] = g.values[v].initializer.shape;
-      p.dtypes[v] = g.values[v].initializer.dtype;
+      p.constants[v] = g.values[v].initializer.get();
+      p.shapes[v] = g.values[v].initializer->shape;
+      p.dtypes[v] = g.values[v].initializer->dtype;
     }
 
   for (size_t k = 0; k < g.nodes.size(); ++k) {

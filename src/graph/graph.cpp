@@ -86,7 +86,7 @@ Graph build_graph(onnx::ModelProto model, const Limits& limits, std::string_view
   for (auto& init : mg.initializers) {
     const int id = define(init.name, "initializer " + quote(init.name));
     g.values[id].is_initializer = true;
-    g.values[id].initializer = std::move(init.tensor);
+    g.values[id].initializer = std::make_shared<const Tensor>(std::move(init.tensor));
   }
   for (const auto& in : mg.inputs) {
     const int existing = g.find_value(in.name);
@@ -167,18 +167,18 @@ Graph build_graph(onnx::ModelProto model, const Limits& limits, std::string_view
   };
   auto describe = [](float v) { return std::string(std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"); };
   for (const Value& v : g.values)
-    if (v.is_initializer && v.initializer.dtype == DType::Float32)
-      if (const int64_t k = first_bad(v.initializer, false); k >= 0)
-        fail_input(label + ": initializer " + quote(v.name) + " " + shape_str(v.initializer.shape) + " holds NaN at element " +
+    if (v.is_initializer && v.initializer->dtype == DType::Float32)
+      if (const int64_t k = first_bad(*v.initializer, false); k >= 0)
+        fail_input(label + ": initializer " + quote(v.name) + " " + shape_str(v.initializer->shape) + " holds NaN at element " +
                    std::to_string(k) + "; the model's weights are corrupt");
   for (const Node& n : g.nodes) {
     const bool weighted = n.op == Op::Conv || n.op == Op::ConvTranspose || n.op == Op::Gemm || n.op == Op::MatMul ||
                           n.op == Op::BatchNormalization || n.op == Op::LayerNormalization;
     for (int v : n.inputs)
-      if (weighted && v >= 0 && g.values[v].is_initializer && g.values[v].initializer.dtype == DType::Float32)
-        if (const int64_t k = first_bad(g.values[v].initializer, true); k >= 0)
+      if (weighted && v >= 0 && g.values[v].is_initializer && g.values[v].initializer->dtype == DType::Float32)
+        if (const int64_t k = first_bad(*g.values[v].initializer, true); k >= 0)
           fail_input(g.node_label(n) + ": weight " + quote(g.values[v].name) + " holds " +
-                     describe(g.values[v].initializer.f[k]) + " at element " + std::to_string(k) +
+                     describe(g.values[v].initializer->f[k]) + " at element " + std::to_string(k) +
                      "; a layer with infinite weights has no meaningful output");
     if (n.op == Op::Constant)
       if (const Tensor* t = n.attrs.get_tensor("value"); t && t->dtype == DType::Float32 && first_bad(*t, false) >= 0)

@@ -8,6 +8,7 @@
 // stored in a topological order). Concrete shapes come later, per input shape,
 // from the engine's planner (src/engine/plan.h).
 #pragma once
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,7 +26,9 @@ struct Value {
   std::string name;
   int producer = -1;          // node index, -1 for graph inputs and initializers
   bool is_initializer = false;
-  Tensor initializer;         // the weights, when is_initializer
+  // The weights, when is_initializer; shared and never written: a graph's copies (a canonizer's rewrite, an
+  // MC-dropout member) hold the same weights, not another copy of them (VGG-16: 528 MiB each).
+  std::shared_ptr<const Tensor> initializer;
   onnx::ValueInfo declared;   // declared type/shape (graph inputs/outputs/value_info), if any
 };
 

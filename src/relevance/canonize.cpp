@@ -34,7 +34,7 @@ int add_initializer(Graph& g, const std::string& name, Tensor t) {
   Value v;
   v.name = name;
   v.is_initializer = true;
-  v.initializer = std::move(t);
+  v.initializer = std::make_shared<const Tensor>(std::move(t));
   g.values.push_back(std::move(v));
   const int id = static_cast<int>(g.values.size()) - 1;
   g.value_index[name] = id;
@@ -57,7 +57,7 @@ Graph canonize(const Graph& original, CanonizeReport* report) {
     const bool has_bias = layer.inputs.size() > 2 && layer.inputs[2] >= 0;
     if (has_bias && !is_initializer(g, layer.inputs[2])) continue;
 
-    const auto param = [&](int v) -> const Tensor& { return g.values[initializer_of(g, v)].initializer; };
+    const auto param = [&](int v) -> const Tensor& { return *g.values[initializer_of(g, v)].initializer; };
     const Tensor &gamma = param(bn.inputs[1]), &beta = param(bn.inputs[2]);
     const Tensor &mean = param(bn.inputs[3]), &var = param(bn.inputs[4]);
     const float eps = bn.attrs.get_float("epsilon", 1e-5f);

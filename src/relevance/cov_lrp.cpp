@@ -90,7 +90,7 @@ Graph sample_dropout(const Graph& original, const Plan& plan, std::mt19937_64& r
     Value mv;
     mv.name = n.name + "#mc_dropout_mask";
     mv.is_initializer = true;
-    mv.initializer = std::move(mask);
+    mv.initializer = std::make_shared<const Tensor>(std::move(mask));
     g.values.push_back(std::move(mv));
     const int mask_id = static_cast<int>(g.values.size()) - 1;
     g.value_index[g.values.back().name] = mask_id;

@@ -215,6 +215,32 @@ TEST(RelevanceInvariants, CanonizerMergesExportedBatchNormsWithoutChangingTheMod
   EXPECT_EQ(e.relevance.shape, x.shape);
 }
 
+// A canonizer rewrites a copy of the graph's structure; the weights it does not rewrite are the original's,
+// shared, not copied (a copy of VGG-16's would be 528 MiB), and the original stays as it was.
+TEST(RelevanceInvariants, CanonizerSharesTheWeightsItDoesNotRewrite) {
+  Session s = Session::load_file(kModels + "conv_bn_opset13.onnx");
+  const Graph& g = s.graph();
+  std::vector<Tensor> before;
+  for (const Value& v : g.values) before.push_back(v.is_initializer ? *v.initializer : Tensor{});
+  CanonizeReport report;
+  const Graph c = canonize(g, &report);
+  ASSERT_EQ(report.merged.size(), 2u);
+  size_t shared = 0, made = 0;
+  for (size_t v = 0; v < c.values.size(); ++v) {
+    if (!c.values[v].is_initializer) continue;
+    if (v < g.values.size()) {
+      EXPECT_EQ(c.values[v].initializer.get(), g.values[v].initializer.get()) << c.values[v].name;
+      EXPECT_TRUE(same_bits(*g.values[v].initializer, before[v])) << g.values[v].name;
+      ++shared;
+    } else {   // the merged weights and biases are new values
+      for (const Value& o : g.values) EXPECT_NE(c.values[v].initializer.get(), o.initializer.get()) << c.values[v].name;
+      ++made;
+    }
+  }
+  EXPECT_GT(shared, 0u);
+  EXPECT_EQ(made, 4u);   // a weight and a bias per merged BatchNorm
+}
+
 TEST(RelevanceInvariants, OutputChoosesTheExplainedHead) {
   Session s = Session::load_file(kModels + "two_heads_opset13.onnx");
   Explainer ex(s);
