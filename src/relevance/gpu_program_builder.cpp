@@ -104,7 +104,7 @@ void linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& wt, i
   switch (L.form) {
     case F::Conv: conv_step(B, Kernel::ConvForward, L.conv, x, w, -1, y); return;
     case F::ConvTranspose: transposed_conv(B, L, x, wt, y); return;
-    case F::Gemm: gemm_step(B, L.trans_x, false, L.M, L.N, L.K, x, L.trans_x ? L.M : L.K, w, L.N, y, L.N); return;
+    case F::Gemm: gemm_step(B, L.trans_x, L.trans_w, L.M, L.N, L.K, x, L.trans_x ? L.M : L.K, w, L.weight_ld(), y, L.N); return;
     case F::MatMulRight: gemm_step(B, false, false, L.M, L.N, L.K, x, L.K, w, L.N, y, L.N); return;
     case F::MatMulLeft:
       gemm_step(B, false, false, L.M, L.N, L.K, w, L.K, x, L.N, y, L.N, L.batches, 0, L.K * L.N, L.M * L.N);
@@ -119,8 +119,8 @@ void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& wt,
     case F::Conv: transposed_conv(B, L, dy, wt, dx); return;
     case F::ConvTranspose: conv_step(B, Kernel::ConvForward, L.conv, dy, w, -1, dx); return;
     case F::Gemm:
-      if (L.trans_x) gemm_step(B, false, true, L.K, L.M, L.N, w, L.N, dy, L.N, dx, L.M);
-      else gemm_step(B, false, true, L.M, L.K, L.N, dy, L.N, w, L.N, dx, L.K);
+      if (L.trans_x) gemm_step(B, L.trans_w, true, L.K, L.M, L.N, w, L.weight_ld(), dy, L.N, dx, L.M);
+      else gemm_step(B, false, !L.trans_w, L.M, L.K, L.N, dy, L.N, w, L.weight_ld(), dx, L.K);
       return;
     case F::MatMulRight: gemm_step(B, false, true, L.M, L.K, L.N, dy, L.N, w, L.N, dx, L.K); return;
     case F::MatMulLeft:

@@ -173,16 +173,24 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     const GemmParams gp = resolve_gemm(n, a, b.shape, c, where);
     L.x_shape = a;
     L.y_shape = {gp.M, gp.N};
-    // Effective weight W (K x N) = alpha * op(B): modifiers act on what multiplies x. Made once per plan.
-    const std::string key = "gemm" + std::to_string(n.outputs[0]);
-    const std::vector<float>& weight = memoised(p, key, [&] {
-      std::vector<float> w(static_cast<size_t>(gp.K * gp.N));
-      for (int64_t k = 0; k < gp.K; ++k)
-        for (int64_t j = 0; j < gp.N; ++j)
-          w[k * gp.N + j] = gp.alpha * (gp.transB ? b.f[j * gp.K + k] : b.f[k * gp.N + j]);
-      return w;
-    });
-    use_weight(L, p, weight, key);
+    // Effective weight W (K x N) = alpha * op(B): modifiers act on what multiplies x. With alpha = 1 (every
+    // exporter's Linear) that is B itself, read in place (transposed when transB): a copy would hold a second
+    // set of the layer's weights for as long as the plan lives (VGG-16's classifier: 471 MiB). Otherwise
+    // alpha * op(B) is made once per plan.
+    if (gp.alpha == 1.0f) {
+      use_weight(L, p, b.f, "w" + std::to_string(n.inputs[1]));
+      L.trans_w = gp.transB;
+    } else {
+      const std::string key = "gemm" + std::to_string(n.outputs[0]);
+      const std::vector<float>& weight = memoised(p, key, [&] {
+        std::vector<float> w(static_cast<size_t>(gp.K * gp.N));
+        for (int64_t k = 0; k < gp.K; ++k)
+          for (int64_t j = 0; j < gp.N; ++j)
+            w[k * gp.N + j] = gp.alpha * (gp.transB ? b.f[j * gp.K + k] : b.f[k * gp.N + j]);
+        return w;
+      });
+      use_weight(L, p, weight, key);
+    }
     if (gp.has_c && gp.beta != 0.0f) {
       if (!p.is_constant(n.inputs[2])) fail(ErrorKind::Unsupported, where + ": relevance needs a constant C (bias)");
       const Tensor& ct = constant_input(p, n, 2);
@@ -196,16 +204,16 @@ LinearLayer linear_layer(const Graph& g, const Plan& p, const Node& n) {
     L.channel_axis = gp.transA ? 0 : 1;
     L.form = LinearLayer::Form::Gemm;
     L.M = gp.M, L.N = gp.N, L.K = gp.K, L.trans_x = gp.transA;
-    const bool tA = gp.transA;
-    const int64_t M = gp.M, N = gp.N, K = gp.K;
+    const bool tA = gp.transA, tW = L.trans_w;
+    const int64_t M = gp.M, N = gp.N, K = gp.K, ldw = L.weight_ld();
     L.forward = [=](const float* x, const float* w, float* y) {
-      kernels::gemm(tA, false, M, N, K, 1.0f, x, tA ? M : K, w, N, 0.0f, y, N);
+      kernels::gemm(tA, tW, M, N, K, 1.0f, x, tA ? M : K, w, ldw, 0.0f, y, N);
     };
-    L.backward = [=](const float* dy, const float* w, float* dx) {
+    L.backward = [=](const float* dy, const float* w, float* dx) {   // W^T is w as stored when tW
       if (tA)
-        kernels::gemm(false, true, K, M, N, 1.0f, w, N, dy, N, 0.0f, dx, M);
+        kernels::gemm(tW, true, K, M, N, 1.0f, w, ldw, dy, N, 0.0f, dx, M);
       else
-        kernels::gemm(false, true, M, K, N, 1.0f, dy, N, w, N, 0.0f, dx, K);
+        kernels::gemm(false, !tW, M, K, N, 1.0f, dy, N, w, ldw, 0.0f, dx, K);
     };
     return L;
   }

@@ -33,13 +33,15 @@ struct LinearLayer {
 
   // The same layer as data, for back-ends that run it themselves (gpu_explain.h builds GPU dispatches):
   //   Conv           y = conv(x, w; conv)               ConvTranspose  y = conv^T(x, w; conv)
-  //   Gemm           y(M,N) = op(x)(M,K) W(K,N), op = transpose when trans_x
+  //   Gemm           y(M,N) = op(x)(M,K) W(K,N), op = transpose when trans_x; W stored as N x K when trans_w
   //   MatMulRight    y(rows = M, N) = x(M,K) W(K,N)     MatMulLeft     y[b](M,N) = W(M,K) x[b](K,N), b < batches
   enum class Form : unsigned char { Conv, ConvTranspose, Gemm, MatMulRight, MatMulLeft };
   Form form = Form::Conv;
   ConvParams conv;
   int64_t M = 0, N = 0, K = 0, batches = 1;
   bool trans_x = false;
+  bool trans_w = false;          // Gemm: weight holds W^T (N x K: ONNX's transB, read in place)
+  int64_t weight_ld() const { return trans_w ? K : N; }   // Gemm: the weight's row stride
 };
 
 // Conv, ConvTranspose, Gemm (constant B), MatMul (one constant 1-D/2-D operand).

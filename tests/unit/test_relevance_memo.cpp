@@ -7,6 +7,7 @@
 
 #include "engine/session.h"
 #include "model_builder.h"
+#include "relevance/linear_rule.h"
 #include "relevance/rule.h"
 #include "relevance/sweep.h"
 
@@ -69,6 +70,24 @@ TEST(RelevanceMemo, OneSessionManyRulesEqualsFreshSessions) {
     }
   // Gamma's memo is keyed by gamma: 0.25 and 1 differ.
   EXPECT_NE(fresh[0], fresh[1]);
+}
+
+// Unmodified weights are the model's own storage, never a per-plan copy: a Conv's, and a Gemm's B read in
+// place (W = B here; VGG-16's classifier would otherwise hold a second 471 MiB). Modified weights are made
+// once per plan and shared by every later call.
+TEST(RelevanceMemo, IdentityWeightsAreTheModelsOwnAndModifiedOnesAreMadeOnce) {
+  Session s = two_layer_model();
+  const Plan& p = s.plan_for({input(0.8f)});
+  const Graph& g = s.graph();
+  for (const Node& n : g.nodes) {
+    if (n.op != Op::Conv && n.op != Op::Gemm) continue;
+    const LinearLayer L = linear_layer(g, p, n);
+    EXPECT_EQ(L.weight, g.values[n.inputs[1]].initializer->f.data()) << n.name;
+    EXPECT_EQ(modified_weight(L, ParamMod::Identity, 0), L.weight) << n.name;
+    const float* plus = modified_weight(L, ParamMod::Positive, 0);
+    EXPECT_NE(plus, L.weight) << n.name;
+    EXPECT_EQ(modified_weight(linear_layer(g, p, n), ParamMod::Positive, 0), plus) << n.name;
+  }
 }
 
 // ---- zero-input terms ----------------------------------------------------------------------------------------------------

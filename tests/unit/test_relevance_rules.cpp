@@ -16,16 +16,33 @@ namespace {
 using testing::attr_int;
 using testing::ModelBuilder;
 
+// The same dense layer as ONNX may write it: W = alpha * op(B), x or x^T. The rules read B in place when
+// alpha is 1 (transposed when transB) and a made copy of alpha * op(B) otherwise.
+enum class Layout { Plain, TransB, Alpha, TransA };
+
 // x (1x3) -> Gemm(B 3x2, C 2) -> y; relevance R = [1, 2] at y, one rule at the Gemm.
-std::vector<float> dense_rule(const Rule& rule) {
+std::vector<float> dense_rule(const Rule& rule, Layout layout = Layout::Plain) {
+  const std::vector<float> w = {1, 2, -1, 3, 0.5f, -2};   // W (3x2), row-major
+  Tensor B = Tensor::from_floats({3, 2}, w);
+  std::vector<onnx::Attribute> attrs;
+  if (layout == Layout::TransB) {
+    B = Tensor::from_floats({2, 3}, {w[0], w[2], w[4], w[1], w[3], w[5]});
+    attrs.push_back(attr_int("transB", 1));
+  } else if (layout == Layout::Alpha) {
+    for (float& v : B.f) v *= 2;
+    attrs.push_back(testing::attr_float("alpha", 0.5f));
+  } else if (layout == Layout::TransA) {
+    attrs.push_back(attr_int("transA", 1));
+  }
+  const bool ta = layout == Layout::TransA;
   ModelBuilder b;
-  b.input("x", {3})
-      .init("B", Tensor::from_floats({3, 2}, {1, 2, -1, 3, 0.5f, -2}))
+  b.input("x", {ta ? 1 : 3})   // (N, 1) with N = 3 for x^T
+      .init("B", B)
       .init("C", Tensor::from_floats({2}, {0.5f, -1}))
-      .node("Gemm", {"x", "B", "C"}, {"y"}, {}, "fc")
+      .node("Gemm", {"x", "B", "C"}, {"y"}, attrs, "fc")
       .output("y");
   Session s = Session::from_model(b.build(), "dense.onnx");
-  const Tensor x = Tensor::from_floats({1, 3}, {1, -2, 0.5f});
+  const Tensor x = Tensor::from_floats(ta ? Shape{3, 1} : Shape{1, 3}, {1, -2, 0.5f});
   Activations act = s.forward_recorded({x});
   EXPECT_EQ(act.get(s.graph().outputs[0]).f, (std::vector<float>{3.75f, -6.0f}));   // z = xW + b, by hand
   const auto r = backward_sweep(s.graph(), *act.plan, act, {rule}, s.graph().outputs[0], Tensor::from_floats({1, 2}, {1, 2}));
@@ -44,6 +61,18 @@ TEST(RelevanceRules, GammaByHand) { expect_near(dense_rule(rule_gamma(0.25f)), {
 TEST(RelevanceRules, ZBoxByHand) { expect_near(dense_rule(rule_zbox({-1}, {2})), {2.296295752f, -0.90740712f, 1.61111072f}); }
 TEST(RelevanceRules, FlatByHand) { expect_near(dense_rule(rule_flat()), {0.999999667f, 0.999999667f, 0.999999667f}); }
 TEST(RelevanceRules, WSquareByHand) { expect_near(dense_rule(rule_wsquare()), {0.84444426f, 1.399999784f, 0.54444438f}); }
+
+// Every rule gives the hand-computed values above whichever way the Gemm's weight is written.
+TEST(RelevanceRules, GemmLayoutsGiveTheSameRelevance) {
+  for (const Rule& rule : {rule_epsilon(), rule_zplus(), rule_alpha_beta(2, 1), rule_gamma(0.25f), rule_zbox({-1}, {2}),
+                           rule_flat(), rule_wsquare()}) {
+    const std::vector<float> plain = dense_rule(rule);
+    for (const Layout layout : {Layout::TransB, Layout::Alpha, Layout::TransA}) {
+      SCOPED_TRACE(rule.describe() + ", layout " + std::to_string(static_cast<int>(layout)));
+      expect_near(dense_rule(rule, layout), plain);
+    }
+  }
+}
 
 TEST(RelevanceRules, ParseAndDescribe) {
   EXPECT_EQ(parse_rule("alphabeta:3,2", "t").describe(), "alphabeta(alpha=3, beta=2)");
