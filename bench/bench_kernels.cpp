@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "graph/op_params.h"
@@ -36,6 +37,37 @@ double median_ms(F&& f, int reps) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// f at 1 thread and at n threads, alternated run by run (a noisy machine's slow phases then hit both sides
+// alike): {median 1-thread ms, median n-thread ms, median of the per-pair ratios}.
+struct Speedup {
+  double one, many, ratio;
+};
+template <class F>
+Speedup speedup(F&& f, int n, int reps) {
+  std::vector<double> t1, tn, r;
+  for (int t : {1, n}) {   // warm-up at both counts: each grows its own threads' scratch
+    kernels::set_threads(t);
+    f();
+  }
+  auto timed = [&](int t) {
+    kernels::set_threads(t);
+    const auto a = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+  };
+  for (int k = 0; k < reps; ++k) {
+    t1.push_back(timed(1));
+    tn.push_back(timed(n));
+    r.push_back(t1.back() / tn.back());
+  }
+  return {median(t1), median(tn), median(r)};
 }
 
 // ---- cases ---------------------------------------------------------------------------------------------------------
@@ -65,10 +97,14 @@ ConvParams make(const Case& c) {
 
 // ---- main --------------------------------------------------------------------------------------------------------------
 int main(int argc, char** argv) {
-  // Optional argument: kernel threads (kernels::set_threads), to see how each layer splits.
-  const int threads = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
+  // Optional arguments: kernel threads (kernels::set_threads), to see how each layer splits; `speedup N`
+  // instead times the path conv_forward / conv_backward_data take at 1 and N threads, alternated.
+  const bool compare = argc > 2 && std::string(argv[1]) == "speedup";
+  const char* count = compare ? argv[2] : argc > 1 ? argv[1] : "1";
+  const int threads = std::max(1, std::atoi(count));
   kernels::set_threads(threads);
-  std::printf("kernel threads: %d\n", threads);
+  std::printf(compare ? "speedup, 1 thread vs %d (alternated runs; ratio: median of per-pair ratios)\n"
+                      : "kernel threads: %d\n", threads);
   const Case cases[] = {
       {"conv1 7x7/2 3->64 224", 3, 64, 224, 7, 2, 3, 1},
       {"layer1 3x3 64->64 56", 64, 64, 56, 3, 1, 1, 1},
@@ -92,6 +128,13 @@ int main(int argc, char** argv) {
     std::vector<float> y(static_cast<size_t>(p.M * p.out_size())), b(static_cast<size_t>(p.M));
     for (auto* v : {&x, &w, &b})
       for (float& f : *v) f = u(rng);
+    if (compare) {
+      const Speedup f = speedup([&] { kernels::conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, threads, 15);
+      const Speedup a = speedup([&] { kernels::conv_backward_data(p, y.data(), w.data(), x.data()); }, threads, 15);
+      std::printf("%-28s fwd %8.3f -> %8.3f ms  x%.2f   adj %8.3f -> %8.3f ms  x%.2f\n", c.name, f.one, f.many, f.ratio,
+                  a.one, a.many, a.ratio);
+      continue;
+    }
     const double fwd = median_ms([&] { kernels::detail::im2col_conv_forward(p, x.data(), w.data(), b.data(), y.data()); }, 9);
     const double bwd = median_ms([&] { kernels::detail::im2col_conv_backward_data(p, y.data(), w.data(), x.data()); }, 9);
     const double flop = 2.0 * p.M * p.out_size() * p.col_rows();

@@ -302,7 +302,9 @@ TEST(Session, PlainPassesOnRecycledStorageEqualFreshOnes) {
     const uint64_t before = reused.pooled_outputs();
     const auto second = reused.predict(x2);
     const Activations expected = execute(fresh.plan_for(x2), x2, false);   // no pool: zero-filled storage
-    if (large) EXPECT_GT(reused.pooled_outputs(), before);
+    if (large) {
+      EXPECT_GT(reused.pooled_outputs(), before);
+    }
     const auto& outputs = fresh.graph().outputs;
     ASSERT_EQ(second.size(), outputs.size());
     for (size_t k = 0; k < second.size(); ++k)
