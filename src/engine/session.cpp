@@ -37,9 +37,12 @@ Session Session::from_graph(Graph graph, const Limits& limits) {
   return s;
 }
 
+Session Session::load(ByteBuffer bytes, const std::string& label, const Limits& limits) {
+  return from_model(onnx::decode_model(std::move(bytes), limits, label), label, limits);
+}
+
 Session Session::load_file(const std::string& path, const Limits& limits) {
-  const auto bytes = read_file_bytes(path, limits.max_file_bytes);
-  return load(bytes.data(), bytes.size(), base_name(path), limits);
+  return load(read_file_buffer(path, limits.max_file_bytes), base_name(path), limits);
 }
 
 const Plan& Session::plan_for(const std::vector<Tensor>& inputs) {

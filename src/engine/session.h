@@ -26,6 +26,9 @@ class Session {
  public:
   // `label` names the model in every message (usually its file name).
   static Session load(const uint8_t* bytes, size_t size, const std::string& label, const Limits& limits = {});
+  // Consuming the bytes: they are given back while the weights are converted (onnx::decode_model), so
+  // loading peaks near the file's size, not twice it. load_file reads into such a buffer.
+  static Session load(ByteBuffer bytes, const std::string& label, const Limits& limits = {});
   static Session load_file(const std::string& path, const Limits& limits = {});
   // From an already decoded model (tests, models built in code).
   static Session from_model(onnx::ModelProto model, const std::string& label, const Limits& limits = {});

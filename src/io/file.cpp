@@ -30,7 +30,11 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 // ---- read_file_bytes --------------------------------------------------------------------------
 
-std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
+namespace {
+
+// Reads all of `path` into a Bytes (std::vector<uint8_t> or ByteBuffer) made with its size.
+template <class Bytes>
+Bytes read_whole(const std::string& path, uint64_t max_bytes) {
   FilePtr f(std::fopen(path.c_str(), "rb"));
   if (!f) fail_io(path, "open", errno);
   struct stat st {};
@@ -41,14 +45,24 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes
   if (size > max_bytes)
     fail(ErrorKind::Limit, path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
                                std::to_string(max_bytes));
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  const size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
+  Bytes bytes(static_cast<size_t>(size));
+  const size_t got = size == 0 ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
   if (got != bytes.size()) {
     if (std::ferror(f.get())) fail_io(path, "read", errno);
     fail_input(path + ": cannot read (file shrank from " + std::to_string(size) + " to " + std::to_string(got) +
                " bytes while reading)");
   }
   return bytes;
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
+  return read_whole<std::vector<uint8_t>>(path, max_bytes);
+}
+
+ByteBuffer read_file_buffer(const std::string& path, uint64_t max_bytes) {
+  return read_whole<ByteBuffer>(path, max_bytes);
 }
 
 // ---- write_file_bytes -------------------------------------------------------------------------

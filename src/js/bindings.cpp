@@ -375,9 +375,9 @@ class Engine {
       const val u8 = val::global("Uint8Array").new_(bytes["buffer"], bytes["byteOffset"], bytes["byteLength"]);
       const size_t size = u8["length"].as<size_t>();
       api_.check_model_size(size, name);
-      std::vector<uint8_t> copy(size);
+      ByteBuffer copy(size);   // given back while the weights are converted: no second copy of them
       val(emscripten::typed_memory_view(copy.size(), copy.data())).call<void>("set", u8);
-      const ModelInfo info = api_.load_model(copy.data(), copy.size(), name);
+      const ModelInfo info = api_.load_model(std::move(copy), name);
       val o = val::object();
       val ins = val::array(), outs = val::array();
       for (const auto& d : info.inputs) ins.call<void>("push", js_value_desc(d));
@@ -488,9 +488,9 @@ class Engine {
       const val u8 = val::global("Uint8Array").new_(bytes["buffer"], bytes["byteOffset"], bytes["byteLength"]);
       const size_t size = u8["length"].as<size_t>();
       api_.check_model_size(size, name);
-      std::vector<uint8_t> copy(size);
+      ByteBuffer copy(size);
       val(emscripten::typed_memory_view(copy.size(), copy.data())).call<void>("set", u8);
-      api_.load_ensemble_member(copy.data(), copy.size(), name);
+      api_.load_ensemble_member(std::move(copy), name);
       return val::object();
     } catch (...) {
       return js_error();

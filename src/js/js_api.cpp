@@ -83,9 +83,9 @@ void Api::check_model_size(size_t size, const std::string& label) const {
                                std::to_string(limits_.max_file_bytes));
 }
 
-ModelInfo Api::load_model(const uint8_t* bytes, size_t size, const std::string& label) {
-  check_model_size(size, label);
-  auto next = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
+ModelInfo Api::load_model(ByteBuffer bytes, const std::string& label) {
+  check_model_size(bytes.size(), label);
+  auto next = std::make_unique<Session>(Session::load(std::move(bytes), label, limits_));
   next->graph().require_supported();   // refuse at load, naming every unsupported node, not at first run
   explainer_.reset();                   // it refers to the old session
   gpu_pending_.reset();
@@ -241,10 +241,10 @@ ExplainResult Api::gpu_finish(const std::vector<std::vector<float>>& readback) {
   return out;
 }
 
-void Api::load_ensemble_member(const uint8_t* bytes, size_t size, const std::string& label) {
+void Api::load_ensemble_member(ByteBuffer bytes, const std::string& label) {
   session();   // members belong to a model
-  check_model_size(size, label);
-  auto member = std::make_unique<Session>(Session::load(bytes, size, label, limits_));
+  check_model_size(bytes.size(), label);
+  auto member = std::make_unique<Session>(Session::load(std::move(bytes), label, limits_));
   member->graph().require_supported();
   for (auto& [name, s] : members_)
     if (name == label) {   // same name: replaced

@@ -110,7 +110,7 @@ class Api {
   // Throws Limit naming `label` when `size` bytes exceed the model size limit: call before copying.
   void check_model_size(size_t size, const std::string& label) const;
   // Replaces the current model only on success: a model that fails to load leaves the previous one.
-  ModelInfo load_model(const uint8_t* bytes, size_t size, const std::string& label);
+  ModelInfo load_model(ByteBuffer bytes, const std::string& label);   // consumed while decoding
   bool has_model() const { return session_ != nullptr; }
 
   // Storage for graph input `slot` (dtype from the model's declaration: int64 or float32), after
@@ -130,7 +130,7 @@ class Api {
   Prediction predict(const std::vector<Tensor>& inputs);
   // cov-lrp ensembles: members besides the model, by name (request `ensemble: 'b.onnx,c.onnx'` names
   // them). Loading the model again clears them. Throws like load_model.
-  void load_ensemble_member(const uint8_t* bytes, size_t size, const std::string& label);
+  void load_ensemble_member(ByteBuffer bytes, const std::string& label);
   void clear_ensemble() { members_.clear(); }
   // The explained input is inputs[0] (float32). `request` uses relevance::parse_request's names; method
   // cov-lrp runs relevance::explain_cov over the loaded members or MC-dropout samples.

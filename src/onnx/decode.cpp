@@ -6,6 +6,11 @@
 // versions add fields); fields relscope cannot honour (sparse initializers,
 // external data) are refused with Unsupported rather than silently dropped.
 // TensorProto conversion lives in tensor_proto.cpp, the checked reader in wire.cpp.
+// Initializers are converted last, from the last one in the file to the first, once every other field has
+// been read: given the bytes to own (decode_model(ByteBuffer)), the decoder then gives back everything from
+// each converted initializer on, so a model's file and its converted weights are never both held whole.
+#include <algorithm>
+
 #include "onnx/model.h"
 #include "onnx/wire.h"
 
@@ -136,8 +141,17 @@ NodeProto read_node(Ctx& ctx, data_view bytes, size_t index) {
 
 // ---- GraphProto -------------------------------------------------------------------------------
 
-GraphProto read_graph(Ctx& ctx, data_view bytes) {
+// An initializer read but not yet converted: where its TensorProto lies (an offset: the bytes may move when
+// truncated) and which entry of GraphProto::initializers it becomes.
+struct PendingInitializer {
+  size_t offset, size, index;
+};
+
+// `base` is the start of the model's bytes; `owner`, when given, holds them and is truncated as the
+// initializers are converted.
+GraphProto read_graph(Ctx& ctx, data_view bytes, const char* base, ByteBuffer* owner) {
   GraphProto g;
+  std::vector<PendingInitializer> pending;
   Msg m(ctx, "GraphProto", bytes);
   while (m.next()) {
     switch (m.tag()) {
@@ -149,9 +163,9 @@ GraphProto read_graph(Ctx& ctx, data_view bytes) {
         break;
       case 2: g.name = m.str("name"); break;
       case 5: {
-        Initializer init;
-        init.tensor = read_tensor(ctx, m.view("initializer"), "initializer", &init.name);
-        g.initializers.push_back(std::move(init));
+        const data_view v = m.view("initializer");
+        pending.push_back({static_cast<size_t>(v.data() - base), v.size(), g.initializers.size()});
+        g.initializers.emplace_back();
         break;
       }
       case 11: g.inputs.push_back(read_value_info(ctx, m.view("input"))); break;
@@ -162,6 +176,14 @@ GraphProto read_graph(Ctx& ctx, data_view bytes) {
         fail(ErrorKind::Unsupported, ctx.label + ": graph has a sparse initializer; sparse tensors are not supported");
       default: m.skip(); break;   // doc_string (10), quantization_annotation (14), ...
     }
+  }
+  // Nothing after the last unconverted initializer is read again: convert it, then give its bytes back.
+  std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.offset > b.offset; });
+  for (const PendingInitializer& p : pending) {
+    const char* at = (owner ? reinterpret_cast<const char*>(owner->data()) : base) + p.offset;
+    Initializer& init = g.initializers[p.index];
+    init.tensor = read_tensor(ctx, data_view(at, p.size), "initializer", &init.name);
+    if (owner) owner->truncate(p.offset);
   }
   return g;
 }
@@ -184,7 +206,9 @@ void read_opset(const Ctx& ctx, data_view bytes, ModelProto& model) {
 
 // ---- decode_model -----------------------------------------------------------------------------
 
-ModelProto decode_model(const uint8_t* data, size_t size, const Limits& limits, std::string_view label) {
+namespace {
+
+ModelProto decode(const uint8_t* data, size_t size, ByteBuffer* owner, const Limits& limits, std::string_view label) {
   detail::Ctx ctx{std::string(label), limits};
   detail::check_file_size(ctx, size);
   const std::string not_onnx = ctx.label + ": not an ONNX model (";
@@ -207,7 +231,7 @@ ModelProto decode_model(const uint8_t* data, size_t size, const Limits& limits, 
       }
     }
     if (!has_graph) fail_input(not_onnx + "no graph)");
-    model.graph = detail::read_graph(ctx, graph);
+    model.graph = detail::read_graph(ctx, graph, reinterpret_cast<const char*>(data), owner);
   } catch (const Error& e) {
     // Every exporter writes ir_version (field 1) first: without it, a decoding
     // failure most likely means the file is something else (an image, an HTML
@@ -218,6 +242,16 @@ ModelProto decode_model(const uint8_t* data, size_t size, const Limits& limits, 
     fail_input(not_onnx + msg.substr(skip) + ")");
   }
   return model;
+}
+
+}  // namespace
+
+ModelProto decode_model(const uint8_t* data, size_t size, const Limits& limits, std::string_view label) {
+  return decode(data, size, nullptr, limits, label);
+}
+
+ModelProto decode_model(ByteBuffer bytes, const Limits& limits, std::string_view label) {
+  return decode(bytes.data(), bytes.size(), &bytes, limits, label);
 }
 
 }  // namespace relscope::onnx

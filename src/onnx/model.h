@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/byte_buffer.h"
 #include "core/limits.h"
 #include "core/tensor.h"
 
@@ -87,6 +88,10 @@ struct ModelProto {
 // Decodes a serialized ModelProto. `label` (usually the file name) prefixes
 // every error message. Throws relscope::Error (BadInput/Unsupported/Limit).
 ModelProto decode_model(const uint8_t* data, size_t size, const Limits& limits, std::string_view label);
+// The same, consuming the bytes: each initializer's bytes and everything after them are given back as soon as
+// it is converted (initializers are converted from the file's end backwards, after the rest of the graph), so
+// the peak is about the file plus one tensor instead of the file plus all of its weights.
+ModelProto decode_model(ByteBuffer bytes, const Limits& limits, std::string_view label);
 
 // Decodes a serialized TensorProto (the ONNX backend test data's input_0.pb, output_0.pb).
 // Sets `name` to the tensor's name when given.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "core/error.h"
 #include "expect_error.h"
@@ -24,8 +25,64 @@ namespace pb = relscope::testing::pb;
 
 // ---- helpers ----------------------------------------------------------------------------------
 
+// The model, or the error, of decoding `bytes` over borrowed memory.
+struct Decoded {
+  std::optional<ModelProto> model;
+  std::exception_ptr error;
+};
+template <class F>
+Decoded attempt(F&& f) {
+  try {
+    return {f(), nullptr};
+  } catch (...) {
+    return {std::nullopt, std::current_exception()};
+  }
+}
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& x) {
+    return std::to_string(static_cast<int>(x.kind())) + " " + x.what();
+  } catch (const std::exception& x) {
+    return std::string("std: ") + x.what();
+  }
+}
+
+// Decoding that consumes a ByteBuffer (and gives its tail back as initializers are converted) must agree with
+// decoding borrowed bytes in everything: the same error, or the same model with bit-identical weights.
+void expect_same_model(const ModelProto& a, const ModelProto& b) {
+  EXPECT_EQ(a.ir_version, b.ir_version);
+  EXPECT_EQ(a.opsets, b.opsets);
+  ASSERT_EQ(a.graph.nodes.size(), b.graph.nodes.size());
+  for (size_t k = 0; k < a.graph.nodes.size(); ++k) {
+    EXPECT_EQ(a.graph.nodes[k].op_type, b.graph.nodes[k].op_type);
+    EXPECT_EQ(a.graph.nodes[k].inputs, b.graph.nodes[k].inputs);
+  }
+  ASSERT_EQ(a.graph.initializers.size(), b.graph.initializers.size());
+  for (size_t k = 0; k < a.graph.initializers.size(); ++k) {
+    EXPECT_EQ(a.graph.initializers[k].name, b.graph.initializers[k].name);
+    EXPECT_TRUE(same_bits(a.graph.initializers[k].tensor, b.graph.initializers[k].tensor)) << a.graph.initializers[k].name;
+  }
+  ASSERT_EQ(a.graph.inputs.size(), b.graph.inputs.size());
+  ASSERT_EQ(a.graph.outputs.size(), b.graph.outputs.size());
+}
+
+Decoded decode_both(const uint8_t* data, size_t size, const Limits& limits, const std::string& label) {
+  Decoded borrowed = attempt([&] { return decode_model(data, size, limits, label); });
+  const Decoded consumed = attempt([&] { return decode_model(ByteBuffer::copy_of(data, size), limits, label); });
+  EXPECT_EQ(borrowed.model.has_value(), consumed.model.has_value()) << label;
+  if (borrowed.error && consumed.error) {
+    EXPECT_EQ(what_of(borrowed.error), what_of(consumed.error)) << label;
+  }
+  if (borrowed.model && consumed.model) expect_same_model(*borrowed.model, *consumed.model);
+  return borrowed;
+}
+
+// Decodes both ways (above), returning the model or throwing the error.
 ModelProto decode(const std::string& bytes, const Limits& limits = {}) {
-  return decode_model(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), limits, "model.onnx");
+  Decoded d = decode_both(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), limits, "model.onnx");
+  if (d.error) std::rethrow_exception(d.error);
+  return std::move(*d.model);
 }
 
 Tensor tensor(const std::string& bytes, const Limits& limits = {}, std::string* name = nullptr) {
@@ -135,6 +192,45 @@ TEST(OnnxDecodeModel, TwoNodeModelDecodesEveryField) {
   EXPECT_EQ(g.outputs[0].name, "y");
   ASSERT_EQ(g.value_info.size(), 1u);
   EXPECT_EQ(g.value_info[0].name, "h");
+}
+
+// Initializers are converted after the rest of the graph, last in the file first (the consuming decoder gives
+// back the bytes behind each): interleaved with nodes and inputs, and with ModelProto fields after the graph,
+// they still come out in file order with their own values, and every other field is read.
+TEST(OnnxDecodeModel, InterleavedInitializersKeepTheirOrderAndValues) {
+  std::string g;
+  protozero::pbf_writer w(g);
+  w.add_message(5, pb::tensor_f32("a", {2}, {1, 2}));
+  w.add_message(1, pb::node("Add", {"x", "a"}, {"h"}, "add"));
+  w.add_message(5, pb::tensor_f32("b", {3}, {3, 4, 5}));
+  w.add_message(11, pb::value_info("x", kFloat, {2}));
+  w.add_message(5, pb::tensor_f32("c", {1}, {6}));
+  w.add_message(1, pb::node("Mul", {"h", "c"}, {"y"}, "mul"));
+  w.add_message(12, pb::value_info("y", kFloat, {2}));
+  w.add_message(5, pb::tensor_f32("d", {}, {7}));
+  std::string m, opset;
+  protozero::pbf_writer o(opset);
+  o.add_string(1, "");
+  o.add_int64(2, 13);
+  protozero::pbf_writer mw(m);
+  mw.add_int64(1, 8);
+  mw.add_message(7, g);
+  mw.add_message(8, opset);   // after the graph
+  mw.add_string(2, "late producer");
+  const ModelProto model = decode(m);
+  EXPECT_EQ(model.opsets.at(""), 13);
+  EXPECT_EQ(model.producer_name, "late producer");
+  ASSERT_EQ(model.graph.nodes.size(), 2u);
+  EXPECT_EQ(model.graph.nodes[1].op_type, "Mul");
+  ASSERT_EQ(model.graph.inputs.size(), 1u);
+  ASSERT_EQ(model.graph.outputs.size(), 1u);
+  const std::vector<std::pair<std::string, std::vector<float>>> want = {
+      {"a", {1, 2}}, {"b", {3, 4, 5}}, {"c", {6}}, {"d", {7}}};
+  ASSERT_EQ(model.graph.initializers.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(model.graph.initializers[k].name, want[k].first);
+    EXPECT_EQ(model.graph.initializers[k].tensor.f, want[k].second);
+  }
 }
 
 TEST(OnnxDecodeModel, AttributeTypeInferredWhenMissing) {
@@ -485,7 +581,9 @@ TEST(OnnxDecodeTestData, BackendNodeModelsDecodeOrAreUnsupported) {
     std::vector<bool> in_tensor, out_tensor;
     try {
       const std::vector<uint8_t> bytes = read_file_bytes(model.string(), Limits{}.max_file_bytes);
-      const ModelProto m = decode_model(bytes.data(), bytes.size(), Limits{}, model.string());
+      Decoded d = decode_both(bytes.data(), bytes.size(), Limits{}, model.string());
+      if (d.error) std::rethrow_exception(d.error);
+      const ModelProto m = std::move(*d.model);
       for (const ValueInfo& v : m.graph.inputs) in_tensor.push_back(v.elem_type != kUndefined);
       for (const ValueInfo& v : m.graph.outputs) out_tensor.push_back(v.elem_type != kUndefined);
       ++models_ok;
