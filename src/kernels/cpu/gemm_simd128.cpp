@@ -79,6 +79,17 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int
   }
 }
 
+// Four rows of 4 floats (r0..r3 from s0..s3 at k) transposed into dst's rows k..k+3 (row stride kNR).
+inline void transpose4_store(const float* s0, const float* s1, const float* s2, const float* s3, float* d) {
+  const v128_t r0 = wasm_v128_load(s0), r1 = wasm_v128_load(s1), r2 = wasm_v128_load(s2), r3 = wasm_v128_load(s3);
+  const v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+  const v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+  wasm_v128_store(d, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+  wasm_v128_store(d + kNR, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+  wasm_v128_store(d + 2 * kNR, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+  wasm_v128_store(d + 3 * kNR, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+}
+
 // B slab depth [p0, p0+kc) x columns [j0, j0+nc) -> micro-panels of kNR columns, k-major; columns past N are 0.
 void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int64_t N,
             float* dst) {
@@ -90,6 +101,16 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int
         wasm_v128_store(dst + k * kNR, wasm_v128_load(s));
         wasm_v128_store(dst + k * kNR + 4, wasm_v128_load(s + 4));
       }
+    } else if (trans && w == kNR) {   // 8 rows of B^T (a Linear layer's weight as stored): 4x4 blocks transposed
+      const float* s = B + j * ldb + p0;
+      int64_t k = 0;
+      for (; k + 4 <= kc; k += 4)
+        for (int64_t h = 0; h < kNR; h += 4) {
+          const float* r = s + h * ldb + k;
+          transpose4_store(r, r + ldb, r + 2 * ldb, r + 3 * ldb, dst + k * kNR + h);
+        }
+      for (; k < kc; ++k)
+        for (int64_t c = 0; c < kNR; ++c) dst[k * kNR + c] = s[c * ldb + k];
     } else {
       for (int64_t k = 0; k < kc; ++k)
         for (int64_t c = 0; c < kNR; ++c)
