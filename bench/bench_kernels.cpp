@@ -26,6 +26,11 @@ using namespace relscope;
 namespace {
 
 // ---- timing ----------------------------------------------------------------------------------------------------
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 template <class F>
 double median_ms(F&& f, int reps) {
   std::vector<double> t;
@@ -35,13 +40,7 @@ double median_ms(F&& f, int reps) {
     f();
     t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return median(std::move(t));
 }
 
 // f at 1 thread and at n threads, alternated run by run (a noisy machine's slow phases then hit both sides
