@@ -229,6 +229,7 @@ md += `
   1 thread 37.45 -> 36.38 ms, 2 threads 22.46 -> 21.15 ms (1.67 -> 1.72, with the pools' split above).
 - Set RELSCOPE_CHROMIUM_GPU=hardware to run the WebGPU row on the machine's own GPU (Vulkan) instead of
   SwiftShader; the adapter column shows which one the page got.
+- On a real GPU (a lent machine, bench/device_webgpu.sh): bench/RESULTS_GPU.md, recorded by hand from its output.
 `;
 process.stdout.write(md);
 writeFileSync(out, md);

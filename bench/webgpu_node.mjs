@@ -41,7 +41,9 @@ if (!(opt.repeat >= 1)) throw new Error('webgpu_node.mjs: --repeat must be >= 1'
 // ---- WebGPU from Dawn ----------------------------------------------------------------------------------------------
 const dawn = await import(pathToFileURL(path.resolve(opt.dawn, 'index.js')).href);
 Object.assign(globalThis, dawn.globals);   // GPUBufferUsage, GPUMapMode, ... as a page has them
-const gpu = dawn.create([]);
+// Dawn rounds timestamps to ~65 us unless told otherwise (its timestamp_quantization toggle, a guard against
+// timing attacks on the web that a benchmark does not need): per-step GPU times of a fast GPU were mostly 0.
+const gpu = dawn.create(['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization']);
 
 const { createRelscope } = await import(pathToFileURL(path.resolve(opt.web, 'relscope.mjs')).href);
 const plain = await createRelscope({ threads: opt.threads, webgpu: { gpu } });
@@ -96,6 +98,23 @@ console.log(`wasm explain: ${med(cpu).toFixed(1)} ms`);
 console.log(`webgpu explain: ${med(gpuMs).toFixed(1)} ms (first run, uploads included: ${gpu0.ms.toFixed(1)} ms)`);
 console.log(`webgpu re-explain: ${med(again).toFixed(1)} ms (same input: the kept forward pass and denominators, ${skipped} of ${steps} steps skipped)`);
 console.log(`webgpu agreement: ${(err / top).toExponential(2)} (same target: ${gpu0.e.targets[0] === cpu0.e.targets[0]})`);
+if (shape[0] > 1) {
+  // A batch: each sample's agreement against its own max |R| (how far apart two summation orders land varies
+  // from input to input: the rules divide by denominators near zero), and each sample explained alone on the
+  // GPU against its row of the batch (the batched program must give every sample what it gives it alone).
+  const per = data.length / shape[0], rows = [];
+  let alone = 0;
+  for (let b = 0; b < shape[0]; ++b) {
+    const slice = (a) => a.subarray(b * per, (b + 1) * per);
+    const want = slice(cpu0.e.relevance), got = slice(gpu0.e.relevance);
+    let t = 1e-30, e = 0;
+    for (let k = 0; k < per; ++k) { t = Math.max(t, Math.abs(want[k])); e = Math.max(e, Math.abs(got[k] - want[k])); }
+    rows.push((e / t).toExponential(1));
+    const one = await plain.explain({ ...request, data: data.slice(b * per, (b + 1) * per), shape: [1, ...shape.slice(1)], backend: 'webgpu' });
+    for (let k = 0; k < per; ++k) alone = Math.max(alone, Math.abs(one.relevance[k] - got[k]) / t);
+  }
+  console.log(`webgpu agreement per sample: ${rows.join(' ')}; each sample alone on webgpu vs its row of the batch: ${alone.toExponential(2)}`);
+}
 console.log(`webgpu program: ${gpu0.e.gpu.steps} steps, ${gpu0.e.gpu.buffers} buffers, ` +
   `${(gpu0.e.gpu.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded by the first run`);
 

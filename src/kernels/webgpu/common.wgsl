@@ -24,6 +24,8 @@ fn neg_inf() -> f32 {
 
 // A compensated (Kahan) f32 sum, exactly as program_cpu.cpp's KahanSum (gather's Sum and the row ops: the CPU
 // engine sums those statistics in double, the GPU has none). Use: var s = Kahan(); s = kahan_add(s, v); s.sum.
+// WGSL does not forbid a compiler to reassociate floats: where one simplifies (t - sum) - y away, this is a plain
+// sum (lavapipe ends within an ulp of the CPU's; SwiftShader matches it bit for bit).
 struct Kahan { sum : f32, carry : f32 }
 fn kahan_add(k : Kahan, v : f32) -> Kahan {
   let y = v - k.carry;

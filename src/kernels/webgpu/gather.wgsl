@@ -7,7 +7,8 @@
 //             read_write, and a step may fill part of a buffer another step filled)
 //   2 Sum     out[j] = sum of src[idx[t]] for t in [offsets[j], offsets[j+1]), in t order (offsets: CSR),
 //             Kahan-compensated (an adjoint of Select; also ReduceMean/ReduceSum)
-// Sum makes the CPU's adds in the CPU's order, so all three modes are bit-exact.
+// Select and Place are bit-exact. Sum makes the CPU's adds in the CPU's order, but a shader compiler may contract
+// or reassociate them (lavapipe's LLVM was seen to end 1 ulp from the CPU): close to it, not always bit-exact.
 @group(0) @binding(1) var<storage, read> src : array<f32>;
 @group(0) @binding(2) var<storage, read> indices : array<u32>;
 @group(0) @binding(3) var<storage, read> offsets : array<u32>;
