@@ -77,11 +77,13 @@ for (let k = 0; k < cpu0.e.relevance.length; ++k) {
   top = Math.max(top, Math.abs(cpu0.e.relevance[k]));
   err = Math.max(err, Math.abs(gpu0.e.relevance[k] - cpu0.e.relevance[k]));
 }
-const cpu = [], gpuMs = [];
+const cpu = [], gpuMs = [], phases = [];
 for (let k = 0; k < opt.repeat; ++k) {
   const input = k % 2 ? data : other;   // the warm-up's pass (data) is kept: start with the other
   cpu.push((await timed(plain, 'cpu', input)).ms);
-  gpuMs.push((await timed(plain, 'webgpu', input)).ms);
+  const g = await timed(plain, 'webgpu', input);
+  gpuMs.push(g.ms);
+  phases.push(g.e.gpu);
 }
 // Asked again about the last input (another target, say), the GPU keeps that input's forward pass and the
 // rules' denominators on it.
@@ -96,6 +98,9 @@ for (let k = 0; k < opt.repeat; ++k) {
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`wasm explain: ${med(cpu).toFixed(1)} ms`);
 console.log(`webgpu explain: ${med(gpuMs).toFixed(1)} ms (first run, uploads included: ${gpu0.ms.toFixed(1)} ms)`);
+const phase = (name) => med(phases.map((p) => p[name] ?? NaN)).toFixed(1);
+console.log(`webgpu explain's parts (medians, ms): program ${phase('programMs')} (wasm builds it), encode ${phase('encodeMs')} ` +
+  `(buffers, uploads, bind groups, submit), wait ${phase('waitMs')} (GPU work and readback), finish ${phase('finishMs')} (wasm)`);
 console.log(`webgpu re-explain: ${med(again).toFixed(1)} ms (same input: the kept forward pass and denominators, ${skipped} of ${steps} steps skipped)`);
 console.log(`webgpu agreement: ${(err / top).toExponential(2)} (same target: ${gpu0.e.targets[0] === cpu0.e.targets[0]})`);
 if (shape[0] > 1) {

@@ -22,8 +22,10 @@
 //     runs it through ./relscope_webgpu.mjs; what the GPU path does not run (cov-lrp, ops without a GPU
 //     kernel, occlusion past one program's size) rejects with kind 'unsupported', GPU failures with kind 'gpu'. 'auto' uses the GPU when
 //     it can and otherwise explains on the CPU, saying why in the result's `fallback`. Results carry
-//     `backend` ('webgpu' | 'cpu'), WebGPU results `gpu`: {steps, buffers, uploadedBytes} (a model's weights
-//     stay on the GPU between explanations); rs.gpuInfo() -> the adapter's {vendor, architecture, description,
+//     `backend` ('webgpu' | 'cpu'), WebGPU results `gpu`: {steps, buffers, uploadedBytes (a model's weights
+//     stay on the GPU between explanations), skipped (steps of a kept forward pass), and where the time went:
+//     programMs (the engine builds the program), encodeMs (host work up to the submit), waitMs (the GPU and the
+//     readback), finishMs (the engine finishes the explanation)}; rs.gpuInfo() -> the adapter's {vendor, architecture, description,
 //     software} or null. 'auto' uses any adapter, also a software one (software: true, e.g. SwiftShader, which
 //     emulates the GPU on the CPU and is far slower than wasm); the canvas does not pick those by default.
 //   const c = await rs.concepts({data, shape, composite, params: {layer: '/conv2/Conv'}, target, top: 5});
@@ -239,15 +241,21 @@ export async function createRelscope(options = {}) {
       throw gpuError(e);
     }
     // gpuProgram's data views point into wasm memory: run() uploads them before its first await.
+    const t1 = performance.now();
     const program = call(() => engine.gpuProgram(explainTensors(request)));
+    const programMs = performance.now() - t1;
     let readback;
     try {
       readback = await runner.run(program);
     } catch (e) {
       throw gpuError(e);
     }
+    const t2 = performance.now();
     const r = call(() => engine.gpuFinish(readback));
-    return { ...r, ms: performance.now() - t0, backend: 'webgpu', gpu: runner.lastRun };
+    // gpu: the runner's record of the run, and the engine's share around it (building the program, finishing
+    // the explanation from the readback), so a slow explanation says which side was slow.
+    const gpu = { ...runner.lastRun, programMs, finishMs: performance.now() - t2 };
+    return { ...r, ms: performance.now() - t0, backend: 'webgpu', gpu };
   };
 
   // One engine call at a time, in call order: a WebGPU explanation awaits its GPU between gpuProgram and

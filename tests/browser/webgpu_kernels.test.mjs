@@ -682,6 +682,27 @@ test('profile: a timestamp pass around every dispatch, the same results as an un
   assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
 });
 
+test('buffers and bind groups are reused between runs, and a reused buffer starts zero-filled again', { skip, timeout: 60_000 }, async () => {
+  const r = await page.evaluate(async () => {
+    const ew = globalThis.ewStep;
+    const gpu = globalThis.gpuRunner;
+    const head = async (program) => {
+      const y = await gpu.run(program);
+      return { y: y.map((a) => Array.from(a.subarray(0, 2))), created: gpu.lastRun.created, bindGroups: gpu.lastRun.bindGroups };
+    };
+    // b0 = 7 everywhere; then a program whose b0 (no data: zeros) gets that buffer back: b0 += 2 * b1 (b1 = 1.5)
+    const fill = { buffers: [{ words: 300, data: null, key: '' }], steps: ew(1, 0xffffffff, 0xffffffff, 0, 300, 7), readback: [0] };
+    const accumulate = () => ({ buffers: [{ words: 300, data: null, key: '' }, { words: 300, data: new Float32Array(300).fill(1.5), key: '' }],
+      steps: ew(9, 1, 0xffffffff, 0, 300, 2), readback: [0, 1] });
+    return { fill: await head(fill), first: await head(accumulate()), again: await head(accumulate()) };
+  });
+  assert.deepEqual(r.fill.y, [[7, 7]]);
+  assert.deepEqual(r.first.y, [[3, 3], [1.5, 1.5]], 'the reused buffer was cleared before the accumulation');
+  assert.equal(r.first.created, 1, 'b0 reused the fill\'s buffer, b1 is new');
+  assert.deepEqual(r.again, { y: [[3, 3], [1.5, 1.5]], created: 0, bindGroups: 0 }, 'the same program again: its buffers and bind group');
+  assert.deepEqual(seen.errors, [], `page errors:\n${seen.errors.join('\n')}`);
+});
+
 // ---- random cases: window (occlusion) ---------------------------------------------------------------------------
 // Inputs of N samples x channels x span (1-3 spatial dims, padded to (d, h, w)); windows anywhere, clipped at
 // the far edge. Mode 0 occludes with f; mode 1 adds the target's drop (per sample) inside the window to a dirty

@@ -10,6 +10,8 @@
 //   createGpuRunner({ profile: true }): where the adapter has 'timestamp-query', every dispatch runs in its own
 //   compute pass with timestamps and run()'s lastRun.profile lists each step's GPU time (a tool for bench/; the
 //   extra passes and their barriers make the whole run slower, so the timings are for comparing steps).
+//   lastRun also says where a run's time went on the host: encodeMs (everything up to the submit) and waitMs
+//   (from the submit to the results).
 // program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
 // step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids],
 // kept: [{ key, from, to }] (optional) }.
@@ -155,32 +157,85 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
   const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
-  const constants = new Map();   // key -> { buffer, bytes }
+  const constants = new Map();   // key -> { buffer, bytes, pooled }
   // The kept forward pass (kept[0]'s key), the ranges finished runs computed on it, and the denominator ranges'
   // keys by use, the most recent last.
   const kept = { pass: '', complete: new Set(), recent: [] };
-  const dropKeyed = (prefix) => {
-    for (const [key, { buffer }] of constants) {
-      if (key.startsWith(`${prefix}/`)) {
-        buffer.destroy();
-        constants.delete(key);
+
+  // Buffers are reused between runs, not made anew: on Dawn a new GPUBuffer per program buffer and a new bind
+  // group per dispatch were most of a ResNet-18 run's host time (lavapipe: ~10 ms of ~15; on the H200's slower
+  // CPU, more than the GPU's own work). A program buffer gets the GPUBuffer it had in the last run when that
+  // one is free and of its size (so an identical program finds its bind groups, cached below, again), else any
+  // free one of its size, else a new one. A reused buffer that the program expects zero-filled (no initial
+  // data) is cleared on the GPU first, as a new one would be. The pool keeps what the last run used (its
+  // buffers, and those of a kept forward pass it replaced): anything older is destroyed when a run ends.
+  const pool = { free: new Map(), runs: 0, last: [] };   // free: buffer -> { bytes, stamp: the run that last used it }
+  const made = { buffers: 0, bindGroups: 0 };   // counts for lastRun
+  const newBuffer = (bytes) => {
+    made.buffers++;
+    return device.createBuffer({ size: bytes, usage: STORAGE });
+  };
+  const takeBuffer = (bytes, preferred) => {
+    let buffer = preferred && pool.free.get(preferred)?.bytes === bytes ? preferred : null;
+    if (!buffer) {
+      for (const [b, f] of pool.free) {
+        if (f.bytes === bytes) {
+          buffer = b;
+          break;
+        }
       }
     }
+    if (!buffer) return { buffer: newBuffer(bytes), reused: false };
+    pool.free.delete(buffer);
+    return { buffer, reused: true };
   };
+  const giveBuffer = (buffer, bytes, stamp) => {
+    if (!state.lost) pool.free.set(buffer, { bytes, stamp });
+  };
+  const trimPool = (oldest) => {
+    for (const [buffer, { stamp }] of pool.free) {
+      if (stamp >= oldest) continue;
+      buffer.destroy();
+      pool.free.delete(buffer);
+    }
+  };
+  const forget = (key) => {   // a keyed buffer: weights are destroyed, a kept pass's buffers go back to the pool
+    const c = constants.get(key);
+    if (!c) return;
+    if (c.pooled) giveBuffer(c.buffer, c.bytes, pool.runs - 1);
+    else c.buffer.destroy();
+    constants.delete(key);
+  };
+  const dropKeyed = (prefix) => {
+    for (const key of [...constants.keys()]) if (key.startsWith(`${prefix}/`)) forget(key);
+  };
+  // Bind groups by kernel, uniform slot and buffers (ids never reused, so a destroyed buffer's groups are never
+  // asked for again); each run keeps only the groups it used.
+  let bindGroups = new Map();
+  const bufferIds = new WeakMap();
+  let nextBufferId = 1;
+  const idOf = (buffer) => {
+    let id = bufferIds.get(buffer);
+    if (!id) bufferIds.set(buffer, (id = nextBufferId++));
+    return id;
+  };
+  // One uniform buffer for all runs (a step's words at step * UNIFORM_STRIDE), grown when a program needs more.
+  // queue.writeBuffer is ordered after earlier submits, so a run in flight keeps reading its own words.
+  let uniforms = null;
 
   const runner = {
     info,
     limits,
     profiling: timestamps,
     get lost() { return state.lost; },
-    // What the last run() did: {steps, buffers, uploadedBytes, skipped} (constants kept from earlier runs upload
-    // nothing; skipped: the steps of kept ranges it did not run);
+    // What the last run() did: {steps, buffers, uploadedBytes, skipped, created, bindGroups, encodeMs, waitMs}
+    // (constants kept from earlier runs upload nothing; skipped: the steps of kept ranges it did not run;
+    // created: GPUBuffers made for it, the rest reused; bindGroups: bind groups made, the rest the last run's);
     // when profiling, also `profile`: [{step, kernel, workgroups: [x, y, z], ns}] once the run's promise settled.
     get lastRun() { return state.lastRun; },
     run: (program) => run(program),
     dropConstants() {
-      for (const { buffer } of constants.values()) buffer.destroy();
-      constants.clear();
+      for (const key of [...constants.keys()]) forget(key);
       kept.pass = '';
       kept.complete.clear();
       kept.recent = [];
@@ -293,6 +348,9 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
 
   async function run(program) {
     if (state.lost) throw gpuError('gpu-lost', `WebGPU: ${state.lostMessage}; create a new runner`);
+    const started = performance.now();
+    const runId = ++pool.runs;
+    made.buffers = made.bindGroups = 0;
     const { bytes, readback, ranges } = checkProgram(program);
     const steps = program.steps;
     const nsteps = steps.length / STEP_WORDS;
@@ -327,7 +385,9 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     // Everything up to submit() in this turn: data views stay valid, error scopes are our own.
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const temporary = [];
+    const temporary = [];      // destroyed when the run ends
+    const borrowed = [];       // pool buffers: back to the pool when the run ends, [buffer, bytes]
+    const toClear = [];        // reused buffers the program expects zero-filled
     const newConstants = [];   // made in this run: forgotten again if the run fails
     let uploadedBytes = 0;
     let profiled = null;   // beginProfile()'s query sets, when this runner profiles
@@ -335,31 +395,45 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     let maps = [];
     let thrown = null;
     try {
+      // Weights (keyed, with data) get buffers of their own; everything else comes from the pool, first the
+      // buffers that get their last run's GPUBuffer back (so that no other takes it first), then the rest.
+      const have = program.buffers.map((b, i) => {
+        const c = b.key ? constants.get(b.key) : undefined;
+        if (c && c.bytes !== bytes[i]) forget(b.key);
+        return c && c.bytes === bytes[i] ? c.buffer : null;
+      });
+      const pooled = program.buffers.map((b, i) => !have[i] && !(b.key && b.data));
+      const taken = program.buffers.map((b, i) => {
+        const last = pool.last[i];
+        return pooled[i] && last && pool.free.get(last)?.bytes === bytes[i] ? takeBuffer(bytes[i], last) : null;
+      });
       const buffers = program.buffers.map((b, i) => {
+        if (have[i]) return have[i];
         const key = b.key || '';
-        if (key) {
-          const have = constants.get(key);
-          if (have && have.bytes === bytes[i]) return have.buffer;
-          if (have) have.buffer.destroy();
-        }
-        const buffer = device.createBuffer({ size: bytes[i], usage: STORAGE });
+        const { buffer, reused } = taken[i] ?? (pooled[i] ? takeBuffer(bytes[i]) : { buffer: newBuffer(bytes[i]), reused: false });
         if (b.data) {
           device.queue.writeBuffer(buffer, 0, b.data, 0, bytes[i] / 4);
           uploadedBytes += bytes[i];
+        } else if (reused) {
+          toClear.push(buffer);
         }
         if (key) {
-          constants.set(key, { buffer, bytes: bytes[i] });
+          constants.set(key, { buffer, bytes: bytes[i], pooled: pooled[i] });
           newConstants.push(key);
         } else {
-          temporary.push(buffer);
+          borrowed.push([buffer, bytes[i]]);
         }
         return buffer;
       });
+      pool.last = buffers;
 
       const encoder = device.createCommandEncoder();
+      for (const buffer of toClear) encoder.clearBuffer(buffer);
       if (nsteps > 0) {
-        const uniforms = device.createBuffer({ size: nsteps * UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-        temporary.push(uniforms);
+        if (!uniforms || uniforms.size < nsteps * UNIFORM_STRIDE) {
+          uniforms?.destroy();   // (freed once the runs in flight that read it are done)
+          uniforms = device.createBuffer({ size: nsteps * UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        }
         const words = new Uint32Array(nsteps * UNIFORM_STRIDE / 4);
         for (let s = 0; s < nsteps; s++) words.set(steps.subarray(s * STEP_WORDS + 1, s * STEP_WORDS + 33), s * UNIFORM_STRIDE / 4);
         device.queue.writeBuffer(uniforms, 0, words);
@@ -370,24 +444,35 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
             (s) => ({ kernel: KERNELS[steps[s * STEP_WORDS]].name, workgroups: sizes[s] }));
         }
         let pass = profiled ? null : encoder.beginComputePass();
+        const used = new Map();
+        const bound = [];
         for (let s = 0; s < nsteps; s++) {
           if (!sizes[s]) continue;   // nothing to compute
           if (profiled) pass = encoder.beginComputePass({ timestampWrites: profiled.writesFor(s) });
           const o = s * STEP_WORDS;
           const k = steps[o];
           const { access } = KERNELS[k];
-          const entries = [{ binding: 0, resource: { buffer: uniforms, offset: s * UNIFORM_STRIDE, size: UNIFORM_BYTES } }];
+          bound.length = 0;
           for (let j = 0; j < access.length; j++) {
             const id = steps[o + 33 + j];
-            const buffer = id !== UNUSED ? buffers[id] : access[j] === 'w' ? dummyWrite[j] : dummyRead;
-            entries.push({ binding: j + 1, resource: { buffer } });
+            bound.push(id !== UNUSED ? buffers[id] : access[j] === 'w' ? dummyWrite[j] : dummyRead);
           }
+          const cacheKey = `${k} ${s} ${idOf(uniforms)} ${bound.map(idOf).join(' ')}`;
+          let group = used.get(cacheKey) ?? bindGroups.get(cacheKey);
+          if (!group) {
+            const entries = [{ binding: 0, resource: { buffer: uniforms, offset: s * UNIFORM_STRIDE, size: UNIFORM_BYTES } }];
+            bound.forEach((buffer, j) => entries.push({ binding: j + 1, resource: { buffer } }));
+            group = device.createBindGroup({ layout: pipelines[k].layout, entries });
+            made.bindGroups++;
+          }
+          used.set(cacheKey, group);
           pass.setPipeline(pipelines[k].pipeline);
-          pass.setBindGroup(0, device.createBindGroup({ layout: pipelines[k].layout, entries }));
+          pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(...sizes[s]);
           if (profiled) pass.end();
         }
         if (!profiled) pass.end();
+        bindGroups = used;
       }
       if (profiled) profiled.resolve(encoder);
       const staging = readback.map((id) => {
@@ -397,7 +482,10 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         return st;
       });
       device.queue.submit([encoder.finish()]);
-      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes, skipped };
+      // encodeMs: this turn's host work (buffers, uploads, bind groups, encoding, submit); waitMs (below): from
+      // the submit to the mapped results, the GPU's work and the readback.
+      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes, skipped, created: made.buffers,
+        bindGroups: made.bindGroups, encodeMs: performance.now() - started };
       maps = staging.map((st) => {
         const p = st.mapAsync(GPUMapMode.READ).then(() => st);
         p.catch(() => {});   // awaited below unless an error comes first
@@ -433,6 +521,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       })();
       work.catch(() => {});   // a loss below wins the race; do not leave this rejection unhandled
       const results = await Promise.race([work, lostRejection]);
+      state.lastRun.waitMs = performance.now() - started - state.lastRun.encodeMs;
       for (const r of ranges) kept.complete.add(r.key);   // their buffers now hold what the ranges compute
       return results;
     } catch (e) {
@@ -445,6 +534,8 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       throw gpuError('gpu-error', `WebGPU: ${e?.message || e}`);
     } finally {
       for (const b of temporary) b.destroy();
+      for (const [buffer, size] of borrowed) giveBuffer(buffer, size, runId);
+      trimPool(runId);
     }
   }
 
