@@ -16,9 +16,10 @@
 #                                 (tests/browser/webgpu_kernels.test.mjs on Dawn); generates the benchmark's
 #                                 ResNet-18 with the machine's own torch (bench/make_resnet18.py) and runs
 #                                 bench/webgpu_node.mjs; everything it prints also goes to $OUT/webgpu_device.txt.
-#                                 RELSCOPE_DEVICE_MODEL, _REPEAT and _ARGS: another model, repeat count, arguments.
+#                                 RELSCOPE_DEVICE_MODEL, _REPEAT and _ARGS: another model, repeat count, arguments;
+#                                 RELSCOPE_DEVICE_VK_DEBUG=1: the Vulkan loader says which drivers it tried.
 #
-# The run takes about a minute after the machine's start; its output is the block for bench/RESULTS.md.
+# The run takes about a minute after the machine's start; its output goes by hand into bench/RESULTS_GPU.md.
 # It can be tried without a GPU: set VK_DRIVER_FILES (and LD_LIBRARY_PATH) to lavapipe as bench/webgpu_node.sh
 # does, and OUT to a folder.
 set -euo pipefail

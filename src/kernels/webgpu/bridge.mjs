@@ -163,8 +163,8 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const kept = { pass: '', complete: new Set(), recent: [] };
 
   // Buffers are reused between runs, not made anew: on Dawn a new GPUBuffer per program buffer and a new bind
-  // group per dispatch were most of a ResNet-18 run's host time (lavapipe: ~10 ms of ~15; on the H200's slower
-  // CPU, more than the GPU's own work). A program buffer gets the GPUBuffer it had in the last run when that
+  // group per dispatch were most of a ResNet-18 run's host time (lavapipe: ~10 ms of ~15; on the H200 a 64 ms
+  // explanation held ~8 ms of GPU work). A program buffer gets the GPUBuffer it had in the last run when that
   // one is free and of its size (so an identical program finds its bind groups, cached below, again), else any
   // free one of its size, else a new one. A reused buffer that the program expects zero-filled (no initial
   // data) is cleared on the GPU first, as a new one would be. The pool keeps what the last run used (its
@@ -175,19 +175,15 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     made.buffers++;
     return device.createBuffer({ size: bytes, usage: STORAGE });
   };
-  const takeBuffer = (bytes, preferred) => {
-    let buffer = preferred && pool.free.get(preferred)?.bytes === bytes ? preferred : null;
-    if (!buffer) {
-      for (const [b, f] of pool.free) {
-        if (f.bytes === bytes) {
-          buffer = b;
-          break;
-        }
-      }
-    }
-    if (!buffer) return { buffer: newBuffer(bytes), reused: false };
+  // `buffer` itself when it is free and of this size, else null.
+  const takeThis = (buffer, bytes) => {
+    if (!buffer || pool.free.get(buffer)?.bytes !== bytes) return null;
     pool.free.delete(buffer);
     return { buffer, reused: true };
+  };
+  const takeBuffer = (bytes) => {
+    for (const [buffer, f] of pool.free) if (f.bytes === bytes) return takeThis(buffer, bytes);
+    return { buffer: newBuffer(bytes), reused: false };
   };
   const giveBuffer = (buffer, bytes, stamp) => {
     if (!state.lost) pool.free.set(buffer, { bytes, stamp });
@@ -394,6 +390,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
     let scopes;
     let maps = [];
     let thrown = null;
+    let record = null;   // this run's lastRun
     try {
       // Weights (keyed, with data) get buffers of their own; everything else comes from the pool, first the
       // buffers that get their last run's GPUBuffer back (so that no other takes it first), then the rest.
@@ -403,10 +400,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         return c && c.bytes === bytes[i] ? c.buffer : null;
       });
       const pooled = program.buffers.map((b, i) => !have[i] && !(b.key && b.data));
-      const taken = program.buffers.map((b, i) => {
-        const last = pool.last[i];
-        return pooled[i] && last && pool.free.get(last)?.bytes === bytes[i] ? takeBuffer(bytes[i], last) : null;
-      });
+      const taken = program.buffers.map((b, i) => (pooled[i] ? takeThis(pool.last[i], bytes[i]) : null));
       const buffers = program.buffers.map((b, i) => {
         if (have[i]) return have[i];
         const key = b.key || '';
@@ -484,16 +478,16 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       device.queue.submit([encoder.finish()]);
       // encodeMs: this turn's host work (buffers, uploads, bind groups, encoding, submit); waitMs (below): from
       // the submit to the mapped results, the GPU's work and the readback.
-      state.lastRun = { steps: nsteps, buffers: buffers.length, uploadedBytes, skipped, created: made.buffers,
+      record = { steps: nsteps, buffers: buffers.length, uploadedBytes, skipped, created: made.buffers,
         bindGroups: made.bindGroups, encodeMs: performance.now() - started };
+      state.lastRun = record;
       maps = staging.map((st) => {
         const p = st.mapAsync(GPUMapMode.READ).then(() => st);
         p.catch(() => {});   // awaited below unless an error comes first
         return p;
       });
       if (profiled) {
-        const last = state.lastRun;
-        const p = profiled.read().then((profile) => { last.profile = profile; });
+        const p = profiled.read().then((profile) => { record.profile = profile; });
         p.catch(() => {});
         maps.push(p);
       }
@@ -521,7 +515,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       })();
       work.catch(() => {});   // a loss below wins the race; do not leave this rejection unhandled
       const results = await Promise.race([work, lostRejection]);
-      state.lastRun.waitMs = performance.now() - started - state.lastRun.encodeMs;
+      record.waitMs = performance.now() - started - record.encodeMs;   // (a later run may own state.lastRun now)
       for (const r of ranges) kept.complete.add(r.key);   // their buffers now hold what the ranges compute
       return results;
     } catch (e) {
