@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "relevance/composite.h"
 #include "relevance/crp.h"
 #include "relevance/explain_detail.h"
@@ -271,17 +272,6 @@ struct ProgramCompiler {
 };
 
 // ---- the kept forward pass -----------------------------------------------------------------------------------------
-// 64-bit FNV-1a, word by word (a key, not a checksum: collisions only cost a skipped pass of another input).
-struct Hash {
-  uint64_t h = 1469598103934665603ull;
-  void add(const void* data, size_t bytes) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t k = 0; k < bytes; ++k) h = (h ^ p[k]) * 1099511628211ull;
-  }
-  void add(uint64_t v) { add(&v, sizeof v); }
-  void add(const std::string& s) { add(s.size()), add(s.data(), s.size()); }
-};
-
 // The ranges of steps the Builder's kept ranges span (0: the forward pass, 1: the denominators) become
 // Program::kept when skipping them later is safe: a range's steps write only its own buffers, no other step
 // writes one. A key hashes what the range reads and does (kernels, words, and each binding: a range's buffer by
@@ -308,7 +298,7 @@ void keep_ranges(kernels::gpu::Program& prog, const Builder& B, const std::vecto
     for (size_t k = 0; k < ids.size(); ++k) ordinal[static_cast<size_t>(ids[k])] = static_cast<int64_t>(k);
   std::string key;
   for (size_t r = 0; r < spans.size() && r < B.range_buffers.size(); ++r) {
-    Hash h;
+    KeyHash h;
     h.add(key);   // the denominators extend the forward pass's key
     if (r == 0)
       for (const Tensor& t : inputs) {
@@ -334,6 +324,8 @@ void keep_ranges(kernels::gpu::Program& prog, const Builder& B, const std::vecto
           h.add(static_cast<uint64_t>(ordinal[static_cast<size_t>(id)]));
         } else if (!b.key.empty()) {
           h.add(b.key);
+        } else if (const auto in = std::find(input_buffers.begin(), input_buffers.end(), id); in != input_buffers.end()) {
+          h.add(static_cast<uint64_t>(in - input_buffers.begin()));   // hashed with the inputs above
         } else if (b.data) {
           h.add(b.data, static_cast<size_t>(b.words) * sizeof(float));
         }

@@ -162,8 +162,9 @@ struct Weight {
   ParamMod mod = ParamMod::Identity;
   float gamma = 0.0f;
 };
-// y = f(x; w) without bias.
-void linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& w, int y);
+// y = f(x; w), without bias, or plus the bias buffer `bias` where the kernel adds one (a convolution): returns
+// whether it did.
+bool linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& w, int y, int bias = -1);
 // dx = f^T(dy; w).
 void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx);
 Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
@@ -235,6 +236,10 @@ struct NodeSweep {
   void give_fresh(size_t slot, int b);
   // R itself passed on to input `slot` (the first taker gets the buffer, later ones a copy).
   void give_R(size_t slot);
+  // f * a * b (input-shaped buffers) as a contribution to input `slot`'s relevance: written as that relevance
+  // when it is the first (Ew::Product), else added to it (AccumulateProduct). Equals give_fresh of a Product
+  // buffer (r + 1 * (f*a*b) == r + f*a*b) in one dispatch instead of two.
+  void give_product(size_t slot, int a, int b, float f);
   std::vector<size_t> varying_slots() const;
 };
 

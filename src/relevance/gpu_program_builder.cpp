@@ -98,18 +98,19 @@ void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, 
 }  // namespace
 
 // ---- linear layers -------------------------------------------------------------------------------------------------
-void linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& wt, int y) {
+bool linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& wt, int y, int bias) {
   using F = LinearLayer::Form;
   const int w = wt.buffer;
   switch (L.form) {
-    case F::Conv: conv_step(B, Kernel::ConvForward, L.conv, x, w, -1, y); return;
-    case F::ConvTranspose: transposed_conv(B, L, x, wt, y); return;
-    case F::Gemm: gemm_step(B, L.trans_x, L.trans_w, L.M, L.N, L.K, x, L.trans_x ? L.M : L.K, w, L.weight_ld(), y, L.N); return;
-    case F::MatMulRight: gemm_step(B, false, false, L.M, L.N, L.K, x, L.K, w, L.N, y, L.N); return;
+    case F::Conv: conv_step(B, Kernel::ConvForward, L.conv, x, w, bias, y); return bias >= 0;
+    case F::ConvTranspose: transposed_conv(B, L, x, wt, y); return false;
+    case F::Gemm: gemm_step(B, L.trans_x, L.trans_w, L.M, L.N, L.K, x, L.trans_x ? L.M : L.K, w, L.weight_ld(), y, L.N); return false;
+    case F::MatMulRight: gemm_step(B, false, false, L.M, L.N, L.K, x, L.K, w, L.N, y, L.N); return false;
     case F::MatMulLeft:
       gemm_step(B, false, false, L.M, L.N, L.K, w, L.K, x, L.N, y, L.N, L.batches, 0, L.K * L.N, L.M * L.N);
-      return;
+      return false;
   }
+  return false;
 }
 
 void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& wt, int dx) {

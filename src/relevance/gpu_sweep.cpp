@@ -27,6 +27,16 @@ void NodeSweep::give_R(size_t slot) {
   give_fresh(slot, B().copy_of(R, nx(slot)));
 }
 
+void NodeSweep::give_product(size_t slot, int a, int b, float f) {
+  int& r = c.rel[n.inputs[slot]];
+  if (r < 0) {
+    r = B().temp(nx(slot));
+    B().ew(Ew::Product, nx(slot), a, b, -1, r, f);
+  } else {
+    B().ew(Ew::AccumulateProduct, nx(slot), a, b, -1, r, f);
+  }
+}
+
 std::vector<size_t> NodeSweep::varying_slots() const {
   std::vector<size_t> s;
   for (size_t k = 0; k < n.inputs.size(); ++k)
@@ -55,10 +65,10 @@ TermInput term_input(Compiler& c, const LinearLayer& L, const Rule& r, InputMod 
     case InputMod::Negative:
       if (c.nonneg[xv]) return {-1, false};   // x- of a ReLU output: the CPU skips this term too
       break;
-    case InputMod::Ones: {
-      const int t = B.temp(n);
-      B.ew(Ew::Fill, n, -1, -1, -1, t, 1.0f);
-      return {t, true};
+    case InputMod::Ones: {   // (Flat's) a constant, made once per plan and kept by the runner: no Fill per run
+      const std::string key = "gpu:ones:" + std::to_string(n);
+      const std::vector<float>& ones = L.plan->memo_floats(key, [&] { return std::vector<float>(static_cast<size_t>(n), 1.0f); });
+      return {B.constant(key, ones.data(), n), false};
     }
     case InputMod::Low:
     case InputMod::High:
@@ -89,30 +99,41 @@ void term_operands(Compiler& c, const LinearLayer& L, const Rule& r, int xv, con
   }
 }
 
-// Per group the sum of its terms' z (bias included): fresh buffers the caller releases.
+// Per group the sum of its terms' z (bias included): fresh buffers the caller releases. A group's first
+// contribution writes the buffer instead of adding to zeros (0 + z == z): the recorded output times the sign
+// (Expand with inner 1), or with sign +1 the forward step itself, with the term's bias where the kernel adds one
+// (a convolution). ResNet-18's ZPlus layers: one conv step where there were Fill, conv, Accumulate, AccumulateBias.
 std::vector<int> group_denominators(Compiler& c, const LinearLayer& L, const Rule& r, const std::vector<TermInput>& xs,
                                     const std::vector<Weight>& ws, int y, int64_t ny, bool masked) {
   Builder& B = c.B;
-  std::vector<int> denom(r.groups.size());
-  for (int& d : denom) d = B.zeros(ny);
+  std::vector<int> denom(r.groups.size(), -1);
   for (size_t t = 0; t < r.terms.size(); ++t) {
     const Term& term = r.terms[t];
-    const int d = denom[term.group];
+    int& d = denom[term.group];
+    bool bias_added = false;
     if (xs[t].buffer >= 0) {
       const bool reruns = !masked && term.input == InputMod::Identity && term.weight == ParamMod::Identity &&
                           (term.bias == ParamMod::Identity || L.bias.empty());
       if (reruns) {   // z is the recorded output, bias included
-        B.ew(Ew::Accumulate, ny, y, -1, -1, d, term.denom_sign);
+        if (d < 0) B.ew(Ew::Expand, ny, y, -1, -1, d = B.temp(ny), term.denom_sign);
+        else B.ew(Ew::Accumulate, ny, y, -1, -1, d, term.denom_sign);
         continue;
       }
-      const int z = B.temp(ny);
-      linear_forward(B, L, xs[t].buffer, ws[t], z);
-      B.ew(Ew::Accumulate, ny, z, -1, -1, d, term.denom_sign);
-      B.release(z);
+      if (d < 0 && term.denom_sign == 1.0f) {
+        bias_added = linear_forward(B, L, xs[t].buffer, ws[t], d = B.temp(ny), bias_buffer(B, L, term.bias, r.gamma, 1.0f));
+      } else {
+        const int z = B.temp(ny);
+        linear_forward(B, L, xs[t].buffer, ws[t], z);
+        if (d < 0) B.ew(Ew::Expand, ny, z, -1, -1, d = B.temp(ny), term.denom_sign);
+        else B.ew(Ew::Accumulate, ny, z, -1, -1, d, term.denom_sign);
+        B.release(z);
+      }
     }
-    const int bias = bias_buffer(B, L, term.bias, r.gamma, term.denom_sign);
-    if (bias >= 0) add_bias(B, L, bias, d);
+    const int bias = bias_added ? -1 : bias_buffer(B, L, term.bias, r.gamma, term.denom_sign);
+    if (bias >= 0) add_bias(B, L, bias, d >= 0 ? d : d = B.zeros(ny));
   }
+  for (int& d : denom)
+    if (d < 0) d = B.zeros(ny);
   return denom;
 }
 
@@ -120,7 +141,9 @@ std::vector<int> group_denominators(Compiler& c, const LinearLayer& L, const Rul
 // x_t * f^T(ratio; w_t) summed with its coefficient. Mirrors apply_linear_rule, also its `keep` (PLRP-M: a
 // 0/1 buffer of x's size; the masked inputs leave every term, so no term's z is the recorded output). The
 // denominators come from c.denoms when precompute_denominators made them (never with a mask).
-int linear_rule(NodeSweep& s, int keep = -1) {
+// Returns a fresh buffer, or `into` (the input's relevance so far, >= 0) when a single term is active: that
+// term then adds to it in place, as give_fresh would have added the fresh buffer (r + (0 + c*x*g) == r + c*x*g).
+int linear_rule(NodeSweep& s, int keep = -1, int into = -1) {
   Compiler& c = s.c;
   Builder& B = c.B;
   const Rule& r = s.rule;
@@ -141,17 +164,19 @@ int linear_rule(NodeSweep& s, int keep = -1) {
     B.ew(Ew::StabDivide, ny, s.R, denom[gi], mode ? y : -1, ratio[gi], r.epsilon, 1, 0, mode);
     if (!precomputed) B.release(denom[gi]);
   }
-  const int out = B.zeros(nx);
+  const auto active = std::count_if(xs.begin(), xs.end(), [](const TermInput& x) { return x.buffer >= 0; });
+  int out = active == 1 ? into : -1;
   const int grad = B.temp(nx);
   for (size_t t = 0; t < r.terms.size(); ++t) {
     if (xs[t].buffer < 0) continue;
     linear_backward(B, L, ratio[r.terms[t].group], ws[t], grad);
-    B.ew(Ew::AccumulateProduct, nx, xs[t].buffer, grad, -1, out, r.terms[t].coef);
+    if (out < 0) B.ew(Ew::Product, nx, xs[t].buffer, grad, -1, out = B.temp(nx), r.terms[t].coef);   // the first term
+    else B.ew(Ew::AccumulateProduct, nx, xs[t].buffer, grad, -1, out, r.terms[t].coef);
     if (xs[t].temp) B.release(xs[t].buffer);
   }
   B.release(grad);
   for (int rb : ratio) B.release(rb);
-  return out;
+  return out >= 0 ? out : B.zeros(nx);   // no active term: all zero
 }
 
 // PLRP-M at a prunable layer: the entries of `r_in` (what the rule gave the layer's input) that pruning would
@@ -208,9 +233,15 @@ void apply_rule(NodeSweep& s) {
   const int64_t ny = c.numel(n.outputs[0]);
   switch (s.rule.kind) {
     case RuleKind::Linear: {
-      int r_in = linear_rule(s);
-      if (c.prune && c.prune_mode == PruneMode::Mask) r_in = masked_rerun(s, r_in);
-      s.give_fresh(linear_layer(c.g, c.p, n).input_slot, r_in);
+      // PLRP-M re-runs the rule on what it gave the input alone; otherwise that may go straight onto the
+      // input's relevance so far.
+      const size_t slot = linear_layer(c.g, c.p, n).input_slot;
+      const bool masked = c.prune && c.prune_mode == PruneMode::Mask;
+      const int so_far = masked ? -1 : c.rel[n.inputs[slot]];
+      int r_in = linear_rule(s, -1, so_far);
+      if (so_far >= 0 && r_in == so_far) return;   // added in place
+      if (masked) r_in = masked_rerun(s, r_in);
+      s.give_fresh(slot, r_in);
       return;
     }
     case RuleKind::Pass:
@@ -226,20 +257,15 @@ void apply_rule(NodeSweep& s) {
       B.ew(Ew::StabDivide, ny, s.R, c.value(n.outputs[0]), -1, ratio, s.rule.epsilon);
       if (n.op == Op::Add || n.op == Op::Sub) {
         for (size_t k : s.varying_slots()) {
-          const int64_t nk = s.nx(k);
           const Shape &ys = c.p.shapes[n.outputs[0]], &xs = c.p.shapes[n.inputs[k]];
           const int g = xs == ys ? ratio : sum_to_shape(c, ratio, ys, xs);   // (a residual Add: no copy)
-          const int t = B.zeros(nk);
-          B.ew(Ew::AccumulateProduct, nk, c.value(n.inputs[k]), g, -1, t, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
+          s.give_product(k, c.value(n.inputs[k]), g, n.op == Op::Sub && k == 1 ? -1.0f : 1.0f);
           if (g != ratio) B.release(g);
-          s.give_fresh(k, t);
         }
       } else if (n.op == Op::AveragePool || n.op == Op::GlobalAveragePool || n.op == Op::ReduceMean || n.op == Op::ReduceSum) {
         const int g = pool_vjp(s, ratio);
-        const int t = B.temp(s.nx(0));
-        B.ew(Ew::Mul, s.nx(0), c.value(n.inputs[0]), g, -1, t);
+        s.give_product(0, c.value(n.inputs[0]), g, 1.0f);   // x * g (1 * x * g is exact)
         B.release(g);
-        s.give_fresh(0, t);
       } else {
         unsupported(s.where + ": the norm rule on " + std::string(op_name(n.op)));
       }

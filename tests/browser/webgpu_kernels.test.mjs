@@ -37,7 +37,7 @@ const K = { conv: 0, convBack: 1, gemm: 2, ew: 3, maxPool: 4, maxPoolBack: 5, av
   gather: 10, rows: 11, window: 12, prune: 13 };
 const EW = ['Copy', 'Fill', 'Relu', 'Negative', 'Add', 'Mul', 'Broadcast', 'ChannelAffine', 'StabDivide', 'Accumulate',
   'AccumulateProduct', 'AccumulateBias', 'ReluGrad', 'Expand', 'LeakyRelu', 'LeakyReluGrad', 'Sigmoid', 'Tanh', 'SigmoidGrad',
-  'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad', 'SliceSum'];
+  'TanhGrad', 'Clip', 'ClipGrad', 'Divide', 'Sqrt', 'Erf', 'Pow', 'ErfGrad', 'PowGrad', 'SliceSum', 'Product'];
 const GATHER = ['Select', 'Place', 'Sum'];
 const ROW_OPS = ['Softmax', 'SoftmaxGrad', 'SoftmaxRule', 'LayerNorm', 'LayerNormGrad', 'LogSoftmax', 'LogSoftmaxGrad'];
 

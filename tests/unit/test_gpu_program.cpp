@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "engine/session.h"
 #include "expect_error.h"
@@ -171,6 +172,34 @@ TEST(GpuProgram, FixturesAndBundledModels) {
     expect_gpu_matches(s, x, request("lrp", "epsilon-gamma-box"), file);
     expect_gpu_matches(s, x, request("gradient"), file);
   }
+}
+
+// Fewer dispatches, the same result: a group's first contribution writes its denominator (ZPlus': the conv step
+// itself, with the bias), a rule's first term writes the relevance it gives (Product, not zeros plus
+// AccumulateProduct), a single-term layer and a residual Add add theirs onto the input's relevance so far in
+// place, and Flat's ones are a constant. So a residual network's sweep under epsilon-plus-flat fills no buffer,
+// adds no finished buffer onto another and no bias.
+TEST(GpuProgram, ResidualSweepWritesFirstContributionsInsteadOfAddingThemToZeros) {
+  Session s = Session::load_file(kRoot + "tests/data/models/resnet_tiny_opset13.onnx");
+  const std::vector<Tensor> x = random_inputs(s, 5);
+  expect_gpu_matches(s, x, request("lrp"), "resnet_tiny");
+  Explainer ex(s);
+  const GpuExplanation gx = compile_gpu_explanation(ex, x, request("lrp"));
+  ASSERT_FALSE(gx.program.kept.empty());
+  std::map<kernels::gpu::Ew, int> sweep;
+  int fills = 0;
+  for (size_t k = 0; k < gx.program.steps.size(); ++k) {
+    const auto& st = gx.program.steps[k];
+    if (st.kernel != kernels::gpu::Kernel::Elementwise) continue;
+    const auto op = static_cast<kernels::gpu::Ew>(st.words[1]);
+    fills += op == kernels::gpu::Ew::Fill;
+    if (k >= gx.program.kept[0].to) ++sweep[op];
+  }
+  EXPECT_EQ(fills, 0);
+  EXPECT_EQ(sweep[kernels::gpu::Ew::Accumulate], 0);
+  EXPECT_EQ(sweep[kernels::gpu::Ew::AccumulateBias], 0);
+  EXPECT_GT(sweep[kernels::gpu::Ew::Product], 0);
+  EXPECT_GT(sweep[kernels::gpu::Ew::AccumulateProduct], 0) << "the residual merges, in place";
 }
 
 // Split-K: a convolution of one 64x64 output tile and K = 64 x 9 (the shape of a ResNet's last stages, small)

@@ -97,6 +97,7 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
       for (var sl = 0u; sl < inner; sl++) { sum += a[sl * word(0u) + j]; }
       out[j] = sum;
     }
+    case 29u: { out[j] = f * a[j] * b[j]; }                       // Product
     default: { }
   }
 }

@@ -113,8 +113,9 @@ enum class Ew : uint32_t {
   ErfGrad,            // out = a * 2/sqrt(pi) * exp(-b*b)        (b: the activation's input)
   PowGrad,            // out = a * f * b^(f-1)                   (b: the activation's input; Pow's rules)
   SliceSum,           // out = sum over s < inner of a[s * count + j], in s order (split-K's slices)
+  Product,            // out = f * a * b   (AccumulateProduct's first term: no Fill of zeros before it)
 };
-constexpr int ew_count = 29;
+constexpr int ew_count = 30;
 
 constexpr uint32_t no_target = 0xffffffffu;
 constexpr uint32_t no_index = 0xffffffffu;

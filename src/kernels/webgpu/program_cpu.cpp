@@ -116,6 +116,7 @@ float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, 
     case Ew::Pow: return std::pow(a[j], f);
     case Ew::ErfGrad: return a[j] * 1.1283791670955126f * std::exp(-b[j] * b[j]);
     case Ew::PowGrad: return a[j] * f * std::pow(b[j], f - 1.0f);
+    case Ew::Product: return f * a[j] * b[j];
     case Ew::SliceSum: break;   // the interpreter sums the slices itself (it needs count)
   }
   return 0.0f;
@@ -316,6 +317,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
         need(3, count, "out");
         const bool reads_a = op != Ew::Fill && op != Ew::Broadcast && op != Ew::AccumulateBias;
         const bool reads_b = op == Ew::Add || op == Ew::Mul || op == Ew::Divide || op == Ew::ErfGrad || op == Ew::PowGrad || op == Ew::StabDivide || op == Ew::AccumulateProduct ||
+                             op == Ew::Product ||
                              op == Ew::ReluGrad || op == Ew::LeakyReluGrad || op == Ew::ClipGrad;
         const bool reads_ch = op == Ew::Broadcast || op == Ew::ChannelAffine || op == Ew::AccumulateBias;
         if (reads_a) need(0, op == Ew::Expand ? (count + inner - 1) / inner : op == Ew::SliceSum ? int64_t{count} * inner : count, "a");
