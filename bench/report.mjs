@@ -38,6 +38,11 @@ function pinned(text) {
   const m = text.match(/^forward 1 thread pinned: (.*)$/m);
   return m ? [...m[1].matchAll(/(cpu\d+) ([0-9.]+) ms/g)].map((x) => ({ cpu: x[1], ms: Number(x[2]) })) : [];
 }
+// "work (...): forward 1.814 G, explain 5.206 G (2.87 x forward), re-explain 1.696 G (0.93 x forward)" -> numbers
+function work(text) {
+  const m = text.match(/^work \(.*\): forward ([0-9.]+) G, explain ([0-9.]+) G \(([0-9.]+) x forward\), re-explain ([0-9.]+) G \(([0-9.]+) x forward\)/m);
+  return m ? { forward: Number(m[1]), explain: Number(m[2]), ratio: Number(m[3]), reexplain: Number(m[4]), reratio: Number(m[5]) } : null;
+}
 const read = (name, r) => (existsSync(`${dir}/${name}.${r}`) ? readFileSync(`${dir}/${name}.${r}`, 'utf8') : '');
 const perRound = [];
 for (let r = 1; r <= rounds; ++r) {
@@ -48,7 +53,7 @@ for (let r = 1; r <= rounds; ++r) {
     nr: time(native, 're-explain \\(same input, forward pass kept\\)'), wr: time(wasm, 're-explain \\(same input, forward pass kept\\)'),
     of: ortTime(ort),
     t2: time(threads, 'forward'), t1: time(threads, 'forward 1 thread'), pinned: pinned(threads),
-    peakNative: peak(native), peakWasm: peak(wasm), faultsNative: faults(native),
+    peakNative: peak(native), peakWasm: peak(wasm), faultsNative: faults(native), work: work(native),
   });
 }
 
@@ -124,6 +129,15 @@ md += `input (another target, composite, rule or concept: what the canvas does),
 md += `rules' denominators computed on it, and runs only the rest of the backward part (re-explain here asks `;
 md += `the same question again, so the denominators are kept too): re-explain / forward ${f(ratio('nr', 'nf', 'wall'))} natively, `;
 md += `${f(ratio('wr', 'wf', 'wall'))} in wasm (wall).\n`;
+const w = perRound[0].work;
+if (w) {
+  md += `\nWork per run (multiply-accumulates of the convolutions and GEMMs, each convolution counted as the direct one, `;
+  md += `\`relscope bench\`): forward ${w.forward} G, explain ${w.explain} G (${w.ratio} x forward), re-explain ${w.reexplain} G `;
+  md += `(${w.reratio} x forward). With the convolutions dominating, explain / forward time cannot fall far below the `;
+  md += `work ratio: epsilon-plus-flat's ZPlus needs, per convolution, the forward one, its z+ = W+ x (denominators that `;
+  md += `depend on the input) and the transposed W+^T (R / z+), so a target of 2.0 would need explain to skip work the `;
+  md += `rule defines.\n`;
+}
 md += `\nPeak memory (MiB, after forward / after explain): native ${perRound[0].peakNative} (process RSS high-water mark), `;
 md += `wasm ${perRound[0].peakWasm} (linear memory size). Native page faults per run (median, forward / explain): `;
 md += `${perRound[0].faultsNative} (a steady state that faults hands memory back to the kernel and takes it again).\n`;

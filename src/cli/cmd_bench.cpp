@@ -5,7 +5,8 @@
 // Inputs are seeded random values. With --method, the explanation is timed too and the ratio
 // explain/forward is printed, and a second explanation of the same input (re-explain: its forward pass is
 // kept, so only the backward part runs); with --threads N > 1 the single-threaded forward is timed as well and the
-// speedup printed. Runs of the compared quantities are interleaved (forward, explain, forward, ...) and
+// speedup printed. Each kind's work (multiply-accumulates, kernels::multiply_accumulates) is printed too: the
+// ratio of explain's to forward's is what the method asks of any machine. Runs of the compared quantities are interleaved (forward, explain, forward, ...) and
 // medians taken, because the machines are noisy and only ratios from one run compare. Each time is given
 // as wall clock and as process CPU time (a better estimate of the quiet-machine time of a single-threaded
 // run when other work competes for the cores). Natively the page faults per run are counted too: a steady
@@ -196,6 +197,16 @@ int cmd_bench(int argc, char** argv) {
   const double peak_explain = peak_mib();
   for (long long k = 0; k < warmup && threads > 1; ++k) forward_1();
 
+  // Work per run, one run each: multiply-accumulates as direct convolutions and GEMMs (kernels.h), the same on
+  // every machine. Where convolutions dominate, explain/forward time cannot fall much below its ratio.
+  auto work = [](auto&& run) {
+    const uint64_t before = kernels::multiply_accumulates();
+    run();
+    return static_cast<double>(kernels::multiply_accumulates() - before);
+  };
+  const double work_forward = work(forward);
+  const double work_explain = with_explain ? work(explain) : 0.0, work_reexplain = with_explain ? work(reexplain) : 0.0;
+
   // Per-CPU 1-thread forwards (only with --threads > 1 and more than one usable CPU).
   const std::vector<int> cpus = threads > 1 ? usable_cpus() : std::vector<int>{};
   std::vector<Timing> pinned(cpus.size() > 1 ? cpus.size() : 0);
@@ -231,6 +242,12 @@ int cmd_bench(int argc, char** argv) {
     std::printf("explain/forward: %.2f (cpu %.2f)\n", te.wall_ms() / tf.wall_ms(), te.cpu_ms() / tf.cpu_ms());
     std::printf("re-explain (same input, forward pass kept): %.3f ms (cpu %.3f ms)\n", tr.wall_ms(), tr.cpu_ms());
     std::printf("re-explain/forward: %.2f (cpu %.2f)\n", tr.wall_ms() / tf.wall_ms(), tr.cpu_ms() / tf.cpu_ms());
+    std::printf("work (multiply-accumulates, convolutions counted as direct): forward %.3f G, explain %.3f G (%.2f x forward), "
+                "re-explain %.3f G (%.2f x forward)\n",
+                work_forward * 1e-9, work_explain * 1e-9, work_explain / work_forward, work_reexplain * 1e-9,
+                work_reexplain / work_forward);
+  } else {
+    std::printf("work (multiply-accumulates, convolutions counted as direct): forward %.3f G\n", work_forward * 1e-9);
   }
   if (page_faults() >= 0) {
     std::printf("page faults per run (median): forward %.0f", tf.faults_per_run());

@@ -35,6 +35,12 @@ int hardware_threads();   // std::thread::hardware_concurrency(), at least 1 (1 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// Multiply-accumulates asked of gemm, conv_forward and conv_backward_data since the process started, a
+// convolution counted as the direct one (Winograd does 2.25-4x fewer; conv_backward_data_ones counts none).
+// Why: `relscope bench` compares an explanation's with a forward pass's, the work the method needs whatever the
+// machine, which bounds their time ratio where convolutions dominate.
+uint64_t multiply_accumulates();
+
 // ---- convolution -------------------------------------------------------------------------------------------
 // y = conv(x, w) + b for the whole batch (p.N images): x (N,C,in), w (M,C/group,kernel), b (M) or null,
 // y (N,M,out). Per image and group: a GEMM whose packing reads the im2col matrix in place (CPU back-end:

@@ -19,6 +19,7 @@
 #include "kernels/cpu/column_view.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
+#include "kernels/cpu/work_count.h"
 #include "kernels/kernels.h"
 
 namespace relscope::kernels {
@@ -170,7 +171,13 @@ bool make_column_view(const ConvParams& p, const float* x, int64_t r0, int64_t r
 }  // namespace detail
 
 // ---- conv_forward --------------------------------------------------------------------------------------------------
+// A convolution's multiply-accumulates, as the direct one does them.
+static uint64_t conv_multiply_accumulates(const ConvParams& p) {
+  return static_cast<uint64_t>(p.N * p.M * p.out_size() * p.C_per_group() * p.kernel_size());
+}
+
 void conv_forward(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  detail::count_multiply_accumulates(conv_multiply_accumulates(p));
   if (detail::winograd_pays(p)) detail::winograd_conv_forward(p, x, w, b, y);
   else detail::im2col_conv_forward(p, x, w, b, y);
 }
@@ -192,7 +199,7 @@ void detail::im2col_conv_forward(const ConvParams& p, const float* x, const floa
       beta = 1.0f;
     }
     if (pointwise) {
-      gemm(false, false, mg, (rb - ra) * ow, cg, 1.0f, wg, cg, xg + ra * ow, is, beta, yg + ra * ow, os);
+      detail::gemm_uncounted(false, false, mg, (rb - ra) * ow, cg, 1.0f, wg, cg, xg + ra * ow, is, beta, yg + ra * ow, os);
       return;
     }
     for (int64_t r0 = ra; r0 < rb; r0 += band) {
@@ -203,7 +210,7 @@ void detail::im2col_conv_forward(const ConvParams& p, const float* x, const floa
       } else {
         float* col = scratch(static_cast<size_t>(kk * ncols));
         im2col(p, xg, r0, r1, col);
-        gemm(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
+        detail::gemm_uncounted(false, false, mg, ncols, kk, 1.0f, wg, kk, col, ncols, beta, yg + r0 * ow, os);
       }
     }
   };
@@ -249,10 +256,10 @@ bool transposed_adjoint_pays(int64_t M, int64_t N, int64_t K) {
 void adjoint_product(int64_t M, int64_t N, int64_t K, const float* w, int64_t ldw, const float* dy, int64_t lddy,
                      float* C, int64_t ldc, float* t) {
   if (!t) {
-    gemm(true, false, M, N, K, 1.0f, w, ldw, dy, lddy, 0.0f, C, ldc);
+    detail::gemm_uncounted(true, false, M, N, K, 1.0f, w, ldw, dy, lddy, 0.0f, C, ldc);
     return;
   }
-  gemm(true, false, N, M, K, 1.0f, dy, lddy, w, ldw, 0.0f, t, M);
+  detail::gemm_uncounted(true, false, N, M, K, 1.0f, dy, lddy, w, ldw, 0.0f, t, M);
   constexpr int64_t kTile = 16;   // square tiles: both sides' cache lines stay hot
   for (int64_t i0 = 0; i0 < M; i0 += kTile)
     for (int64_t j0 = 0; j0 < N; j0 += kTile)
@@ -263,6 +270,7 @@ void adjoint_product(int64_t M, int64_t N, int64_t K, const float* w, int64_t ld
 }  // namespace
 
 void conv_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  detail::count_multiply_accumulates(conv_multiply_accumulates(p));
   if (detail::winograd_pays(p)) detail::winograd_conv_backward_data(p, dy, w, dx);
   else detail::im2col_conv_backward_data(p, dy, w, dx);
 }

@@ -1,6 +1,6 @@
 // relscope/kernels/cpu/gemm.cpp — row-major GEMM on Eigen (native and wasm with -msimd128).
 //
-// Sections: Eigen maps | packing scratch | product dispatch | serial gemm | gemm() (thread split) |
+// Sections: Eigen maps | packing scratch | product dispatch | serial gemm | work counter, gemm() (thread split) |
 //           gemm_columns (a conv's implicit im2col as B)
 //
 // Why Eigen maps: strided row-major views cost nothing and let Eigen's blocked GEMM (cache-tiled,
@@ -19,6 +19,7 @@
 // large products call Eigen's blocked kernel with panels in a grow-only buffer per thread (same kernel,
 // same blocking, same results).
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 // GCC 12 reports Eigen 3.4's AVX-512 rhs packing (gemm_pack_rhs, _mm512_unpacklo_ps) as "may be used
@@ -35,6 +36,7 @@
 #include "kernels/cpu/aligned_buffer.h"
 #include "kernels/cpu/column_view.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/work_count.h"
 #include "kernels/kernels.h"
 
 namespace relscope::kernels {
@@ -178,8 +180,22 @@ void split_gemm(int64_t M, int64_t N, int64_t K, Serial&& serial) {
 
 }  // namespace
 
+// ---- work counter ------------------------------------------------------------------------------------------------
+namespace {
+std::atomic<uint64_t> g_multiply_accumulates{0};
+}
+
+void detail::count_multiply_accumulates(uint64_t n) { g_multiply_accumulates.fetch_add(n, std::memory_order_relaxed); }
+uint64_t multiply_accumulates() { return g_multiply_accumulates.load(std::memory_order_relaxed); }
+
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M > 0 && N > 0 && K > 0) detail::count_multiply_accumulates(static_cast<uint64_t>(M * N * K));
+  detail::gemm_uncounted(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void detail::gemm_uncounted(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   split_gemm(M, N, K, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     gemm_serial(transA, transB, i1 - i0, j1 - j0, K, alpha, transA ? A + i0 : A + i0 * lda, lda,

@@ -23,6 +23,7 @@
 #include "kernels/cpu/aligned_buffer.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
+#include "kernels/cpu/work_count.h"
 #include "kernels/kernels.h"
 
 namespace relscope::kernels::detail {
@@ -379,7 +380,7 @@ void multiply(const Block& b, const float* U, int64_t x0, int64_t x1) {
   const Plan& p = b.p;
   const int64_t tiles = b.tiles();
   for (int64_t xi = x0; xi < x1; ++xi)
-    gemm(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, b.v + xi * p.cin * tiles, tiles,
+    gemm_uncounted(false, false, p.cout, tiles, p.cin, 1.0f, U + xi * p.cout * p.cin, p.cin, b.v + xi * p.cin * tiles, tiles,
          0.0f, b.results() + xi * p.cout * tiles, tiles);
 }
 
