@@ -152,7 +152,14 @@ struct Builder {
 void put3(Step& s, int at, const Dims3& d);
 
 // ---- linear layers (gpu_program_builder.cpp) --------------------------------------------------------------------
-void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out);
+// What a convolution step does with its sum (program.h's epilogue): 0 writes it (plus the bias), 1 writes
+// f * m * sum, 2 adds f * m * sum to out (m: a buffer of out's size).
+struct Epilogue {
+  uint32_t mode = 0;
+  int m = -1;
+  float f = 0.0f;
+};
+void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep = {});
 void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int a, int64_t lda, int b, int64_t ldb,
                int c, int64_t ldc, int64_t batch = 1, int64_t off_a = 0, int64_t off_b = 0, int64_t off_c = 0);
 // A layer's weight under a parameter modifier: its buffer, and what it is (a transposed convolution may run
@@ -167,6 +174,9 @@ struct Weight {
 bool linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& w, int y, int bias = -1);
 // dx = f^T(dy; w).
 void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx);
+// out = coef * x * f^T(dy; w), or out += that (accumulate): a rule term's share of its input's relevance (x: the
+// term's input). A convolution does the product in its epilogue, other layers in a Product step after theirs.
+void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate);
 Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
 // The layer's bias under modifier m times `sign`, or -1 when it has none (or m zeroes it).
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign);

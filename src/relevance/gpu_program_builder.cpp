@@ -1,7 +1,7 @@
 // relscope/relevance/gpu_program_builder.cpp — the steps of linear layers and their constant buffers.
 //
-// Sections: steps (put3, conv with split-K, gemm) | transposed convolutions as forward ones | linear layers (forward,
-//           backward) | weights and biases
+// Sections: steps (put3, conv with split-K and epilogue, gemm) | transposed convolutions as forward ones | linear
+//           layers (forward, backward, backward times the input) | weights and biases
 #include "relevance/gpu_explain_detail.h"
 
 namespace relscope::relevance::gpu_detail {
@@ -21,19 +21,25 @@ int64_t conv_k_splits(const ConvParams& cp) {
   return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
 }
 
-void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out) {
+// The epilogue runs in the step itself, or with split-K in the SliceSum that adds the slices.
+void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep) {
+  if (ep.mode && bias >= 0) fail(ErrorKind::Internal, "GPU program: a convolution step with a bias and an epilogue");
   const int64_t count = k == Kernel::ConvForward ? cp.N * cp.M * cp.out_size() : cp.N * cp.C * cp.in_size();
   const int64_t splits = k == Kernel::ConvForward ? conv_k_splits(cp) : 1;
   const int y = splits > 1 ? B.temp(splits * count) : out;
-  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, bias, y}) : B.step(k, count, {in, w, out});
+  const bool in_step = splits == 1 && ep.mode;
+  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, in_step ? ep.m : bias, y})
+                                     : B.step(k, count, {in, w, out, in_step ? ep.m : -1});
   s.words[1] = static_cast<uint32_t>(cp.N), s.words[2] = static_cast<uint32_t>(cp.C);
   s.words[3] = static_cast<uint32_t>(cp.M), s.words[4] = static_cast<uint32_t>(cp.group);
   put3(s, 5, cp.in), put3(s, 8, cp.out), put3(s, 11, cp.kernel), put3(s, 14, cp.stride), put3(s, 17, cp.dilation);
   put3(s, 20, cp.pad_begin);
   s.words[23] = bias >= 0 ? 1 : 0;
   s.words[24] = static_cast<uint32_t>(splits);
+  s.words[25] = in_step ? ep.mode : 0;
+  s.words[26] = float_word(in_step ? ep.f : 0.0f);
   if (splits > 1) {
-    B.ew(Ew::SliceSum, count, y, -1, -1, out, 0.0f, splits);
+    B.ew(Ew::SliceSum, count, y, ep.mode ? ep.m : -1, -1, out, ep.f, splits, 0, ep.mode);
     B.release(y);
   }
 }
@@ -89,10 +95,10 @@ int flipped_weight_buffer(Builder& B, const LinearLayer& L, const Weight& w) {
   return B.constant(key, data.data(), static_cast<int64_t>(data.size()));
 }
 
-// dx = conv^T(dy; w) for the conv L.conv describes.
-void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx) {
-  if (transposes_as_forward(L.conv)) conv_step(B, Kernel::ConvForward, as_forward(L.conv), dy, flipped_weight_buffer(B, L, w), -1, dx);
-  else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx);
+// dx = conv^T(dy; w) for the conv L.conv describes (through the epilogue ep).
+void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx, const Epilogue& ep = {}) {
+  if (transposes_as_forward(L.conv)) conv_step(B, Kernel::ConvForward, as_forward(L.conv), dy, flipped_weight_buffer(B, L, w), -1, dx, ep);
+  else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx, ep);
 }
 
 }  // namespace
@@ -128,6 +134,17 @@ void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& wt,
       gemm_step(B, true, false, L.K, L.N, L.M, w, L.K, dy, L.N, dx, L.N, L.batches, 0, L.M * L.N, L.K * L.N);
       return;
   }
+}
+
+void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate) {
+  const Epilogue ep{accumulate ? 2u : 1u, x, coef};
+  if (L.form == LinearLayer::Form::Conv) return transposed_conv(B, L, dy, w, out, ep);
+  if (L.form == LinearLayer::Form::ConvTranspose) return conv_step(B, Kernel::ConvForward, L.conv, dy, w.buffer, -1, out, ep);
+  const int64_t nx = shape_numel(L.x_shape);
+  const int grad = B.temp(nx);
+  linear_backward(B, L, dy, w, grad);
+  B.ew(accumulate ? Ew::AccumulateProduct : Ew::Product, nx, x, grad, -1, out, coef);
+  B.release(grad);
 }
 
 // ---- weights and biases ---------------------------------------------------------------------------------------------

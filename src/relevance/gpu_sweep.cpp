@@ -166,15 +166,13 @@ int linear_rule(NodeSweep& s, int keep = -1, int into = -1) {
   }
   const auto active = std::count_if(xs.begin(), xs.end(), [](const TermInput& x) { return x.buffer >= 0; });
   int out = active == 1 ? into : -1;
-  const int grad = B.temp(nx);
   for (size_t t = 0; t < r.terms.size(); ++t) {
     if (xs[t].buffer < 0) continue;
-    linear_backward(B, L, ratio[r.terms[t].group], ws[t], grad);
-    if (out < 0) B.ew(Ew::Product, nx, xs[t].buffer, grad, -1, out = B.temp(nx), r.terms[t].coef);   // the first term
-    else B.ew(Ew::AccumulateProduct, nx, xs[t].buffer, grad, -1, out, r.terms[t].coef);
+    const bool first = out < 0;   // writes out; the others add to it
+    if (first) out = B.temp(nx);
+    linear_backward_product(B, L, ratio[r.terms[t].group], ws[t], xs[t].buffer, r.terms[t].coef, out, !first);
     if (xs[t].temp) B.release(xs[t].buffer);
   }
-  B.release(grad);
   for (int rb : ratio) B.release(rb);
   return out >= 0 ? out : B.zeros(nx);   // no active term: all zero
 }

@@ -128,14 +128,37 @@ function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false 
 
 // Split-K: the forward conv's K ranges in S slices of a dirty buffer, added by SliceSum (the CPU reference puts
 // the whole sum in slice 0, so only the sum is compared), S up to more ranges than K has steps.
-function splitK(fwd, S) {
+// With an epilogue (mode 1-2, below) the SliceSum multiplies by a fifth buffer.
+function splitK(fwd, S, mode = 0) {
   const count = fwd.steps[0].words[0];
+  const f = mode ? pick([1, -0.5, 0.37]) : 0;
+  const buffers = [...fwd.buffers.slice(0, 3), buf(S * count, 'uniform'), buf(count, mode === 2 ? 'uniform' : null)];
+  if (mode) buffers.push(buf(count));
   return {
-    name: fwd.name.replace('conv_forward', `conv_forward split-K ${S}`),
-    buffers: [...fwd.buffers.slice(0, 3), buf(S * count, 'uniform'), buf(count, null)],
-    steps: [{ ...fwd.steps[0], words: fwd.steps[0].words.map((w, i) => (i === 24 ? S : w)) }, step(K.ew, [count, 28, S], [3, -1, -1, 4])],
+    name: fwd.name.replace('conv_forward', `conv_forward split-K ${S}`) + (mode ? ` epilogue ${mode} f ${f}` : ''),
+    buffers,
+    steps: [{ ...fwd.steps[0], words: fwd.steps[0].words.map((w, i) => (i === 24 ? S : w)) },
+      step(K.ew, [count, 28, S, 0, f32bits(f), mode], [3, mode ? 5 : -1, -1, 4])],
     readback: [4], exact: [false],
   };
+}
+
+// A rule term's product in a convolution's epilogue (program.h): out = f * m * sum (mode 1), or out += f * m * sum
+// (mode 2, out starting from data), m output-sized at the bias binding (forward) or the fourth (adjoint).
+function withEpilogue(c, mode) {
+  const f = pick([1, -0.5, 0.37]);
+  const s = c.steps[0];
+  const fwd = s.kernel === K.conv;
+  const out = fwd ? 3 : 2;
+  const buffers = c.buffers.slice();
+  buffers[out] = buf(buffers[out].words, mode === 2 ? 'uniform' : null);
+  buffers.push(buf(buffers[out].words));
+  const words = s.words.slice();
+  words[25] = mode;
+  words[26] = f32bits(f);
+  const bind = s.bind.slice();
+  bind[fwd ? 2 : 3] = buffers.length - 1;
+  return { ...c, name: `${c.name} epilogue ${mode} f ${f}`, buffers, steps: [{ ...s, words, bind }] };
 }
 
 function convCases() {
@@ -149,6 +172,10 @@ function convCases() {
   cases.push(...convCase(3, { depthwise: true }));
   for (const [S, nd, opts] of [[2, 2, { big: true }], [3, 2, { groups: 2 }], [7, 1, {}], [4, 3, { depthwise: true }]]) {
     cases.push(splitK(convCase(nd, opts)[0], S));
+  }
+  for (const mode of [1, 2]) {
+    const [fwd, back] = convCase(pick([1, 2, 3]), { groups: pick([1, 2]), bias: false });
+    cases.push(withEpilogue(fwd, mode), withEpilogue(back, mode), splitK(convCase(2, { bias: false })[0], 3, mode));
   }
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
@@ -205,14 +232,15 @@ const POW = 25, POW_GRAD = 27;
 // base: the fill of Pow's and PowGrad's base (a, b), for the exponent f they are given.
 function ewCase(op, { count = int(1, 700), mode = 0, f: given, base = 'uniform' } = {}) {
   const inner = int(1, 13), channels = int(1, 7), f = given ?? pick([1, -0.5, 0.37, 1e-3, 2.5]), f2 = f + pick([0.25, 2]);
-  const name = `elementwise ${EW[op]}${op === 8 ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}` +
+  const name = `elementwise ${EW[op]}${op === 8 || mode ? ` mode ${mode}` : ''} count ${count} inner ${inner} channels ${channels} f ${f} f2 ${f2}` +
     `${base !== 'uniform' ? ` (${base} base)` : ''}`;
   const perChannel = [6, 7, 11].includes(op);
   const a = op === 13 ? buf(Math.ceil(count / inner)) : op === 28 ? buf(count * inner)   // SliceSum: inner slices
     : buf(count, op === POW ? base : EW_FILL_A[op] || 'uniform');
   const b = perChannel ? buf(channels) : buf(count, op === POW_GRAD ? base : EW_FILL_B[op] || 'uniform');
   const c = op === 7 ? buf(channels) : buf(count, 'signed0');
-  const out = buf(count, [9, 10, 11].includes(op) ? 'uniform' : null);   // `out +=` ops start from data
+  const adds = [9, 10, 11].includes(op) || (op === 28 && mode === 2);
+  const out = buf(count, adds ? 'uniform' : null);   // `out +=` ops start from data
   return {
     name, buffers: [a, b, c, out],
     steps: [step(K.ew, [count, op, inner, channels, f32bits(f), mode, f32bits(f2)], [0, 1, 2, 3])],
@@ -234,6 +262,8 @@ function ewCases() {
       cases.push(ewCase(op), ewCase(op, { count: int(1, 5) }));
     }
   }
+  // SliceSum as a convolution's epilogue: out = f * b * sum, out += f * b * sum.
+  cases.push(ewCase(28, { mode: 1 }), ewCase(28, { mode: 2 }));
   // Past one grid row (65535 workgroups of 64): invocations on gid.y. out += 0.5 * a.
   const count = 65535 * 64 + 1000;
   cases.push({

@@ -175,31 +175,38 @@ TEST(GpuProgram, FixturesAndBundledModels) {
 }
 
 // Fewer dispatches, the same result: a group's first contribution writes its denominator (ZPlus': the conv step
-// itself, with the bias), a rule's first term writes the relevance it gives (Product, not zeros plus
-// AccumulateProduct), a single-term layer and a residual Add add theirs onto the input's relevance so far in
-// place, and Flat's ones are a constant. So a residual network's sweep under epsilon-plus-flat fills no buffer,
-// adds no finished buffer onto another and no bias.
+// itself, with the bias), a convolution's transposed step multiplies by the term's input in its epilogue (writing
+// the relevance it gives, or adding it onto the input's relevance so far when the layer has one active term),
+// a residual Add's products write or add likewise, and Flat's ones are a constant. So a residual network's sweep
+// under epsilon-plus-flat fills no buffer, adds no finished buffer onto another, adds no bias, and has no
+// product step right after a convolution.
 TEST(GpuProgram, ResidualSweepWritesFirstContributionsInsteadOfAddingThemToZeros) {
+  using kernels::gpu::Ew;
+  using kernels::gpu::Kernel;
   Session s = Session::load_file(kRoot + "tests/data/models/resnet_tiny_opset13.onnx");
   const std::vector<Tensor> x = random_inputs(s, 5);
   expect_gpu_matches(s, x, request("lrp"), "resnet_tiny");
   Explainer ex(s);
   const GpuExplanation gx = compile_gpu_explanation(ex, x, request("lrp"));
   ASSERT_FALSE(gx.program.kept.empty());
-  std::map<kernels::gpu::Ew, int> sweep;
-  int fills = 0;
-  for (size_t k = 0; k < gx.program.steps.size(); ++k) {
-    const auto& st = gx.program.steps[k];
-    if (st.kernel != kernels::gpu::Kernel::Elementwise) continue;
-    const auto op = static_cast<kernels::gpu::Ew>(st.words[1]);
-    fills += op == kernels::gpu::Ew::Fill;
+  const auto& steps = gx.program.steps;
+  auto is_conv = [](const kernels::gpu::Step& st) { return st.kernel == Kernel::ConvForward || st.kernel == Kernel::ConvBackwardData; };
+  std::map<Ew, int> sweep;
+  int fills = 0, epilogues = 0, adding = 0;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const auto& st = steps[k];
+    if (is_conv(st) && st.words[25] != 0) ++epilogues, adding += st.words[25] == 2;
+    if (st.kernel != Kernel::Elementwise) continue;
+    const auto op = static_cast<Ew>(st.words[1]);
+    fills += op == Ew::Fill;
     if (k >= gx.program.kept[0].to) ++sweep[op];
+    if (op == Ew::Product || op == Ew::AccumulateProduct) EXPECT_FALSE(k > 0 && is_conv(steps[k - 1])) << "step " << k;
   }
   EXPECT_EQ(fills, 0);
-  EXPECT_EQ(sweep[kernels::gpu::Ew::Accumulate], 0);
-  EXPECT_EQ(sweep[kernels::gpu::Ew::AccumulateBias], 0);
-  EXPECT_GT(sweep[kernels::gpu::Ew::Product], 0);
-  EXPECT_GT(sweep[kernels::gpu::Ew::AccumulateProduct], 0) << "the residual merges, in place";
+  EXPECT_EQ(sweep[Ew::Accumulate], 0);
+  EXPECT_EQ(sweep[Ew::AccumulateBias], 0);
+  EXPECT_GT(epilogues, 0);
+  EXPECT_GT(adding, 0) << "a residual merge, in place";
 }
 
 // Split-K: a convolution of one 64x64 output tile and K = 64 x 9 (the shape of a ResNet's last stages, small)

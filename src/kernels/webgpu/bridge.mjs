@@ -45,7 +45,7 @@ function gpuError(kind, message) {
 // In program.h's enum order. `access`: per binding 1..n, 'r' (read-only storage) or 'w' (read_write storage).
 const KERNELS = [
   { name: 'conv_forward', access: 'rrrw' },         // [x, w, b, y]
-  { name: 'conv_backward_data', access: 'rrw' },    // [dy, w, dx]
+  { name: 'conv_backward_data', access: 'rrwr' },   // [dy, w, dx, m]
   { name: 'gemm', access: 'rrw' },                  // [A, B, C]
   { name: 'elementwise', access: 'rrrw' },          // [a, b, c, out]
   { name: 'max_pool', access: 'rww' },              // [x, y, idx]

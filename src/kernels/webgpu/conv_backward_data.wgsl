@@ -1,10 +1,12 @@
 // relscope/kernels/webgpu/conv_backward_data.wgsl — dx = conv^T(dy, w), a gather: one invocation per input
 // element dx[n, c, iz, iy, ix] sums dy[n, m, o] * w[m, c % cg, j] over the outputs o whose window holds the
 // element at tap j (i = o * stride - pad_begin + j * dilation), m in c's group. No atomics.
-// Bindings [dy, w, dx]; the forward conv's words (program.h), count = N*C*in.
+// Bindings [dy, w, dx, mult]; the forward conv's words (program.h), count = N*C*in. Epilogue (word 25, f word 26):
+// 0 dx = sum, 1 dx = f * mult * sum, 2 dx += f * mult * sum (mult: an LRP rule term's input).
 @group(0) @binding(1) var<storage, read> dy : array<f32>;
 @group(0) @binding(2) var<storage, read> w : array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx : array<f32>;
+@group(0) @binding(4) var<storage, read> mult : array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>) {
@@ -41,5 +43,9 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
       }
     }
   }
-  dx[idx] = acc;
+  let epilogue = word(25u);
+  let f = word_f32(26u);
+  if (epilogue == 1u) { dx[idx] = f * mult[idx] * acc; }
+  else if (epilogue == 2u) { dx[idx] += f * mult[idx] * acc; }
+  else { dx[idx] = acc; }
 }

@@ -1,7 +1,8 @@
 // relscope/kernels/webgpu/conv_forward.wgsl — y = conv(x, w) (+ b) as an implicit GEMM, tiled like gemm.wgsl.
 // Bindings [x, w, b, y]; words: 0 count = N*M*out (not used), 1 N, 2 C, 3 M, 4 group, 5-7 in, 8-10 out,
-// 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias, 24 k_splits (0, 1: none).
-// Geometry triples are (d, h, w).
+// 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias, 24 k_splits (0, 1: none),
+// 25 epilogue (0 y = sum + bias, 1 y = f * b[j] * sum, 2 y += f * b[j] * sum: b is then an output-sized multiplier,
+// an LRP rule term's input), 26 f. Geometry triples are (d, h, w).
 // Per image n and group g: Y(m, p) = sum_k W(m, k) X(k, p) with m < mg output channels, p < out positions and
 // k = (c, tap) < cg * kernel taps: W is the group's weights as they lie (row m, K contiguous), X the im2col
 // matrix, gathered while staging (a tap outside the input reads 0), never stored. A 16x16 workgroup computes a
@@ -94,6 +95,8 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
           }
           workgroupBarrier();
         }
+        let epilogue = word(25u);
+        let f = word_f32(26u);
         for (var r = 0u; r < 4u; r++) {
           let m = m0 + lid.y + 16u * r;
           if (m >= ch.mg) { continue; }
@@ -101,7 +104,11 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
           if (word(23u) != 0u && split == 0u) { bias = b[grp * ch.mg + m]; }
           for (var q = 0u; q < 4u; q++) {
             let p = p0 + lid.x + 16u * q;
-            if (p < osz) { y[ybase + m * osz + p] = acc[r][q] + bias; }
+            if (p >= osz) { continue; }
+            let j = ybase + m * osz + p;
+            if (epilogue == 1u) { y[j] = f * b[j] * acc[r][q]; }
+            else if (epilogue == 2u) { y[j] += f * b[j] * acc[r][q]; }
+            else { y[j] = acc[r][q] + bias; }
           }
         }
       }

@@ -95,7 +95,10 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
     case 28u: {                                                   // SliceSum (split-K's slices, in order)
       var sum = 0.0;
       for (var sl = 0u; sl < inner; sl++) { sum += a[sl * word(0u) + j]; }
-      out[j] = sum;
+      let mode = word(5u);                                        // a convolution's epilogue
+      if (mode == 1u) { out[j] = f * b[j] * sum; }
+      else if (mode == 2u) { out[j] += f * b[j] * sum; }
+      else { out[j] = sum; }
     }
     case 29u: { out[j] = f * a[j] * b[j]; }                       // Product
     default: { }

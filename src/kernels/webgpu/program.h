@@ -30,11 +30,15 @@ namespace relscope::kernels::gpu {
 //
 // ConvForward      [x, w, b, y]  y = conv(x, w) (+ b). count = N*M*out.  words: 1 N, 2 C, 3 M, 4 group,
 //                  5-7 in, 8-10 out, 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias,
-//                  24 k_splits (0, 1: none). Split-K (a layer of few output tiles and a long K, which would
-//                  leave most of a GPU idle): y holds k_splits slices of count words, slice s the sum over
-//                  the s-th K range (the bias in slice 0); an Ew::SliceSum adds them. The CPU reference puts
-//                  the whole result in slice 0 and zeros in the others: only the slices' sum is specified.
-// ConvBackwardData [dy, w, dx]   dx = conv^T(dy, w), the same words as the forward conv; count = N*C*in.
+//                  24 k_splits (0, 1: none), 25 epilogue, 26 f (float). Split-K (a layer of few output tiles and
+//                  a long K, which would leave most of a GPU idle): y holds k_splits slices of count words, slice
+//                  s the sum over the s-th K range (the bias in slice 0); an Ew::SliceSum adds them. The CPU
+//                  reference puts the whole result in slice 0 and zeros in the others: only the slices' sum is
+//                  specified. Epilogue (what becomes of the sum; not with a bias or split-K): 0 y = sum (+ b),
+//                  1 y = f * m[j] * sum, 2 y += f * m[j] * sum, with m (output-sized) bound as b: a rule term's
+//                  x * f^T(ratio) without a Product step after it.
+// ConvBackwardData [dy, w, dx, m] dx = conv^T(dy, w), the same words as the forward conv (epilogue 1-2 with m
+//                  at binding 4); count = N*C*in.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
 //                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
 //                  op(A)(i,k) = transA ? A[k*lda+i] : A[i*lda+k]; op(B)(k,j) = transB ? B[j*ldb+k] : B[k*ldb+j].
@@ -112,7 +116,8 @@ enum class Ew : uint32_t {
   Pow,                // out = a^f; an integral f keeps the sign rules of a negative base (WGSL's pow does not)
   ErfGrad,            // out = a * 2/sqrt(pi) * exp(-b*b)        (b: the activation's input)
   PowGrad,            // out = a * f * b^(f-1)                   (b: the activation's input; Pow's rules)
-  SliceSum,           // out = sum over s < inner of a[s * count + j], in s order (split-K's slices)
+  SliceSum,           // sum = the sum over s < inner of a[s * count + j], in s order (split-K's slices); mode 0
+                      // out = sum, 1 out = f * b * sum, 2 out += f * b * sum (a convolution's epilogue)
   Product,            // out = f * a * b   (AccumulateProduct's first term: no Fill of zeros before it)
 };
 constexpr int ew_count = 30;

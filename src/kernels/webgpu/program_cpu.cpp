@@ -122,6 +122,23 @@ float ew_value(Ew op, size_t j, const float* a, const float* b, const float* c, 
   return 0.0f;
 }
 
+// A convolution's (or SliceSum's) epilogue (program.h): out = sum, f * m * sum, or out += f * m * sum, the
+// product in Ew::Product's order.
+void apply_epilogue(uint32_t mode, float f, const float* m, const float* sum, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (mode == 0) out[j] = sum[j];
+    else if (mode == 1) out[j] = f * m[j] * sum[j];
+    else out[j] += f * m[j] * sum[j];
+  }
+}
+
+// The sums an epilogue reads (grow-only; one interpreter step at a time uses it).
+std::vector<float>& epilogue_scratch(size_t n) {
+  static thread_local std::vector<float> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch;
+}
+
 uint32_t word_of(const float* p, size_t k) {
   uint32_t w;
   std::memcpy(&w, p + k, sizeof w);
@@ -283,17 +300,35 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
         const ConvParams cp = conv_params(s);
         const int64_t xs = cp.N * cp.C * cp.in_size(), ys = cp.N * cp.M * cp.out_size();
         const int64_t ws = cp.M * cp.C_per_group() * cp.kernel_size();
+        const uint32_t epilogue = s.words[25];
+        const float f = word_float(s.words[26]);
+        if (epilogue > 2) bad(si, s, "unknown epilogue " + std::to_string(epilogue));
         if (s.kernel == Kernel::ConvForward) {
           const int64_t splits = std::max<uint32_t>(1, s.words[24]);
           need(0, xs, "x"), need(1, ws, "w"), need(3, splits * ys, "y");
           if (s.words[23]) need(2, cp.M, "b");
           if (count != ys) bad(si, s, "count is not N*M*out");
-          conv_forward(cp, p[0], p[1], s.words[23] ? p[2] : nullptr, p[3]);
-          std::fill(p[3] + ys, p[3] + splits * ys, 0.0f);   // split-K: the whole sum in slice 0
+          if (epilogue && (s.words[23] || splits > 1)) bad(si, s, "an epilogue with a bias or split-K");
+          if (epilogue) {
+            need(2, ys, "m");
+            std::vector<float>& sum = epilogue_scratch(static_cast<size_t>(ys));
+            conv_forward(cp, p[0], p[1], nullptr, sum.data());
+            apply_epilogue(epilogue, f, p[2], sum.data(), p[3], ys);
+          } else {
+            conv_forward(cp, p[0], p[1], s.words[23] ? p[2] : nullptr, p[3]);
+            std::fill(p[3] + ys, p[3] + splits * ys, 0.0f);   // split-K: the whole sum in slice 0
+          }
         } else {
           need(0, ys, "dy"), need(1, ws, "w"), need(2, xs, "dx");
           if (count != xs) bad(si, s, "count is not N*C*in");
-          conv_backward_data(cp, p[0], p[1], p[2]);
+          if (epilogue) {
+            need(3, xs, "m");
+            std::vector<float>& sum = epilogue_scratch(static_cast<size_t>(xs));
+            conv_backward_data(cp, p[0], p[1], sum.data());
+            apply_epilogue(epilogue, f, p[3], sum.data(), p[2], xs);
+          } else {
+            conv_backward_data(cp, p[0], p[1], p[2]);
+          }
         }
         break;
       }
@@ -329,11 +364,15 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
         }
         if ((op == Ew::StabDivide && s.words[5] != 0) || op == Ew::SigmoidGrad || op == Ew::TanhGrad) need(2, count, "c");
         if (op == Ew::SliceSum) {   // (ew_value has no count to find the slices with)
+          if (mode > 2) bad(si, s, "unknown SliceSum mode " + std::to_string(mode));
+          if (mode) need(1, count, "b");
+          std::vector<float>& sums = epilogue_scratch(count);
           for (size_t j = 0; j < count; ++j) {
             float sum = 0.0f;
             for (uint32_t sl = 0; sl < inner; ++sl) sum += p[0][sl * size_t{count} + j];
-            p[3][j] = sum;
+            sums[j] = sum;
           }
+          apply_epilogue(mode, f, p[1], sums.data(), p[3], count);
           break;
         }
         for (size_t j = 0; j < count; ++j) p[3][j] = ew_value(op, j, p[0], p[1], p[2], p[3][j], inner, channels, f, mode, word_float(s.words[6]));
