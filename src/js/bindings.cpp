@@ -249,7 +249,7 @@ val js_explain_result(const ExplainResult& e) {
   return o;
 }
 
-constexpr size_t kStepWords = 37;   // kernel id, 32 words, 4 bindings (0xffffffff: unused)
+constexpr size_t kStepWords = 1 + 32 + kernels::gpu::max_bindings;   // kernel id, 32 words, 5 bindings (0xffffffff: unused)
 
 // {buffers: [{words, data: Float32Array view or null, key}], steps: Uint32Array (kStepWords per step), readback}
 // The data views point into wasm memory, and any allocation that grows it detaches them (as does passing a
@@ -262,7 +262,7 @@ val js_program(const kernels::gpu::Program& p) {
     uint32_t* w = flat.data() + k * kStepWords;
     w[0] = static_cast<uint32_t>(p.steps[k].kernel);
     std::copy(p.steps[k].words.begin(), p.steps[k].words.end(), w + 1);
-    for (int b = 0; b < 4; ++b) w[33 + b] = static_cast<uint32_t>(p.steps[k].bind[b]);
+    for (int b = 0; b < kernels::gpu::max_bindings; ++b) w[33 + b] = static_cast<uint32_t>(p.steps[k].bind[b]);
   }
   o.set("steps", val::global("Uint32Array").new_(emscripten::typed_memory_view(flat.size(), flat.data())));
   for (int id : p.readback) readback.call<void>("push", id);
@@ -343,7 +343,7 @@ val runProgramOnCpu(val prog) {
       p.add_buffer(static_cast<int64_t>(words), store[k].data());
     }
     const size_t nw = steps["length"].as<size_t>();
-    if (nw % kStepWords) fail_input("runProgramOnCpu: steps is not a multiple of 37 words");
+    if (nw % kStepWords) fail_input("runProgramOnCpu: steps is not a multiple of " + std::to_string(kStepWords) + " words");
     std::vector<uint32_t> flat(nw);
     emscripten::val(emscripten::typed_memory_view(flat.size(), flat.data())).call<void>("set", steps);
     for (size_t k = 0; k < nw / kStepWords; ++k) {
@@ -351,7 +351,7 @@ val runProgramOnCpu(val prog) {
       kernels::gpu::Step s;
       s.kernel = static_cast<kernels::gpu::Kernel>(w[0]);
       std::copy(w + 1, w + 33, s.words.begin());
-      for (int b = 0; b < 4; ++b) s.bind[b] = w[33 + b] == 0xffffffffu ? -1 : static_cast<int>(w[33 + b]);
+      for (int b = 0; b < kernels::gpu::max_bindings; ++b) s.bind[b] = w[33 + b] == 0xffffffffu ? -1 : static_cast<int>(w[33 + b]);
       p.steps.push_back(s);
     }
     for (size_t k = 0; k < readback["length"].as<size_t>(); ++k) p.readback.push_back(readback[k].as<int>());

@@ -290,7 +290,7 @@ void keep_ranges(kernels::gpu::Program& prog, const Builder& B, const std::vecto
   for (size_t si = 0; si < prog.steps.size(); ++si) {
     const kernels::gpu::Step& s = prog.steps[si];
     const unsigned w = kernels::gpu::written_bindings(s);
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < kernels::gpu::max_bindings; ++i)
       if ((w >> i & 1u) && s.bind[i] >= 0 && B.range_of_buffer(s.bind[i]) != range_at(si)) return;
   }
   std::vector<int64_t> ordinal(prog.buffers.size(), -1);
@@ -340,7 +340,7 @@ void keep_ranges(kernels::gpu::Program& prog, const Builder& B, const std::vecto
   }
   for (const kernels::gpu::Step& s : prog.steps) {
     const unsigned w = kernels::gpu::written_bindings(s);
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < kernels::gpu::max_bindings; ++i)
       if ((w >> i & 1u) && std::find(input_buffers.begin(), input_buffers.end(), s.bind[i]) != input_buffers.end()) return;
   }
   for (size_t k = 0; k < input_buffers.size(); ++k)

@@ -159,7 +159,14 @@ struct Epilogue {
   int m = -1;
   float f = 0.0f;
 };
-void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep = {});
+// What it reads as its input (program.h's prologue): the input itself (d < 0), or input / stab(d) with the
+// stabiliser eps (an LRP rule's ratio R / stab(z), d: the denominator, of the input's size).
+struct Prologue {
+  int d = -1;
+  float eps = 0.0f;
+};
+void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep = {},
+               const Prologue& pro = {});
 void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int a, int64_t lda, int b, int64_t ldb,
                int c, int64_t ldc, int64_t batch = 1, int64_t off_a = 0, int64_t off_b = 0, int64_t off_c = 0);
 // A layer's weight under a parameter modifier: its buffer, and what it is (a transposed convolution may run
@@ -176,7 +183,11 @@ bool linear_forward(Builder& B, const LinearLayer& L, int x, const Weight& w, in
 void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx);
 // out = coef * x * f^T(dy; w), or out += that (accumulate): a rule term's share of its input's relevance (x: the
 // term's input). A convolution does the product in its epilogue, other layers in a Product step after theirs.
-void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate);
+// With a prologue (convolutions only: reads_ratio_in_prologue) dy is read as dy / stab(pro.d).
+void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate,
+                             const Prologue& pro = {});
+// Whether the layer's backward step is a convolution, which can read R / stab(z) in its prologue.
+bool reads_ratio_in_prologue(const LinearLayer& L);
 Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
 // The layer's bias under modifier m times `sign`, or -1 when it has none (or m zeroes it).
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign);

@@ -22,14 +22,15 @@ int64_t conv_k_splits(const ConvParams& cp) {
 }
 
 // The epilogue runs in the step itself, or with split-K in the SliceSum that adds the slices.
-void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep) {
+void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep,
+               const Prologue& pro) {
   if (ep.mode && bias >= 0) fail(ErrorKind::Internal, "GPU program: a convolution step with a bias and an epilogue");
   const int64_t count = k == Kernel::ConvForward ? cp.N * cp.M * cp.out_size() : cp.N * cp.C * cp.in_size();
   const int64_t splits = k == Kernel::ConvForward ? conv_k_splits(cp) : 1;
   const int y = splits > 1 ? B.temp(splits * count) : out;
   const bool in_step = splits == 1 && ep.mode;
-  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, in_step ? ep.m : bias, y})
-                                     : B.step(k, count, {in, w, out, in_step ? ep.m : -1});
+  Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, in_step ? ep.m : bias, y, pro.d})
+                                     : B.step(k, count, {in, w, out, in_step ? ep.m : -1, pro.d});
   s.words[1] = static_cast<uint32_t>(cp.N), s.words[2] = static_cast<uint32_t>(cp.C);
   s.words[3] = static_cast<uint32_t>(cp.M), s.words[4] = static_cast<uint32_t>(cp.group);
   put3(s, 5, cp.in), put3(s, 8, cp.out), put3(s, 11, cp.kernel), put3(s, 14, cp.stride), put3(s, 17, cp.dilation);
@@ -38,6 +39,8 @@ void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bi
   s.words[24] = static_cast<uint32_t>(splits);
   s.words[25] = in_step ? ep.mode : 0;
   s.words[26] = float_word(in_step ? ep.f : 0.0f);
+  s.words[27] = pro.d >= 0 ? 1 : 0;
+  s.words[28] = float_word(pro.d >= 0 ? pro.eps : 0.0f);
   if (splits > 1) {
     B.ew(Ew::SliceSum, count, y, ep.mode ? ep.m : -1, -1, out, ep.f, splits, 0, ep.mode);
     B.release(y);
@@ -95,10 +98,11 @@ int flipped_weight_buffer(Builder& B, const LinearLayer& L, const Weight& w) {
   return B.constant(key, data.data(), static_cast<int64_t>(data.size()));
 }
 
-// dx = conv^T(dy; w) for the conv L.conv describes (through the epilogue ep).
-void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx, const Epilogue& ep = {}) {
-  if (transposes_as_forward(L.conv)) conv_step(B, Kernel::ConvForward, as_forward(L.conv), dy, flipped_weight_buffer(B, L, w), -1, dx, ep);
-  else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx, ep);
+// dx = conv^T(dy; w) for the conv L.conv describes (through the prologue and epilogue).
+void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, int dx, const Epilogue& ep = {},
+                     const Prologue& pro = {}) {
+  if (transposes_as_forward(L.conv)) conv_step(B, Kernel::ConvForward, as_forward(L.conv), dy, flipped_weight_buffer(B, L, w), -1, dx, ep, pro);
+  else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx, ep, pro);
 }
 
 }  // namespace
@@ -136,10 +140,16 @@ void linear_backward(Builder& B, const LinearLayer& L, int dy, const Weight& wt,
   }
 }
 
-void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate) {
+bool reads_ratio_in_prologue(const LinearLayer& L) {
+  return L.form == LinearLayer::Form::Conv || L.form == LinearLayer::Form::ConvTranspose;
+}
+
+void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate,
+                             const Prologue& pro) {
   const Epilogue ep{accumulate ? 2u : 1u, x, coef};
-  if (L.form == LinearLayer::Form::Conv) return transposed_conv(B, L, dy, w, out, ep);
-  if (L.form == LinearLayer::Form::ConvTranspose) return conv_step(B, Kernel::ConvForward, L.conv, dy, w.buffer, -1, out, ep);
+  if (L.form == LinearLayer::Form::Conv) return transposed_conv(B, L, dy, w, out, ep, pro);
+  if (L.form == LinearLayer::Form::ConvTranspose) return conv_step(B, Kernel::ConvForward, L.conv, dy, w.buffer, -1, out, ep, pro);
+  if (pro.d >= 0) fail(ErrorKind::Internal, "GPU program: a prologue on a layer that is not a convolution");
   const int64_t nx = shape_numel(L.x_shape);
   const int grad = B.temp(nx);
   linear_backward(B, L, dy, w, grad);

@@ -71,7 +71,7 @@ const wordBuf = (values) => ({ words: Math.max(1, values.length), fill: 'words',
 function step(kernel, wordList, bind) {
   const words = new Array(32).fill(0);
   wordList.forEach((w, i) => { words[i] = w >>> 0; });
-  return { kernel, words, bind: [0, 1, 2, 3].map((i) => (bind[i] === undefined || bind[i] < 0 ? NO_INDEX : bind[i])) };
+  return { kernel, words, bind: [0, 1, 2, 3, 4].map((i) => (bind[i] === undefined || bind[i] < 0 ? NO_INDEX : bind[i])) };
 }
 // Pad a 1-/2-/3-D triple to (d, h, w): sizes with 1s, paddings with 0s.
 const dhw = (v, fill = 1) => [...new Array(3 - v.length).fill(fill), ...v];
@@ -161,6 +161,20 @@ function withEpilogue(c, mode) {
   return { ...c, name: `${c.name} epilogue ${mode} f ${f}`, buffers, steps: [{ ...s, words, bind }] };
 }
 
+// An LRP rule's ratio read in a convolution's prologue: the step reads x / (d + (d >= 0 ? e : -e)) instead of x
+// (binding 5, x-sized; d with exact zeros for the sign's branch). In a split-K case, only the first step.
+function withPrologue(c) {
+  const e = pick([1e-6, 0.25]);
+  const s = c.steps[0];
+  const buffers = [...c.buffers, buf(c.buffers[0].words, 'signed0')];
+  const words = s.words.slice();
+  words[27] = 1;
+  words[28] = f32bits(e);
+  const bind = s.bind.slice();
+  bind[4] = buffers.length - 1;
+  return { ...c, name: `${c.name} prologue e ${e}`, buffers, steps: [{ ...s, words, bind }, ...c.steps.slice(1)] };
+}
+
 function convCases() {
   reseed(1);
   const cases = [];
@@ -176,6 +190,11 @@ function convCases() {
   for (const mode of [1, 2]) {
     const [fwd, back] = convCase(pick([1, 2, 3]), { groups: pick([1, 2]), bias: false });
     cases.push(withEpilogue(fwd, mode), withEpilogue(back, mode), splitK(convCase(2, { bias: false })[0], 3, mode));
+  }
+  {
+    const [fwd, back] = convCase(2, { groups: pick([1, 2]), bias: false });
+    cases.push(withPrologue(fwd), withPrologue(back), withPrologue(withEpilogue(convCase(2, { bias: false })[1], 2)),
+      withPrologue(splitK(convCase(2, { big: true, bias: false })[0], 2, 1)));
   }
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
@@ -509,11 +528,11 @@ async function runCasesInPage(cases) {
   };
   const results = [];
   for (const c of cases) {
-    const steps = new Uint32Array(c.steps.length * 37);
+    const steps = new Uint32Array(c.steps.length * 38);
     c.steps.forEach((s, i) => {
-      steps[i * 37] = s.kernel;
-      steps.set(s.words, i * 37 + 1);
-      steps.set(s.bind, i * 37 + 33);
+      steps[i * 38] = s.kernel;
+      steps.set(s.words, i * 38 + 1);
+      steps.set(s.bind, i * 38 + 33);
     });
     const program = { buffers: c.buffers.map((b) => ({ words: b.words, data: fillData(b), key: b.key })), steps, readback: c.readback };
     let gpu, cpu;
@@ -587,10 +606,10 @@ async function setUpRunner() {
   globalThis.gpuRunner = await mods.createGpuRunner();
   // One elementwise step (kernel 3): out = op(a, b) over `count` elements, scalar f (the bridge tests' programs).
   globalThis.ewStep = (op, a, b, o, count, f = 0) => {
-    const s = new Uint32Array(37);
+    const s = new Uint32Array(38);
     s[0] = 3; s[1] = count; s[2] = op; s[3] = 1; s[4] = 1;
     s[5] = new Uint32Array(new Float32Array([f]).buffer)[0];
-    s.set([a, b, 0xffffffff, o], 33);
+    s.set([a, b, 0xffffffff, o, 0xffffffff], 33);
     return s;
   };
   return { info: globalThis.gpuRunner.info, limits: globalThis.gpuRunner.limits };
@@ -683,11 +702,11 @@ test('profile: a timestamp pass around every dispatch, the same results as an un
     const { createGpuRunner } = globalThis.relscopeModules ?? await import('./relscope_webgpu.mjs');
     const ew = globalThis.ewStep;
     // Fill, then a count-0 step (nothing to dispatch: not timed), then two accumulates: 4 steps, 3 dispatches.
-    const steps = new Uint32Array(4 * 37);
+    const steps = new Uint32Array(4 * 38);
     steps.set(ew(1, 0xffffffff, 0xffffffff, 0, 5000, 2), 0);   // b0 = 2
-    steps.set(ew(1, 0xffffffff, 0xffffffff, 1, 0, 9), 37);     // (count 0)
-    steps.set(ew(9, 0, 0xffffffff, 1, 5000, 3), 74);           // b1 += 3 * b0
-    steps.set(ew(10, 0, 1, 2, 5000, 0.5), 111);                // b2 += 0.5 * b0 * b1
+    steps.set(ew(1, 0xffffffff, 0xffffffff, 1, 0, 9), 38);     // (count 0)
+    steps.set(ew(9, 0, 0xffffffff, 1, 5000, 3), 76);           // b1 += 3 * b0
+    steps.set(ew(10, 0, 1, 2, 5000, 0.5), 114);                // b2 += 0.5 * b0 * b1
     const program = () => ({
       buffers: [{ words: 5000, data: null, key: '' }, { words: 5000, data: new Float32Array(5000).fill(1), key: '' },
         { words: 5000, data: null, key: '' }],
@@ -794,9 +813,9 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
     // result (the key promises the same input: here it is deliberately not, to see the skip); another key
     // computes it again. Malformed ranges are refused.
     const keptProgram = (x, key) => {
-      const steps = new Uint32Array(2 * 37);
+      const steps = new Uint32Array(2 * 38);
       steps.set(ew(4, 0, 0, 1, 3), 0);     // b1 = b0 + b0
-      steps.set(ew(4, 1, 0, 2, 3), 37);    // b2 = b1 + b0
+      steps.set(ew(4, 1, 0, 2, 3), 38);    // b2 = b1 + b0
       return {
         buffers: [{ words: 3, data: new Float32Array(x), key: '' }, { words: 3, data: null, key: `${key}/0` },
           { words: 3, data: null, key: '' }],
@@ -812,10 +831,10 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
     // the two most recently used sets: A, B, A again (both skipped), C (B, the least recently used, leaves),
     // B (computed again), C (skipped).
     const setsProgram = (name, factor) => {
-      const steps = new Uint32Array(3 * 37);
+      const steps = new Uint32Array(3 * 38);
       steps.set(ew(4, 0, 0, 1, 3), 0);     // the pass: b1 = b0 + b0
-      steps.set(ew(5, 1, 4, 2, 3), 37);    // its denominators: b2 = b1 * b4 (b4: the set's factor)
-      steps.set(ew(4, 2, 0, 3, 3), 74);    // b3 = b2 + b0
+      steps.set(ew(5, 1, 4, 2, 3), 38);    // its denominators: b2 = b1 * b4 (b4: the set's factor)
+      steps.set(ew(4, 2, 0, 3, 3), 76);    // b3 = b2 + b0
       return {
         buffers: [{ words: 3, data: new Float32Array([1, 2, 3]), key: '' }, { words: 3, data: null, key: 'kp:P/0' },
           { words: 3, data: null, key: `kp:P/d${name}/0` }, { words: 3, data: null, key: '' },
@@ -836,10 +855,10 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
     gpu.dropConstants();
 
     // Three steps, each reading the previous one's output; readback in the caller's order, a buffer twice.
-    const steps = new Uint32Array(3 * 37);
+    const steps = new Uint32Array(3 * 38);
     steps.set(ew(1, 0xffffffff, 0xffffffff, 0, 5, 2), 0);      // b0 = 2
-    steps.set(ew(9, 0, 0xffffffff, 1, 5, 3), 37);              // b1 += 3 * b0
-    steps.set(ew(10, 0, 1, 2, 5, 0.5), 74);                    // b2 += 0.5 * b0 * b1
+    steps.set(ew(9, 0, 0xffffffff, 1, 5, 3), 38);              // b1 += 3 * b0
+    steps.set(ew(10, 0, 1, 2, 5, 0.5), 76);                    // b2 += 0.5 * b0 * b1
     out.chain = (await gpu.run({
       buffers: [{ words: 5, data: null, key: '' }, { words: 5, data: new Float32Array([1, 1, 1, 1, 1]), key: '' },
         { words: 5, data: null, key: '' }],
@@ -849,9 +868,9 @@ test('bridge contract: errors by kind, constants by key, multi-step programs, re
     // In a module Web Worker: out = 1.5 (Fill) there.
     const workerSource = `import { createGpuRunner } from '${location.origin}/relscope_webgpu.mjs';
       const gpu = await createGpuRunner();
-      const steps = new Uint32Array(37);
+      const steps = new Uint32Array(38);
       steps.set([3, 5, 1, 1, 1, 0x3fc00000], 0);
-      steps.set([0xffffffff, 0xffffffff, 0xffffffff, 0], 33);
+      steps.set([0xffffffff, 0xffffffff, 0xffffffff, 0, 0xffffffff], 33);
       const [y] = await gpu.run({ buffers: [{ words: 5, data: null, key: '' }], steps, readback: [0] });
       postMessage({ y: Array.from(y), vendor: gpu.info.vendor });`;
     const url = URL.createObjectURL(new Blob([workerSource], { type: 'text/javascript' }));

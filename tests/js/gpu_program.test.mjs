@@ -61,13 +61,13 @@ test('the GPU program through the bindings, run on the CPU reference, equals exp
       const want = await rs.explain(request);
       const program = engine.gpuProgram(request);
       assert.equal(program.error, undefined, program.error);
-      assert.equal(program.steps.length % 37, 0);
+      assert.equal(program.steps.length % 38, 0);
       assert.ok(program.buffers.some((b) => b.key !== ''), 'weights are keyed constants');
       // A large buffer in front makes the CPU reference grow wasm memory before it copies the rest: the
       // program's data views into that memory must not be read after such a growth (they are detached).
       const bigFirst = {
         buffers: [{ words: 48 << 20, data: null, key: '' }, ...program.buffers],
-        steps: program.steps.map((w, k) => (k % 37 >= 33 && w !== 0xffffffff ? w + 1 : w)),
+        steps: program.steps.map((w, k) => (k % 38 >= 33 && w !== 0xffffffff ? w + 1 : w)),
         readback: program.readback.map((id) => id + 1),
       };
       const got = engine.gpuFinish(rs.module.runProgramOnCpu(bigFirst));

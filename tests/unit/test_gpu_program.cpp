@@ -175,11 +175,11 @@ TEST(GpuProgram, FixturesAndBundledModels) {
 }
 
 // Fewer dispatches, the same result: a group's first contribution writes its denominator (ZPlus': the conv step
-// itself, with the bias), a convolution's transposed step multiplies by the term's input in its epilogue (writing
-// the relevance it gives, or adding it onto the input's relevance so far when the layer has one active term),
-// a residual Add's products write or add likewise, and Flat's ones are a constant. So a residual network's sweep
-// under epsilon-plus-flat fills no buffer, adds no finished buffer onto another, adds no bias, and has no
-// product step right after a convolution.
+// itself, with the bias), a convolution's transposed step reads R / stab(z) in its prologue and multiplies by the
+// term's input in its epilogue (writing the relevance it gives, or adding it onto the input's relevance so far
+// when the layer has one active term), a residual Add's products write or add likewise, and Flat's ones are a
+// constant. So a residual network's sweep under epsilon-plus-flat fills no buffer, adds no finished buffer onto
+// another, adds no bias, and has no ratio step right before a convolution nor a product step right after one.
 TEST(GpuProgram, ResidualSweepWritesFirstContributionsInsteadOfAddingThemToZeros) {
   using kernels::gpu::Ew;
   using kernels::gpu::Kernel;
@@ -192,20 +192,27 @@ TEST(GpuProgram, ResidualSweepWritesFirstContributionsInsteadOfAddingThemToZeros
   const auto& steps = gx.program.steps;
   auto is_conv = [](const kernels::gpu::Step& st) { return st.kernel == Kernel::ConvForward || st.kernel == Kernel::ConvBackwardData; };
   std::map<Ew, int> sweep;
-  int fills = 0, epilogues = 0, adding = 0;
+  int fills = 0, epilogues = 0, adding = 0, prologues = 0;
   for (size_t k = 0; k < steps.size(); ++k) {
     const auto& st = steps[k];
     if (is_conv(st) && st.words[25] != 0) ++epilogues, adding += st.words[25] == 2;
+    if (is_conv(st) && st.words[27] != 0) {
+      ++prologues;
+      EXPECT_FALSE(steps[k - 1].kernel == Kernel::Elementwise && static_cast<Ew>(steps[k - 1].words[1]) == Ew::StabDivide) << "step " << k;
+    }
     if (st.kernel != Kernel::Elementwise) continue;
     const auto op = static_cast<Ew>(st.words[1]);
     fills += op == Ew::Fill;
     if (k >= gx.program.kept[0].to) ++sweep[op];
-    if (op == Ew::Product || op == Ew::AccumulateProduct) EXPECT_FALSE(k > 0 && is_conv(steps[k - 1])) << "step " << k;
+    if (op == Ew::Product || op == Ew::AccumulateProduct) {
+      EXPECT_FALSE(k > 0 && is_conv(steps[k - 1])) << "step " << k;
+    }
   }
   EXPECT_EQ(fills, 0);
   EXPECT_EQ(sweep[Ew::Accumulate], 0);
   EXPECT_EQ(sweep[Ew::AccumulateBias], 0);
   EXPECT_GT(epilogues, 0);
+  EXPECT_EQ(prologues, epilogues) << "every transposed convolution reads its ratio";
   EXPECT_GT(adding, 0) << "a residual merge, in place";
 }
 
@@ -323,10 +330,10 @@ TEST(GpuProgram, InterpreterRefusesWhatWebGpuWouldRefuse) {
   s.kernel = kernels::gpu::Kernel::Elementwise;
   s.words[0] = 4;
   s.words[1] = static_cast<uint32_t>(kernels::gpu::Ew::Accumulate);
-  s.bind = {out, -1, -1, out};   // reads the buffer it writes through a second binding
+  s.bind = {out, -1, -1, out, -1};   // reads the buffer it writes through a second binding
   p.steps.push_back(s);
   testing::expect_error([&] { run_on_cpu(p); }, ErrorKind::Internal, "written and bound twice");
-  p.steps[0].bind = {a, -1, -1, out};
+  p.steps[0].bind = {a, -1, -1, out, -1};
   p.steps[0].words[0] = 5;   // more invocations than the buffers hold
   testing::expect_error([&] { run_on_cpu(p); }, ErrorKind::Internal, "out needs 5 words");
   p.steps[0].words[0] = 4;

@@ -12,8 +12,8 @@
 //   extra passes and their barriers make the whole run slower, so the timings are for comparing steps).
 //   lastRun also says where a run's time went on the host: encodeMs (everything up to the submit) and waitMs
 //   (from the submit to the results).
-// program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (37 words per
-// step: kernel id, 32 uniform words, 4 buffer bindings, 0xffffffff = unused), readback: [buffer ids],
+// program = { buffers: [{ words, data: Float32Array | null, key: '' | 'name' }], steps: Uint32Array (38 words per
+// step: kernel id, 32 uniform words, 5 buffer bindings, 0xffffffff = unused), readback: [buffer ids],
 // kept: [{ key, from, to }] (optional) }.
 // Keyed buffers stay on the GPU between runs (a model's weights, uploaded once). `kept` names ranges of steps
 // whose results the runner keeps (program.h: KeptRange): kept[0] the forward pass, kept[1] the rules'
@@ -44,8 +44,8 @@ function gpuError(kind, message) {
 // ---- kernels and dispatch sizes -------------------------------------------------------------------------------
 // In program.h's enum order. `access`: per binding 1..n, 'r' (read-only storage) or 'w' (read_write storage).
 const KERNELS = [
-  { name: 'conv_forward', access: 'rrrw' },         // [x, w, b, y]
-  { name: 'conv_backward_data', access: 'rrwr' },   // [dy, w, dx, m]
+  { name: 'conv_forward', access: 'rrrwr' },        // [x, w, b, y, d]
+  { name: 'conv_backward_data', access: 'rrwrr' },  // [dy, w, dx, m, d]
   { name: 'gemm', access: 'rrw' },                  // [A, B, C]
   { name: 'elementwise', access: 'rrrw' },          // [a, b, c, out]
   { name: 'max_pool', access: 'rww' },              // [x, y, idx]
@@ -62,7 +62,8 @@ const KERNELS = [
 const CONV_FORWARD = 0;
 const GEMM = 2;
 const PRUNE = 13;
-const STEP_WORDS = 37;
+const BINDINGS = 5;   // program.h: max_bindings
+const STEP_WORDS = 1 + 32 + BINDINGS;
 const UNUSED = 0xffffffff;
 const UNIFORM_STRIDE = 256;   // >= minUniformBufferOffsetAlignment (at most 256 by the spec)
 const UNIFORM_BYTES = 128;    // 32 words
@@ -156,7 +157,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
   const GPUBufferUsage = globalThis.GPUBufferUsage;
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const dummyRead = device.createBuffer({ size: 16, usage: STORAGE });
-  const dummyWrite = [0, 1, 2, 3].map(() => device.createBuffer({ size: 16, usage: STORAGE }));
+  const dummyWrite = Array.from({ length: BINDINGS }, () => device.createBuffer({ size: 16, usage: STORAGE }));
   const constants = new Map();   // key -> { buffer, bytes, pooled }
   // The kept forward pass (kept[0]'s key), the ranges finished runs computed on it, and the denominator ranges'
   // keys by use, the most recent last.
@@ -266,12 +267,12 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
       const k = steps[o];
       if (k >= KERNELS.length) throw bad(`step ${s}: unknown kernel id ${k}`);
       const { access, name } = KERNELS[k];
-      for (let j = 0; j < 4; j++) {
+      for (let j = 0; j < BINDINGS; j++) {
         const id = steps[o + 33 + j];
         if (id === UNUSED) continue;
         if (id >= nb) throw bad(`step ${s} (${name}): binding ${j + 1} names buffer ${id}, the program has ${nb}`);
         if (j >= access.length) throw bad(`step ${s} (${name}): binding ${j + 1} is not one of the kernel's`);
-        for (let q = 0; q < 4; q++) {
+        for (let q = 0; q < BINDINGS; q++) {
           if (q !== j && steps[o + 33 + q] === id && (access[j] === 'w' || access[q] === 'w')) {
             throw bad(`step ${s} (${name}): buffer ${id} is written and bound twice`);
           }

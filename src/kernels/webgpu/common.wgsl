@@ -15,6 +15,10 @@ fn flat_id(gid : vec3<u32>, nwg : vec3<u32>) -> u32 { return gid.x + gid.y * (nw
 
 const NO_INDEX : u32 = 0xffffffffu;
 
+// An LRP rule's ratio: r / (z + (z >= 0 ? e : -e)), as Ew::StabDivide (mode 0) computes it; the convolutions'
+// prologue reads their input through it.
+fn stab_divide(r : f32, z : f32, e : f32) -> f32 { return r / (z + select(-e, e, z >= 0.0)); }
+
 // -inf. Not bitcast<f32>(0xff800000u): that is a const-expression, and WGSL makes a const-expression that
 // evaluates to an infinity a shader-creation error; through a `var` the bitcast happens at run time.
 fn neg_inf() -> f32 {

@@ -2,7 +2,8 @@
 // Bindings [x, w, b, y]; words: 0 count = N*M*out (not used), 1 N, 2 C, 3 M, 4 group, 5-7 in, 8-10 out,
 // 11-13 kernel, 14-16 stride, 17-19 dilation, 20-22 pad_begin, 23 has_bias, 24 k_splits (0, 1: none),
 // 25 epilogue (0 y = sum + bias, 1 y = f * b[j] * sum, 2 y += f * b[j] * sum: b is then an output-sized multiplier,
-// an LRP rule term's input), 26 f. Geometry triples are (d, h, w).
+// an LRP rule term's input), 26 f, 27 prologue (1: x is read as x / (d + (d >= 0 ? e : -e)), e word 28, d at
+// binding 5: an LRP rule's ratio R / stab(z)). Geometry triples are (d, h, w).
 // Per image n and group g: Y(m, p) = sum_k W(m, k) X(k, p) with m < mg output channels, p < out positions and
 // k = (c, tap) < cg * kernel taps: W is the group's weights as they lie (row m, K contiguous), X the im2col
 // matrix, gathered while staging (a tap outside the input reads 0), never stored. A 16x16 workgroup computes a
@@ -18,6 +19,7 @@
 @group(0) @binding(2) var<storage, read> w : array<f32>;
 @group(0) @binding(3) var<storage, read> b : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
+@group(0) @binding(5) var<storage, read> d : array<f32>;
 
 const TILE : u32 = 64u;
 const TK : u32 = 16u;
@@ -32,7 +34,9 @@ fn im2col_at(g : Geometry, xbase : u32, k : u32, p : u32) -> f32 {
   let o = element_at(p, g.out).pos;
   let at = o * g.s - g.pb + tap * g.dl;
   if (any(at < vec3<i32>(0)) || any(at >= g.inp)) { return 0.0; }
-  return x[xbase + c * volume(g.inp) + u32(flat3(at, g.inp))];
+  let i = xbase + c * volume(g.inp) + u32(flat3(at, g.inp));
+  if (word(27u) == 1u) { return stab_divide(x[i], d[i], word_f32(28u)); }
+  return x[i];
 }
 
 @compute @workgroup_size(16, 16)

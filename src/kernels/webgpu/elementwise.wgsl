@@ -66,8 +66,7 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
       var on = true;
       if (mode == 1u) { on = c[j] > 0.0; } else if (mode == 2u) { on = c[j] < 0.0; }
       if (on) {
-        let d = b[j];
-        out[j] = a[j] / (d + select(-f, f, d >= 0.0));
+        out[j] = stab_divide(a[j], b[j], f);
       } else {
         out[j] = 0.0;
       }

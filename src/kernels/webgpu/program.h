@@ -10,7 +10,7 @@
 // is what every WGSL kernel is tested against (ggml's pattern: one op, one kernel per back-end).
 //
 // A buffer is an array of 32-bit words (float32, or uint32 for max-pool indices and targets). Every step
-// binds its uniform words at binding 0 and up to four buffers at bindings 1..4 (-1: unused; the bridge
+// binds its uniform words at binding 0 and up to five buffers at bindings 1..5 (-1: unused; the bridge
 // binds a dummy). A buffer a step writes is bound once in that step (WebGPU forbids aliasing a writable
 // binding); run_on_cpu checks this, so native tests catch a builder that breaks it.
 #pragma once
@@ -36,9 +36,11 @@ namespace relscope::kernels::gpu {
 //                  reference puts the whole result in slice 0 and zeros in the others: only the slices' sum is
 //                  specified. Epilogue (what becomes of the sum; not with a bias or split-K): 0 y = sum (+ b),
 //                  1 y = f * m[j] * sum, 2 y += f * m[j] * sum, with m (output-sized) bound as b: a rule term's
-//                  x * f^T(ratio) without a Product step after it.
-// ConvBackwardData [dy, w, dx, m] dx = conv^T(dy, w), the same words as the forward conv (epilogue 1-2 with m
-//                  at binding 4); count = N*C*in.
+//                  x * f^T(ratio) without a Product step after it. Prologue (what the step reads as x): word 27
+//                  0 x itself, 1 x / (d + (d >= 0 ? e : -e)) with e = word 28 (float) and d (x-sized) at binding
+//                  5: Ew::StabDivide's ratio R / stab(z) read on the fly, without a step before it.
+// ConvBackwardData [dy, w, dx, m, d] dx = conv^T(dy, w), the same words as the forward conv (epilogue 1-2 with m
+//                  at binding 4, prologue 1 on dy with d at binding 5); count = N*C*in.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
 //                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
 //                  op(A)(i,k) = transA ? A[k*lda+i] : A[i*lda+k]; op(B)(k,j) = transB ? B[j*ldb+k] : B[k*ldb+j].
@@ -78,6 +80,7 @@ namespace relscope::kernels::gpu {
 //                  3 p_neg (floats), 4 mode: 0 prune r in place (keep unbound), 1 keep = 0/1 mask, r unchanged.
 //                  The CPU sums the masses in double, the GPU in double-float (~44 bits): the choice agrees but
 //                  for a running sum within ~1e-13 of the budget.
+constexpr int max_bindings = 5;   // storage buffers per step (bridge.mjs: STEP_WORDS = 1 + 32 + 5)
 enum class Kernel : uint32_t {
   ConvForward, ConvBackwardData, Gemm, Elementwise, MaxPool, MaxPoolBackward, AvgPool, AvgPoolBackward, RowMean,
   Seed, Gather, Rows, Window, Prune,
@@ -168,7 +171,7 @@ struct Buffer {
 struct Step {
   Kernel kernel = Kernel::Elementwise;
   std::array<uint32_t, 32> words{};
-  std::array<int, 4> bind{-1, -1, -1, -1};
+  std::array<int, 5> bind{-1, -1, -1, -1, -1};
 };
 
 // Steps whose results a runner may keep between runs: kept[0] the forward pass, kept[1] (if any) the rules'

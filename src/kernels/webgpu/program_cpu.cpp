@@ -132,11 +132,18 @@ void apply_epilogue(uint32_t mode, float f, const float* m, const float* sum, fl
   }
 }
 
-// The sums an epilogue reads (grow-only; one interpreter step at a time uses it).
+// The sums an epilogue reads and the ratios a prologue makes (grow-only; one interpreter step at a time uses them).
+std::vector<float>& grown(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v;
+}
 std::vector<float>& epilogue_scratch(size_t n) {
   static thread_local std::vector<float> scratch;
-  if (scratch.size() < n) scratch.resize(n);
-  return scratch;
+  return grown(scratch, n);
+}
+std::vector<float>& prologue_scratch(size_t n) {
+  static thread_local std::vector<float> scratch;
+  return grown(scratch, n);
 }
 
 uint32_t word_of(const float* p, size_t k) {
@@ -275,16 +282,16 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
     const Step& s = prog.steps[si];
     if (static_cast<uint32_t>(s.kernel) >= kernel_count) bad(si, s, "unknown kernel");
     const unsigned writes = written_bindings(s);
-    float* p[4] = {nullptr, nullptr, nullptr, nullptr};
-    size_t size[4] = {0, 0, 0, 0};
-    for (int i = 0; i < 4; ++i) {
+    float* p[max_bindings] = {};
+    size_t size[max_bindings] = {};
+    for (int i = 0; i < max_bindings; ++i) {
       const int id = s.bind[i];
       if (id < 0) {
         if (writes & (1u << i)) bad(si, s, "binding " + std::to_string(i + 1) + " is written but unbound");
         continue;
       }
       if (id >= static_cast<int>(mem.size())) bad(si, s, "binding " + std::to_string(i + 1) + " names buffer " + std::to_string(id) + " of " + std::to_string(mem.size()));
-      for (int k = 0; k < 4; ++k)
+      for (int k = 0; k < max_bindings; ++k)
         if (k != i && s.bind[k] == id && ((writes >> i) & 1u)) bad(si, s, "buffer " + std::to_string(id) + " is written and bound twice");
       p[i] = mem[id].data();
       size[i] = mem[id].size();
@@ -300,34 +307,46 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
         const ConvParams cp = conv_params(s);
         const int64_t xs = cp.N * cp.C * cp.in_size(), ys = cp.N * cp.M * cp.out_size();
         const int64_t ws = cp.M * cp.C_per_group() * cp.kernel_size();
-        const uint32_t epilogue = s.words[25];
+        const uint32_t epilogue = s.words[25], prologue = s.words[27];
         const float f = word_float(s.words[26]);
         if (epilogue > 2) bad(si, s, "unknown epilogue " + std::to_string(epilogue));
+        if (prologue > 1) bad(si, s, "unknown prologue " + std::to_string(prologue));
+        // Prologue 1: the step reads in / stab(d) (Ew::StabDivide's value) instead of its input.
+        auto input = [&](int64_t n) -> const float* {
+          if (!prologue) return p[0];
+          need(4, n, "d");
+          std::vector<float>& ratio = prologue_scratch(static_cast<size_t>(n));
+          for (int64_t j = 0; j < n; ++j)
+            ratio[j] = ew_value(Ew::StabDivide, static_cast<size_t>(j), p[0], p[4], nullptr, 0.0f, 1, 0, word_float(s.words[28]), 0, 0.0f);
+          return ratio.data();
+        };
         if (s.kernel == Kernel::ConvForward) {
           const int64_t splits = std::max<uint32_t>(1, s.words[24]);
           need(0, xs, "x"), need(1, ws, "w"), need(3, splits * ys, "y");
+          const float* x = input(xs);
           if (s.words[23]) need(2, cp.M, "b");
           if (count != ys) bad(si, s, "count is not N*M*out");
           if (epilogue && (s.words[23] || splits > 1)) bad(si, s, "an epilogue with a bias or split-K");
           if (epilogue) {
             need(2, ys, "m");
             std::vector<float>& sum = epilogue_scratch(static_cast<size_t>(ys));
-            conv_forward(cp, p[0], p[1], nullptr, sum.data());
+            conv_forward(cp, x, p[1], nullptr, sum.data());
             apply_epilogue(epilogue, f, p[2], sum.data(), p[3], ys);
           } else {
-            conv_forward(cp, p[0], p[1], s.words[23] ? p[2] : nullptr, p[3]);
+            conv_forward(cp, x, p[1], s.words[23] ? p[2] : nullptr, p[3]);
             std::fill(p[3] + ys, p[3] + splits * ys, 0.0f);   // split-K: the whole sum in slice 0
           }
         } else {
           need(0, ys, "dy"), need(1, ws, "w"), need(2, xs, "dx");
           if (count != xs) bad(si, s, "count is not N*C*in");
+          const float* dy = input(ys);
           if (epilogue) {
             need(3, xs, "m");
             std::vector<float>& sum = epilogue_scratch(static_cast<size_t>(xs));
-            conv_backward_data(cp, p[0], p[1], sum.data());
+            conv_backward_data(cp, dy, p[1], sum.data());
             apply_epilogue(epilogue, f, p[3], sum.data(), p[2], xs);
           } else {
-            conv_backward_data(cp, p[0], p[1], p[2]);
+            conv_backward_data(cp, dy, p[1], p[2]);
           }
         }
         break;
