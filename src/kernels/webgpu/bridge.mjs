@@ -441,9 +441,10 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
         let pass = profiled ? null : encoder.beginComputePass();
         const used = new Map();
         const bound = [];
+        let current = -1;   // the pass's pipeline: set again only when the kernel changes
         for (let s = 0; s < nsteps; s++) {
           if (!sizes[s]) continue;   // nothing to compute
-          if (profiled) pass = encoder.beginComputePass({ timestampWrites: profiled.writesFor(s) });
+          if (profiled) pass = encoder.beginComputePass({ timestampWrites: profiled.writesFor(s) }), current = -1;
           const o = s * STEP_WORDS;
           const k = steps[o];
           const { access } = KERNELS[k];
@@ -461,7 +462,7 @@ export async function createGpuRunner({ gpu = globalThis.navigator?.gpu, profile
             made.bindGroups++;
           }
           used.set(cacheKey, group);
-          pass.setPipeline(pipelines[k].pipeline);
+          if (k !== current) pass.setPipeline(pipelines[k].pipeline), current = k;
           pass.setBindGroup(0, group);
           pass.dispatchWorkgroups(...sizes[s]);
           if (profiled) pass.end();
