@@ -35,14 +35,15 @@ inline uint64_t merge(uint64_t acc, uint64_t v) { return (acc ^ round(0, v)) * P
 
 inline uint64_t xxh64(const void* data, size_t bytes, uint64_t seed = 0) {
   using namespace hash_detail;
+  // Offsets, not pointers past the end: `data` may be null when `bytes` is 0 (an empty vector's data()).
   const auto* p = static_cast<const unsigned char*>(data);
-  const unsigned char* end = p + bytes;
+  size_t i = 0;
   uint64_t h;
   if (bytes >= 32) {
     uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
-    for (; p + 32 <= end; p += 32) {
-      v1 = round(v1, read64(p)), v2 = round(v2, read64(p + 8));
-      v3 = round(v3, read64(p + 16)), v4 = round(v4, read64(p + 24));
+    for (; i + 32 <= bytes; i += 32) {
+      v1 = round(v1, read64(p + i)), v2 = round(v2, read64(p + i + 8));
+      v3 = round(v3, read64(p + i + 16)), v4 = round(v4, read64(p + i + 24));
     }
     h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
     h = merge(merge(merge(merge(h, v1), v2), v3), v4);
@@ -50,9 +51,9 @@ inline uint64_t xxh64(const void* data, size_t bytes, uint64_t seed = 0) {
     h = seed + P5;
   }
   h += static_cast<uint64_t>(bytes);
-  for (; p + 8 <= end; p += 8) h = rotl(h ^ round(0, read64(p)), 27) * P1 + P4;
-  if (p + 4 <= end) h = rotl(h ^ (static_cast<uint64_t>(read32(p)) * P1), 23) * P2 + P3, p += 4;
-  for (; p < end; ++p) h = rotl(h ^ (*p * P5), 11) * P1;
+  for (; i + 8 <= bytes; i += 8) h = rotl(h ^ round(0, read64(p + i)), 27) * P1 + P4;
+  if (i + 4 <= bytes) h = rotl(h ^ (static_cast<uint64_t>(read32(p + i)) * P1), 23) * P2 + P3, i += 4;
+  for (; i < bytes; ++i) h = rotl(h ^ (p[i] * P5), 11) * P1;
   h ^= h >> 33, h *= P2, h ^= h >> 29, h *= P3, h ^= h >> 32;
   return h;
 }
