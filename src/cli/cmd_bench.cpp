@@ -6,8 +6,8 @@
 // explain/forward is printed, and a second explanation of the same input (re-explain: its forward pass is
 // kept, so only the backward part runs); with --threads N > 1 the single-threaded forward is timed as well and the
 // speedup printed. Each kind's work (multiply-accumulates, kernels::multiply_accumulates) is printed too: the
-// ratio of explain's to forward's is what the method asks of any machine. Runs of the compared quantities are interleaved (forward, explain, forward, ...) and
-// medians taken, because the machines are noisy and only ratios from one run compare. Each time is given
+// ratio of explain's to forward's is what the method asks of any machine. Runs of the compared quantities are
+// interleaved (forward, explain, forward, ...) and medians taken, because the machines are noisy and only ratios from one run compare. Each time is given
 // as wall clock and as process CPU time (a better estimate of the quiet-machine time of a single-threaded
 // run when other work competes for the cores). Natively the page faults per run are counted too: a steady
 // state that still faults is handing memory back to the kernel and taking it again (each fault costs

@@ -156,17 +156,13 @@ int linear_rule(NodeSweep& s, int keep = -1, int into = -1) {
   const auto pre = keep < 0 ? c.denoms.find(s.n.outputs[0]) : c.denoms.end();
   const bool precomputed = pre != c.denoms.end();
   const std::vector<int> denom = precomputed ? pre->second : group_denominators(c, L, r, xs, ws, y, ny, keep >= 0);
-  // Per group R / stab(denominator): a StabDivide step, or (no output mask, a convolution's backward step) read
-  // on the fly by each term's transposed convolution (its prologue): no ratio buffer, one step less.
+  // Per group R / stab(denominator): a StabDivide step, or (ratio -1: no output mask, a convolution's backward
+  // step) read on the fly by each term's transposed convolution (its prologue): no ratio buffer, one step less.
   std::vector<int> ratio(r.groups.size(), -1);
-  std::vector<bool> in_prologue(r.groups.size(), false);
   for (size_t gi = 0; gi < r.groups.size(); ++gi) {
     const OutputMask mask = r.groups[gi].mask;
     const uint32_t mode = mask == OutputMask::All ? 0 : mask == OutputMask::ZPositive ? 1 : 2;
-    if (mode == 0 && reads_ratio_in_prologue(L)) {
-      in_prologue[gi] = true;
-      continue;
-    }
+    if (mode == 0 && reads_ratio_in_prologue(L)) continue;
     ratio[gi] = B.temp(ny);
     B.ew(Ew::StabDivide, ny, s.R, denom[gi], mode ? y : -1, ratio[gi], r.epsilon, 1, 0, mode);
     if (!precomputed) B.release(denom[gi]);
@@ -178,13 +174,13 @@ int linear_rule(NodeSweep& s, int keep = -1, int into = -1) {
     const bool first = out < 0;   // writes out; the others add to it
     if (first) out = B.temp(nx);
     const size_t gi = static_cast<size_t>(r.terms[t].group);
-    if (in_prologue[gi]) linear_backward_product(B, L, s.R, ws[t], xs[t].buffer, r.terms[t].coef, out, !first, {denom[gi], r.epsilon});
+    if (ratio[gi] < 0) linear_backward_product(B, L, s.R, ws[t], xs[t].buffer, r.terms[t].coef, out, !first, {denom[gi], r.epsilon});
     else linear_backward_product(B, L, ratio[gi], ws[t], xs[t].buffer, r.terms[t].coef, out, !first);
     if (xs[t].temp) B.release(xs[t].buffer);
   }
   for (int rb : ratio) B.release(rb);
   for (size_t gi = 0; gi < r.groups.size(); ++gi)
-    if (in_prologue[gi] && !precomputed) B.release(denom[gi]);
+    if (ratio[gi] < 0 && !precomputed) B.release(denom[gi]);
   return out >= 0 ? out : B.zeros(nx);   // no active term: all zero
 }
 

@@ -191,21 +191,34 @@ TEST(GpuProgram, ResidualSweepWritesFirstContributionsInsteadOfAddingThemToZeros
   ASSERT_FALSE(gx.program.kept.empty());
   const auto& steps = gx.program.steps;
   auto is_conv = [](const kernels::gpu::Step& st) { return st.kernel == Kernel::ConvForward || st.kernel == Kernel::ConvBackwardData; };
+  auto writes = [](const kernels::gpu::Step& st, int id) {   // whether the step writes buffer id
+    const unsigned w = kernels::gpu::written_bindings(st);
+    for (int i = 0; i < kernels::gpu::max_bindings; ++i)
+      if ((w >> i & 1u) && st.bind[i] == id) return true;
+    return false;
+  };
   std::map<Ew, int> sweep;
   int fills = 0, epilogues = 0, adding = 0, prologues = 0;
   for (size_t k = 0; k < steps.size(); ++k) {
     const auto& st = steps[k];
     if (is_conv(st) && st.words[25] != 0) ++epilogues, adding += st.words[25] == 2;
-    if (is_conv(st) && st.words[27] != 0) {
-      ++prologues;
-      EXPECT_FALSE(steps[k - 1].kernel == Kernel::Elementwise && static_cast<Ew>(steps[k - 1].words[1]) == Ew::StabDivide) << "step " << k;
+    if (is_conv(st) && k >= gx.program.kept[0].to) {   // a transposed convolution: its input is no StabDivide's
+      prologues += st.words[27] != 0;
+      size_t w = k;
+      while (w-- > 0 && !writes(steps[w], st.bind[0])) {
+      }
+      EXPECT_FALSE(w < k && steps[w].kernel == Kernel::Elementwise && static_cast<Ew>(steps[w].words[1]) == Ew::StabDivide)
+          << "step " << k << " reads the ratio step " << w << " writes";
     }
     if (st.kernel != Kernel::Elementwise) continue;
     const auto op = static_cast<Ew>(st.words[1]);
     fills += op == Ew::Fill;
     if (k >= gx.program.kept[0].to) ++sweep[op];
-    if (op == Ew::Product || op == Ew::AccumulateProduct) {
-      EXPECT_FALSE(k > 0 && is_conv(steps[k - 1])) << "step " << k;
+    if (op == Ew::Product || op == Ew::AccumulateProduct) {   // its factor is no convolution's output
+      size_t w = k;
+      while (w-- > 0 && !writes(steps[w], st.bind[1])) {
+      }
+      EXPECT_FALSE(w < k && is_conv(steps[w])) << "step " << k << " multiplies what convolution step " << w << " wrote";
     }
   }
   EXPECT_EQ(fills, 0);
