@@ -8,7 +8,9 @@
 //   --prune P: explain with pruned-lrp (proportion P, PLRP-lambda unless --prune-mode mask) instead of lrp.
 //   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
 // prints "adapter: ...", "wasm explain: X ms", "webgpu explain: Y ms" (medians of R timed runs after one
-// warm-up each), "webgpu re-explain: Z ms" (the last input again: its forward pass and denominators kept), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
+// warm-up each; each WebGPU one right after a wasm one), "webgpu re-explain: Z ms" (the last input again: its
+// forward pass and denominators kept), the same WebGPU explanations back to back and after 1 s of idling (how
+// much is the GPU waking up), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
 // --no-profile, one more WebGPU run with a timestamp around every dispatch: GPU time per kernel and the
 // slowest steps. Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
 // none, bench/webgpu_node.sh points Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the
@@ -88,20 +90,42 @@ for (let k = 0; k < opt.repeat; ++k) {
 // Asked again about the last input (another target, say), the GPU keeps that input's forward pass and the
 // rules' denominators on it.
 const lastInput = (opt.repeat - 1) % 2 ? data : other;
-const again = [];
+const again = [], againPhases = [];
 let skipped = 0, steps = 0;
 for (let k = 0; k < opt.repeat; ++k) {
   const r = await timed(plain, 'webgpu', lastInput);
   again.push(r.ms);
+  againPhases.push(r.e.gpu);
   ({ skipped, steps } = r.e.gpu);
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`wasm explain: ${med(cpu).toFixed(1)} ms`);
 console.log(`webgpu explain: ${med(gpuMs).toFixed(1)} ms (first run, uploads included: ${gpu0.ms.toFixed(1)} ms)`);
-const phase = (name) => med(phases.map((p) => p[name] ?? NaN)).toFixed(1);
-console.log(`webgpu explain's parts (medians, ms): program ${phase('programMs')} (wasm builds it), encode ${phase('encodeMs')} ` +
-  `(buffers, uploads, bind groups, submit), wait ${phase('waitMs')} (GPU work and readback), finish ${phase('finishMs')} (wasm)`);
+const parts = (runs) => {
+  const phase = (name) => med(runs.map((p) => p[name] ?? NaN)).toFixed(1);
+  return `program ${phase('programMs')}, encode ${phase('encodeMs')}, wait ${phase('waitMs')}, finish ${phase('finishMs')}`;
+};
+console.log(`webgpu explain's parts (medians, ms): ${parts(phases)} (program: wasm builds it; encode: buffers, uploads, ` +
+  'bind groups, submit; wait: GPU work and readback; finish: wasm)');
 console.log(`webgpu re-explain: ${med(again).toFixed(1)} ms (same input: the kept forward pass and denominators, ${skipped} of ${steps} steps skipped)`);
+console.log(`webgpu re-explain's parts (medians, ms): ${parts(againPhases)}`);
+// The explanations above alternate with wasm ones (the GPU idles through each): the same explanations back to
+// back, and each after a second of idling, show how much of their wait is the GPU waking up rather than work.
+// Each run's input is the other one than its predecessor's (the kept pass): every run is a whole explanation.
+let previous = lastInput;
+const series = async (pauseMs) => {
+  const ms = [], runs = [];
+  for (let k = 0; k < opt.repeat; ++k) {
+    if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    previous = previous === data ? other : data;
+    const r = await timed(plain, 'webgpu', previous);
+    ms.push(r.ms);
+    runs.push(r.e.gpu);
+  }
+  return `${med(ms).toFixed(1)} ms (${parts(runs)})`;
+};
+console.log(`webgpu explain back to back: ${await series(0)}`);
+console.log(`webgpu explain after 1 s idle: ${await series(1000)}`);
 console.log(`webgpu agreement: ${(err / top).toExponential(2)} (same target: ${gpu0.e.targets[0] === cpu0.e.targets[0]})`);
 if (shape[0] > 1) {
   // A batch: each sample's agreement against its own max |R| (how far apart two summation orders land varies
@@ -135,7 +159,7 @@ if (opt.profile) {
   } else {
     const total = steps.reduce((a, s) => a + s.ns, 0);
     console.log(`profile: ${steps.length} dispatches, ${(total / 1e6).toFixed(1)} ms of GPU time in them ` +
-      `(one pass each: ${run.ms.toFixed(1)} ms wall)`);
+      `(one pass each: ${run.ms.toFixed(1)} ms wall; ${parts([run.e.gpu])})`);
     const byKernel = new Map();
     for (const s of steps) {
       const k = byKernel.get(s.kernel) ?? { n: 0, ns: 0 };
