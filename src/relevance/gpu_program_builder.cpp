@@ -58,8 +58,8 @@ void gemm_step(Builder& B, bool tA, bool tB, int64_t M, int64_t N, int64_t K, in
 // conv^T(dy; w) of a stride-1 convolution is the convolution of dy with the flipped, channel-swapped kernel
 // w~[g*cg + c, m, k-1-j] = w[g*mg + m, c, j] and front padding dilation*(k-1) - pad: dx[i] = sum over taps j
 // of dy[i + pad - j*dil] w[j] = sum over j~ of dy[i - pad~ + j~*dil] w~[j~]. So the backward sweep's
-// transposed convolutions of stride-1 layers (most of a ResNet's) run on the tiled implicit-GEMM forward
-// kernel instead of the direct gather (conv_backward_data.wgsl), which stays for strided layers.
+// transposed convolutions of stride-1 layers (most of a ResNet's) run on the forward kernel, which also has split-K;
+// strided layers run conv_backward_data.wgsl (tiled per stride phase, or a gather for few channels a group).
 namespace {
 
 bool transposes_as_forward(const ConvParams& cp) {

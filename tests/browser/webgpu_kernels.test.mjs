@@ -93,16 +93,17 @@ function reaches(inp, out, k, s, dl, pb) {
 }
 
 // ---- random cases: convolutions ------------------------------------------------------------------------
-function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false } = {}) {
+// wide: 16-80 input channels a group (conv_backward_data's tiled path); stride/dilation: every dim's, else random.
+function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false, wide = false, stride, dilation } = {}) {
   for (;;) {
     const N = int(1, 2);
     const g = depthwise ? int(2, 5) : groups;
-    const cpg = depthwise ? 1 : int(1, big ? 8 : 4), mpg = depthwise ? 1 : int(1, big ? 8 : 4);
+    const cpg = depthwise ? 1 : wide ? int(16, 80) : int(1, big ? 8 : 4), mpg = depthwise ? 1 : wide ? int(1, 24) : int(1, big ? 8 : 4);
     const C = g * cpg, M = g * mpg;
     const inp = [], out = [], k = [], s = [], dl = [], pb = [];
     for (let d = 0; d < nd; d++) {
       const n = nd === 3 ? int(2, 6) : nd === 2 ? int(3, big ? 17 : 11) : int(4, 29);
-      const kk = int(1, Math.min(nd === 3 ? 3 : 5, n)), ss = int(1, 3), dd = int(1, 2), p0 = int(0, kk), p1 = int(0, kk);
+      const kk = int(1, Math.min(nd === 3 ? 3 : 5, n)), ss = stride ?? int(1, 3), dd = dilation ?? int(1, 2), p0 = int(0, kk), p1 = int(0, kk);
       const o = outSize(n, kk, ss, dd, p0, p1);
       inp.push(n); k.push(kk); s.push(ss); dl.push(dd); pb.push(p0); out.push(o);
     }
@@ -197,6 +198,15 @@ function convCases() {
     cases.push(withPrologue(fwd), withPrologue(back), withPrologue(withEpilogue(convCase(2, { bias: false })[1], 2)),
       withPrologue(splitK(convCase(2, { big: true, bias: false })[0], 2, 1)));
   }
+  // Wide groups: conv_backward_data as an implicit GEMM per stride phase (cg >= 16), with more than one channel
+  // tile (cg > 64) and K step, phases without a tap (stride 2, dilation 2: odd residues), 1-D to 3-D, groups,
+  // and its prologue and epilogue.
+  for (const opts of [{}, { groups: 2 }, { stride: 2 }, { stride: 2, dilation: 2 }, { stride: 3, dilation: 2 }]) {
+    cases.push(convCase(2, { ...opts, wide: true })[1]);
+  }
+  cases.push(convCase(1, { wide: true, groups: 2 })[1], convCase(3, { wide: true })[1], convCase(3, { wide: true, stride: 2 })[1]);
+  cases.push(withPrologue(withEpilogue(convCase(2, { wide: true, stride: 2, bias: false })[1], 2)),
+    withEpilogue(convCase(2, { wide: true, bias: false })[1], 1));
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
   const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];

@@ -60,6 +60,8 @@ const KERNELS = [
   { name: 'prune', access: 'ww' },                  // [r, keep] (one mode writes r, the other keep)
 ];
 const CONV_FORWARD = 0;
+const CONV_BACKWARD_DATA = 1;
+const CONV_BACKWARD_TILED_MIN_CHANNELS = 16;   // conv_backward_data.wgsl: TILED_MIN_CHANNELS
 const GEMM = 2;
 const PRUNE = 13;
 const BINDINGS = 5;   // program.h: max_bindings
@@ -73,7 +75,7 @@ const KEPT_DENOMINATOR_SETS = 2;   // program.h: kKeptDenominatorSets
 
 // Workgroup counts of a step. 1-D kernels: ceil(count / 64) workgroups, x capped at the per-dimension limit
 // and the rest on y (the shaders use idx = gid.x + gid.y * num_workgroups.x * 64 and return past count);
-// prune: `count` workgroups (one per sample) laid out the same way.
+// prune: `count` workgroups (one per sample) laid out the same way. conv_backward_data: its shader's header.
 // gemm: (ceil(N/64), ceil(M/64), batch), each capped; the shader strides over what the grid leaves out.
 function dispatchSize(kernel, words, maxDim) {
   if (kernel === CONV_FORWARD) {   // an implicit GEMM per (image, group[, K range]): 64x64 tiles of (channels, positions)
@@ -82,6 +84,20 @@ function dispatchSize(kernel, words, maxDim) {
     if (planes === 0 || mg === 0 || osz === 0) return null;
     return [Math.min(Math.ceil(osz / GEMM_TILE), maxDim), Math.min(Math.ceil(mg / GEMM_TILE), maxDim),
       Math.min(planes * splits, maxDim)];
+  }
+  if (kernel === CONV_BACKWARD_DATA) {   // 16x16 workgroups either way (conv_backward_data.wgsl)
+    const N = words[1], group = words[4], cg = words[2] / group;
+    if (words[0] === 0) return null;
+    if (cg >= CONV_BACKWARD_TILED_MIN_CHANNELS) {   // per (image, group, stride phase): 64x64 tiles of (channels, positions)
+      let phases = 1, positions = 1;
+      for (let d = 0; d < 3; d++) phases *= words[14 + d], positions *= Math.ceil(words[5 + d] / words[14 + d]);
+      return [Math.min(Math.ceil(positions / GEMM_TILE), maxDim), Math.min(Math.ceil(cg / GEMM_TILE), maxDim),
+        Math.min(N * group * phases, maxDim)];
+    }
+    const groups = Math.ceil(words[0] / 256);   // one invocation per dx element
+    const x = Math.min(groups, maxDim);
+    if (Math.ceil(groups / x) > maxDim) throw gpuError('gpu-limit', `conv_backward_data: ${words[0]} invocations exceed the device's dispatch limit`);
+    return [x, Math.ceil(groups / x), 1];
   }
   if (kernel === GEMM) {
     const M = words[1], N = words[2], batch = words[9];

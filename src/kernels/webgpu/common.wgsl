@@ -115,3 +115,29 @@ fn conv_channels() -> ConvChannels {
   let group = word(4u);
   return ConvChannels(word(2u), word(3u), word(2u) / group, word(3u) / group);
 }
+
+// ---- 64x64 tiles (gemm, conv_forward, conv_backward_data) ---------------------------------------------------------
+// A 16x16 workgroup computes a 64x64 tile of C = A B, 4x4 per invocation (rows lid.y + 16 r, columns lid.x + 16 q),
+// staging 64x16 of A and 16x64 of B per K step of TK in workgroup memory: each value is read from memory once per
+// tile instead of once per output. Only the kernels that use these have them (workgroup memory is per entry
+// point's use).
+const TILE : u32 = 64u;
+const TK : u32 = 16u;
+var<workgroup> As : array<array<f32, 64>, 16>;   // As[kk][i]: A(tile row i, k0 + kk)
+var<workgroup> Bs : array<array<f32, 64>, 16>;   // Bs[kk][j]: B(k0 + kk, tile column j)
+alias TileAcc = array<array<f32, 4>, 4>;
+
+// acc += this invocation's 4x4 of the staged step's product (between the two barriers around it).
+fn tile_multiply(acc : ptr<function, TileAcc>, lid : vec3<u32>) {
+  for (var kk = 0u; kk < TK; kk++) {
+    var av : array<f32, 4>;
+    var bv : array<f32, 4>;
+    for (var r = 0u; r < 4u; r++) {
+      av[r] = As[kk][lid.y + 16u * r];
+      bv[r] = Bs[kk][lid.x + 16u * r];
+    }
+    for (var r = 0u; r < 4u; r++) {
+      for (var q = 0u; q < 4u; q++) { (*acc)[r][q] += av[r] * bv[q]; }
+    }
+  }
+}

@@ -21,10 +21,7 @@
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
 @group(0) @binding(5) var<storage, read> d : array<f32>;
 
-const TILE : u32 = 64u;
-const TK : u32 = 16u;
-var<workgroup> Ws : array<array<f32, 64>, 16>;   // Ws[kk][i]: W(m0 + i, k0 + kk)
-var<workgroup> Xs : array<array<f32, 64>, 16>;   // Xs[kk][j]: X(k0 + kk, p0 + j)
+// The tile (common.wgsl): As[kk][i] = W(m0 + i, k0 + kk), Bs[kk][j] = X(k0 + kk, p0 + j).
 
 // X(k, p) for image n, group g: tap (c, t) of output position p, 0 outside the input (padding).
 fn im2col_at(g : Geometry, xbase : u32, k : u32, p : u32) -> f32 {
@@ -68,8 +65,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
       for (var tp = wid.x; tp < tiles_p; tp += nwg.x) {
         let m0 = tm * TILE;
         let p0 = tp * TILE;
-        var acc : array<array<f32, 4>, 4>;
-        for (var r = 0u; r < 4u; r++) { for (var q = 0u; q < 4u; q++) { acc[r][q] = 0.0; } }
+        var acc = TileAcc();   // zeros
         for (var k0 = k_begin; k0 < k_end; k0 += TK) {
           // Element e = t + 256 * r of each 16x64 tile: W along k (its rows are contiguous), X along p.
           for (var r = 0u; r < 4u; r++) {
@@ -78,25 +74,15 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
             let wi = e / 16u;
             var wv = 0.0;
             if (m0 + wi < ch.mg && k0 + wk < kdim) { wv = w[wbase + (m0 + wi) * kdim + k0 + wk]; }
-            Ws[wk][wi] = wv;
+            As[wk][wi] = wv;
             let xk = e / 64u;
             let xj = e % 64u;
             var xv = 0.0;
             if (k0 + xk < kdim && p0 + xj < osz) { xv = im2col_at(g, xbase, k0 + xk, p0 + xj); }
-            Xs[xk][xj] = xv;
+            Bs[xk][xj] = xv;
           }
           workgroupBarrier();
-          for (var kk = 0u; kk < TK; kk++) {
-            var av : array<f32, 4>;
-            var bv : array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
-              av[r] = Ws[kk][lid.y + 16u * r];
-              bv[r] = Xs[kk][lid.x + 16u * r];
-            }
-            for (var r = 0u; r < 4u; r++) {
-              for (var q = 0u; q < 4u; q++) { acc[r][q] += av[r] * bv[q]; }
-            }
-          }
+          tile_multiply(&acc, lid);
           workgroupBarrier();
         }
         let epilogue = word(25u);

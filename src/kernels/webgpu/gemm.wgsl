@@ -9,10 +9,7 @@
 @group(0) @binding(2) var<storage, read> B : array<f32>;
 @group(0) @binding(3) var<storage, read_write> Cm : array<f32>;
 
-const TILE : u32 = 64u;
-const TK : u32 = 16u;
-var<workgroup> As : array<array<f32, 64>, 16>;   // As[kk][i]: op(A)(tile_i + i, k0 + kk)
-var<workgroup> Bs : array<array<f32, 64>, 16>;   // Bs[kk][j]: op(B)(k0 + kk, tile_j + j)
+// The tile (common.wgsl): As[kk][i] = op(A)(i0 + i, k0 + kk), Bs[kk][j] = op(B)(k0 + kk, j0 + j).
 
 fn load_a(base : u32, i : u32, k : u32, M : u32, K : u32, ta : bool, lda : u32) -> f32 {
   if (i >= M || k >= K) { return 0.0; }
@@ -48,8 +45,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
       for (var tn = wid.x; tn < tiles_n; tn += nwg.x) {
         let i0 = tm * TILE;
         let j0 = tn * TILE;
-        var acc : array<array<f32, 4>, 4>;
-        for (var r = 0u; r < 4u; r++) { for (var q = 0u; q < 4u; q++) { acc[r][q] = 0.0; } }
+        var acc = TileAcc();   // zeros
         for (var k0 = 0u; k0 < K; k0 += TK) {
           // Stage the tiles. Element e = t + 256 * r of the 16x64 tile: (kk, ii) = (e / 64, e % 64) when the
           // source runs along ii (transA: A's rows are k), else (e % 16, e / 16), so neighbouring invocations
@@ -64,17 +60,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
             Bs[kk][ii] = load_b(bbase, k0 + kk, j0 + ii, K, N, tb, ldb);
           }
           workgroupBarrier();
-          for (var kk = 0u; kk < TK; kk++) {
-            var av : array<f32, 4>;
-            var bv : array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
-              av[r] = As[kk][lid.y + 16u * r];
-              bv[r] = Bs[kk][lid.x + 16u * r];
-            }
-            for (var r = 0u; r < 4u; r++) {
-              for (var q = 0u; q < 4u; q++) { acc[r][q] += av[r] * bv[q]; }
-            }
-          }
+          tile_multiply(&acc, lid);
           workgroupBarrier();
         }
         for (var r = 0u; r < 4u; r++) {
