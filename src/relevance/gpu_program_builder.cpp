@@ -2,6 +2,8 @@
 //
 // Sections: steps (put3, conv with split-K and epilogue, gemm) | transposed convolutions as forward ones | linear
 //           layers (forward, backward, backward times the input) | weights and biases
+#include <numeric>
+
 #include "relevance/gpu_explain_detail.h"
 
 namespace relscope::relevance::gpu_detail {
@@ -21,16 +23,33 @@ int64_t conv_k_splits(const ConvParams& cp) {
   return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
 }
 
+// The same for a strided layer's transposed convolution when it runs tiled, per stride phase (program.h): its
+// tiles are the phases' positions x the input channels, its K the output channels x a phase's taps (at most
+// ceil(k / jstep) a dim, jstep = stride / gcd(stride, dilation)). ResNet-18's layer4 has 16 such tiles and
+// K = 512 x 1-4 taps: one long K per workgroup on 16 of an H200's 132 SMs took 0.72 ms, 8 ranges 0.11 ms.
+int64_t conv_backward_k_splits(const ConvParams& cp) {
+  if (cp.C_per_group() < kernels::gpu::kConvBackwardTiledMinChannels) return 1;   // the gather deals out none
+  int64_t phases = 1, positions = 1, taps = 1;
+  for (int d = 0; d < 3; ++d) {
+    const int64_t s = cp.stride[d], jstep = s / std::gcd(s, static_cast<int64_t>(cp.dilation[d]));
+    phases *= s, positions *= (cp.in[d] + s - 1) / s, taps *= (cp.kernel[d] + jstep - 1) / jstep;
+  }
+  const int64_t tiles = (positions + 63) / 64 * ((cp.C_per_group() + 63) / 64) * cp.N * cp.group * phases;
+  const int64_t kdim = cp.M / cp.group * taps;
+  constexpr int64_t kWorkgroups = 128, kMinRange = 256;
+  return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
+}
+
 // The epilogue runs in the step itself, or with split-K in the SliceSum that adds the slices.
 void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bias, int out, const Epilogue& ep,
                const Prologue& pro) {
   if (ep.mode && bias >= 0) fail(ErrorKind::Internal, "GPU program: a convolution step with a bias and an epilogue");
   const int64_t count = k == Kernel::ConvForward ? cp.N * cp.M * cp.out_size() : cp.N * cp.C * cp.in_size();
-  const int64_t splits = k == Kernel::ConvForward ? conv_k_splits(cp) : 1;
+  const int64_t splits = k == Kernel::ConvForward ? conv_k_splits(cp) : conv_backward_k_splits(cp);
   const int y = splits > 1 ? B.temp(splits * count) : out;
   const bool in_step = splits == 1 && ep.mode;
   Step& s = k == Kernel::ConvForward ? B.step(k, count, {in, w, in_step ? ep.m : bias, y, pro.d})
-                                     : B.step(k, count, {in, w, out, in_step ? ep.m : -1, pro.d});
+                                     : B.step(k, count, {in, w, y, in_step ? ep.m : -1, pro.d});
   s.words[1] = static_cast<uint32_t>(cp.N), s.words[2] = static_cast<uint32_t>(cp.C);
   s.words[3] = static_cast<uint32_t>(cp.M), s.words[4] = static_cast<uint32_t>(cp.group);
   put3(s, 5, cp.in), put3(s, 8, cp.out), put3(s, 11, cp.kernel), put3(s, 14, cp.stride), put3(s, 17, cp.dilation);

@@ -131,17 +131,22 @@ function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false,
 // Split-K: the forward conv's K ranges in S slices of a dirty buffer, added by SliceSum (the CPU reference puts
 // the whole sum in slice 0, so only the sum is compared), S up to more ranges than K has steps.
 // With an epilogue (mode 1-2, below) the SliceSum multiplies by a fifth buffer.
-function splitK(fwd, S, mode = 0) {
-  const count = fwd.steps[0].words[0];
+// The same for conv_backward_data (its dx, binding 3, gets the slices): tiled it deals out each stride phase's
+// K, as a gather it puts the whole sum in slice 0 and zeros in the others.
+function splitK(conv, S, mode = 0) {
+  const count = conv.steps[0].words[0];
+  const fwd = conv.steps[0].kernel === K.conv;
   const f = mode ? pick([1, -0.5, 0.37]) : 0;
-  const buffers = [...fwd.buffers.slice(0, 3), buf(S * count, 'uniform'), buf(count, mode === 2 ? 'uniform' : null)];
+  const kept = fwd ? 3 : 2;   // x, w, b or dy, w
+  const buffers = [...conv.buffers.slice(0, kept), buf(S * count, 'uniform'), buf(count, mode === 2 ? 'uniform' : null)];
   if (mode) buffers.push(buf(count));
+  const kernel = fwd ? 'conv_forward' : 'conv_backward_data';
   return {
-    name: fwd.name.replace('conv_forward', `conv_forward split-K ${S}`) + (mode ? ` epilogue ${mode} f ${f}` : ''),
+    name: conv.name.replace(kernel, `${kernel} split-K ${S}`) + (mode ? ` epilogue ${mode} f ${f}` : ''),
     buffers,
-    steps: [{ ...fwd.steps[0], words: fwd.steps[0].words.map((w, i) => (i === 24 ? S : w)) },
-      step(K.ew, [count, 28, S, 0, f32bits(f), mode], [3, mode ? 5 : -1, -1, 4])],
-    readback: [4], exact: [false],
+    steps: [{ ...conv.steps[0], words: conv.steps[0].words.map((w, i) => (i === 24 ? S : w)) },
+      step(K.ew, [count, 28, S, 0, f32bits(f), mode], [kept, mode ? kept + 2 : -1, -1, kept + 1])],
+    readback: [kept + 1], exact: [false],
   };
 }
 
@@ -207,6 +212,10 @@ function convCases() {
   cases.push(convCase(1, { wide: true, groups: 2 })[1], convCase(3, { wide: true })[1], convCase(3, { wide: true, stride: 2 })[1]);
   cases.push(withPrologue(withEpilogue(convCase(2, { wide: true, stride: 2, bias: false })[1], 2)),
     withEpilogue(convCase(2, { wide: true, bias: false })[1], 1));
+  // ... with split-K: more ranges than a phase has K steps, an epilogue in the SliceSum, a prologue, a gather.
+  cases.push(splitK(convCase(2, { wide: true, stride: 2 })[1], 3), splitK(convCase(3, { wide: true, stride: 2 })[1], 9),
+    splitK(convCase(1, { wide: true, groups: 2, stride: 3 })[1], 2, 1),
+    withPrologue(splitK(convCase(2, { wide: true, stride: 2, bias: false })[1], 4, 2)), splitK(convCase(2)[1], 2));
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
   const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];

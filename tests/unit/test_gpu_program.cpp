@@ -256,6 +256,35 @@ TEST(GpuProgram, SplitKConvolutionsEqualTheCpu) {
   EXPECT_GE(split, 3) << "the forward pass and the rule's forward terms of conv1 are split";
 }
 
+// A strided layer's transposed convolution, tiled per stride phase (32 input channels a group), with split-K: a
+// stride-2 3x3 conv to 512 channels on 5x5 inputs has 8 tiles of 64x64 (2 images x 4 phases) and K = 512 x 1-4
+// taps, dealt out in K ranges whose slices a SliceSum adds. Explanations through it equal the CPU's.
+TEST(GpuProgram, SplitKTransposedConvolutionsOfStridedLayersEqualTheCpu) {
+  ModelBuilder b;
+  b.input("x", {8, 5, 5});
+  b.init("W0", random_tensor({32, 8, 1, 1}, 41)).init("W1", random_tensor({512, 32, 3, 3}, 42));
+  b.init("Wg", random_tensor({3, 512}, 43)).init("bg", random_tensor({3}, 44));
+  b.node("Conv", {"x", "W0"}, {"c0"}, {}, "stem")
+      .node("Relu", {"c0"}, {"r0"})
+      .node("Conv", {"r0", "W1"}, {"c1"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {2, 2})}, "strided")
+      .node("Relu", {"c1"}, {"r1"})
+      .node("GlobalAveragePool", {"r1"}, {"g"})
+      .node("Flatten", {"g"}, {"f"})
+      .node("Gemm", {"f", "Wg", "bg"}, {"y"}, {attr_int("transB", 1)}, "fc")
+      .output("y");
+  Session s = Session::from_model(b.build(), "split_k_strided.onnx");
+  const std::vector<Tensor> x = {random_tensor({2, 8, 5, 5}, 45, 0.0f, 1.0f)};
+  for (const char* composite : {"epsilon-plus-flat", "epsilon", "epsilon-alpha2-beta1"})
+    expect_gpu_matches(s, x, request("lrp", composite), "strided split-K");
+  expect_gpu_matches(s, x, request("gradient"), "strided split-K");
+  Explainer ex(s);
+  const GpuExplanation gx = compile_gpu_explanation(ex, x, request("lrp", "epsilon-plus-flat"));
+  int split = 0;
+  for (const auto& st : gx.program.steps)
+    split += st.kernel == kernels::gpu::Kernel::ConvBackwardData && st.words[24] > 1;
+  EXPECT_GE(split, 1) << "the strided layer's transposed convolution is split";
+}
+
 // Pruned LRP: the GPU program prunes where the CPU's sweep hooks do (PLRP-lambda at a value's complete
 // relevance, PLRP-M re-running the layer on masked inputs), each sample on its own, with the same report.
 TEST(GpuProgram, PrunedLrpInBothModesOnTheOpZooAndModels) {

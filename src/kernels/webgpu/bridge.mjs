@@ -88,11 +88,11 @@ function dispatchSize(kernel, words, maxDim) {
   if (kernel === CONV_BACKWARD_DATA) {   // 16x16 workgroups either way (conv_backward_data.wgsl)
     const N = words[1], group = words[4], cg = words[2] / group;
     if (words[0] === 0) return null;
-    if (cg >= CONV_BACKWARD_TILED_MIN_CHANNELS) {   // per (image, group, stride phase): 64x64 tiles of (channels, positions)
+    if (cg >= CONV_BACKWARD_TILED_MIN_CHANNELS) {   // per (image, group, stride phase, K range): 64x64 tiles of (channels, positions)
       let phases = 1, positions = 1;
       for (let d = 0; d < 3; d++) phases *= words[14 + d], positions *= Math.ceil(words[5 + d] / words[14 + d]);
       return [Math.min(Math.ceil(positions / GEMM_TILE), maxDim), Math.min(Math.ceil(cg / GEMM_TILE), maxDim),
-        Math.min(N * group * phases, maxDim)];
+        Math.min(N * group * phases * Math.max(words[24], 1), maxDim)];
     }
     const groups = Math.ceil(words[0] / 256);   // one invocation per dx element
     const x = Math.min(groups, maxDim);

@@ -3,7 +3,8 @@
 // c's group. No atomics: every dx element is computed by one invocation.
 // Bindings [dy, w, dx, mult, d]; the forward conv's words (program.h), count = N*C*in. Epilogue (word 25, f word 26):
 // 0 dx = sum, 1 dx = f * mult * sum, 2 dx += f * mult * sum (mult: an LRP rule term's input). Prologue (word 27):
-// 1 reads dy as dy / (d + (d >= 0 ? e : -e)), e word 28 (an LRP rule's ratio R / stab(z)).
+// 1 reads dy as dy / (d + (d >= 0 ? e : -e)), e word 28 (an LRP rule's ratio R / stab(z)). Split-K (word 24,
+// S = k_splits > 1; epilogue 0): dx holds S slices of count words, which an Ew::SliceSum adds.
 //
 // Two ways, chosen from the words alone (bridge.mjs's dispatchSize makes the same choice):
 // - Tiled (cg >= TILED_MIN_CHANNELS input channels a group): an implicit GEMM per image, group and stride phase,
@@ -14,10 +15,11 @@
 //   and B((m, t), q) = dy[m, o(q, t)] (0 past the output's edge), both gathered while staging, never stored.
 //   A stride-2 layer thus does the gather's multiply-adds, no more, but reads each value once per 64x64 tile.
 //   On an H200 ResNet-18's strided transposed convolutions took 2.1 ms instead of 2.6 (batch 8: 5.0 instead of
-//   8.8). The slowest, layer4's first (16 tiles, K = 1152), went from 1.02 to 0.72 ms: it needs split-K next.
+//   8.8). The slowest, layer4's first (16 tiles, K = 1152), went from 1.02 to 0.72 ms, and to 0.11 ms with
+//   split-K: a phase's K dealt out in S ranges (8 there), a workgroup each, slice s getting range s's sums.
 // - Gather (fewer channels: a network's first layer, depthwise): one invocation per dx element, over its taps'
-//   outputs. A 64-row tile would be mostly empty there.
-// Dispatch: tiled (ceil(max phase positions / 64), ceil(cg / 64), N * group * phases), each dimension capped
+//   outputs. A 64-row tile would be mostly empty there. Split-K: the whole sum in slice 0, zeros in the others.
+// Dispatch: tiled (ceil(max phase positions / 64), ceil(cg / 64), N * group * phases * S), each dimension capped
 // (the kernel strides past the grid); gather ceil(count / 256) workgroups on x (y past the x limit).
 @group(0) @binding(1) var<storage, read> dy : array<f32>;
 @group(0) @binding(2) var<storage, read> w : array<f32>;
@@ -123,30 +125,35 @@ fn tiled(g : Geometry, ch : ConvChannels, lid : vec3<u32>, wid : vec3<u32>, nwg 
   let ksz = volume(g.k);
   let tiles_c = (ch.cg + TILE - 1u) / TILE;
   let t = lid.y * 16u + lid.x;   // 0..255: stages 4 elements of each tile
-  for (var z = wid.z; z < word(1u) * groups * phases; z += nwg.z) {
-    let plane = z / phases;   // n * groups + grp
+  let splits = max(word(24u), 1u);
+  for (var z = wid.z; z < word(1u) * groups * phases * splits; z += nwg.z) {
+    let split = z % splits;
+    let plane = z / splits / phases;   // n * groups + grp
     let n = plane / groups;
     let grp = plane % groups;
-    let ph = phase_at(g, z % phases);
+    let ph = phase_at(g, (z / splits) % phases);
     let npos = volume(ph.np);
     let ntaps = volume(ph.nt);
     let kdim = ch.mg * ntaps;
+    let steps_per_split = ((kdim + TK - 1u) / TK + splits - 1u) / splits;
+    let k_begin = min(kdim, split * steps_per_split * TK);
+    let k_end = min(kdim, k_begin + steps_per_split * TK);
     let tiles_q = (npos + TILE - 1u) / TILE;
     let dybase = (n * ch.M + grp * ch.mg) * volume(g.out);
     let wbase = grp * ch.mg * ch.cg * ksz;   // w[grp * mg, 0, 0]
-    let dxbase = (n * ch.C + grp * ch.cg) * volume(g.inp);
+    let dxbase = split * word(0u) + (n * ch.C + grp * ch.cg) * volume(g.inp);   // in slice `split`
     for (var tc = wid.y; tc < tiles_c; tc += nwg.y) {
       for (var tq = wid.x; tq < tiles_q; tq += nwg.x) {
         let c0 = tc * TILE;
         let q0 = tq * TILE;
         var acc = TileAcc();   // zeros
-        for (var k0 = 0u; k0 < kdim; k0 += TK) {
+        for (var k0 = k_begin; k0 < k_end; k0 += TK) {
           for (var r = 0u; r < 4u; r++) {
             let e = t + 256u * r;
             let ak = e % 16u;
             let ai = e / 16u;
             var av = 0.0;
-            if (c0 + ai < ch.cg && k0 + ak < kdim) {
+            if (c0 + ai < ch.cg && k0 + ak < k_end) {
               let k = k0 + ak;
               let j = ph.j0 + element_at(k % ntaps, ph.nt).pos * ph.jstep;
               av = w[wbase + ((k / ntaps) * ch.cg + c0 + ai) * ksz + u32(flat3(j, g.k))];
@@ -155,7 +162,7 @@ fn tiled(g : Geometry, ch : ConvChannels, lid : vec3<u32>, wid : vec3<u32>, nwg 
             let bk = e / 64u;
             let bj = e % 64u;
             var bv = 0.0;
-            if (k0 + bk < kdim && q0 + bj < npos) { bv = b_at(g, ph, ntaps, dybase, k0 + bk, q0 + bj); }
+            if (k0 + bk < k_end && q0 + bj < npos) { bv = b_at(g, ph, ntaps, dybase, k0 + bk, q0 + bj); }
             Bs[bk][bj] = bv;
           }
           workgroupBarrier();
@@ -187,5 +194,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
     return;
   }
   let idx = (wid.x + wid.y * nwg.x) * 256u + lid.y * 16u + lid.x;
-  if (idx < word(0u)) { gather_one(g, ch, idx); }
+  if (idx >= word(0u)) { return; }
+  gather_one(g, ch, idx);
+  for (var s = 1u; s < word(24u); s++) { dx[s * word(0u) + idx] = 0.0; }   // split-K: zeros past slice 0
 }

@@ -337,8 +337,10 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
             std::fill(p[3] + ys, p[3] + splits * ys, 0.0f);   // split-K: the whole sum in slice 0
           }
         } else {
-          need(0, ys, "dy"), need(1, ws, "w"), need(2, xs, "dx");
+          const int64_t splits = std::max<uint32_t>(1, s.words[24]);
+          need(0, ys, "dy"), need(1, ws, "w"), need(2, splits * xs, "dx");
           if (count != xs) bad(si, s, "count is not N*C*in");
+          if (epilogue && splits > 1) bad(si, s, "an epilogue with split-K");
           const float* dy = input(ys);
           if (epilogue) {
             need(3, xs, "m");
@@ -347,6 +349,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
             apply_epilogue(epilogue, f, p[3], sum.data(), p[2], xs);
           } else {
             conv_backward_data(cp, dy, p[1], p[2]);
+            std::fill(p[2] + xs, p[2] + splits * xs, 0.0f);   // split-K: the whole sum in slice 0
           }
         }
         break;
