@@ -27,8 +27,10 @@ int64_t conv_k_splits(const ConvParams& cp) {
 // tiles are the phases' positions x the input channels, its K the output channels x a phase's taps (at most
 // ceil(k / jstep) a dim, jstep = stride / gcd(stride, dilation)). ResNet-18's layer4 has 16 such tiles and
 // K = 512 x 1-4 taps: one long K per workgroup on 16 of an H200's 132 SMs took 0.72 ms, 8 ranges 0.11 ms.
+bool conv_backward_tiled(const ConvParams& cp) { return cp.C_per_group() >= kernels::gpu::kConvBackwardTiledMinChannels; }
+
 int64_t conv_backward_k_splits(const ConvParams& cp) {
-  if (cp.C_per_group() < kernels::gpu::kConvBackwardTiledMinChannels) return 1;   // the gather deals out none
+  if (!conv_backward_tiled(cp)) return 1;   // the gather deals out none
   int64_t phases = 1, positions = 1, taps = 1;
   for (int d = 0; d < 3; ++d) {
     const int64_t s = cp.stride[d], jstep = s / std::gcd(s, static_cast<int64_t>(cp.dilation[d]));
@@ -60,6 +62,7 @@ void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bi
   s.words[26] = float_word(in_step ? ep.f : 0.0f);
   s.words[27] = pro.d >= 0 ? 1 : 0;
   s.words[28] = float_word(pro.d >= 0 ? pro.eps : 0.0f);
+  if (k == Kernel::ConvBackwardData) s.words[29] = conv_backward_tiled(cp) ? 1 : 0;
   if (splits > 1) {
     B.ew(Ew::SliceSum, count, y, ep.mode ? ep.m : -1, -1, out, ep.f, splits, 0, ep.mode);
     B.release(y);

@@ -93,8 +93,9 @@ function reaches(inp, out, k, s, dl, pb) {
 }
 
 // ---- random cases: convolutions ------------------------------------------------------------------------
-// wide: 16-80 input channels a group (conv_backward_data's tiled path); stride/dilation: every dim's, else random.
-function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false, wide = false, stride, dilation } = {}) {
+// wide: 16-80 input channels a group; tiled: conv_backward_data's tiled path (word 29, as the program builder sets
+// it from 16 channels a group), else its gather; stride/dilation: every dim's, else random.
+function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false, wide = false, tiled = wide, stride, dilation } = {}) {
   for (;;) {
     const N = int(1, 2);
     const g = depthwise ? int(2, 5) : groups;
@@ -118,10 +119,12 @@ function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false,
       readback: [3], exact: [false],
     };
     if (!bias) fwd.buffers[2] = buf(1, null);
+    const backWords = [N * C * isz, ...geo, 0];
+    backWords[29] = tiled ? 1 : 0;
     const back = {
-      name: `conv_backward_data ${label}`,
+      name: `conv_backward_data${tiled ? ' tiled' : ''} ${label}`,
       buffers: [buf(N * M * osz), buf(M * cpg * ksz), buf(N * C * isz, null)],
-      steps: [step(K.convBack, [N * C * isz, ...geo, 0], [0, 1, 2])],
+      steps: [step(K.convBack, backWords, [0, 1, 2])],
       readback: [2], exact: [false],
     };
     return [fwd, back];
@@ -210,12 +213,16 @@ function convCases() {
     cases.push(convCase(2, { ...opts, wide: true })[1]);
   }
   cases.push(convCase(1, { wide: true, groups: 2 })[1], convCase(3, { wide: true })[1], convCase(3, { wide: true, stride: 2 })[1]);
+  // Either path takes any geometry: few channels tiled (a mostly empty row tile), many gathered.
+  cases.push(convCase(2, { tiled: true, groups: 3 })[1], convCase(3, { depthwise: true, tiled: true })[1],
+    convCase(2, { wide: true, tiled: false, stride: 2 })[1]);
   cases.push(withPrologue(withEpilogue(convCase(2, { wide: true, stride: 2, bias: false })[1], 2)),
     withEpilogue(convCase(2, { wide: true, bias: false })[1], 1));
   // ... with split-K: more ranges than a phase has K steps, an epilogue in the SliceSum, a prologue, a gather.
   cases.push(splitK(convCase(2, { wide: true, stride: 2 })[1], 3), splitK(convCase(3, { wide: true, stride: 2 })[1], 9),
     splitK(convCase(1, { wide: true, groups: 2, stride: 3 })[1], 2, 1),
-    withPrologue(splitK(convCase(2, { wide: true, stride: 2, bias: false })[1], 4, 2)), splitK(convCase(2)[1], 2));
+    withPrologue(splitK(convCase(2, { wide: true, stride: 2, bias: false })[1], 4, 2)), splitK(convCase(2)[1], 2),
+    splitK(convCase(2, { tiled: true, stride: 2 })[1], 3));
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
   const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];

@@ -61,7 +61,6 @@ const KERNELS = [
 ];
 const CONV_FORWARD = 0;
 const CONV_BACKWARD_DATA = 1;
-const CONV_BACKWARD_TILED_MIN_CHANNELS = 16;   // conv_backward_data.wgsl: TILED_MIN_CHANNELS
 const GEMM = 2;
 const PRUNE = 13;
 const BINDINGS = 5;   // program.h: max_bindings
@@ -88,7 +87,7 @@ function dispatchSize(kernel, words, maxDim) {
   if (kernel === CONV_BACKWARD_DATA) {   // 16x16 workgroups either way (conv_backward_data.wgsl)
     const N = words[1], group = words[4], cg = words[2] / group;
     if (words[0] === 0) return null;
-    if (cg >= CONV_BACKWARD_TILED_MIN_CHANNELS) {   // per (image, group, stride phase, K range): 64x64 tiles of (channels, positions)
+    if (words[29] === 1) {   // tiled per (image, group, stride phase, K range): 64x64 tiles of (channels, positions)
       let phases = 1, positions = 1;
       for (let d = 0; d < 3; d++) phases *= words[14 + d], positions *= Math.ceil(words[5 + d] / words[14 + d]);
       return [Math.min(Math.ceil(positions / GEMM_TILE), maxDim), Math.min(Math.ceil(cg / GEMM_TILE), maxDim),

@@ -6,8 +6,8 @@
 // 1 reads dy as dy / (d + (d >= 0 ? e : -e)), e word 28 (an LRP rule's ratio R / stab(z)). Split-K (word 24,
 // S = k_splits > 1; epilogue 0): dx holds S slices of count words, which an Ew::SliceSum adds.
 //
-// Two ways, chosen from the words alone (bridge.mjs's dispatchSize makes the same choice):
-// - Tiled (cg >= TILED_MIN_CHANNELS input channels a group): an implicit GEMM per image, group and stride phase,
+// Two ways, word 29 says which (the program builder's choice: program.h; bridge.mjs sizes the dispatch by it):
+// - Tiled (1; from 16 input channels a group): an implicit GEMM per image, group and stride phase,
 //   tiled like conv_forward.wgsl. A stride phase is the inputs i = ph + stride * q of one residue ph per dim: the
 //   taps whose outputs hold them are the same for all of them (j * dilation = ph + pad_begin mod stride, every
 //   jstep = stride / gcd(stride, dilation) taps from the first), so over a phase the transposed convolution is
@@ -17,7 +17,7 @@
 //   On an H200 ResNet-18's strided transposed convolutions took 2.1 ms instead of 2.6 (batch 8: 5.0 instead of
 //   8.8). The slowest, layer4's first (16 tiles, K = 1152), went from 1.02 to 0.72 ms, and to 0.11 ms with
 //   split-K: a phase's K dealt out in S ranges (8 there), a workgroup each, slice s getting range s's sums.
-// - Gather (fewer channels: a network's first layer, depthwise): one invocation per dx element, over its taps'
+// - Gather (0; fewer channels: a network's first layer, depthwise): one invocation per dx element, over its taps'
 //   outputs. A 64-row tile would be mostly empty there. Split-K: the whole sum in slice 0, zeros in the others.
 // Dispatch: tiled (ceil(max phase positions / 64), ceil(cg / 64), N * group * phases * S), each dimension capped
 // (the kernel strides past the grid); gather ceil(count / 256) workgroups on x (y past the x limit).
@@ -27,7 +27,6 @@
 @group(0) @binding(4) var<storage, read> mult : array<f32>;
 @group(0) @binding(5) var<storage, read> d : array<f32>;
 
-const TILED_MIN_CHANNELS : u32 = 16u;   // bridge.mjs: CONV_BACKWARD_TILED_MIN_CHANNELS
 // The tile (common.wgsl): As[kk][i] = A(c0 + i, k0 + kk), Bs[kk][j] = B(k0 + kk, q0 + j).
 
 // dy[di], through the prologue when the step has one.
@@ -189,7 +188,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
         @builtin(num_workgroups) nwg : vec3<u32>) {
   let g = geometry(CONV_GEOMETRY);
   let ch = conv_channels();
-  if (ch.cg >= TILED_MIN_CHANNELS) {
+  if (word(29u) == 1u) {
     tiled(g, ch, lid, wid, nwg);
     return;
   }

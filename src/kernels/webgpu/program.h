@@ -40,10 +40,12 @@ namespace relscope::kernels::gpu {
 //                  0 x itself, 1 x / (d + (d >= 0 ? e : -e)) with e = word 28 (float) and d (x-sized) at binding
 //                  5: Ew::StabDivide's ratio R / stab(z) read on the fly, without a step before it.
 // ConvBackwardData [dy, w, dx, m, d] dx = conv^T(dy, w), the same words as the forward conv (epilogue 1-2 with m
-//                  at binding 4, prologue 1 on dy with d at binding 5); count = N*C*in. Split-K (word 24) as the
-//                  forward conv's, dx then k_splits slices of count words; only the tiled shader path
-//                  (kConvBackwardTiledMinChannels or more input channels a group) deals out K ranges, the
-//                  gather puts the whole sum in slice 0 and zeros in the others, as the CPU reference does.
+//                  at binding 4, prologue 1 on dy with d at binding 5); count = N*C*in. Word 29: how the
+//                  shader computes it, 1 an implicit GEMM per stride phase in 64x64 tiles, 0 a gather per dx
+//                  element (the builder picks 1 from kConvBackwardTiledMinChannels input channels a group; the
+//                  result is the same either way). Split-K (word 24) as the forward conv's, dx then k_splits
+//                  slices of count words; only the tiled path deals out K ranges, the gather puts the whole
+//                  sum in slice 0 and zeros in the others, as the CPU reference does.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
 //                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
 //                  op(A)(i,k) = transA ? A[k*lda+i] : A[i*lda+k]; op(B)(k,j) = transB ? B[j*ldb+k] : B[k*ldb+j].
@@ -89,8 +91,8 @@ enum class Kernel : uint32_t {
   Seed, Gather, Rows, Window, Prune,
 };
 constexpr int kernel_count = 14;
-// ConvBackwardData runs as an implicit GEMM per stride phase from this many input channels a group, else as a
-// gather per element (conv_backward_data.wgsl: TILED_MIN_CHANNELS; bridge.mjs: CONV_BACKWARD_TILED_MIN_CHANNELS).
+// ConvBackwardData runs tiled, an implicit GEMM per stride phase, from this many input channels a group, else
+// as a gather per element (its word 29): a 64-row tile of fewer channels would be mostly empty.
 constexpr int64_t kConvBackwardTiledMinChannels = 16;
 // The WGSL entry file of each kernel (src/kernels/webgpu/<name>.wgsl) and its name in JS.
 const char* kernel_name(Kernel k);

@@ -341,6 +341,7 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
           need(0, ys, "dy"), need(1, ws, "w"), need(2, splits * xs, "dx");
           if (count != xs) bad(si, s, "count is not N*C*in");
           if (epilogue && splits > 1) bad(si, s, "an epilogue with split-K");
+          if (s.words[29] > 1) bad(si, s, "unknown way " + std::to_string(s.words[29]) + " (word 29: 0 gather, 1 tiled)");
           const float* dy = input(ys);
           if (epilogue) {
             need(3, xs, "m");
