@@ -13,17 +13,21 @@ void put3(Step& s, int at, const Dims3& d) {
   for (int k = 0; k < 3; ++k) s.words[at + k] = static_cast<uint32_t>(d[k]);
 }
 
-// Split-K for a forward convolution whose 64x64 output tiles are too few to keep a GPU busy (a ResNet's last
-// stages: 8-16 tiles) and whose K (input channels x taps) is long: K ranges of at least 256 so that the tiles
-// times ranges reach about 128 workgroups, the partial sums in slices added by one elementwise step.
-int64_t conv_k_splits(const ConvParams& cp) {
-  const int64_t tiles = (cp.out_size() + 63) / 64 * ((cp.M / cp.group + 63) / 64) * cp.N * cp.group;
-  const int64_t kdim = cp.C_per_group() * cp.kernel_size();
+// Split-K for a convolution whose 64x64 output tiles are too few to keep a GPU busy (a ResNet's last stages:
+// 8-16 tiles) and whose K is long: K ranges of at least 256 so that the tiles times ranges reach about 128
+// workgroups, the partial sums in slices added by one elementwise step.
+int64_t k_splits(int64_t tiles, int64_t kdim) {
   constexpr int64_t kWorkgroups = 128, kMinRange = 256;
   return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
 }
 
-// The same for a strided layer's transposed convolution when it runs tiled, per stride phase (program.h): its
+// A forward convolution: tiles of (output channels, positions), K = input channels x taps.
+int64_t conv_k_splits(const ConvParams& cp) {
+  return k_splits((cp.out_size() + 63) / 64 * ((cp.M / cp.group + 63) / 64) * cp.N * cp.group,
+                  cp.C_per_group() * cp.kernel_size());
+}
+
+// A strided layer's transposed convolution when it runs tiled, per stride phase (program.h): its
 // tiles are the phases' positions x the input channels, its K the output channels x a phase's taps (at most
 // ceil(k / jstep) a dim, jstep = stride / gcd(stride, dilation)). ResNet-18's layer4 has 16 such tiles and
 // K = 512 x 1-4 taps: one long K per workgroup on 16 of an H200's 132 SMs took 0.72 ms, 8 ranges 0.11 ms.
@@ -36,10 +40,7 @@ int64_t conv_backward_k_splits(const ConvParams& cp) {
     const int64_t s = cp.stride[d], jstep = s / std::gcd(s, static_cast<int64_t>(cp.dilation[d]));
     phases *= s, positions *= (cp.in[d] + s - 1) / s, taps *= (cp.kernel[d] + jstep - 1) / jstep;
   }
-  const int64_t tiles = (positions + 63) / 64 * ((cp.C_per_group() + 63) / 64) * cp.N * cp.group * phases;
-  const int64_t kdim = cp.M / cp.group * taps;
-  constexpr int64_t kWorkgroups = 128, kMinRange = 256;
-  return std::max<int64_t>(1, std::min((kWorkgroups + tiles - 1) / tiles, kdim / kMinRange));
+  return k_splits((positions + 63) / 64 * ((cp.C_per_group() + 63) / 64) * cp.N * cp.group * phases, cp.M / cp.group * taps);
 }
 
 // The epilogue runs in the step itself, or with split-K in the SliceSum that adds the slices.

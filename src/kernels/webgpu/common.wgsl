@@ -127,6 +127,14 @@ var<workgroup> As : array<array<f32, 64>, 16>;   // As[kk][i]: A(tile row i, k0 
 var<workgroup> Bs : array<array<f32, 64>, 16>;   // Bs[kk][j]: B(k0 + kk, tile column j)
 alias TileAcc = array<array<f32, 4>, 4>;
 
+// Split-K: the K range [begin, end) of range `split` of `splits` over kdim, whole TK steps each (the last ranges
+// may be short or empty; an empty one still writes its slice, zeros).
+fn split_k_range(kdim : u32, split : u32, splits : u32) -> vec2<u32> {
+  let per = ((kdim + TK - 1u) / TK + splits - 1u) / splits * TK;
+  let begin = min(kdim, split * per);
+  return vec2<u32>(begin, min(kdim, begin + per));
+}
+
 // acc += this invocation's 4x4 of the staged step's product (between the two barriers around it).
 fn tile_multiply(acc : ptr<function, TileAcc>, lid : vec3<u32>) {
   for (var kk = 0u; kk < TK; kk++) {

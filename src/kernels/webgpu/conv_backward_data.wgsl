@@ -134,9 +134,7 @@ fn tiled(g : Geometry, ch : ConvChannels, lid : vec3<u32>, wid : vec3<u32>, nwg 
     let npos = volume(ph.np);
     let ntaps = volume(ph.nt);
     let kdim = ch.mg * ntaps;
-    let steps_per_split = ((kdim + TK - 1u) / TK + splits - 1u) / splits;
-    let k_begin = min(kdim, split * steps_per_split * TK);
-    let k_end = min(kdim, k_begin + steps_per_split * TK);
+    let range = split_k_range(kdim, split, splits);
     let tiles_q = (npos + TILE - 1u) / TILE;
     let dybase = (n * ch.M + grp * ch.mg) * volume(g.out);
     let wbase = grp * ch.mg * ch.cg * ksz;   // w[grp * mg, 0, 0]
@@ -146,13 +144,13 @@ fn tiled(g : Geometry, ch : ConvChannels, lid : vec3<u32>, wid : vec3<u32>, nwg 
         let c0 = tc * TILE;
         let q0 = tq * TILE;
         var acc = TileAcc();   // zeros
-        for (var k0 = k_begin; k0 < k_end; k0 += TK) {
+        for (var k0 = range.x; k0 < range.y; k0 += TK) {
           for (var r = 0u; r < 4u; r++) {
             let e = t + 256u * r;
             let ak = e % 16u;
             let ai = e / 16u;
             var av = 0.0;
-            if (c0 + ai < ch.cg && k0 + ak < k_end) {
+            if (c0 + ai < ch.cg && k0 + ak < range.y) {
               let k = k0 + ak;
               let j = ph.j0 + element_at(k % ntaps, ph.nt).pos * ph.jstep;
               av = w[wbase + ((k / ntaps) * ch.cg + c0 + ai) * ksz + u32(flat3(j, g.k))];
@@ -161,7 +159,7 @@ fn tiled(g : Geometry, ch : ConvChannels, lid : vec3<u32>, wid : vec3<u32>, nwg 
             let bk = e / 64u;
             let bj = e % 64u;
             var bv = 0.0;
-            if (k0 + bk < k_end && q0 + bj < npos) { bv = b_at(g, ph, ntaps, dybase, k0 + bk, q0 + bj); }
+            if (k0 + bk < range.y && q0 + bj < npos) { bv = b_at(g, ph, ntaps, dybase, k0 + bk, q0 + bj); }
             Bs[bk][bj] = bv;
           }
           workgroupBarrier();

@@ -49,13 +49,10 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
   let tiles_m = (ch.mg + TILE - 1u) / TILE;
   let t = lid.y * 16u + lid.x;   // 0..255: stages 4 elements of each tile
   let splits = max(word(24u), 1u);
-  let steps = (kdim + TK - 1u) / TK;
-  let steps_per_split = (steps + splits - 1u) / splits;
   for (var z = wid.z; z < planes * splits; z += nwg.z) {
     let plane = z / splits;
     let split = z % splits;
-    let k_begin = split * steps_per_split * TK;
-    let k_end = min(kdim, k_begin + steps_per_split * TK);
+    let range = split_k_range(kdim, split, splits);
     let n = plane / groups;
     let grp = plane % groups;
     let xbase = (n * ch.C + grp * ch.cg) * volume(g.inp);
@@ -66,7 +63,7 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
         let m0 = tm * TILE;
         let p0 = tp * TILE;
         var acc = TileAcc();   // zeros
-        for (var k0 = k_begin; k0 < k_end; k0 += TK) {
+        for (var k0 = range.x; k0 < range.y; k0 += TK) {
           // Element e = t + 256 * r of each 16x64 tile: W along k (its rows are contiguous), X along p.
           for (var r = 0u; r < 4u; r++) {
             let e = t + 256u * r;
