@@ -3,7 +3,7 @@
 // process, and a per-kernel GPU time profile.
 //
 // usage: node bench/webgpu_node.mjs --dawn DIR MODEL.onnx [--repeat R] [--shape 1,3,224,224] [--web DIR]
-//                                  [--threads N] [--no-profile] [--prune P [--prune-mode lambda|mask]]
+//                                  [--threads N] [--no-profile] [--steps K] [--prune P [--prune-mode lambda|mask]]
 //   --dawn DIR: the `webgpu` package (index.js + dist/linux-x64/dawn.node); bench/webgpu_node.sh fetches it.
 //   --prune P: explain with pruned-lrp (proportion P, PLRP-lambda unless --prune-mode mask) instead of lrp.
 //   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
@@ -12,7 +12,7 @@
 // forward pass and denominators kept), the same WebGPU explanations back to back and after 1 s of idling (how
 // much is the GPU waking up), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
 // --no-profile, one more WebGPU run with a timestamp around every dispatch: GPU time per kernel and the
-// slowest steps. Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
+// slowest steps (K of them, default 12; --steps all: every step in program order). Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
 // none, bench/webgpu_node.sh points Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the
 // route works and where the GPU program spends its work, not the speed of a real GPU.
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 
 // ---- arguments -----------------------------------------------------------------------------------------------
 const args = process.argv.slice(2);
-const opt = { repeat: 3, shape: '1,3,224,224', web: 'build/wasm/web', threads: 1, profile: true };
+const opt = { repeat: 3, shape: '1,3,224,224', web: 'build/wasm/web', threads: 1, profile: true, steps: 12 };
 let modelPath = null;
 for (let k = 0; k < args.length; k++) {
   const a = args[k];
@@ -31,6 +31,10 @@ for (let k = 0; k < args.length; k++) {
   else if (a === '--web') opt.web = args[++k];
   else if (a === '--threads') opt.threads = Number(args[++k]);
   else if (a === '--no-profile') opt.profile = false;
+  else if (a === '--steps') {
+    const v = args[++k];
+    opt.steps = v === 'all' ? Infinity : Number(v);
+  }
   else if (a === '--prune') opt.prune = Number(args[++k]);
   else if (a === '--prune-mode') opt.pruneMode = args[++k];
   else if (!a.startsWith('--') && !modelPath) modelPath = a;
@@ -171,7 +175,7 @@ if (opt.profile) {
       console.log(`profile kernel: ${name} ${k.n} dispatches ${(k.ns / 1e6).toFixed(2)} ms ` +
         `(${(100 * k.ns / Math.max(total, 1)).toFixed(1)}%)`);
     }
-    for (const s of [...steps].sort((a, b) => b.ns - a.ns).slice(0, 12)) {
+    for (const s of opt.steps === Infinity ? steps : [...steps].sort((a, b) => b.ns - a.ns).slice(0, opt.steps)) {
       console.log(`profile step: ${s.step} ${s.kernel} workgroups ${s.workgroups.join('x')} ${(s.ns / 1e6).toFixed(3)} ms`);
     }
   }

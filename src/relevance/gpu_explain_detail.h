@@ -189,6 +189,8 @@ void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Wei
 // Whether the layer's backward step is a convolution, which can read R / stab(z) in its prologue.
 bool reads_ratio_in_prologue(const LinearLayer& L);
 Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma);
+// n ones, a constant made once per plan (Plan::memo) that the runner keeps: Flat's input and weights.
+int ones_constant(Builder& B, const Plan& plan, int64_t n);
 // The layer's bias under modifier m times `sign`, or -1 when it has none (or m zeroes it).
 int bias_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma, float sign);
 void add_bias(Builder& B, const LinearLayer& L, int bias, int y);

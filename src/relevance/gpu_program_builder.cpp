@@ -128,6 +128,28 @@ void transposed_conv(Builder& B, const LinearLayer& L, int dy, const Weight& w, 
   else conv_step(B, Kernel::ConvBackwardData, L.conv, dy, w.buffer, -1, dx, ep, pro);
 }
 
+// conv^T(dy; ones) (Flat's weights) as kernels::conv_backward_data_ones computes it: every input channel of a
+// group receives, at tap j, the sum over the group's output channels of dy. So dy is first summed over each
+// group's channels (a 1x1 convolution with ones, reading R / stab(z) in its prologue, once per element), then
+// transposed through ones with one output channel a group. A ResNet's stem (64 channels, 7x7 taps, 3 input
+// channels: a gather of 64 x taps per input element) does 64x fewer multiply-adds. A flipped kernel of ones is
+// the same ones, so stride-1 layers still run on the forward kernel.
+void transposed_conv_ones(Builder& B, const LinearLayer& L, int dy, int dx, const Epilogue& ep, const Prologue& pro) {
+  const ConvParams& cp = L.conv;
+  ConvParams sum = cp;   // (N, M, out) -> (N, group, out): 1x1, stride 1, no padding
+  sum.C = cp.M, sum.M = cp.group, sum.in = cp.out;
+  sum.kernel = sum.stride = sum.dilation = {1, 1, 1};
+  sum.pad_begin = sum.pad_end = {0, 0, 0};
+  ConvParams spread = cp;   // the layer with one output channel a group
+  spread.M = cp.group;
+  const int summed = B.temp(cp.N * cp.group * cp.out_size());
+  conv_step(B, Kernel::ConvForward, sum, dy, ones_constant(B, *L.plan, cp.M), -1, summed, {}, pro);
+  const int ones = ones_constant(B, *L.plan, cp.C * cp.kernel_size());
+  if (transposes_as_forward(spread)) conv_step(B, Kernel::ConvForward, as_forward(spread), summed, ones, -1, dx, ep);
+  else conv_step(B, Kernel::ConvBackwardData, spread, summed, ones, -1, dx, ep);
+  B.release(summed);
+}
+
 }  // namespace
 
 // ---- linear layers -------------------------------------------------------------------------------------------------
@@ -170,6 +192,7 @@ bool reads_ratio_in_prologue(const LinearLayer& L) {
 void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Weight& w, int x, float coef, int out, bool accumulate,
                              const Prologue& pro) {
   const Epilogue ep{accumulate ? 2u : 1u, x, coef};
+  if (L.form == LinearLayer::Form::Conv && w.mod == ParamMod::Ones) return transposed_conv_ones(B, L, dy, out, ep, pro);
   if (L.form == LinearLayer::Form::Conv) return transposed_conv(B, L, dy, w, out, ep, pro);
   if (L.form == LinearLayer::Form::ConvTranspose) return conv_step(B, Kernel::ConvForward, L.conv, dy, w.buffer, -1, out, ep, pro);
   if (pro.d >= 0) fail(ErrorKind::Internal, "GPU program: a prologue on a layer that is not a convolution");
@@ -181,7 +204,14 @@ void linear_backward_product(Builder& B, const LinearLayer& L, int dy, const Wei
 }
 
 // ---- weights and biases ---------------------------------------------------------------------------------------------
+int ones_constant(Builder& B, const Plan& plan, int64_t n) {
+  const std::string key = "gpu:ones:" + std::to_string(n);
+  const std::vector<float>& ones = plan.memo_floats(key, [&] { return std::vector<float>(static_cast<size_t>(n), 1.0f); });
+  return B.constant(key, ones.data(), n);
+}
+
 Weight weight_buffer(Builder& B, const LinearLayer& L, ParamMod m, float gamma) {
+  if (m == ParamMod::Ones) return {ones_constant(B, *L.plan, static_cast<int64_t>(L.weight_size)), m, gamma};
   const float* w = modified_weight(L, m, gamma);
   return {B.constant("w:" + L.memo_key + "/" + modifier_key(m, gamma), w, static_cast<int64_t>(L.weight_size)), m, gamma};
 }

@@ -65,11 +65,7 @@ TermInput term_input(Compiler& c, const LinearLayer& L, const Rule& r, InputMod 
     case InputMod::Negative:
       if (c.nonneg[xv]) return {-1, false};   // x- of a ReLU output: the CPU skips this term too
       break;
-    case InputMod::Ones: {   // (Flat's) a constant, made once per plan and kept by the runner: no Fill per run
-      const std::string key = "gpu:ones:" + std::to_string(n);
-      const std::vector<float>& ones = L.plan->memo_floats(key, [&] { return std::vector<float>(static_cast<size_t>(n), 1.0f); });
-      return {B.constant(key, ones.data(), n), false};
-    }
+    case InputMod::Ones: return {ones_constant(B, *L.plan, n), false};   // (Flat's) kept by the runner: no Fill per run
     case InputMod::Low:
     case InputMod::High:
       return {B.owned(bound_tensor(m == InputMod::Low ? r.low : r.high, L.x_shape, L.channel_axis, where)), false};

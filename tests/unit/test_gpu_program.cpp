@@ -285,6 +285,63 @@ TEST(GpuProgram, SplitKTransposedConvolutionsOfStridedLayersEqualTheCpu) {
   EXPECT_GE(split, 1) << "the strided layer's transposed convolution runs tiled and split";
 }
 
+// Flat's transposed convolution through weights of ones runs as kernels::conv_backward_data_ones does: R / stab(z)
+// summed over each group's output channels (a 1x1 convolution with the ratio in its prologue), then transposed
+// through ones with one output channel a group. Every Flat layer here: a stem-like strided 3-channel layer (the
+// gather), a grouped stride-1 dilated one (the forward kernel with the flipped ones), a strided one with 16
+// input channels a group (tiled per phase), in 1-D, 2-D and 3-D. Explanations equal the CPU's, also when the
+// layer adds onto its input's relevance so far (a residual) and with epsilon-plus-flat's ZPlus above.
+TEST(GpuProgram, FlatLayersTransposeTheChannelSumThroughOnes) {
+  for (int dims = 1; dims <= 3; ++dims) {
+    SCOPED_TRACE(std::to_string(dims) + "-D");
+    auto spatial = [&](int64_t k) { return Shape(static_cast<size_t>(dims), k); };
+    auto pads = [&](int64_t p) { return std::vector<int64_t>(static_cast<size_t>(2 * dims), p); };
+    auto each = [&](int64_t v) { return std::vector<int64_t>(static_cast<size_t>(dims), v); };
+    auto shape = [&](std::initializer_list<int64_t> lead, int64_t k) {
+      Shape sh(lead);
+      for (int64_t v : spatial(k)) sh.push_back(v);
+      return sh;
+    };
+    const int64_t side = dims == 3 ? 7 : dims == 2 ? 11 : 23;
+    ModelBuilder b;
+    b.input("x", shape({3}, side));
+    b.init("W1", random_tensor(shape({16, 3}, 5), 51)).init("b1", random_tensor({16}, 52));
+    b.init("W2", random_tensor(shape({16, 8}, 3), 53));
+    b.init("W3", random_tensor(shape({32, 16}, 3), 54)).init("b3", random_tensor({32}, 55));
+    b.init("Wg", random_tensor({4, 32}, 56));
+    b.node("Conv", {"x", "W1", "b1"}, {"c1"}, {attr_ints("strides", each(2)), attr_ints("pads", pads(2))}, "stem")
+        .node("Relu", {"c1"}, {"r1"})
+        .node("Conv", {"r1", "W2"}, {"c2"}, {attr_int("group", 2), attr_ints("dilations", each(2)), attr_ints("pads", pads(2))}, "grouped")
+        .node("Add", {"c2", "r1"}, {"a2"})
+        .node("Relu", {"a2"}, {"r2"})
+        .node("Conv", {"r2", "W3", "b3"}, {"c3"}, {attr_ints("strides", each(2)), attr_ints("pads", pads(1))}, "strided")
+        .node("Relu", {"c3"}, {"r3"})
+        .node("GlobalAveragePool", {"r3"}, {"g"})
+        .node("Flatten", {"g"}, {"f"})
+        .node("Gemm", {"f", "Wg"}, {"y"}, {attr_int("transB", 1)}, "fc")
+        .output("y");
+    Session s = Session::from_model(b.build(), "flat_layers.onnx");
+    const std::vector<Tensor> x = {random_tensor(shape({2, 3}, side), 57, -1.0f, 1.0f)};
+    ExplainRequest all_flat = request("lrp", "epsilon");
+    for (const char* layer : {"stem", "grouped", "strided"}) all_flat.overrides[layer] = parse_rule("flat", layer);
+    expect_gpu_matches(s, x, all_flat, "every conv flat");
+    expect_gpu_matches(s, x, request("lrp", "epsilon-plus-flat"), "the stem flat");
+    // The program: each Flat layer's channel sum (a 1x1 convolution to one channel a group, with a prologue),
+    // and no transposed convolution that reads more than one channel a group.
+    Explainer ex(s);
+    const GpuExplanation gx = compile_gpu_explanation(ex, x, all_flat);
+    int sums = 0;
+    for (const auto& st : gx.program.steps) {
+      const bool one_by_one = st.words[11] == 1 && st.words[12] == 1 && st.words[13] == 1;
+      if (st.kernel == kernels::gpu::Kernel::ConvForward && one_by_one && st.words[3] == st.words[4] && st.words[27] == 1) ++sums;
+      if (st.kernel == kernels::gpu::Kernel::ConvBackwardData) {
+        EXPECT_EQ(st.words[3], st.words[4]) << "one output channel a group";
+      }
+    }
+    EXPECT_EQ(sums, 3);
+  }
+}
+
 // Pruned LRP: the GPU program prunes where the CPU's sweep hooks do (PLRP-lambda at a value's complete
 // relevance, PLRP-M re-running the layer on masked inputs), each sample on its own, with the same report.
 TEST(GpuProgram, PrunedLrpInBothModesOnTheOpZooAndModels) {
