@@ -4,8 +4,11 @@
 //
 // usage: node bench/webgpu_node.mjs --dawn DIR MODEL.onnx [--repeat R] [--shape 1,3,224,224] [--web DIR]
 //                                  [--threads N] [--no-profile] [--steps K] [--prune P [--prune-mode lambda|mask]]
+//                                  [--method M] [--composite C] [--params JSON]
 //   --dawn DIR: the `webgpu` package (index.js + dist/linux-x64/dawn.node); bench/webgpu_node.sh fetches it.
 //   --prune P: explain with pruned-lrp (proportion P, PLRP-lambda unless --prune-mode mask) instead of lrp.
+//   --method / --composite / --params: another explanation (default lrp, epsilon-plus-flat; params as the JS
+//   API's, e.g. '{"low": "-3", "high": "3"}' for epsilon-gamma-box).
 //   --web DIR: the wasm build's web folder (default build/wasm/web). --threads: wasm kernel threads (default 1).
 // prints "adapter: ...", "wasm explain: X ms", "webgpu explain: Y ms" (medians of R timed runs after one
 // warm-up each; each WebGPU one right after a wasm one), "webgpu re-explain: Z ms" (the last input again: its
@@ -37,6 +40,9 @@ for (let k = 0; k < args.length; k++) {
   }
   else if (a === '--prune') opt.prune = Number(args[++k]);
   else if (a === '--prune-mode') opt.pruneMode = args[++k];
+  else if (a === '--method') opt.method = args[++k];
+  else if (a === '--composite') opt.composite = args[++k];
+  else if (a === '--params') opt.params = JSON.parse(args[++k]);
   else if (!a.startsWith('--') && !modelPath) modelPath = a;
   else throw new Error(`webgpu_node.mjs: unknown argument ${a}`);
 }
@@ -65,9 +71,10 @@ const shape = opt.shape.split(',').map(Number);
 let seed = 7;
 const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) },
   () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 4);
-const request = opt.prune === undefined ? { data, shape, method: 'lrp', composite: 'epsilon-plus-flat' }
-  : { data, shape, method: 'pruned-lrp', composite: 'epsilon-plus-flat', params: { prune: opt.prune, 'prune-mode': opt.pruneMode ?? 'lambda' } };
-console.log(`method: ${request.method}${opt.prune === undefined ? '' : ` (prune ${opt.prune}, ${opt.pruneMode ?? 'lambda'})`}`);
+const composite = opt.composite ?? 'epsilon-plus-flat';
+const request = opt.prune === undefined ? { data, shape, method: opt.method ?? 'lrp', composite, params: opt.params ?? {} }
+  : { data, shape, method: 'pruned-lrp', composite, params: { ...opt.params, prune: opt.prune, 'prune-mode': opt.pruneMode ?? 'lambda' } };
+console.log(`method: ${request.method}, composite ${composite}${opt.prune === undefined ? "" : ` (prune ${opt.prune}, ${opt.pruneMode ?? "lambda"})`}`);
 // The engine keeps the last input's forward pass (a repeated explanation of it is only the backward part):
 // timed runs alternate between two inputs, so each wasm run is a whole explanation.
 const other = Float32Array.from(data, (v, i) => (i === 0 ? v + 0.5 : v));

@@ -94,8 +94,9 @@ function reaches(inp, out, k, s, dl, pb) {
 
 // ---- random cases: convolutions ------------------------------------------------------------------------
 // wide: 16-80 input channels a group; tiled: conv_backward_data's tiled path (word 29, as the program builder sets
-// it from 16 channels a group), else its gather; stride/dilation: every dim's, else random.
-function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false, wide = false, tiled = wide, stride, dilation } = {}) {
+// it from 16 channels a group), else its gather, one invocation per `block` channels of a group (word 30; default
+// min(cg, 4) as the builder sets it); stride/dilation: every dim's, else random.
+function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false, wide = false, tiled = wide, block, stride, dilation } = {}) {
   for (;;) {
     const N = int(1, 2);
     const g = depthwise ? int(2, 5) : groups;
@@ -121,8 +122,9 @@ function convCase(nd, { depthwise = false, groups = 1, bias = true, big = false,
     if (!bias) fwd.buffers[2] = buf(1, null);
     const backWords = [N * C * isz, ...geo, 0];
     backWords[29] = tiled ? 1 : 0;
+    backWords[30] = tiled ? 0 : block ?? Math.min(cpg, 4);
     const back = {
-      name: `conv_backward_data${tiled ? ' tiled' : ''} ${label}`,
+      name: `conv_backward_data${tiled ? ' tiled' : ` gather ${backWords[30]}`} ${label}`,
       buffers: [buf(N * M * osz), buf(M * cpg * ksz), buf(N * C * isz, null)],
       steps: [step(K.convBack, backWords, [0, 1, 2])],
       readback: [2], exact: [false],
@@ -223,6 +225,12 @@ function convCases() {
     splitK(convCase(1, { wide: true, groups: 2, stride: 3 })[1], 2, 1),
     withPrologue(splitK(convCase(2, { wide: true, stride: 2, bias: false })[1], 4, 2)), splitK(convCase(2)[1], 2),
     splitK(convCase(2, { tiled: true, stride: 2 })[1], 3));
+  // The gather's channel blocks: a group's last block short (3 of 4-8 channels), one channel an invocation where
+  // four fit, two with stride, groups, prologue, epilogue and split-K.
+  cases.push(convCase(2, { big: true, block: 3 })[1], convCase(3, { groups: 2, block: 3 })[1],
+    convCase(1, { big: true, groups: 2, block: 1 })[1], convCase(2, { big: true, stride: 2, block: 2 })[1],
+    withPrologue(withEpilogue(convCase(2, { big: true, stride: 2, block: 3, bias: false })[1], 2)),
+    splitK(convCase(2, { big: true, groups: 2, stride: 2, block: 3 })[1], 3));
   // Pointwise (the CPU's GEMM-only path): 1x1, stride 1, no padding.
   const N = 2, C = 5, M = 7, H = 6, W = 9;
   const geo = [N, C, M, 1, 1, H, W, 1, H, W, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
@@ -232,7 +240,7 @@ function convCases() {
   });
   cases.push({
     name: 'conv_backward_data pointwise 2-D', buffers: [buf(N * M * H * W), buf(M * C), buf(N * C * H * W, null)],
-    steps: [step(K.convBack, [N * C * H * W, ...geo, 0], [0, 1, 2])], readback: [2], exact: [false],
+    steps: [step(K.convBack, Object.assign([N * C * H * W, ...geo, 0], { 30: 4 }), [0, 1, 2])], readback: [2], exact: [false],
   });
   return cases;
 }

@@ -336,6 +336,9 @@ TEST(GpuProgram, FlatLayersTransposeTheChannelSumThroughOnes) {
       if (st.kernel == kernels::gpu::Kernel::ConvForward && one_by_one && st.words[3] == st.words[4] && st.words[27] == 1) ++sums;
       if (st.kernel == kernels::gpu::Kernel::ConvBackwardData) {
         EXPECT_EQ(st.words[3], st.words[4]) << "one output channel a group";
+        const uint32_t cg = st.words[2] / st.words[4];
+        EXPECT_EQ(st.words[29], cg >= 16 ? 1u : 0u) << "tiled from 16 channels a group";
+        EXPECT_EQ(st.words[30], cg >= 16 ? 0u : std::min(cg, 4u)) << "the gather's blocks of channels";
       }
     }
     EXPECT_EQ(sums, 3);

@@ -93,9 +93,11 @@ function dispatchSize(kernel, words, maxDim) {
       return [Math.min(Math.ceil(positions / GEMM_TILE), maxDim), Math.min(Math.ceil(cg / GEMM_TILE), maxDim),
         Math.min(N * group * phases * Math.max(words[24], 1), maxDim)];
     }
-    const groups = Math.ceil(words[0] / 256);   // one invocation per dx element
+    // one invocation per dx position and block of word 30 (1-4) channels of a group
+    const cpi = Math.min(Math.max(words[30], 1), 4), isz = words[5] * words[6] * words[7];
+    const groups = Math.ceil(N * group * Math.ceil(cg / cpi) * isz / 256);
     const x = Math.min(groups, maxDim);
-    if (Math.ceil(groups / x) > maxDim) throw gpuError('gpu-limit', `conv_backward_data: ${words[0]} invocations exceed the device's dispatch limit`);
+    if (Math.ceil(groups / x) > maxDim) throw gpuError('gpu-limit', `conv_backward_data: ${groups * 256} invocations exceed the device's dispatch limit`);
     return [x, Math.ceil(groups / x), 1];
   }
   if (kernel === GEMM) {

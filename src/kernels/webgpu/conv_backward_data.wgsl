@@ -17,10 +17,12 @@
 //   On an H200 ResNet-18's strided transposed convolutions took 2.1 ms instead of 2.6 (batch 8: 5.0 instead of
 //   8.8). The slowest, layer4's first (16 tiles, K = 1152), went from 1.02 to 0.72 ms, and to 0.11 ms with
 //   split-K: a phase's K dealt out in S ranges (8 there), a workgroup each, slice s getting range s's sums.
-// - Gather (0; fewer channels: a network's first layer, depthwise): one invocation per dx element, over its taps'
-//   outputs. A 64-row tile would be mostly empty there. Split-K: the whole sum in slice 0, zeros in the others.
+// - Gather (0; fewer channels: a network's first layer, depthwise): one invocation per dx position and block of
+//   word 30 (1-4) channels of a group, over its taps' outputs. A 64-row tile would be mostly empty there.
+//   Split-K: the whole sum in slice 0, zeros in the others.
 // Dispatch: tiled (ceil(max phase positions / 64), ceil(cg / 64), N * group * phases * S), each dimension capped
-// (the kernel strides past the grid); gather ceil(count / 256) workgroups on x (y past the x limit).
+// (the kernel strides past the grid); gather ceil(N * group * ceil(cg / word 30) * in / 256) workgroups on x
+// (y past the x limit).
 @group(0) @binding(1) var<storage, read> dy : array<f32>;
 @group(0) @binding(2) var<storage, read> w : array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx : array<f32>;
@@ -44,18 +46,35 @@ fn store(idx : u32, acc : f32) {
   else { dx[idx] = acc; }
 }
 
-// ---- gather: one invocation per dx element ---------------------------------------------------------------------
-fn gather_one(g : Geometry, ch : ConvChannels, idx : u32) {
-  let e = gather_at(g, idx);                 // plane n * C + c
-  let c = e.plane % ch.C;
-  let n = e.plane / ch.C;
-  let grp = c / ch.cg;
+// ---- gather: one invocation per dx position and block of channels ------------------------------------------------
+// A block is word 30's count (1-4, the program builder's choice: min(cg, 4)) of consecutive input channels of a
+// group, the last block of a group maybe fewer. They read the same dy at every tap and output channel, so one
+// invocation reads (and, with a prologue, divides) each dy once for all of them instead of once each: a ResNet
+// stem's 3 channels in one invocation. idx = ((n * group + grp) * blocks + block) * in + position.
+fn gather_invocations(g : Geometry, ch : ConvChannels) -> u32 {
+  let cpi = clamp(word(30u), 1u, 4u);
+  return word(1u) * word(4u) * ((ch.cg + cpi - 1u) / cpi) * volume(g.inp);
+}
+
+fn gather_block(g : Geometry, ch : ConvChannels, idx : u32) {
+  let cpi = clamp(word(30u), 1u, 4u);
+  let blocks = (ch.cg + cpi - 1u) / cpi;
+  let isz = volume(g.inp);
+  let b = idx / isz;
+  let plane = b / blocks;                        // n * group + grp
+  let c0 = (b % blocks) * cpi;                   // the block's first channel in its group
+  let nch = min(cpi, ch.cg - c0);
+  let n = plane / word(4u);
+  let grp = plane % word(4u);
+  let e = gather_at(g, idx % isz);               // the position (plane 0)
   let osz = volume(g.out);
   let ksz = volume(g.k);
-  let dy0 = (n * ch.M + grp * ch.mg) * osz;          // the group's first output plane of image n
-  let w0 = (grp * ch.mg * ch.cg + c % ch.cg) * ksz;  // w[grp * mg, c % cg, 0]
-  let wstep = ch.cg * ksz;                           // next output channel
-  var acc = 0.0;
+  let dy0 = (n * ch.M + grp * ch.mg) * osz;      // the group's first output plane of image n
+  let w0 = grp * ch.mg * ch.cg * ksz;            // w[grp * mg, 0, 0]
+  let wstep = ch.cg * ksz;                       // next output channel
+  // Channel c0 + r's weight offset; past the block's last channel its last one again (read, never stored).
+  let wc = vec4<u32>(c0, c0 + min(1u, nch - 1u), c0 + min(2u, nch - 1u), c0 + min(3u, nch - 1u)) * ksz;
+  var acc = vec4<f32>(0.0);
   for (var jz = 0; jz < g.k.x; jz++) {
     let oz = window_holding(e.p.x, jz, g.dl.x, g.s.x, g.out.x);
     if (oz < 0) { continue; }
@@ -68,14 +87,18 @@ fn gather_one(g : Geometry, ch : ConvChannels, idx : u32) {
         var di = dy0 + u32(flat3(vec3<i32>(oz, oy, ox), g.out));
         var wi = w0 + u32(flat3(vec3<i32>(jz, jy, jx), g.k));
         for (var m = 0u; m < ch.mg; m++) {
-          acc += dy_at(di) * w[wi];
+          acc += dy_at(di) * vec4<f32>(w[wi + wc.x], w[wi + wc.y], w[wi + wc.z], w[wi + wc.w]);
           di += osz;
           wi += wstep;
         }
       }
     }
   }
-  store(idx, acc);
+  let first = (n * ch.C + grp * ch.cg + c0) * isz + idx % isz;
+  for (var r = 0u; r < nch; r++) {
+    store(first + r * isz, acc[r]);
+    for (var s = 1u; s < word(24u); s++) { dx[s * word(0u) + first + r * isz] = 0.0; }   // split-K: zeros past slice 0
+  }
 }
 
 // ---- tiled: an implicit GEMM per stride phase --------------------------------------------------------------------
@@ -191,7 +214,6 @@ fn main(@builtin(local_invocation_id) lid : vec3<u32>, @builtin(workgroup_id) wi
     return;
   }
   let idx = (wid.x + wid.y * nwg.x) * 256u + lid.y * 16u + lid.x;
-  if (idx >= word(0u)) { return; }
-  gather_one(g, ch, idx);
-  for (var s = 1u; s < word(24u); s++) { dx[s * word(0u) + idx] = 0.0; }   // split-K: zeros past slice 0
+  if (idx >= gather_invocations(g, ch)) { return; }
+  gather_block(g, ch, idx);
 }

@@ -42,8 +42,9 @@ namespace relscope::kernels::gpu {
 // ConvBackwardData [dy, w, dx, m, d] dx = conv^T(dy, w), the same words as the forward conv (epilogue 1-2 with m
 //                  at binding 4, prologue 1 on dy with d at binding 5); count = N*C*in. Word 29: how the
 //                  shader computes it, 1 an implicit GEMM per stride phase in 64x64 tiles, 0 a gather per dx
-//                  element (the builder picks 1 from kConvBackwardTiledMinChannels input channels a group; the
-//                  result is the same either way). Split-K (word 24) as the forward conv's, dx then k_splits
+//                  position and block of word 30 (1 to kConvBackwardGatherChannels) channels of a group (the
+//                  builder picks 1 from kConvBackwardTiledMinChannels input channels a group, else 0 with blocks
+//                  of min(cg, kConvBackwardGatherChannels); the result is the same either way). Split-K (word 24) as the forward conv's, dx then k_splits
 //                  slices of count words; only the tiled path deals out K ranges, the gather puts the whole
 //                  sum in slice 0 and zeros in the others, as the CPU reference does.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
@@ -94,6 +95,8 @@ constexpr int kernel_count = 14;
 // ConvBackwardData runs tiled, an implicit GEMM per stride phase, from this many input channels a group, else
 // as a gather per element (its word 29): a 64-row tile of fewer channels would be mostly empty.
 constexpr int64_t kConvBackwardTiledMinChannels = 16;
+// The gather's blocks (word 30): channels of a group one invocation computes, reading each dy once for all.
+constexpr int64_t kConvBackwardGatherChannels = 4;
 // The WGSL entry file of each kernel (src/kernels/webgpu/<name>.wgsl) and its name in JS.
 const char* kernel_name(Kernel k);
 

@@ -342,6 +342,9 @@ std::vector<std::vector<float>> run_on_cpu(const Program& prog, KeptBuffers* kep
           if (count != xs) bad(si, s, "count is not N*C*in");
           if (epilogue && splits > 1) bad(si, s, "an epilogue with split-K");
           if (s.words[29] > 1) bad(si, s, "unknown way " + std::to_string(s.words[29]) + " (word 29: 0 gather, 1 tiled)");
+          if (s.words[29] == 0 && (s.words[30] < 1 || s.words[30] > kConvBackwardGatherChannels))
+            bad(si, s, "a gather's blocks of " + std::to_string(s.words[30]) + " channels (word 30: 1-" +
+                           std::to_string(kConvBackwardGatherChannels) + ")");
           const float* dy = input(ys);
           if (epilogue) {
             need(3, xs, "m");
