@@ -227,10 +227,10 @@ const kernels::gpu::Program& Api::gpu_program(const std::vector<Tensor>& inputs,
   return gpu_pending_->program;
 }
 
-ExplainResult Api::gpu_finish(const std::vector<std::vector<float>>& readback) {
+ExplainResult Api::gpu_finish(std::vector<std::vector<float>> readback) {
   if (!gpu_pending_) fail(ErrorKind::Internal, "gpuFinish: no GPU program is pending");
   const auto pending = std::move(gpu_pending_);
-  auto e = relevance::finish_gpu_explanation(explainer(), *pending, readback);
+  auto e = relevance::finish_gpu_explanation(explainer(), *pending, std::move(readback));
   ExplainResult out;
   out.relevance = std::move(e.relevance);
   out.output = {gpu_output_name_, std::move(e.output)};

@@ -141,7 +141,7 @@ class Api {
   // what explain() throws for bad requests.
   const kernels::gpu::Program& gpu_program(const std::vector<Tensor>& inputs, const relevance::RequestText& request);
   // The result of the program from gpu_program, from its readback buffers.
-  ExplainResult gpu_finish(const std::vector<std::vector<float>>& readback);
+  ExplainResult gpu_finish(std::vector<std::vector<float>> readback);
   // Concepts of `layer` (request value "layer"; without one, BadInput listing the layers) ranked per sample.
   // Same request as explain (composite, params, target, output; Gaussian heads' explain mean|variance).
   ConceptsResult concepts(const std::vector<Tensor>& inputs, const relevance::RequestText& request);

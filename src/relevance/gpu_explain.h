@@ -55,6 +55,6 @@ GpuExplanation compile_gpu_explanation(Explainer& explainer, const std::vector<T
 
 // The Explanation from the program's readback (as run_on_cpu or the JS bridge return it). Checks the output
 // and relevance are finite, as the CPU path does.
-Explanation finish_gpu_explanation(const Explainer& explainer, const GpuExplanation& gx, const std::vector<std::vector<float>>& readback);
+Explanation finish_gpu_explanation(const Explainer& explainer, const GpuExplanation& gx, std::vector<std::vector<float>> readback);
 
 }  // namespace relscope::relevance
