@@ -58,10 +58,9 @@ int cmd_predict(int argc, char** argv) {
   const auto values = y.as_floats();
   // A NaN or Inf output (an extreme input or weight overflowed float32) is no prediction: refuse it
   // rather than rank garbage.
-  for (size_t k = 0; k < values.size(); ++k)
-    if (!std::isfinite(values[k]))
-      fail_input("output '" + g.values[g.outputs[which]].name + "' holds " + (std::isnan(values[k]) ? "NaN" : "Inf") +
-                 " at element " + std::to_string(k) + " (the input or the weights overflow float32); no prediction");
+  if (const size_t k = first_non_finite(values); k < values.size())
+    fail_input("output '" + g.values[g.outputs[which]].name + "' holds " + (std::isnan(values[k]) ? "NaN" : "Inf") +
+               " at element " + std::to_string(k) + " (the input or the weights overflow float32); no prediction");
   std::printf("output '%s' %s\n", g.values[g.outputs[which]].name.c_str(), shape_str(y.shape).c_str());
   if (y.rank() == 2) {   // (N, classes): top-k per sample
     const int64_t n = y.shape[0], c = y.shape[1];

@@ -1,6 +1,8 @@
 // relscope/core/tensor.cpp — Tensor helpers and the checked element count.
 #include "core/tensor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -118,6 +120,23 @@ int64_t checked_numel(const int64_t* dims, size_t rank, const Limits& limits, co
   if (n > limits.max_tensor_elements)
     fail(ErrorKind::Limit, what + ": " + std::to_string(n) + " elements exceed the limit of " + std::to_string(limits.max_tensor_elements));
   return static_cast<int64_t>(n);
+}
+
+size_t first_non_finite(const float* v, size_t n) {
+  constexpr size_t kChunk = 1024;
+  for (size_t c = 0; c < n; c += kChunk) {
+    const size_t end = std::min(n, c + kChunk);
+    uint32_t bad = 0;
+    for (size_t j = c; j < end; ++j) {
+      uint32_t bits;
+      std::memcpy(&bits, v + j, sizeof bits);
+      bad |= (bits & 0x7f800000u) == 0x7f800000u;   // all exponent bits set: Inf or NaN
+    }
+    if (bad)
+      for (size_t j = c; j < end; ++j)
+        if (!std::isfinite(v[j])) return j;
+  }
+  return n;
 }
 
 }  // namespace relscope

@@ -41,10 +41,9 @@ Tensor read_array_input(const uint8_t* bytes, size_t size, const std::string& la
 
 void require_usable_input(const Tensor& t, const std::string& label) {
   if (t.numel() == 0) fail_input(label + ": has no elements (shape " + shape_str(t.shape) + ")");
-  for (size_t k = 0; k < t.f.size(); ++k)
-    if (!std::isfinite(t.f[k]))
-      fail_input(label + ": holds " + (std::isnan(t.f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k) +
-                 "; relscope needs finite inputs");
+  if (const size_t k = first_non_finite(t.f); k < t.f.size())
+    fail_input(label + ": holds " + (std::isnan(t.f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k) +
+               "; relscope needs finite inputs");
 }
 
 }  // namespace relscope

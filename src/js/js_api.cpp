@@ -183,10 +183,9 @@ Prediction Api::predict(const std::vector<Tensor>& inputs) {
   auto outs = s.predict(inputs);
   // NaN/Inf out (an extreme input or weight overflowed float32) is no prediction: refuse, as the CLI does.
   for (size_t k = 0; k < outs.size(); ++k)
-    for (size_t j = 0; j < outs[k].f.size(); ++j)
-      if (!std::isfinite(outs[k].f[j]))
-        fail_input("output '" + g.values[g.outputs[k]].name + "' holds " + (std::isnan(outs[k].f[j]) ? "NaN" : "Inf") +
-                   " at element " + std::to_string(j) + " (the input or the weights overflow float32); no prediction");
+    if (const size_t j = first_non_finite(outs[k].f); j < outs[k].f.size())
+      fail_input("output '" + g.values[g.outputs[k]].name + "' holds " + (std::isnan(outs[k].f[j]) ? "NaN" : "Inf") +
+                 " at element " + std::to_string(j) + " (the input or the weights overflow float32); no prediction");
   Prediction p;
   p.ms = ms_since(t0);
   for (size_t k = 0; k < outs.size(); ++k) p.outputs.push_back({g.values[g.outputs[k]].name, std::move(outs[k])});

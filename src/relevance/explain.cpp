@@ -22,10 +22,9 @@ namespace detail {
 int64_t batch_of(const Tensor& t) { return t.shape.empty() ? 1 : t.shape[0]; }
 
 void require_finite(const Tensor& t, const std::string& what) {
-  for (size_t k = 0; k < t.f.size(); ++k)
-    if (!std::isfinite(t.f[k]))
-      fail_input(what + " holds " + (std::isnan(t.f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k) +
-                 " (float32 overflowed); there is no meaningful explanation for it");
+  if (const size_t k = first_non_finite(t.f); k < t.f.size())
+    fail_input(what + " holds " + (std::isnan(t.f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k) +
+               " (float32 overflowed); there is no meaningful explanation for it");
 }
 
 // Per-sample targets: the arg-max, one given value for all, or one per sample; each checked against the
@@ -69,10 +68,9 @@ void check_request(const Graph& g, const std::vector<Tensor>& inputs, const Expl
   if (inputs[0].numel() == 0)
     fail_input("the explained input '" + g.values[g.inputs[0]].name + "' has no elements (shape " + shape_str(inputs[0].shape) + ")");
   for (size_t k = 0; k < inputs.size(); ++k)
-    for (size_t j = 0; j < inputs[k].f.size(); ++j)
-      if (!std::isfinite(inputs[k].f[j]))
-        fail_input("input '" + g.values[g.inputs[k]].name + "' holds " + (std::isnan(inputs[k].f[j]) ? "NaN" : "Inf") +
-                   " at element " + std::to_string(j) + "; relscope explains finite inputs only");
+    if (const size_t j = first_non_finite(inputs[k].f); j < inputs[k].f.size())
+      fail_input("input '" + g.values[g.inputs[k]].name + "' holds " + (std::isnan(inputs[k].f[j]) ? "NaN" : "Inf") +
+                 " at element " + std::to_string(j) + "; relscope explains finite inputs only");
 }
 
 void check_output(const Graph& g, const Tensor& y, int value) {
