@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include <protozero/exception.hpp>
+#include <protozero/varint.hpp>
 
 #include "onnx/wire.h"
 
@@ -61,6 +62,19 @@ bool Msg::next() {
   return true;
 }
 
+// A length-delimited field's length, checked against the bytes left before protozero reads it (every read of one:
+// view, skip, packed repeated scalars). protozero keeps
+// only the low 32 bits of the length's varint and compares it with the bytes left as a ptrdiff_t: in wasm32 a
+// length of 2^31 or more turns negative there, passes, and the read runs past the buffer (a random 3000-byte
+// file did that 2 times in 270); natively a length of 2^32 + n would be read as n.
+void Msg::check_length(const char* field) {
+  const protozero::data_view rest = reader_.data();   // from the length's varint on
+  const char* p = rest.data();
+  const char* end = p + rest.size();
+  const uint64_t len = guarded(field, [&] { return protozero::decode_varint(&p, end); });
+  if (len > static_cast<uint64_t>(end - p)) fail_pbf(protozero::end_of_buffer_exception{}, field);
+}
+
 uint64_t Msg::varint(const char* field) {
   expect(pbf_wire_type::varint, field, "varint");
   return guarded(field, [&] { return reader_.get_uint64(); });
@@ -78,10 +92,12 @@ uint64_t Msg::fixed64(const char* field) {
 
 protozero::data_view Msg::view(const char* field) {
   expect(pbf_wire_type::length_delimited, field, "length-delimited");
+  check_length(field);
   return guarded(field, [&] { return reader_.get_view(); });
 }
 
 void Msg::skip() {
+  if (wire_ == pbf_wire_type::length_delimited) check_length(nullptr);
   guarded(nullptr, [&] { reader_.skip(); });
 }
 
@@ -102,6 +118,7 @@ void Msg::ints(const char* field, std::vector<int64_t>& out, uint64_t max) {
     return;
   }
   if (wire_ != pbf_wire_type::length_delimited) fail_wire(field, "varint or packed varints");
+  check_length(field);
   guarded(field, [&] {
     auto range = reader_.get_packed_int64();
     // Counting first bounds the allocation by the limit, not by what the file claims.
@@ -117,6 +134,7 @@ void Msg::floats(const char* field, std::vector<float>& out, uint64_t max) {
     return;
   }
   if (wire_ != pbf_wire_type::length_delimited) fail_wire(field, "fixed32 or packed fixed32");
+  check_length(field);
   guarded(field, [&] {
     auto range = reader_.get_packed_float();
     check_count(*this, field, out.size(), range.size(), max);

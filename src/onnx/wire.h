@@ -78,6 +78,7 @@ class Msg {
     if (wire_ != w) fail_wire(field, expected);
   }
   [[noreturn]] void fail_pbf(const protozero::exception& e, const char* field) const;
+  void check_length(const char* field);
   // Runs one protozero read, turning its exceptions into located BadInput errors.
   template <class Read>
   auto guarded(const char* field, Read&& read) -> decltype(read()) {
