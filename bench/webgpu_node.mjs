@@ -15,9 +15,10 @@
 // forward pass and denominators kept), the same WebGPU explanations back to back and after 1 s of idling (how
 // much is the GPU waking up), "webgpu agreement: E" (max |R_gpu - R_wasm| / max |R_wasm|, same target), then, unless
 // --no-profile, one more WebGPU run with a timestamp around every dispatch: GPU time per kernel and the
-// slowest steps (K of them, default 12; --steps all: every step in program order). Dawn picks its Vulkan adapter: on a machine with a GPU that is the GPU; here, where there is
-// none, bench/webgpu_node.sh points Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the
-// route works and where the GPU program spends its work, not the speed of a real GPU.
+// slowest steps (K of them, default 12; --steps all: every step in program order). Dawn picks its Vulkan
+// adapter: on a machine with a GPU that is the GPU; here, where there is none, bench/webgpu_node.sh points
+// Vulkan at Mesa's lavapipe (a CPU implementation), which shows that the route works and where the GPU
+// program spends its work, not the speed of a real GPU.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -74,7 +75,7 @@ const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) },
 const composite = opt.composite ?? 'epsilon-plus-flat';
 const request = opt.prune === undefined ? { data, shape, method: opt.method ?? 'lrp', composite, params: opt.params ?? {} }
   : { data, shape, method: 'pruned-lrp', composite, params: { ...opt.params, prune: opt.prune, 'prune-mode': opt.pruneMode ?? 'lambda' } };
-console.log(`method: ${request.method}, composite ${composite}${opt.prune === undefined ? "" : ` (prune ${opt.prune}, ${opt.pruneMode ?? "lambda"})`}`);
+console.log(`method: ${request.method}, composite ${composite}${opt.prune === undefined ? '' : ` (prune ${opt.prune}, ${opt.pruneMode ?? 'lambda'})`}`);
 // The engine keeps the last input's forward pass (a repeated explanation of it is only the backward part):
 // timed runs alternate between two inputs, so each wasm run is a whole explanation.
 const other = Float32Array.from(data, (v, i) => (i === 0 ? v + 0.5 : v));

@@ -63,10 +63,10 @@ bool Msg::next() {
 }
 
 // A length-delimited field's length, checked against the bytes left before protozero reads it (every read of one:
-// view, skip, packed repeated scalars). protozero keeps
-// only the low 32 bits of the length's varint and compares it with the bytes left as a ptrdiff_t: in wasm32 a
-// length of 2^31 or more turns negative there, passes, and the read runs past the buffer (a random 3000-byte
-// file did that 2 times in 270); natively a length of 2^32 + n would be read as n.
+// view, skip, packed repeated scalars). protozero keeps only the low 32 bits of the length's varint and compares
+// them with the bytes left as a ptrdiff_t: in wasm32 a length of 2^31 or more turns negative there, passes, and
+// the read runs past the buffer (a random 3000-byte file did that 2 times in 270); natively a length of 2^32 + n
+// would be read as n.
 void Msg::check_length(const char* field) {
   const protozero::data_view rest = reader_.data();   // from the length's varint on
   const char* p = rest.data();

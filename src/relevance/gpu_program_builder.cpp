@@ -63,9 +63,10 @@ void conv_step(Builder& B, Kernel k, const ConvParams& cp, int in, int w, int bi
   s.words[26] = float_word(in_step ? ep.f : 0.0f);
   s.words[27] = pro.d >= 0 ? 1 : 0;
   s.words[28] = float_word(pro.d >= 0 ? pro.eps : 0.0f);
-  if (k == Kernel::ConvBackwardData) {
-    s.words[29] = conv_backward_tiled(cp) ? 1 : 0;
-    s.words[30] = conv_backward_tiled(cp) ? 0 : static_cast<uint32_t>(std::min(cp.C_per_group(), kernels::gpu::kConvBackwardGatherChannels));
+  if (k == Kernel::ConvBackwardData) {   // tiled, or a gather in blocks of channels
+    const bool tiled = conv_backward_tiled(cp);
+    s.words[29] = tiled ? 1 : 0;
+    s.words[30] = tiled ? 0 : static_cast<uint32_t>(std::min(cp.C_per_group(), kernels::gpu::kConvBackwardGatherChannels));
   }
   if (splits > 1) {
     B.ew(Ew::SliceSum, count, y, ep.mode ? ep.m : -1, -1, out, ep.f, splits, 0, ep.mode);

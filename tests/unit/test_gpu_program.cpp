@@ -336,9 +336,10 @@ TEST(GpuProgram, FlatLayersTransposeTheChannelSumThroughOnes) {
       if (st.kernel == kernels::gpu::Kernel::ConvForward && one_by_one && st.words[3] == st.words[4] && st.words[27] == 1) ++sums;
       if (st.kernel == kernels::gpu::Kernel::ConvBackwardData) {
         EXPECT_EQ(st.words[3], st.words[4]) << "one output channel a group";
-        const uint32_t cg = st.words[2] / st.words[4];
-        EXPECT_EQ(st.words[29], cg >= 16 ? 1u : 0u) << "tiled from 16 channels a group";
-        EXPECT_EQ(st.words[30], cg >= 16 ? 0u : std::min(cg, 4u)) << "the gather's blocks of channels";
+        const int64_t cg = st.words[2] / st.words[4];
+        const bool tiled = cg >= kernels::gpu::kConvBackwardTiledMinChannels;
+        EXPECT_EQ(st.words[29], tiled ? 1u : 0u) << "tiled from kConvBackwardTiledMinChannels channels a group";
+        EXPECT_EQ(st.words[30], tiled ? 0 : std::min(cg, kernels::gpu::kConvBackwardGatherChannels)) << "the gather's blocks";
       }
     }
     EXPECT_EQ(sums, 3);

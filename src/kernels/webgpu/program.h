@@ -44,9 +44,10 @@ namespace relscope::kernels::gpu {
 //                  shader computes it, 1 an implicit GEMM per stride phase in 64x64 tiles, 0 a gather per dx
 //                  position and block of word 30 (1 to kConvBackwardGatherChannels) channels of a group (the
 //                  builder picks 1 from kConvBackwardTiledMinChannels input channels a group, else 0 with blocks
-//                  of min(cg, kConvBackwardGatherChannels); the result is the same either way). Split-K (word 24) as the forward conv's, dx then k_splits
-//                  slices of count words; only the tiled path deals out K ranges, the gather puts the whole
-//                  sum in slice 0 and zeros in the others, as the CPU reference does.
+//                  of min(cg, kConvBackwardGatherChannels); the result is the same either way). Split-K (word
+//                  24) as the forward conv's, dx then k_splits slices of count words; only the tiled path
+//                  deals out K ranges, the gather puts the whole sum in slice 0 and zeros in the others, as
+//                  the CPU reference does.
 // Gemm             [A, B, C]     C[b] = op(A[b]) op(B[b]); count = batch*M*N. words: 1 M, 2 N, 3 K, 4 transA,
 //                  5 transB, 6 lda, 7 ldb, 8 ldc, 9 batch, 10-12 per-batch offsets of A, B, C (0: shared).
 //                  op(A)(i,k) = transA ? A[k*lda+i] : A[i*lda+k]; op(B)(k,j) = transB ? B[j*ldb+k] : B[k*ldb+j].
@@ -93,7 +94,7 @@ enum class Kernel : uint32_t {
 };
 constexpr int kernel_count = 14;
 // ConvBackwardData runs tiled, an implicit GEMM per stride phase, from this many input channels a group, else
-// as a gather per element (its word 29): a 64-row tile of fewer channels would be mostly empty.
+// as a gather (its word 29): a 64-row tile of fewer channels would be mostly empty.
 constexpr int64_t kConvBackwardTiledMinChannels = 16;
 // The gather's blocks (word 30): channels of a group one invocation computes, reading each dy once for all.
 constexpr int64_t kConvBackwardGatherChannels = 4;
