@@ -80,12 +80,23 @@ std::string stb_reason(const uint8_t* b, size_t size) {
   return reason;
 }
 
-// Debian's stb_image (git 2022-09-08) trusts the code counts of a JPEG Huffman table (DHT): counts summing
-// past 256 overflow its 257-entry arrays (found by tests/fuzz/fuzz_image; upstream 2.28 added the check).
-// Walk the marker segments, through the entropy-coded data (where 0xFF is stuffed), and refuse such a
-// table before stb sees it.
+// Debian's stb_image (git 2022-09-08) trusts two things in a JPEG's Huffman tables (DHT) that a corrupt file
+// controls, and reads out of bounds for both (found by tests/fuzz/fuzz_image):
+// - code counts summing past 256 overflow its 257-entry arrays (upstream 2.28 added that check);
+// - a scan (SOS) may select a table that no DHT defined: stb then decodes with whatever its never-written
+//   table memory holds, and the symbol it computes indexes past the table (CI's fuzz run found it at
+//   stb_image.h:2115; which garbage, and so whether it crashes, depends on what the heap held before).
+// Walk the marker segments, through the entropy-coded data (where 0xFF is stuffed), and refuse both before
+// stb sees the file. A scan is checked for the tables stb will read in it: a baseline scan reads its
+// components' DC and AC tables; a progressive one reads the DC table only in a first DC scan (Ss = 0,
+// Ah = 0) and the AC table only in an AC scan (Ss > 0). Encoders write 0 for the selector a progressive scan
+// does not use (libjpeg does), and that table may not exist yet, so a stricter check would refuse good files.
 void require_sane_jpeg_tables(const uint8_t* b, size_t size, const std::string& label) {
   if (!starts_with(b, size, "\xff\xd8", 2)) return;
+  const std::string corrupt = label + ": cannot decode image (corrupt JPEG: ";
+  bool progressive = false;
+  bool defined[2][4] = {};   // [class: 0 DC, 1 AC][table id], as DHT segments so far define them
+  int scans = 0;
   size_t p = 2;
   while (p + 4 <= size) {
     const uint8_t m = b[p + 1];
@@ -93,18 +104,37 @@ void require_sane_jpeg_tables(const uint8_t* b, size_t size, const std::string& 
     if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }   // stuffing, TEM, RSTn
     if (m == 0xD9) return;                                                    // end of image
     const size_t len = (size_t{b[p + 2]} << 8) | b[p + 3];
-    // Tables as stb reads them: while the segment's declared length lasts, even past the end of the
-    // file, where stb reads zeros.
-    auto byte_at = [&](size_t i) -> size_t { return i < size ? b[i] : 0; };
+    // Segments as stb reads them: while the declared length lasts, even past the end of the file, where
+    // stb reads zeros.
+    auto byte_at = [&](size_t i) -> unsigned { return i < size ? b[i] : 0u; };
+    if (m == 0xC0 || m == 0xC1 || m == 0xC2) progressive = m == 0xC2;         // the frames stb decodes
     if (m == 0xC4)   // DHT: tables of (class/id, 16 counts, sum(counts) symbols)
       for (size_t t = p + 4; t < p + 2 + len && t < size;) {
         size_t codes = 0;
         for (size_t k = 1; k <= 16; ++k) codes += byte_at(t + k);
         if (codes > 256)
-          fail_input(label + ": cannot decode image (corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
-                     " codes, at most 256 exist)");
+          fail_input(corrupt + "a Huffman table declares " + std::to_string(codes) + " codes, at most 256 exist)");
+        const unsigned table_class = byte_at(t) >> 4, id = byte_at(t) & 15;
+        if (table_class <= 1 && id <= 3) defined[table_class][id] = true;    // stb refuses other ids
         t += 17 + codes;
       }
+    if (m == 0xDA) {   // SOS: Ns, then (component, DC table << 4 | AC table) per component, Ss, Se, Ah << 4 | Al
+      ++scans;
+      const unsigned components = byte_at(p + 4);
+      const size_t after = p + 5 + 2 * size_t{components};
+      const bool first_dc = byte_at(after) == 0 && (byte_at(after + 2) >> 4) == 0;
+      const bool reads_dc = !progressive || first_dc, reads_ac = !progressive || byte_at(after) != 0;
+      for (unsigned c = 0; c < components && c < 4; ++c) {   // stb refuses more than 4
+        const unsigned tables = byte_at(p + 6 + 2 * size_t{c});
+        for (unsigned table_class = 0; table_class < 2; ++table_class) {
+          const unsigned id = table_class == 0 ? tables >> 4 : tables & 15;
+          if ((table_class == 0 ? reads_dc : reads_ac) && id <= 3 && !defined[table_class][id])
+            fail_input(corrupt + "scan " + std::to_string(scans) + " decodes with Huffman " +
+                       (table_class == 0 ? "DC" : "AC") + " table " + std::to_string(id) +
+                       ", which no DHT segment before it defines)");
+        }
+      }
+    }
     p += 2 + std::max<size_t>(len, 2);
   }
 }

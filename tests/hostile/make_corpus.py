@@ -280,6 +280,10 @@ def images():
     # the tables of Debian's stb_image 2022-09-08
     dht = JPEG_16.index(b"\xff\xc4") + 5
     yield "huffman_overflow.jpg", JPEG_16[:dht] + bytes([32] * 16) + JPEG_16[dht + 16:]
+    # found by fuzz_image in CI: a scan whose first component decodes with DC and AC table 2, which no DHT
+    # defines; stb then reads never-written table memory and indexes past it
+    sos = JPEG_16.index(b"\xff\xda") + 6
+    yield "undefined_huffman_table.jpg", JPEG_16[:sos] + b"\x22" + JPEG_16[sos + 1:]
     # BMP: a 40-byte info header declaring 70000 x -70000 (top-down) 24-bit pixels, no pixel data
     info = struct.pack("<IiiHHIIiiII", 40, 70000, -70000, 1, 24, 0, 0, 0, 0, 0, 0)
     yield "huge.bmp", b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54) + info + b"\0" * 16

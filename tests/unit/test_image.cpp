@@ -6,8 +6,10 @@
 // so the expected pixels are known exactly and nothing depends on files (the binary also runs under node).
 #include <gtest/gtest.h>
 
+#include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -40,6 +42,41 @@ std::vector<uint8_t> make_bmp(int w, int h, int c, const std::vector<uint8_t>& p
 
 Image decode(const std::vector<uint8_t>& bytes, const Limits& limits = {}) {
   return decode_image(bytes.data(), bytes.size(), "pic.png", limits);
+}
+
+// A progressive 8x8 gray JPEG made by hand (stb_image_write only writes baseline): quantisation 1, one-code
+// Huffman tables (symbol 0: a DC difference of 0, or an AC end of block), a first DC scan and one AC scan,
+// each coded as the bit 0 padded with ones. It decodes to 128 everywhere. The AC table is defined just before
+// the AC scan, as libjpeg writes it; the arguments are each scan's selector byte (DC table << 4 | AC table).
+std::vector<uint8_t> progressive_jpeg(uint8_t dc_scan_tables, uint8_t ac_scan_tables) {
+  std::vector<uint8_t> j;
+  auto put = [&j](std::initializer_list<int> bytes, int repeat_last = 1) {
+    for (int b : bytes) j.push_back(static_cast<uint8_t>(b));
+    for (int k = 1; k < repeat_last; ++k) j.push_back(j.back());
+  };
+  put({0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0, 1}, 64);                     // SOI, DQT table 0: all 1
+  put({0xFF, 0xC2, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0});             // SOF2: 8 bits, 8x8, component 1
+  auto dht = [&put](int class_and_id) { put({0xFF, 0xC4, 0, 20, class_and_id, 1, 0}, 16); };   // symbol 0, length 1
+  dht(0x00);
+  put({0xFF, 0xDA, 0, 8, 1, 1, dc_scan_tables, 0, 0, 0, 0x7F});       // Ss 0, Se 0, Ah Al 0; the bit 0
+  dht(0x10);
+  put({0xFF, 0xDA, 0, 8, 1, 1, ac_scan_tables, 1, 63, 0, 0x7F, 0xFF, 0xD9});   // Ss 1, Se 63; EOI
+  return j;
+}
+
+// A baseline JPEG from stb_image_write (3 components) whose first scan component selects DC and AC table 2,
+// which it never defines.
+std::vector<uint8_t> jpeg_scanning_with_undefined_tables() {
+  std::vector<uint8_t> px(16 * 16 * 3);
+  for (size_t k = 0; k < px.size(); ++k) px[k] = static_cast<uint8_t>(k * 13);
+  std::vector<uint8_t> jpg;
+  EXPECT_TRUE(stbi_write_jpg_to_func(append, &jpg, 16, 16, 3, px.data(), 90));
+  for (size_t k = 0; k + 6 < jpg.size(); ++k)
+    if (jpg[k] == 0xFF && jpg[k + 1] == 0xDA) {
+      jpg[k + 6] = 0x22;   // FF DA, length, Ns, component id, selectors
+      break;
+    }
+  return jpg;
 }
 
 Image gray_image(int w, int h, std::vector<uint8_t> pixels) { return Image{w, h, 1, std::move(pixels)}; }
@@ -163,6 +200,48 @@ TEST(ImageDecode, OversizeRefusedFromTheHeader) {
   expect_error([&] { decode(make_png(20, 20, 1, std::vector<uint8_t>(400, 9)), small); }, ErrorKind::Limit,
                "pic.png: image is 20x20 = 400 pixels, over the limit of 100");
   EXPECT_EQ(decode(make_png(10, 10, 1, std::vector<uint8_t>(100, 9)), small).width, 10);   // at the limit: fine
+}
+
+TEST(ImageDecode, JpegScanWithAnUndefinedHuffmanTableIsRefusedNamingIt) {
+  // Found by CI's fuzz run: stb decodes such a scan with never-written table memory and indexes past it.
+  expect_error([&] { decode(jpeg_scanning_with_undefined_tables()); }, ErrorKind::BadInput,
+               "pic.png: cannot decode image (corrupt JPEG: scan 1 decodes with Huffman DC table 2, which no DHT "
+               "segment before it defines)");
+
+  // Progressive: a scan is checked for the tables stb reads in it. The well-formed file's DC scan names AC
+  // table 0 before any AC table exists, as libjpeg writes it; that is fine, and it decodes exactly.
+  const Image good = decode(progressive_jpeg(0x00, 0x00));
+  ASSERT_EQ(good.width, 8);
+  ASSERT_EQ(good.height, 8);
+  for (uint8_t v : good.pixels) ASSERT_EQ(v, 128);
+  expect_error([&] { decode(progressive_jpeg(0x10, 0x00)); }, ErrorKind::BadInput,
+               "corrupt JPEG: scan 1 decodes with Huffman DC table 1, which no DHT segment before it defines)");
+  expect_error([&] { decode(progressive_jpeg(0x00, 0x01)); }, ErrorKind::BadInput,
+               "corrupt JPEG: scan 2 decodes with Huffman AC table 1, which no DHT segment before it defines)");
+  EXPECT_EQ(decode(progressive_jpeg(0x00, 0x30)).width, 8);   // an AC scan reads no DC table
+}
+
+TEST(ImageDecode, StbDecoderStateStartsZeroedWhateverTheHeapHeld) {
+  // Behind image.cpp's refusal: stb_image_impl.cpp gives stb calloc, so a scan that still reached stb with
+  // an undefined table would decode from zeros, not from what earlier allocations left. Fill freed blocks of
+  // about the decoder's size with two different bytes before decoding the file straight through stb: the
+  // pixels must not change (with malloc they do, or the decode reads out of bounds).
+  const std::vector<uint8_t> jpg = jpeg_scanning_with_undefined_tables();
+  auto decode_after_filling_the_heap_with = [&](int byte) {
+    std::vector<void*> blocks;
+    for (size_t n = 12 << 10; n <= 32 << 10; n += 512) blocks.push_back(std::memset(std::malloc(n), byte, n));
+    for (void* b : blocks) std::free(b);
+    int w = 0, h = 0, c = 0;
+    stbi_uc* px = stbi_load_from_memory(jpg.data(), static_cast<int>(jpg.size()), &w, &h, &c, 0);
+    std::vector<uint8_t> out;
+    if (px) out.assign(px, px + size_t(w) * size_t(h) * size_t(c));
+    stbi_image_free(px);
+    return out;
+  };
+  const std::vector<uint8_t> a = decode_after_filling_the_heap_with(0xFF);
+  const std::vector<uint8_t> b = decode_after_filling_the_heap_with(0x5A);
+  EXPECT_EQ(a.size(), 16u * 16 * 3);
+  EXPECT_EQ(a, b);
 }
 
 // ---- resize -----------------------------------------------------------------------------------
