@@ -11,6 +11,7 @@ int cmd_predict(int argc, char** argv);       // relscope predict MODEL.onnx INP
 int cmd_conformance(int argc, char** argv);   // relscope conformance DIR... [--known FILE]
 int cmd_bench(int argc, char** argv);         // relscope bench MODEL.onnx [--repeat N] [--shape ...]
 int cmd_explain(int argc, char** argv);       // relscope explain MODEL.onnx INPUT --out R.npy|--heatmap H.png [...]
+int cmd_faithfulness(int argc, char** argv);  // relscope faithfulness MODEL.onnx INPUT [--compare ...] [--flip-* ...]
 int cmd_rules(int argc, char** argv);         // relscope rules MODEL.onnx [--composite NAME]
 int cmd_concepts(int argc, char** argv);      // relscope concepts MODEL.onnx INPUT --layer NODE [--top K] [--out C.npy]
 int cmd_drivers(int argc, char** argv);       // relscope drivers MODEL.onnx DATA --mean-features ... --var-features ...

@@ -35,6 +35,11 @@ constexpr const char* kUsage =
     "                                        [--var-kind logvar|var|sd] (U: K, OUTPUT or OUTPUT:K)\n"
     "                                        cov-lrp: --ensemble b.onnx,c.onnx,... (members after MODEL) | --mc-dropout N\n"
     "                                        [--seed S]; [--cov diag|marg|both] (marg)\n"
+    "  faithfulness MODEL.onnx INPUT         pixel flipping: AOPC of the explanation vs random orders, and Gini\n"
+    "                                        [--compare M1,M2,...] (methods or composites) and the explain flags;\n"
+    "                                        [--flip-steps N (20)] [--flip-fraction F (1)] [--flip-window W (1)]\n"
+    "                                        [--flip-baseline V (0)] [--random-orders R (4)] [--flip-seed S]\n"
+    "                                        [--curve C.csv] (the curves)\n"
     "  rules MODEL.onnx [--composite NAME]   the rule each node gets\n"
     "  concepts MODEL.onnx INPUT --layer NODE\n"
     "                                        channels of NODE ranked by relevance (CRP); [--top K] [--out C.npy]\n"
@@ -71,6 +76,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "conformance")) return relscope::cli::cmd_conformance(argc, argv);
     if (!std::strcmp(cmd, "bench")) return relscope::cli::cmd_bench(argc, argv);
     if (!std::strcmp(cmd, "explain")) return relscope::cli::cmd_explain(argc, argv);
+    if (!std::strcmp(cmd, "faithfulness")) return relscope::cli::cmd_faithfulness(argc, argv);
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
     if (!std::strcmp(cmd, "concepts")) return relscope::cli::cmd_concepts(argc, argv);
     if (!std::strcmp(cmd, "atlas")) return relscope::cli::cmd_atlas(argc, argv);

@@ -135,6 +135,16 @@ cp "$tmp/bad.npy" "$tmp/data/c_bad.npy"
 expect 2 "c_bad.npy" -- "${cmd[@]}" atlas "$m" "$tmp/data" --layer /c2/Conv --out "$tmp/atlas2"
 expect 2 "channel 99 is out of range" -- "${cmd[@]}" explain "$m" "$x" --method crp --layer /c2/Conv --channels 99 --out "$tmp/r.npy"
 
+# Faithfulness (pixel flipping; the maths is in test_relevance_faithfulness.cpp): a table per sample, the
+# curves as CSV (2 samples x 2 explanations x 6 points), and the errors.
+expect 0 "lrp (epsilon)" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,gradient --flip-steps 5 --flip-window 2 --random-orders 2 --curve "$tmp/flip.csv"
+curve_ok() { [ "$(head -1 "$1")" = "sample,explanation,point,units_removed,fraction_removed,output,output_random" ] && [ "$(wc -l <"$1")" -eq 25 ] && grep -q '^1,"gradient",5,196,1,' "$1"; }
+check "faithfulness --curve writes 24 points and the header" curve_ok "$tmp/flip.csv"
+expect 2 "--flip-steps: 'many' is not an integer" -- "${cmd[@]}" faithfulness "$m" "$x" --flip-steps many
+expect 2 "faithfulness: steps must be 1..1000, not 0" -- "${cmd[@]}" faithfulness "$m" "$x" --flip-steps 0
+expect 2 "--compare: 'sharpest' is neither a method nor a composite" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,sharpest
+expect 2 "gives several maps or a variance map" -- "${cmd[@]}" faithfulness "$m" "$x" --method crp --layer /c2/Conv --channels 0
+
 # Variance heatmaps (assets/variance, scripts/make_variance_model.py; the maths is in test_relevance_variance.cpp):
 # Gaussian heads, CovLRP over an ensemble and MC-dropout samples, driver shares, and the errors.
 va=$here/../../assets/variance

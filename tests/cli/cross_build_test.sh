@@ -68,5 +68,28 @@ run_case "$models/resnet_tiny_opset13.onnx" --method pruned-lrp --prune-pos 0.7 
 run_case "$models/resnet_tiny_opset13.onnx" --method pruned-lrp --prune 0.5 --prune-mode mask
 run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 0,4,15
 run_case "$models/cnn_opset13.onnx" --method crp --layer /c2/Conv --channels 4,15 --joint
+
+# Faithfulness: both builds flip the same units in the same random orders (relevance/faithfulness.cpp draws
+# its shuffles by hand, not with std::shuffle, whose results differ between libstdc++ and libc++).
+flip_args=(faithfulness "$models/cnn_opset13.onnx" "$models/cnn_opset13_input.npy" --compare epsilon-plus-flat,gradient
+           --flip-steps 8 --flip-window 3 --random-orders 3 --flip-seed 7)
+if "$native" "${flip_args[@]}" --curve "$tmp/n.csv" >/dev/null 2>"$tmp/err" &&
+   node "$wasm" "${flip_args[@]}" --curve "$tmp/w.csv" >/dev/null 2>>"$tmp/err" &&
+   d=$(/usr/bin/python3 - "$tmp/n.csv" "$tmp/w.csv" <<'PY'
+import csv, sys
+rows = [list(csv.reader(open(p)))[1:] for p in sys.argv[1:3]]
+if len(rows[0]) != len(rows[1]) or any(a[:5] != b[:5] for a, b in zip(*rows)): print("inf"); sys.exit(1)
+vals = [[float(v) for r in rs for v in r[5:7]] for rs in rows]
+scale = max(max(abs(v) for v in vals[0]), 1e-30)
+d = max(abs(a - b) for a, b in zip(*vals)) / scale
+print(f"{d:.2e}"); sys.exit(0 if d <= 1e-5 else 1)
+PY
+); then
+  passed=$((passed + 1))
+  echo "ok   faithfulness curves (relevance and random orders): max diff / max|f| = $d, bound 1e-5"
+else
+  failed=$((failed + 1))
+  echo "FAIL faithfulness curves differ between the builds: ${d:-} $(head -1 "$tmp/err")"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

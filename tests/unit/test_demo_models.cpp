@@ -17,6 +17,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "relevance/explain.h"
+#include "relevance/faithfulness.h"
 
 namespace relscope {
 namespace {
@@ -193,6 +194,31 @@ TEST(DemoFindings, CleverHansRelevanceSitsOnTheWatermark) {
   }
   EXPECT_GE(marked, 3);
   EXPECT_GE(clean, 3);
+}
+
+TEST(DemoFindings, LrpMapsBeatRandomOrdersAndTheGradientUnderPixelFlipping) {
+  // Faithfulness on the trained demo CNN: removing 2x2 blocks (to the normalised 0) in the order of the LRP
+  // map lowers the logit faster than in random orders, and faster than in the order of the plain gradient (a
+  // sensitivity map, not evidence: it does no better than chance on most samples). Measured: LRP's AOPC beats
+  // the random one by 0.54 to 4.4 on the six samples, and the gradient's by 1.0 to 9.1.
+  Bundle b("demo");
+  Explainer ex(b.session);
+  relevance::FlipOptions o;
+  o.window = 2;
+  o.random_orders = 8;
+  for (const Json& s : b.samples()) {
+    const Tensor x = b.input(s);
+    const auto lrp = ex.explain({x}, b.request());
+    ExplainRequest g;
+    g.method = "gradient";
+    const auto grad = ex.explain({x}, g);
+    const auto lrp_curve = relevance::pixel_flipping(b.session, {x}, lrp.relevance, lrp.targets, o)[0];
+    const auto grad_curve = relevance::pixel_flipping(b.session, {x}, grad.relevance, lrp.targets, o)[0];
+    EXPECT_GT(lrp_curve.aopc, lrp_curve.aopc_random + 0.25) << str(s, "file");
+    EXPECT_GT(lrp_curve.aopc, grad_curve.aopc + 0.5) << str(s, "file");
+    // The first point is the model's own output (LRP's comes from the canonized copy: equal to rounding).
+    EXPECT_NEAR(lrp_curve.relevance_first.front(), lrp.output.f[lrp.targets[0]], 1e-4) << str(s, "file");
+  }
 }
 
 TEST(DemoFindings, DnaMotifCarriesTheTopRelevance) {
