@@ -40,6 +40,14 @@
 //   const m = await rs.conceptMaps({data, shape, params: {layer}});
 //     // relevance and activation at the layer's output (what RelMax / ActMax reference samples rank by):
 //     // {layer, axis (channel axis), shape, relevance, activation (Float32Array), output, targets, ms}
+//   const f = await rs.faithfulness({data, shape, method, composite, params: {'flip-steps': 20, 'flip-window': 2,
+//                                    'random-orders': 4}, channelsLast: false});
+//     // pixel flipping, as `relscope faithfulness`: the map of explain() with the same request, then its units
+//     // (window^d blocks of the spatial dims, all channels; features for (N, F)) set to params 'flip-baseline'
+//     // (0) most relevant first, 'flip-fraction' (1) of them in 'flip-steps' (20) steps, and the same in
+//     // 'random-orders' (4) random orders ('flip-seed'): {explanation (explain's result), units, removed
+//     // (units removed per point), curves: per sample {target, relevanceFirst, random, aopc, aopcRandom, gini},
+//     // options, ms}. AOPC: the mean drop of the output over the points; a faithful map beats the random one.
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -350,6 +358,14 @@ export async function createRelscope(options = {}) {
     conceptMaps(request) {
       return inTurn(async () => {
         return call(() => engine.conceptMaps(explainTensors(request, 'conceptMaps')));
+      });
+    },
+
+    // Pixel flipping (see the header): explains on the CPU as explain() does, then removes the most relevant
+    // units first and records the explained output, against random orders.
+    faithfulness(request) {
+      return inTurn(async () => {
+        return call(() => engine.faithfulness(explainTensors(request, 'faithfulness')));
       });
     },
 

@@ -142,6 +142,7 @@ export async function createRelscopeWorker(options = {}) {
     concepts: (request) => call('concepts', [request]),
     attributionGraph: (request) => call('attributionGraph', [request]),
     conceptMaps: (request) => call('conceptMaps', [request]),
+    faithfulness: (request) => call('faithfulness', [request]),
     methods: () => info.methods,
     composites: () => info.composites,
 

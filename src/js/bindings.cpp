@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -184,7 +185,8 @@ std::string param_text(const val& v, const std::string& name) {
 }
 
 // {method, composite, target, output, params: {epsilon, ..., rules: {node: 'zplus'}}} -> RequestText.
-relevance::RequestText read_request(const val& req) {
+// `extra`: more parameter names this call takes in params (faithfulness: the flip options).
+relevance::RequestText read_request(const val& req, const std::set<std::string>& extra = {}) {
   relevance::RequestText text;
   for (const char* key : {"method", "composite", "target", "output"})
     if (has(req, key)) text.values[key] = param_text(req[key], key);
@@ -210,7 +212,7 @@ relevance::RequestText read_request(const val& req) {
       }
     } else if (key == "method" || key == "composite" || key == "target" || key == "output") {
       fail_input("params." + key + ": give " + key + " next to params, not inside it");
-    } else if (!relevance::request_option_names().count(key)) {
+    } else if (!relevance::request_option_names().count(key) && !extra.count(key)) {
       fail_input("unknown parameter '" + key + "'");
     } else {
       text.values[key] = param_text(v, key);
@@ -536,6 +538,50 @@ class Engine {
     }
   }
 
+  // explain's request, params also taking flip-steps flip-fraction flip-window flip-baseline random-orders
+  // flip-seed, and channelsLast (bool) -> {explanation: explain's result, units, removed: number[] (units
+  // removed per point), curves: per sample {target, relevanceFirst, random (number[] per point), aopc,
+  // aopcRandom, gini}, options: {steps, fraction, window, baseline, randomOrders, seed}, ms}
+  val faithfulness(val req) {
+    try {
+      const bool channels_last = has(req, "channelsLast") && req["channelsLast"].as<bool>();
+      const auto f = api_.faithfulness(request_inputs(api_, req), read_request(req, relevance::flip_option_names()),
+                                       channels_last);
+      auto numbers = [](const auto& v) {
+        val a = val::array();
+        for (const auto& x : v) a.call<void>("push", static_cast<double>(x));
+        return a;
+      };
+      val o = val::object(), curves = val::array();
+      for (const auto& c : f.curves) {
+        val e = val::object();
+        e.set("target", static_cast<double>(c.target));
+        e.set("relevanceFirst", numbers(c.relevance_first));
+        e.set("random", numbers(c.random));
+        e.set("aopc", c.aopc);
+        e.set("aopcRandom", c.aopc_random);
+        e.set("gini", c.gini);
+        curves.call<void>("push", e);
+      }
+      o.set("explanation", js_explain_result(f.explanation));
+      o.set("units", f.curves.empty() ? 0.0 : static_cast<double>(f.curves[0].units));
+      o.set("removed", f.curves.empty() ? val::array() : numbers(f.curves[0].removed));
+      o.set("curves", curves);
+      val opts = val::object();
+      opts.set("steps", f.options.steps);
+      opts.set("fraction", f.options.fraction);
+      opts.set("window", f.options.window);
+      opts.set("baseline", f.options.baseline);
+      opts.set("randomOrders", f.options.random_orders);
+      opts.set("seed", static_cast<double>(f.options.seed));
+      o.set("options", opts);
+      o.set("ms", f.ms);
+      return o;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
   // explain's request with params.layer -> {layer, axis (the channel axis), shape (the layer's output), relevance,
   // activation (Float32Array), output, targets, ms}
   val conceptMaps(val req) {
@@ -628,6 +674,7 @@ EMSCRIPTEN_BINDINGS(relscope) {
       .function("concepts", &Engine::concepts)
       .function("attributionGraph", &Engine::attributionGraph)
       .function("conceptMaps", &Engine::conceptMaps)
+      .function("faithfulness", &Engine::faithfulness)
       .function("loadEnsembleMember", &Engine::loadEnsembleMember)
       .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);

@@ -311,6 +311,29 @@ relevance::ExplainRequest Api::concept_request(const std::vector<Tensor>& inputs
   return r;
 }
 
+FaithfulnessResult Api::faithfulness(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                        bool channels_last) {
+  relevance::RequestText explain_text = request;
+  std::map<std::string, std::string> flip_text;
+  for (const auto& name : relevance::flip_option_names())
+    if (const auto it = explain_text.values.find(name); it != explain_text.values.end()) {
+      flip_text[name] = it->second;
+      explain_text.values.erase(it);
+    }
+  FaithfulnessResult out;
+  out.options = relevance::parse_flip_options(flip_text, "");
+  out.options.channels_last = channels_last;
+  const auto method = explain_text.values.count("method") ? explain_text.values.at("method") : "lrp";
+  if (method == "crp" || method == "cov-lrp")
+    fail_input("faithfulness: method " + method + " gives several maps or a variance map, not one map to flip");
+  out.explanation = explain(inputs, explain_text);
+  out.options.output = relevance::output_index(session().graph(), out.explanation.output.name, "output");
+  const auto t0 = Clock::now();
+  out.curves = relevance::pixel_flipping(session(), inputs, out.explanation.relevance, out.explanation.targets, out.options);
+  out.ms = ms_since(t0);
+  return out;
+}
+
 ConceptsResult Api::concepts(const std::vector<Tensor>& inputs, const relevance::RequestText& request) {
   ConceptsResult out;
   const auto r = concept_request(inputs, request, "concepts", out.layers);

@@ -19,6 +19,7 @@
 #include "relevance/attribution.h"
 #include "relevance/cov_lrp.h"
 #include "relevance/explain.h"
+#include "relevance/faithfulness.h"
 #include "relevance/gpu_explain.h"
 #include "relevance/request.h"
 
@@ -87,6 +88,14 @@ struct ConceptMapsResult {
   double ms = 0;
 };
 
+// Pixel flipping of one explanation (relevance/faithfulness.h), as `relscope faithfulness` prints it.
+struct FaithfulnessResult {
+  ExplainResult explanation;                    // the map that was flipped, and its targets
+  std::vector<relevance::FlipCurve> curves;     // per sample
+  relevance::FlipOptions options;               // as used (steps may be fewer: see FlipCurve::removed)
+  double ms = 0;                                // the flipping, not the explanation
+};
+
 // ---- errors -------------------------------------------------------------------------------------------
 struct ErrorInfo {
   std::string message;
@@ -151,6 +160,11 @@ class Api {
   // concept by conditional relevance (relevance/attribution.h).
   relevance::AttributionGraph attribution_graph(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
                                                 int64_t channel, int depth, int top);
+  // Explains as explain() does (on the CPU), then flips the map: request values named by
+  // relevance::flip_option_names() set the flipping (the rest is explain's request). `channels_last`: the
+  // explained input is (N, spatial..., C).
+  FaithfulnessResult faithfulness(const std::vector<Tensor>& inputs, const relevance::RequestText& request,
+                                  bool channels_last);
   // The rule each node of the canonized graph gets (symbolic dims planned as 1, like `relscope rules`).
   std::vector<OpDesc> rules(const relevance::RequestText& request);
 

@@ -269,3 +269,56 @@ test('two_heads: output by index and by name', { skip: noCli, timeout: 180_000 }
     assert.deepEqual(Array.from(byName.relevance), Array.from(byIndex.relevance));
   }
 });
+
+// ---- faithfulness --------------------------------------------------------------------------------------
+// Runs `relscope faithfulness MODEL INPUT --curve C.csv ARGS...` -> rows {sample, explanation, point, removed,
+// output, random}.
+function cliFlipCurve(model, input, args) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relscope-js-'));
+  try {
+    const out = path.join(dir, 'c.csv');
+    const [cmd, ...lead] = CLI;
+    execFileSync(cmd, [...lead, 'faithfulness', path.join(MODELS, `${model}.onnx`), path.join(MODELS, `${input}.npy`),
+      '--curve', out, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--no-experimental-fetch' } });
+    return fs.readFileSync(out, 'utf8').trim().split('\n').slice(1).map((line) => {
+      const [sample, explanation, point, removed, , output, random] = line.split(',');
+      return { sample: Number(sample), explanation, point: Number(point), removed: Number(removed), output: Number(output), random: Number(random) };
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('faithfulness() flips as `relscope faithfulness` does, and checks its options', { skip: noCli, timeout: 180_000 }, async () => {
+  const rs = await api();
+  await rs.loadModel(modelBytes('cnn_opset13'), 'cnn_opset13.onnx');
+  const x = fixture('cnn_opset13_input');
+  const params = { 'flip-steps': 6, 'flip-window': 4, 'random-orders': 3, 'flip-seed': 5 };
+  const f = await rs.faithfulness({ data: x.data, shape: x.shape, composite: 'epsilon', params });
+  const ref = cliFlipCurve('cnn_opset13', 'cnn_opset13_input',
+    ['--composite', 'epsilon', '--flip-steps', '6', '--flip-window', '4', '--random-orders', '3', '--flip-seed', '5']);
+  assert.equal(f.units, 49);   // 28x28 in windows of 4
+  assert.deepEqual(f.removed, ref.filter((r) => r.sample === 0).map((r) => r.removed));
+  assert.equal(f.curves.length, 2);
+  const scale = Math.max(...ref.map((r) => Math.abs(r.output)));
+  for (const [b, c] of f.curves.entries()) {
+    const rows = ref.filter((r) => r.sample === b);
+    assert.equal(c.target, f.explanation.targets[b]);
+    assert.ok(maxAbsDiff(c.relevanceFirst, rows.map((r) => r.output)) <= 1e-5 * scale, `sample ${b}: most relevant first`);
+    assert.ok(maxAbsDiff(c.random, rows.map((r) => r.random)) <= 1e-5 * scale, `sample ${b}: the random orders`);
+    const aopc = c.relevanceFirst.reduce((s, v) => s + c.relevanceFirst[0] - v, 0) / c.relevanceFirst.length;
+    assert.ok(Math.abs(c.aopc - aopc) <= 1e-9 * Math.max(1, Math.abs(aopc)), `sample ${b}: AOPC is the mean drop`);
+  }
+  assert.deepEqual(f.options, { steps: 6, fraction: 1, window: 4, baseline: 0, randomOrders: 3, seed: 5 });
+  assert.equal(f.explanation.shape.join(), x.shape.join());
+
+  await assert.rejects(rs.faithfulness({ data: x.data, shape: x.shape, params: { 'flip-steps': 0 } }),
+    relscopeError('bad-input', /faithfulness: steps must be 1\.\.1000, not 0/));
+  await assert.rejects(rs.faithfulness({ data: x.data, shape: x.shape, params: { 'flip-window': 'wide' } }),
+    relscopeError('bad-input', /flip-window: 'wide' is not an integer/));
+  await assert.rejects(rs.faithfulness({ data: x.data, shape: x.shape, method: 'crp', params: { layer: '/c2/Conv', channels: [0] } }),
+    relscopeError('bad-input', /not one map to flip/));
+  // explain() does not take the flip options: they would do nothing there.
+  await assert.rejects(rs.explain({ data: x.data, shape: x.shape, params: { 'flip-steps': 5 } }),
+    relscopeError('bad-input', /unknown parameter 'flip-steps'/));
+});
