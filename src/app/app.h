@@ -1,6 +1,7 @@
 // relscope/app/app.h — the canvas app's front-end state shared by the loop, the panels and the page bridge.
 //
 // Sections: App | panels (app_ui.cpp) | concept browser (app_concepts.cpp) | variance view (app_variance.cpp) |
+//           faithfulness (app_faithfulness.cpp) |
 //           lessons and bundled models (app_lessons.cpp) | explanations in a worker (app_offload.cpp,
 //           app_concepts_offload.cpp) |
 //           page bridge (platform.cpp)
@@ -14,6 +15,7 @@
 #include "app/core/app_state.h"
 #include "app/core/concept_browser.h"
 #include "app/core/lessons.h"
+#include "app/core/faithfulness_view.h"
 #include "app/core/variance_view.h"
 #include "app/textures.h"
 
@@ -72,6 +74,7 @@ struct App {
   VarianceView variance;          // the Variance window's state (app_variance.cpp)
   bool show_variance = false;
   bool variance_requested = false;   // the page asked for the variance view's result (variance-compute)
+  FaithfulnessView faithfulness;  // pixel flipping of the heatmaps on screen (app_faithfulness.cpp)
   LessonRun lesson;               // app_lessons.cpp
   std::vector<BundledModel> catalog;   // handed over by the page (relscope_app_catalog)
 };
@@ -108,6 +111,14 @@ std::string variance_snapshot_json(const App& app);
 // variance-unit, variance-kind (logvar|var|sd|"").
 bool set_variance(App& app, const std::string& key, const std::string& value);
 const Tensor* variance_tensor(const App& app, int which);   // 5: mean map, 6: variance map, 7: CovLRP map
+
+// ---- faithfulness (app_faithfulness.cpp) ----------------------------------------------------------------
+void draw_faithfulness(App& app);   // the Faithfulness section of the Explain window
+bool step_faithfulness(App& app);   // between frames: ~25 ms of forward passes of a running check; true when it did work
+std::string faithfulness_snapshot_json(const App& app);
+// Page/test settings: faithfulness-run (start on the results on screen; 0 when there are none),
+// faithfulness-stop, faithfulness-steps, faithfulness-window, faithfulness-orders, faithfulness-baseline.
+bool set_faithfulness(App& app, const std::string& key, const std::string& value);
 
 // ---- lessons and bundled models (app_lessons.cpp) -----------------------------------------------------
 void draw_lessons_menu(App& app);   // the Models and Lessons menus atop the left panel

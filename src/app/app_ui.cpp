@@ -654,6 +654,7 @@ void draw_ui(App& app) {
     ImGui::Checkbox("Variance", &app.show_variance);   // app_variance.cpp
     if (ImGui::CollapsingHeader("Prediction", ImGuiTreeNodeFlags_DefaultOpen)) prediction_panel(app);
     if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) explain_panel(app);
+    if (ImGui::CollapsingHeader("Faithfulness")) draw_faithfulness(app);   // app_faithfulness.cpp
     if (ImGui::CollapsingHeader("Timings and export", ImGuiTreeNodeFlags_DefaultOpen)) export_panel(app);
   }
   ImGui::End();
