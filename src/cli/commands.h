@@ -15,6 +15,7 @@ int cmd_faithfulness(int argc, char** argv);  // relscope faithfulness MODEL.onn
 int cmd_rules(int argc, char** argv);         // relscope rules MODEL.onnx [--composite NAME]
 int cmd_concepts(int argc, char** argv);      // relscope concepts MODEL.onnx INPUT --layer NODE [--top K] [--out C.npy]
 int cmd_drivers(int argc, char** argv);       // relscope drivers MODEL.onnx DATA --mean-features ... --var-features ...
+int cmd_spray(int argc, char** argv);        // relscope spray MODEL.onnx DATA_DIR --target K [...]
 int cmd_atlas(int argc, char** argv);         // relscope atlas MODEL.onnx DATA_DIR --layer NODE --out DIR [--top K]
 
 }  // namespace relscope::cli

@@ -49,6 +49,11 @@ constexpr const char* kUsage =
     "                                        CRP reference samples per channel (RelMax, ActMax) over DATA_DIR's\n"
     "                                        images and .npy files: DIR/atlas.json and receptive-field crops\n"
     "                                        c<ch>_relmax_<rank>.png; [--top K] (8), image and explain flags\n"
+    "  spray MODEL.onnx DATA_DIR --target K  SpRAy: every sample of DATA_DIR's images and .npy files explained at K,\n"
+    "                                        the heatmaps clustered into the model's strategies for K (eigengap,\n"
+    "                                        spectral clustering); [--predicted-only] [--size S (32)]\n"
+    "                                        [--neighbours K (10)] [--clusters C] [--max-clusters M (8)]\n"
+    "                                        [--spray-seed S] [--out S.json] [--heatmaps DIR] (cluster means)\n"
     "  drivers MODEL.onnx DATA --mean-features i,j,... --var-features k,l,...\n"
     "                                        share of |R| on the true drivers of a Gaussian head's mean and\n"
     "                                        variance, per method; [--method m1,m2,...] [--composite C (epsilon)]\n"
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "rules")) return relscope::cli::cmd_rules(argc, argv);
     if (!std::strcmp(cmd, "concepts")) return relscope::cli::cmd_concepts(argc, argv);
     if (!std::strcmp(cmd, "atlas")) return relscope::cli::cmd_atlas(argc, argv);
+    if (!std::strcmp(cmd, "spray")) return relscope::cli::cmd_spray(argc, argv);
     if (!std::strcmp(cmd, "drivers")) return relscope::cli::cmd_drivers(argc, argv);
     std::fprintf(stderr, "relscope: unknown command '%s' (relscope --help lists the commands)\n", cmd);
     return 2;

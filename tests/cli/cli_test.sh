@@ -145,6 +145,17 @@ expect 2 "faithfulness: steps must be 1..1000, not 0" -- "${cmd[@]}" faithfulnes
 expect 2 "--compare: 'sharpest' is neither a method nor a composite" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,sharpest
 expect 2 "gives several maps or a variance map" -- "${cmd[@]}" faithfulness "$m" "$x" --method crp --layer /c2/Conv --channels 0
 
+# SpRAy over a folder (the maths is in test_relevance_spray.cpp): the Clever Hans model's six samples at class
+# Shirt (6) split into the three marked and the three clean ones; the JSON and the cluster heatmaps; errors.
+ch=$here/../../assets/clever_hans
+expect 0 "cluster 1: 3 map(s), 50.0%: 19_t_shirt_top_marked.png 4_shirt_marked.png 6_coat_marked.png" -- "${cmd[@]}" spray "$ch/model.onnx" "$ch/samples" --target 6 --mean 0.286 --std 0.353 --neighbours 2 --size 7 --out "$tmp/spray.json" --heatmaps "$tmp/spray"
+spray_ok() { [ "$(grep -c '"cluster": 1' "$1")" -eq 3 ] && grep -q '"clusters": 2' "$1" && png_size "$tmp/spray/cluster_1.png" 7x7; }
+check "spray --out lists 6 maps, 3 in cluster 1, and --heatmaps draws 7x7 cluster means" spray_ok "$tmp/spray.json"
+expect 2 "usage: relscope spray" -- "${cmd[@]}" spray "$ch/model.onnx" "$ch/samples"
+expect 2 "--target: spray explains one class" -- "${cmd[@]}" spray "$ch/model.onnx" "$ch/samples" --target 1,2
+expect 2 "spray: 0 of 6 samples in $ch/samples are predicted as 3; clustering needs at least 3" -- "${cmd[@]}" spray "$ch/model.onnx" "$ch/samples" --target 3 --predicted-only
+expect 2 "spray: size must be 1..1024, not 0" -- "${cmd[@]}" spray "$ch/model.onnx" "$ch/samples" --target 6 --size 0
+
 # Variance heatmaps (assets/variance, scripts/make_variance_model.py; the maths is in test_relevance_variance.cpp):
 # Gaussian heads, CovLRP over an ensemble and MC-dropout samples, driver shares, and the errors.
 va=$here/../../assets/variance
