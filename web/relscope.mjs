@@ -48,6 +48,11 @@
 //     // 'random-orders' (4) random orders ('flip-seed'): {explanation (explain's result), units, removed
 //     // (units removed per point), curves: per sample {target, relevanceFirst, random, aopc, aopcRandom, gini},
 //     // options, ms}. AOPC: the mean drop of the output over the points; a faithful map beats the random one.
+//   const s = await rs.spray({data, shape, neighbours: 10, size: 32, clusters: 0, maxClusters: 8, seed: 0});
+//     // SpRAy (src/relevance/spray.h) over n heatmaps of one class stacked along the batch dim (each the model
+//     // input's sample shape, e.g. from explain() at one target): {clusters (from the eigengap unless given),
+//     // eigenvalues (smallest first), labels (per map; 0 = the largest cluster), sizes, embedding ([x, y] per
+//     // map), centroids (each cluster's mean downsized map), featureShape}.
 //   rs.rules({composite, params})  -> [{name, op, rule}] on the canonized graph (a BatchNorm merged into
 //                                     its Conv stays as an Identity node), planned with symbolic dims = 1
 //   rs.methods(), rs.composites(), rs.version
@@ -366,6 +371,15 @@ export async function createRelscope(options = {}) {
     faithfulness(request) {
       return inTurn(async () => {
         return call(() => engine.faithfulness(explainTensors(request, 'faithfulness')));
+      });
+    },
+
+    // SpRAy over n maps stacked as one {data, shape} of the model input's shape (batch n): see the header.
+    spray(request) {
+      return inTurn(async () => {
+        if (request === null || typeof request !== 'object') throw badInput('spray: expected {data, shape, ...}');
+        const { data, shape, ...rest } = request;
+        return call(() => engine.spray({ ...rest, ...tensorArg({ data, shape }, 'spray') }));
       });
     },
 

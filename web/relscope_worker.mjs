@@ -143,6 +143,7 @@ export async function createRelscopeWorker(options = {}) {
     attributionGraph: (request) => call('attributionGraph', [request]),
     conceptMaps: (request) => call('conceptMaps', [request]),
     faithfulness: (request) => call('faithfulness', [request]),
+    spray: (request) => call('spray', [request]),
     methods: () => info.methods,
     composites: () => info.composites,
 

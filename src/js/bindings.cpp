@@ -25,6 +25,7 @@
 #include "js/js_api.h"
 #include "relevance/composite.h"
 #include "relevance/explain.h"
+#include "relevance/spray.h"
 #include "kernels/webgpu/program.h"
 #include "core/limits.h"
 #include "kernels/kernels.h"
@@ -582,6 +583,45 @@ class Engine {
     }
   }
 
+  // {data, shape: n maps of the model input's sample shape (n explanations stacked), size, neighbours, clusters,
+  // maxClusters, seed, channelsLast} -> SpRAy (relevance/spray.h): {clusters, eigenvalues, labels, sizes,
+  // embedding: [[x, y] per map], centroids: [Float32Array per cluster], featureShape}
+  val spray(val req) {
+    try {
+      const Tensor maps = read_input(api_, 0, req);
+      relevance::SprayOptions o;
+      if (has(req, "size")) o.size = static_cast<int>(count_arg(req["size"], "spray: size", 1));
+      if (has(req, "neighbours")) o.neighbours = static_cast<int>(count_arg(req["neighbours"], "spray: neighbours", 1));
+      if (has(req, "clusters")) o.clusters = static_cast<int>(count_arg(req["clusters"], "spray: clusters", 0));
+      if (has(req, "maxClusters")) o.max_clusters = static_cast<int>(count_arg(req["maxClusters"], "spray: maxClusters", 1));
+      if (has(req, "seed")) o.seed = count_arg(req["seed"], "spray: seed", 0);
+      o.channels_last = has(req, "channelsLast") && req["channelsLast"].as<bool>();
+      const auto r = relevance::spray(maps, o);
+      val out = val::object(), labels = val::array(), embedding = val::array(), centroids = val::array();
+      for (int l : r.label) labels.call<void>("push", l);
+      for (const auto& e : r.embedding) {
+        val xy = val::array();
+        xy.call<void>("push", e[0]);
+        xy.call<void>("push", e[1]);
+        embedding.call<void>("push", xy);
+      }
+      for (const auto& c : r.centroids) centroids.call<void>("push", js_data(Tensor::from_floats({static_cast<int64_t>(c.size())}, c)));
+      val eigen = val::array(), sizes = val::array();
+      for (double v : r.eigenvalues) eigen.call<void>("push", v);
+      for (int64_t n : r.sizes) sizes.call<void>("push", static_cast<double>(n));
+      out.set("clusters", r.clusters);
+      out.set("eigenvalues", eigen);
+      out.set("labels", labels);
+      out.set("sizes", sizes);
+      out.set("embedding", embedding);
+      out.set("centroids", centroids);
+      out.set("featureShape", js_shape(r.feature_shape));
+      return out;
+    } catch (...) {
+      return js_error();
+    }
+  }
+
   // explain's request with params.layer -> {layer, axis (the channel axis), shape (the layer's output), relevance,
   // activation (Float32Array), output, targets, ms}
   val conceptMaps(val req) {
@@ -675,6 +715,7 @@ EMSCRIPTEN_BINDINGS(relscope) {
       .function("attributionGraph", &Engine::attributionGraph)
       .function("conceptMaps", &Engine::conceptMaps)
       .function("faithfulness", &Engine::faithfulness)
+      .function("spray", &Engine::spray)
       .function("loadEnsembleMember", &Engine::loadEnsembleMember)
       .function("clearEnsemble", &Engine::clearEnsemble);
   emscripten::function("methods", &methods);

@@ -322,3 +322,41 @@ test('faithfulness() flips as `relscope faithfulness` does, and checks its optio
   await assert.rejects(rs.explain({ data: x.data, shape: x.shape, params: { 'flip-steps': 5 } }),
     relscopeError('bad-input', /unknown parameter 'flip-steps'/));
 });
+
+// ---- SpRAy ---------------------------------------------------------------------------------------------
+test('spray() clusters stacked heatmaps as `relscope spray` does', { skip: noCli, timeout: 180_000 }, async () => {
+  // The Clever Hans model's six samples explained at Shirt (6) with the CLI's preprocessing (mean/std after
+  // loadInput's [0,1] scaling), stacked, clustered: the three marked ones apart from the three clean ones.
+  const dir = path.join(ROOT, 'assets', 'clever_hans');
+  const rs = await api();
+  await rs.loadModel(fs.readFileSync(path.join(dir, 'model.onnx')), 'model.onnx');
+  const files = fs.readdirSync(path.join(dir, 'samples')).filter((f) => f.endsWith('.png')).sort();
+  const maps = [];
+  for (const f of files) {
+    const x = await rs.loadInput(fs.readFileSync(path.join(dir, 'samples', f)), f);
+    const data = x.data.map((v) => (v - 0.286) / 0.353);
+    const e = await rs.explain({ data, shape: x.shape, target: 6 });
+    maps.push(...e.relevance);
+  }
+  const s = await rs.spray({ data: new Float32Array(maps), shape: [files.length, 1, 28, 28], neighbours: 2, size: 7 });
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'relscope-js-')), 's.json');
+  const [cmd, ...lead] = CLI;
+  execFileSync(cmd, [...lead, 'spray', path.join(dir, 'model.onnx'), path.join(dir, 'samples'), '--target', '6',
+    '--mean', '0.286', '--std', '0.353', '--neighbours', '2', '--size', '7', '--out', out],
+  { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--no-experimental-fetch' } });
+  const ref = JSON.parse(fs.readFileSync(out, 'utf8'));
+  assert.equal(s.clusters, 2);
+  assert.equal(ref.clusters, 2);
+  assert.deepEqual(s.labels, ref.maps.map((m) => m.cluster));
+  const markedCluster = s.labels[files.indexOf('4_shirt_marked.png')];
+  for (const [i, f] of files.entries()) assert.equal(s.labels[i] === markedCluster, f.includes('marked'), f);
+  assert.ok(maxAbsDiff(s.eigenvalues, ref.eigenvalues) <= 1e-4, `eigenvalues ${s.eigenvalues} vs ${ref.eigenvalues}`);
+  assert.deepEqual(s.featureShape, [7, 7]);
+  assert.deepEqual(s.sizes, [3, 3]);
+  assert.equal(s.centroids.length, 2);
+  assert.equal(s.embedding.length, 6);
+  await assert.rejects(rs.spray({ data: new Float32Array(maps.slice(0, 2 * 784)), shape: [2, 1, 28, 28] }),
+    relscopeError('bad-input', /spray: 2 maps; clustering needs at least 3/));
+  await assert.rejects(rs.spray({ data: new Float32Array(maps), shape: [6, 1, 28, 28], size: 0 }),
+    relscopeError('bad-input', /spray: size: expected an integer >= 1/));
+});
