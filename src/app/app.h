@@ -1,7 +1,7 @@
 // relscope/app/app.h — the canvas app's front-end state shared by the loop, the panels and the page bridge.
 //
 // Sections: App | panels (app_ui.cpp) | concept browser (app_concepts.cpp) | variance view (app_variance.cpp) |
-//           faithfulness (app_faithfulness.cpp) |
+//           faithfulness (app_faithfulness.cpp) | strategies (app_spray.cpp) |
 //           lessons and bundled models (app_lessons.cpp) | explanations in a worker (app_offload.cpp,
 //           app_concepts_offload.cpp) |
 //           page bridge (platform.cpp)
@@ -15,6 +15,7 @@
 #include "app/core/app_state.h"
 #include "app/core/concept_browser.h"
 #include "app/core/lessons.h"
+#include "app/core/spray_view.h"
 #include "app/core/faithfulness_view.h"
 #include "app/core/variance_view.h"
 #include "app/textures.h"
@@ -75,6 +76,9 @@ struct App {
   bool show_variance = false;
   bool variance_requested = false;   // the page asked for the variance view's result (variance-compute)
   FaithfulnessView faithfulness;  // pixel flipping of the heatmaps on screen (app_faithfulness.cpp)
+  SprayView spray;                // the Strategies window's state (app_spray.cpp)
+  bool show_spray = false;
+  int spray_result_version = 0;   // bumped when a SpRAy result arrives or goes (its textures follow)
   LessonRun lesson;               // app_lessons.cpp
   std::vector<BundledModel> catalog;   // handed over by the page (relscope_app_catalog)
 };
@@ -119,6 +123,14 @@ std::string faithfulness_snapshot_json(const App& app);
 // Page/test settings: faithfulness-run (start on the results on screen; 0 when there are none),
 // faithfulness-stop, faithfulness-steps, faithfulness-window, faithfulness-orders, faithfulness-baseline.
 bool set_faithfulness(App& app, const std::string& key, const std::string& value);
+
+// ---- strategies (app_spray.cpp) ---------------------------------------------------------------------------
+void draw_spray(App& app);          // the Strategies window, while show_spray
+bool step_spray(App& app);          // between frames: one input of a running SpRAy (or its clustering)
+std::string spray_snapshot_json(const App& app);
+// Page/test settings: spray (0/1: the window), spray-run (start at the class shown; 0 without results),
+// spray-stop, spray-neighbours, spray-size, spray-clusters (0: eigengap), spray-predicted-only.
+bool set_spray(App& app, const std::string& key, const std::string& value);
 
 // ---- lessons and bundled models (app_lessons.cpp) -----------------------------------------------------
 void draw_lessons_menu(App& app);   // the Models and Lessons menus atop the left panel

@@ -120,6 +120,7 @@ void frame() {
   if (step_lessons(app)) activity();    // the open lesson's finding for the latest results
   if (step_variance(app)) activity();   // the variance view, when the page asked for it
   if (step_faithfulness(app)) activity();   // pixel flipping: ~25 ms of forward passes per frame while it runs
+  if (step_spray(app)) activity();          // SpRAy: one input of the data set per frame while it runs
   if (app.textures_dirty) {
     refresh_textures(app);
     activity();

@@ -649,9 +649,17 @@ void draw_ui(App& app) {
   ImGui::SetNextWindowPos(ImVec2(side + centre + 3 * m, m), ImGuiCond_Always);
   ImGui::SetNextWindowSize(ImVec2(side, H - 2 * m), ImGuiCond_Always);
   if (ImGui::Begin("Explain", nullptr, fixed)) {
-    ImGui::Checkbox("Concept browser", &app.show_concepts);   // app_concepts.cpp
-    ImGui::SameLine();
-    ImGui::Checkbox("Variance", &app.show_variance);   // app_variance.cpp
+    // The window toggles in a row, wrapping where the panel is narrow (a phone-sized canvas).
+    auto toggle = [](const char* label, bool* on, bool first) {
+      const ImGuiStyle& st = ImGui::GetStyle();
+      const float w = ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
+      if (!first && ImGui::GetItemRectMax().x + st.ItemSpacing.x + w <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x)
+        ImGui::SameLine();
+      ImGui::Checkbox(label, on);
+    };
+    toggle("Concepts", &app.show_concepts, true);     // the concept browser, app_concepts.cpp
+    toggle("Variance", &app.show_variance, false);    // app_variance.cpp
+    toggle("Strategies", &app.show_spray, false);     // SpRAy, app_spray.cpp
     if (ImGui::CollapsingHeader("Prediction", ImGuiTreeNodeFlags_DefaultOpen)) prediction_panel(app);
     if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) explain_panel(app);
     if (ImGui::CollapsingHeader("Faithfulness")) draw_faithfulness(app);   // app_faithfulness.cpp
@@ -660,6 +668,7 @@ void draw_ui(App& app) {
   ImGui::End();
   draw_concepts(app);
   draw_variance(app);
+  draw_spray(app);
   draw_lesson_panel(app);
 }
 

@@ -110,6 +110,7 @@ std::string snapshot(App& app) {
   j += ",\"catalog\":" + std::to_string(app.catalog.size());
   j += ",\"variance\":" + relscope::app::variance_snapshot_json(app);   // app_variance.cpp
   j += ",\"faithfulness\":" + relscope::app::faithfulness_snapshot_json(app);   // app_faithfulness.cpp
+  j += ",\"spray\":" + relscope::app::spray_snapshot_json(app);   // app_spray.cpp
   j += ",\"concepts\":" + relscope::app::concepts_snapshot_json(app) + "}";
   return j;
 }
@@ -207,7 +208,7 @@ EMSCRIPTEN_KEEPALIVE void relscope_app_booted(int with_demo) {
 // (crp), samples / noise (smoothgrad), steps (integrated-gradients), row (table row / .npy sample), sample (demo
 // sample index), compute-on (webgpu | cpu: where the worker explains), cancel (the explanation in flight; 1 when there was one), concepts / concept-* (app_concepts.cpp),
 // lesson / lesson-step / model (app_lessons.cpp), variance / variance-* (app_variance.cpp), faithfulness-*
-// (app_faithfulness.cpp). 1 on success.
+// (app_faithfulness.cpp), spray / spray-* (app_spray.cpp). 1 on success.
 EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c) {
   App& app = the_app();
   const std::string key = key_c, value = value_c;
@@ -251,6 +252,11 @@ EMSCRIPTEN_KEEPALIVE int relscope_app_set(const char* key_c, const char* value_c
   }
   else if (key.rfind("variance", 0) == 0) {   // the Variance window (app_variance.cpp)
     const bool ok = relscope::app::set_variance(app, key, value);
+    relscope::app::publish_state(app);
+    return ok ? 1 : 0;
+  }
+  else if (key.rfind("spray", 0) == 0) {   // the Strategies window (app_spray.cpp)
+    const bool ok = relscope::app::set_spray(app, key, value);
     relscope::app::publish_state(app);
     return ok ? 1 : 0;
   }

@@ -527,4 +527,35 @@ bool AppState::guard(const std::function<void()>& fn) {
   return false;
 }
 
+// ---- data set --------------------------------------------------------------------------------------------
+std::vector<Tensor> AppState::inputs_of(const Sample& file) const {
+  const Shape& shape = results_.input.shape;
+  const int64_t per = shape_numel(shape);
+  std::vector<Tensor> out;
+  auto mismatch = [&](const std::string& what) {
+    fail_input(file.name + ": " + what + " does not fit the model input " + shape_str(shape));
+  };
+  if (!results_.valid || per == 0) fail_input(file.name + ": explain an input first (its shape is the one to fit)");
+  if (looks_like_image(file.bytes.data(), file.bytes.size())) {
+    Tensor x = image_to_tensor(decode_image(file.bytes.data(), file.bytes.size(), file.name, limits_), preprocess_);
+    if (x.shape != shape) mismatch("the image as " + shape_str(x.shape));
+    out.push_back(std::move(x));
+  } else if (is_npy(file.bytes)) {
+    Tensor a = read_npy(file.bytes.data(), file.bytes.size(), limits_, file.name);
+    if (a.dtype == DType::Int64) a = Tensor::from_floats(a.shape, a.as_floats());
+    if (a.numel() == 0 || a.numel() % per != 0) mismatch("the array " + shape_str(a.shape));
+    for (int64_t k = 0; k < a.numel() / per; ++k)
+      out.push_back(Tensor::from_floats(shape, std::vector<float>(a.f.begin() + k * per, a.f.begin() + (k + 1) * per)));
+  } else if (lower_ext(file.name) == "csv") {
+    const Table t = parse_csv(std::string(file.bytes.begin(), file.bytes.end()), file.name);
+    for (const auto& row : t.rows) {
+      if (static_cast<int64_t>(row.size()) != per) mismatch("a row of " + std::to_string(row.size()) + " values");
+      out.push_back(Tensor::from_floats(shape, row));
+    }
+  } else {
+    fail_input(file.name + ": not an input");
+  }
+  return out;
+}
+
 }  // namespace relscope::app

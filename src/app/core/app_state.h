@@ -188,6 +188,10 @@ class AppState {
   // Inputs the user opened (images, .npy, .csv; not the bundled samples), oldest first, at most 256: with
   // the samples they are the data set of the concept browser's atlas (concept_browser.h).
   const std::vector<Sample>& opened_inputs() const { return opened_; }
+  // The model inputs one file of that data set gives, shaped like the input the canvas shows (results().input):
+  // an image (the current preprocessing), every sample of a .npy, every row of a .csv. BadInput naming the file
+  // when they do not fit the model, or before any results.
+  std::vector<Tensor> inputs_of(const Sample& file) const;
   // For panels that make their own engine calls (the concept browser): the current model's explainer
   // (nullptr without one) and plain LRP under the main settings' composite and parameters, no target.
   relevance::Explainer* explainer() { return explainer_.get(); }

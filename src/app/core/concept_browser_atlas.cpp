@@ -20,15 +20,6 @@ using detail::attempt;
 // ---- helpers -----------------------------------------------------------------------------------------
 namespace {
 
-bool is_npy(const std::vector<uint8_t>& b) { return b.size() >= 6 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0; }
-
-bool ends_with_csv(const std::string& name) {
-  if (name.size() < 4) return false;
-  std::string e = name.substr(name.size() - 4);
-  for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return e == ".csv";
-}
-
 // Cuts `box` (rows [top, bottom), columns [left, right)) out of an 8-bit image.
 Image cut(const Image& img, const relevance::Box& box) {
   Image out;
@@ -76,36 +67,9 @@ void ConceptBrowser::sync_items(const AppState& s) {
   for (; seen_opened_ < s.opened_inputs().size(); ++seen_opened_) add(true, seen_opened_, s.opened_inputs()[seen_opened_]);
 }
 
-// The model inputs one file gives, shaped like the input the canvas shows: an image (the current
-// preprocessing), every sample of a .npy, every row of a .csv. BadInput when they do not fit the model.
+// The model inputs one file gives (AppState::inputs_of).
 std::vector<Tensor> ConceptBrowser::item_tensors(const AppState& s, const Item& item) const {
-  const Sample& file = item.opened ? s.opened_inputs()[item.index] : s.samples()[item.index];
-  const Shape& shape = s.results().input.shape;
-  const int64_t per = shape_numel(shape);
-  std::vector<Tensor> out;
-  auto mismatch = [&](const std::string& what) {
-    fail_input(file.name + ": " + what + " does not fit the model input " + shape_str(shape));
-  };
-  if (looks_like_image(file.bytes.data(), file.bytes.size())) {
-    Tensor x = image_to_tensor(decode_image(file.bytes.data(), file.bytes.size(), file.name, s.limits()), s.preprocess());
-    if (x.shape != shape) mismatch("the image as " + shape_str(x.shape));
-    out.push_back(std::move(x));
-  } else if (is_npy(file.bytes)) {
-    Tensor a = read_npy(file.bytes.data(), file.bytes.size(), s.limits(), file.name);
-    if (a.dtype == DType::Int64) a = Tensor::from_floats(a.shape, a.as_floats());
-    if (a.numel() == 0 || a.numel() % per != 0) mismatch("the array " + shape_str(a.shape));
-    for (int64_t k = 0; k < a.numel() / per; ++k)
-      out.push_back(Tensor::from_floats(shape, std::vector<float>(a.f.begin() + k * per, a.f.begin() + (k + 1) * per)));
-  } else if (ends_with_csv(file.name)) {
-    const Table t = parse_csv(std::string(file.bytes.begin(), file.bytes.end()), file.name);
-    for (const auto& row : t.rows) {
-      if (static_cast<int64_t>(row.size()) != per) mismatch("a row of " + std::to_string(row.size()) + " values");
-      out.push_back(Tensor::from_floats(shape, row));
-    }
-  } else {
-    fail_input(file.name + ": not an input");
-  }
-  return out;
+  return s.inputs_of(item.opened ? s.opened_inputs()[item.index] : s.samples()[item.index]);
 }
 
 // ---- atlas steps -------------------------------------------------------------------------------------
