@@ -17,9 +17,11 @@
 # Two uses, two modes. SECONDS explores: a random seed, the kept corpus, as long as you like (sessions run
 # each target for minutes; that is how the findings in README.md were made). `ci` is a gate: a fixed seed
 # (RELSCOPE_FUZZ_SEED, default 1), a fixed number of inputs per target (about 20 s each on 2 cores) and a
-# fresh corpus of the committed seeds, so the same commit gets the same inputs on every machine: a run that
-# passed in a fresh clone passes in CI, and a finding there reproduces here. A time limit would make the
-# input count depend on the machine's speed, and a random seed would let CI fail a commit that passed.
+# fresh corpus of the committed seeds, so the same commit gets the same inputs on every machine where the code
+# under test behaves the same: a run that passed in a fresh clone passes in CI, and a finding there reproduces
+# here. Code that reads memory it never wrote breaks that (CI found stb's undefined JPEG tables this way while
+# the fresh clone passed; README.md). A time limit would make the input count depend on the machine's speed,
+# and a random seed would let CI fail a commit that passed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
