@@ -82,7 +82,13 @@ int cmd_faithfulness(int argc, char** argv) {
   relevance::FlipOptions flip = relevance::parse_flip_options(flip_text, "--");
 
   Session s = Session::load_file(a.positional[0]);
-  const auto base = explain_request(a, s.graph(), repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
+  // --compare lrp,pruned-lrp --prune 0.5: the pruning flags belong to the pruned-lrp item, so the shared
+  // flags are parsed as for pruned-lrp (the other items ignore the proportions); without that item they are
+  // refused as in explain (they would do nothing).
+  Args shared = a;
+  if (a.has("compare") && ("," + a.get("compare", "") + ",").find(",pruned-lrp,") != std::string::npos)
+    shared.options["method"] = "pruned-lrp";
+  const auto base = explain_request(shared, s.graph(), repeated_option(argc, argv, "rule"), repeated_option(argc, argv, "prune-at"));
   const auto requests = a.has("compare") ? compared(a.get("compare", ""), base) : std::vector<relevance::ExplainRequest>{base};
   if (!a.has("compare") && (base.method == "crp" || base.method == "cov-lrp"))
     fail_input("--method " + base.method + " gives several maps or a variance map, not one map to flip");

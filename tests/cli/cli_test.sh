@@ -140,6 +140,8 @@ expect 2 "channel 99 is out of range" -- "${cmd[@]}" explain "$m" "$x" --method 
 expect 0 "lrp (epsilon)" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,gradient --flip-steps 5 --flip-window 2 --random-orders 2 --curve "$tmp/flip.csv"
 curve_ok() { [ "$(head -1 "$1")" = "sample,explanation,point,units_removed,fraction_removed,output,output_random" ] && [ "$(wc -l <"$1")" -eq 25 ] && grep -q '^1,"gradient",5,196,1,' "$1"; }
 check "faithfulness --curve writes 24 points and the header" curve_ok "$tmp/flip.csv"
+expect 0 "pruned-lrp (epsilon-plus-flat)" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon-plus-flat,pruned-lrp --prune 0.5 --flip-steps 4 --random-orders 1
+expect 2 "--prune: only used with --method pruned-lrp" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,gradient --prune 0.5
 expect 2 "--flip-steps: 'many' is not an integer" -- "${cmd[@]}" faithfulness "$m" "$x" --flip-steps many
 expect 2 "faithfulness: steps must be 1..1000, not 0" -- "${cmd[@]}" faithfulness "$m" "$x" --flip-steps 0
 expect 2 "--compare: 'sharpest' is neither a method nor a composite" -- "${cmd[@]}" faithfulness "$m" "$x" --compare epsilon,sharpest
