@@ -134,6 +134,12 @@ const CHECKS = {
     assert.equal(f.other, len);
   },
   'dna/2': ({ f }) => assert.ok(f.value <= 0.1, `the decoy gets almost nothing: ${f.value}`),
+  'faithfulness/1': ({ s, f }) => {
+    assert.equal(s.compare, true, 'the gradient on the right');
+    assert.equal(f.count, 6, 'every demo sample is surveyed');
+    assert.ok(f.min >= 0.5, `LRP's AOPC beats the gradient's on every sample: smallest gain ${f.min}`);
+    assert.equal(s.input, '0_ankle_boot.png', 'the survey puts the shown sample back');
+  },
 };
 
 test('every lesson step opens its model and settings, and its finding holds', { skip, timeout: 600_000 }, async (t) => {
@@ -164,7 +170,7 @@ test('every lesson step opens its model and settings, and its finding holds', { 
     // The fragment names the lesson: a link to it.
     const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
     assert.equal(hash.get('lesson'), all[all.length - 1].id);
-    assert.equal(hash.get('model'), all[all.length - 1].model);
+    assert.equal(hash.get('model') ?? 'demo', all[all.length - 1].model);   // the demo is the default: left out
     assert.deepEqual(seen.errors, []);
   } finally {
     await page.close();

@@ -14,6 +14,7 @@
 
 #include "app/core/lessons.h"
 #include "core/error.h"
+#include "relevance/faithfulness.h"
 #include "relevance/prune.h"
 #include "render/heatmap.h"
 
@@ -188,6 +189,20 @@ Finding compute_finding(AppState& s, const FindingSpec& spec) {
     case FindingKind::FeatureShare:
       measure = [&] { return feature_abs_share(main_map(), spec.features); };
       break;
+    case FindingKind::Faithfulness:
+      measure = [&] {
+        relevance::FlipOptions o;
+        o.window = std::max(1, spec.r0);
+        o.random_orders = 0;
+        o.output = s.output;
+        o.channels_last = last;
+        const Results& r = s.results();
+        auto aopc = [&](const Explained& e) {
+          return relevance::pixel_flipping(*s.session(), {r.input}, e.relevance, {e.target}, o)[0].aopc;
+        };
+        return aopc(r.main) - aopc(compare_map());
+      };
+      break;
     case FindingKind::PositionShare: {
       const auto [share, inside] = position_share(main_map(), spec.r0, spec.r1);
       f.value = share;
@@ -208,6 +223,13 @@ Finding compute_finding(AppState& s, const FindingSpec& spec) {
     // variance drivers), about the mean; a single input's about itself.
     const double worst = spec.threshold >= 0 ? f.min : *std::max_element(v.begin(), v.end());
     f.holds = check(spec.every ? worst : f.value, spec.threshold);
+    if (spec.kind == FindingKind::Faithfulness) {
+      f.sentence = "Flipping the left map's most relevant pixels first lowers the score more: its AOPC exceeds the "
+                   "right map's by " + num(f.value) + (f.count > 1 ? " on average over " + std::to_string(f.count) +
+                   " samples (smallest " + num(f.min) + ")." : ".");
+      f.valid = true;
+      return f;
+    }
     const bool drivers = spec.kind == FindingKind::FeatureShare;
     const std::string where = drivers ? "the true drivers" : "the corner box", verb = drivers ? " hold " : " holds ";
     const std::string what = spec.kind == FindingKind::FeatureShare ? "of |R|" : "of the positive relevance";

@@ -136,6 +136,16 @@ std::vector<Lesson> make_lessons() {
        "The same sequence carries a decoy at positions 90-97 (TGACGCGA: two bases off). A model that "
        "matched loosely would light it up; this one gives it almost nothing.",
        box(FindingKind::PositionShare, 90, 97, 0, 0, -0.1)}}});
+
+  L.push_back({"faithfulness", "8. Which heatmap does the model agree with?", "demo", {{
+      "Flip the most relevant pixels first",
+      {{"sample", "0_ankle_boot.png"}, {"method", "lrp"}, {"composite", "epsilon-plus-flat"}, {"compare", "1"},
+       {"compare-method", "gradient"}},
+      "Two heatmaps of the same prediction disagree: LRP (left) and the plain gradient (right). Ask the model: "
+      "set the most relevant 2x2 blocks to the background first and watch the score fall (Faithfulness, under "
+      "the method settings, runs it and draws the curves). AOPC, the mean drop, is larger for LRP on every "
+      "sample: a gradient says where the score is sensitive, not which pixels are evidence for it.",
+      box(FindingKind::Faithfulness, 2, 0, 0, 0, 0.5, ".png")}}});
   return L;
 }
 

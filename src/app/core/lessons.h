@@ -27,11 +27,14 @@ enum class FindingKind {
   GiniVsCompare,    // Gini of |R| of the main map vs the compare map
   FeatureShare,     // share of |R| on the listed features of a [1,F] input
   PositionShare,    // share of positive R on positions lo..hi of a [1,C,L] sequence, and top positions inside
+  Faithfulness,     // AOPC of the main map minus the compare map's under pixel flipping (20 steps, windows of
+                    // r0 pixels, baseline 0; relevance/faithfulness.h): which map the model agrees with
 };
 
 struct FindingSpec {
   FindingKind kind = FindingKind::RegionShare;
-  int r0 = 0, r1 = 0, c0 = 0, c1 = 0;  // RegionShare / ConceptShare box; PositionShare: positions r0..r1
+  int r0 = 0, r1 = 0, c0 = 0, c1 = 0;  // RegionShare / ConceptShare box; PositionShare: positions r0..r1;
+                                       // Faithfulness: r0 is the window
   std::vector<int> features;           // FeatureShare
   std::string survey;                  // "": the current input; "rows": every table row; else every sample
                                        // whose name contains this text (restored afterwards)
