@@ -1,10 +1,11 @@
 // tests/fuzz/fuzz_explain.cpp — libFuzzer target: the whole path of a dropped model on tiny models: load,
 // plan for the declared shapes (open dims = 1), predict, and an explanation (LRP with three composites, pruned
 // LRP or gradient x input, chosen by the input's length), on the CPU and as a GPU program run by its CPU
-// interpreter; the same input asked again (another target) must equal a fresh explainer's answer, and on the
-// GPU program a runner that kept the forward pass and denominators must answer as the whole program. Seeds:
-// the small models of tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run
-// small, so a mutated kernel size or shape is refused before it costs time.
+// interpreter; the same input asked again (another target) must equal a fresh explainer's answer; the map is
+// flipped (faithfulness.h) and clustered with two altered copies (spray.h); and on the GPU program a runner
+// that kept the forward pass and denominators must answer as the whole program. Seeds: the small models of
+// tests/data/models and tests/hostile/files. The limits (fuzz_common.h) keep every run small, so a mutated
+// kernel size or shape is refused before it costs time.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +16,9 @@
 #include "fuzz_common.h"
 #include "kernels/webgpu/program.h"
 #include "relevance/explain.h"
+#include "relevance/faithfulness.h"
 #include "relevance/gpu_explain.h"
+#include "relevance/spray.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   relscope::fuzz::guard([&] {
@@ -59,6 +62,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         relscope::Session s2 = relscope::Session::load(data, size, "fuzz.onnx", relscope::fuzz::fuzz_limits());
         relscope::relevance::Explainer fresh(s2);
         if (!relscope::same_bits(kept, fresh.explain(inputs, again).relevance)) std::abort();
+      });
+    // Faithfulness and SpRAy on whatever shape the model has: flipping the map (windows of 1-3, a random
+    // order) and clustering it with two altered copies must refuse by name or succeed, never misbehave.
+    if (explained)
+      relscope::fuzz::guard([&] {
+        const relscope::relevance::Explanation e = ex.explain(inputs, req);
+        relscope::relevance::FlipOptions flip;
+        flip.steps = 3;
+        flip.random_orders = 1;
+        flip.window = 1 + static_cast<int>(size % 3);
+        flip.seed = size;
+        (void)relscope::relevance::pixel_flipping(s, inputs, e.relevance, e.targets, flip);
+        const relscope::Tensor one = relscope::slice_batch(e.relevance, 0, 1);
+        relscope::Tensor three = relscope::concat_batch({one, one, one});
+        const size_t per = one.f.size();
+        for (size_t k = 0; k < per; ++k) three.f[per + k] *= -1.0f, three.f[2 * per + k] += static_cast<float>(k % 2);
+        relscope::relevance::SprayOptions spray;
+        spray.size = 1 + static_cast<int>(size % 5);
+        (void)relscope::relevance::spray(three, spray);
       });
     // The same request compiled into a GPU program (what the browser's 'auto' back-end does with any dropped
     // model) and run by the program's CPU interpreter: the compiler must refuse by name, never misbuild (the
