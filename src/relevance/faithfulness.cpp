@@ -167,6 +167,7 @@ FlipRun::FlipRun(Session& session, std::vector<Tensor> inputs, const Tensor& rel
   const Shape sample_shape(x.shape.begin() + 1, x.shape.end());
   units_ = flip_units(sample_shape, o.window, o.channels_last);
   const int64_t units = units_.count(), per = n > 0 ? x.numel() / n : 0;
+  if (n > 0 && units == 0) fail_input("faithfulness: the input " + shape_str(x.shape) + " has no values to remove");
   // Points: removed[k] = round(k / steps * fraction * units); one unit per step when there are fewer units
   // to remove than steps (no point repeats another).
   const int64_t last = std::max<int64_t>(1, std::llround(o.fraction * static_cast<double>(units)));

@@ -228,6 +228,10 @@ TEST(PixelFlipping, BadOptionsMapsAndOutputsAreRefusedByName) {
                "faithfulness: the relevance map holds NaN or Inf");
   expect_error(run({}, r, {0, 0}), ErrorKind::BadInput, "faithfulness: 2 targets for a batch of 1");
   expect_error(run({}, r, {1}), ErrorKind::BadInput, "faithfulness: output 0 has no value 1 per sample");
+  // An input without values (a zero-sized dim) has no units to remove.
+  const Tensor empty = Tensor::zeros({1, 0, 3});
+  expect_error([&] { pixel_flipping(s, {empty}, empty, {0}, FlipOptions{}); }, ErrorKind::BadInput,
+               "faithfulness: the input [1,0,3] has no values to remove");
 
   // A baseline the model cannot take: sqrt(-1) is NaN, named with the point. R sends x2 first (no effect on
   // the target y1 = sqrt(x1)), then x1.
