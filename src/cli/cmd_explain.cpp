@@ -55,8 +55,7 @@ int cmd_explain(int argc, char** argv) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& note : e.notes) std::printf("%s\n", note.c_str());
   const int64_t n = static_cast<int64_t>(e.targets.size()), per_out = e.output.numel() / n;
-  const bool lrp_family = request.method == "lrp" || request.method == "pruned-lrp" || request.method == "crp";
-  std::printf("method %s%s, %.1f ms\n", request.method.c_str(), lrp_family ? (" (" + request.composite + ")").c_str() : "", ms);
+  std::printf("method %s, %.1f ms\n", relevance::method_label(request.method, request.composite).c_str(), ms);
   for (const auto& layer : e.pruning)
     std::printf("pruned input of %s: %.1f%% of entries %s, Gini %.3f -> %.3f, relevance kept %.1f%%\n",
                 layer.node.c_str(), 100.0 * layer.zeroed_fraction,

@@ -55,11 +55,6 @@ std::vector<relevance::ExplainRequest> compared(const std::string& list, const r
   return out;
 }
 
-std::string label_of(const relevance::ExplainRequest& r) {
-  const bool lrp = r.method == "lrp" || r.method == "pruned-lrp";
-  return lrp ? r.method + " (" + r.composite + ")" : r.method;
-}
-
 }  // namespace
 
 // ---- cmd_faithfulness -----------------------------------------------------------------------------------
@@ -112,7 +107,7 @@ int cmd_faithfulness(int argc, char** argv) {
     const auto e = explainer.explain({x}, request);
     if (targets.empty()) targets = e.targets;
     flip.output = request.output;
-    rows.push_back({label_of(request), relevance::pixel_flipping(s, {x}, e.relevance, e.targets, flip)});
+    rows.push_back({relevance::method_label(request.method, request.composite), relevance::pixel_flipping(s, {x}, e.relevance, e.targets, flip)});
   }
 
   const auto& first = rows.front().curves;

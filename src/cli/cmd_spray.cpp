@@ -106,11 +106,10 @@ int cmd_spray(int argc, char** argv) {
                (predicted_only ? " are predicted as " + std::to_string(target) : "") + "; clustering needs at least 3");
   const relevance::SprayResult r = relevance::spray(concat_batch(maps), so);
 
-  const bool lrp = request.method == "lrp" || request.method == "pruned-lrp";
   std::string feature;
   for (size_t d = 0; d < r.feature_shape.size(); ++d) feature += (d ? "x" : "") + std::to_string(r.feature_shape[d]);
-  std::printf("spray: %zu heatmaps of target %lld (%s%s) from %zu file(s) in %s%s; features %s, %d neighbours\n",
-              maps.size(), static_cast<long long>(target), request.method.c_str(), lrp ? (", " + request.composite).c_str() : "",
+  std::printf("spray: %zu heatmaps of target %lld by %s from %zu file(s) in %s%s; features %s, %d neighbours\n",
+              maps.size(), static_cast<long long>(target), relevance::method_label(request.method, request.composite).c_str(),
               files.size(), dir.c_str(), predicted_only ? ", predicted as the target only" : "", feature.c_str(),
               std::min<int>(so.neighbours, static_cast<int>(maps.size()) - 1));
   std::printf("eigenvalues:");

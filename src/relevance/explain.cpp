@@ -237,6 +237,11 @@ const std::vector<std::string>& method_names() {
   return names;
 }
 
+std::string method_label(const std::string& method, const std::string& composite) {
+  const bool with_composite = method == "lrp" || method == "pruned-lrp" || method == "crp";
+  return with_composite ? method + " (" + composite + ")" : method;
+}
+
 Explainer::Explainer(Session& session)
     : model_(session), canonical_(Session::from_graph(canonize(session.graph(), &report_), session.limits())) {}
 

@@ -87,6 +87,9 @@ struct ConditionalConcepts {
 };
 
 const std::vector<std::string>& method_names();
+// How front ends name an explanation: "lrp (epsilon-plus-flat)" for the methods a composite applies to (lrp,
+// pruned-lrp, crp), the method alone otherwise.
+std::string method_label(const std::string& method, const std::string& composite);
 
 class Explainer {
  public:

@@ -245,7 +245,7 @@ SprayResult spray(const Tensor& maps, const SprayOptions& o) {
   r.embedding.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
     for (int d = 0; d < 2; ++d)
-      r.embedding[static_cast<size_t>(i)][static_cast<size_t>(d)] = 1 + d < n ? vectors(i, 1 + d) * inv_sqrt_degree(i) : 0.0;
+      r.embedding[static_cast<size_t>(i)][static_cast<size_t>(d)] = vectors(i, 1 + d) * inv_sqrt_degree(i);   // n >= 3
   return r;
 }
 

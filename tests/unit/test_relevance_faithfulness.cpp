@@ -114,7 +114,7 @@ TEST(PixelFlipping, RegionsOfAnImageAndTheBaselineByHand) {
   o.baseline = 0.5f;
   c = pixel_flipping(s, {x}, r, {0}, o);
   EXPECT_EQ(c[0].relevance_first, (std::vector<double>{9, 6.5, 4.5, 4.5, 4.5}));
-  // Gini of |R|: 16 entries, |w| sorted 0 x6, 1 x5, 2 x3... checked against prune.h's gini on the same map.
+  // The Gini reported is prune.h's, of the map given (R = w here).
   EXPECT_DOUBLE_EQ(c[0].gini, gini(w.data(), 16));
 }
 

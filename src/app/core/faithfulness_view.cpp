@@ -7,19 +7,13 @@
 
 #include "app/core/json.h"
 #include "core/error.h"
+#include "relevance/explain.h"
 
 namespace relscope::app {
 
 namespace {
 
 // ---- helpers --------------------------------------------------------------------------------------------
-
-std::string label_of(const ExplainSettings& e) {
-  const bool lrp = e.method == "lrp" || e.method == "pruned-lrp";
-  return lrp ? e.method + " (" + e.composite + ")" : e.method;
-}
-
-bool same(const Tensor& a, const Tensor& b) { return a.shape == b.shape && a.f == b.f; }
 
 const std::vector<FaithfulnessOutcome> kNone;
 
@@ -40,7 +34,7 @@ void FaithfulnessView::start(AppState& state) {
   // whose forward pass is slow.
   o.copies_per_pass = std::clamp(static_cast<int>(25.0 / std::max(r.forward_ms, 0.1)), 1, 8);
   std::vector<Run> runs;   // built whole before anything is replaced: a refused option leaves the old run
-  runs.push_back({label_of(r.main.settings),
+  runs.push_back({relevance::method_label(r.main.settings.method, r.main.settings.composite),
                   std::make_unique<relevance::FlipRun>(*state.session(), std::vector<Tensor>{r.input}, r.main.relevance,
                                                        std::vector<int64_t>{r.main.target}, o)});
   if (compare) {
@@ -48,7 +42,7 @@ void FaithfulnessView::start(AppState& state) {
     // reference curve instead of running it again (half its passes).
     relevance::FlipOptions oc = o;
     if (r.compare.target == r.main.target) oc.random_orders = 0;
-    runs.push_back({"compare: " + label_of(r.compare.settings),
+    runs.push_back({"compare: " + relevance::method_label(r.compare.settings.method, r.compare.settings.composite),
                     std::make_unique<relevance::FlipRun>(*state.session(), std::vector<Tensor>{r.input}, r.compare.relevance,
                                                          std::vector<int64_t>{r.compare.target}, oc)});
   }
@@ -66,8 +60,8 @@ bool FaithfulnessView::matches(const AppState& state) const {
   const Results& r = state.results();
   if (!have_origin_ || !r.valid || r.has_compare != origin_.has_compare || r.main.target != origin_.main_target)
     return false;
-  if (!same(r.input, origin_.input) || !same(r.main.relevance, origin_.main)) return false;
-  return !r.has_compare || (r.compare.target == origin_.compare_target && same(r.compare.relevance, origin_.compare));
+  if (!same_bits(r.input, origin_.input) || !same_bits(r.main.relevance, origin_.main)) return false;
+  return !r.has_compare || (r.compare.target == origin_.compare_target && same_bits(r.compare.relevance, origin_.compare));
 }
 
 bool FaithfulnessView::step(AppState& state) {

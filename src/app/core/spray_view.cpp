@@ -20,12 +20,6 @@ bool same_preprocess(const ImagePreprocess& a, const ImagePreprocess& b) {
          a.bgr == b.bgr && a.scale == b.scale && a.mean == b.mean && a.std == b.std;
 }
 
-uint64_t fnv(const std::vector<uint8_t>& bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
-  return h;
-}
-
 }  // namespace
 
 // ---- start ----------------------------------------------------------------------------------------------
@@ -36,10 +30,10 @@ void SprayView::start(AppState& state) {
   if (state.settings.method == "crp") fail_input("strategies: crp gives conditional maps; choose a method with one heatmap per input");
   // The data set as the concept browser's atlas sees it: bundled samples, then opened inputs, each file once.
   std::vector<Sample> files;
-  std::vector<uint64_t> seen;
+  std::vector<std::string> seen;
   for (const auto* list : {&state.samples(), &state.opened_inputs()})
     for (const Sample& f : *list) {
-      const uint64_t h = fnv(f.bytes);
+      const std::string h = fnv1a64_hex(f.bytes.data(), f.bytes.size());
       if (std::find(seen.begin(), seen.end(), h) != seen.end()) continue;
       seen.push_back(h);
       files.push_back(f);
@@ -51,9 +45,7 @@ void SprayView::start(AppState& state) {
   next_file_ = 0;
   request_ = state.request_values(state.settings);
   request_["target"] = std::to_string(r.main.target);
-  method_ = state.settings.method == "lrp" || state.settings.method == "pruned-lrp"
-                ? state.settings.method + " (" + state.settings.composite + ")"
-                : state.settings.method;
+  method_ = relevance::method_label(state.settings.method, state.settings.composite);
   target_ = r.main.target;
   skipped_ = 0;
   maps_.clear();
